@@ -1,0 +1,47 @@
+# Thin wrapper around CMake/CTest. The two commands of the README:
+#   make run    install what is missing, build, run on 127.0.0.1:3128 (etc/portcullis.toml)
+#   make test   install what is missing, build, run the whole suite (plain, then ASan+UBSan)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CONFIG     ?= etc/portcullis.toml
+
+.PHONY: all deps test-deps build run test check check-asan fuzz clean
+
+all: build
+
+deps:
+	@packaging/build-deps.sh
+
+test-deps:
+	@packaging/build-deps.sh --test
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/portcullis run -c $(CONFIG)
+
+# The plain suite: quick feedback while developing.
+check: test-deps build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors.
+check-asan: test-deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPORTCULLIS_SANITIZE=ON -DPORTCULLIS_WERROR=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# What CI runs: everything.
+test: check check-asan
+
+# libFuzzer builds (clang); each target runs for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz: test-deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPORTCULLIS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j $(JOBS)
+	tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,73 @@
+#pragma once
+// The compiled access policy: first-match-wins rules over named source and
+// destination sets, plus the hard rules no config can loosen. Pure: no I/O.
+// Built once at config load; immutable and shared between threads after.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "acl/ip_address.h"
+#include "acl/source_location.h"
+
+namespace portcullis::acl {
+
+/// Everything known about a request when a decision is asked for.
+struct RequestFacts {
+  IpAddress client;
+  std::string_view method;     ///< as sent, e.g. "GET", "CONNECT"
+  std::string_view scheme;     ///< "http" (absolute-form) or "" for CONNECT
+  std::string_view host;       ///< lower-case name or IP literal text
+  uint16_t port = 0;
+  bool isConnect = false;
+  /// Addresses the host resolved to (or the literal). Empty = before DNS:
+  /// only name-based conditions can decide, address conditions cannot match.
+  std::span<const IpAddress> addresses;
+};
+
+enum class Verdict { kAllow, kDeny };
+
+struct Decision {
+  Verdict verdict = Verdict::kDeny;
+  /// Name of the rule that decided: a config rule's name, or a built-in
+  /// one: "default-deny", "hard:port-25", "hard:connect-port",
+  /// "hard:special-address", "hard:self".
+  std::string rule;
+  SourceLocation where;  ///< empty file for built-in rules
+  std::string reason;    ///< one sentence for people: logs and the error page
+
+  bool allowed() const { return verdict == Verdict::kAllow; }
+};
+
+class PolicyImpl;
+
+/// Thread-safe (const) after construction.
+class Policy {
+ public:
+  explicit Policy(std::shared_ptr<const PolicyImpl> impl);
+  ~Policy();
+
+  /// At accept: false when no allow rule could ever match this client, so the
+  /// connection can be answered 403 without reading further. The Decision
+  /// names "default-deny" or the deny rule that names this source alone.
+  Decision evaluateSource(const IpAddress& client) const;
+
+  /// Before DNS (facts.addresses empty) or after it. Before DNS a kAllow only
+  /// means "not refused yet": the caller must ask again with the addresses.
+  /// After DNS, every address must be allowed for the answer to be kAllow;
+  /// the hard rules (port 25, CONNECT ports, special ranges, our own listen
+  /// addresses) are checked here too.
+  Decision evaluate(const RequestFacts& facts) const;
+
+  /// Our own listening addresses/ports: never a valid destination (loop).
+  void setSelfAddresses(std::vector<std::pair<IpAddress, uint16_t>> self);
+
+ private:
+  std::shared_ptr<const PolicyImpl> impl_;
+  std::vector<std::pair<IpAddress, uint16_t>> self_;
+};
+
+}  // namespace portcullis::acl

@@ -1,0 +1,93 @@
+#pragma once
+// The immutable runtime configuration. Loaded from TOML by config_loader,
+// validated in one pass, then shared read-only (shared_ptr<const Config>)
+// and swapped atomically on reload.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acl/policy.h"
+
+namespace portcullis::config {
+
+using Seconds = std::chrono::milliseconds;  // durations are kept in ms
+
+struct ListenAddress {
+  std::string text;   ///< as written: "127.0.0.1:3128", "[::1]:3128"
+  std::string host;   ///< IP literal, no brackets
+  uint16_t port = 0;
+};
+
+struct ServerConfig {
+  std::vector<ListenAddress> listen;               ///< [server] listen
+  unsigned workers = 1;                            ///< resolved: "auto" -> cores
+  uint32_t maxConnections = 10000;
+  uint32_t maxConnectionsPerClient = 256;
+  std::chrono::milliseconds headerTimeout{10000};      ///< whole request head (slowloris)
+  std::chrono::milliseconds clientIdleTimeout{60000};  ///< keep-alive between requests
+  std::chrono::milliseconds bodyTimeout{30000};        ///< no request/response body progress
+  std::chrono::milliseconds connectTimeout{10000};     ///< upstream TCP connect
+  std::chrono::milliseconds firstByteTimeout{30000};   ///< upstream response head
+  std::chrono::milliseconds upstreamIdleTimeout{30000}; ///< pooled idle upstream connections
+  std::chrono::milliseconds tunnelIdleTimeout{300000};
+  std::chrono::milliseconds shutdownGrace{10000};
+  size_t bufferBytes = 256 * 1024;  ///< per-direction watermark per connection
+  size_t maxRequestLine = 8192;
+  size_t maxHeaderBytes = 65536;
+  std::string viaPseudonym = "portcullis";  ///< our Via received-by; loop detection
+  std::string user;                  ///< drop privileges to this user when started as root
+};
+
+struct DnsConfig {
+  std::vector<std::string> nameservers;  ///< empty: /etc/resolv.conf
+  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds minTtl{1000};
+  std::chrono::milliseconds maxTtl{300000};
+  std::chrono::milliseconds negativeTtl{5000};
+  bool useHostsFile = true;
+};
+
+enum class EvictionPolicy { kLru, kS3Fifo };
+enum class FsyncPolicy { kNever, kAlways };
+
+struct CacheConfig {
+  bool enabled = false;
+  std::string dir;
+  uint64_t maxSize = 1ull << 30;
+  uint64_t maxObjectSize = 64ull << 20;
+  uint64_t minFreeDisk = 1ull << 30;
+  EvictionPolicy eviction = EvictionPolicy::kS3Fifo;
+  FsyncPolicy fsync = FsyncPolicy::kNever;
+  bool collapsedForwarding = true;
+  bool serveStaleOnError = true;
+  std::chrono::milliseconds maxStaleOnError{86400000};
+  uint64_t rangeFetchWholeMax = 16ull << 20;  ///< range miss fetches whole object up to this size
+};
+
+enum class LogFormat { kJson, kSquid, kCombined };
+
+struct LogConfig {
+  std::string access;   ///< path; "" = off; "-" = stdout
+  LogFormat accessFormat = LogFormat::kJson;
+  std::string events = "-";  ///< path; "-" = stderr
+};
+
+struct AdminConfig {
+  std::string listen = "127.0.0.1:3129";  ///< "" = off; "unix:/path" for a Unix socket
+  std::vector<std::string> allow = {"127.0.0.1/32", "::1/128"};
+};
+
+struct Config {
+  std::string path;  ///< the file it was loaded from
+  ServerConfig server;
+  DnsConfig dns;
+  CacheConfig cache;
+  LogConfig log;
+  AdminConfig admin;
+  std::shared_ptr<const acl::Policy> policy;
+};
+
+}  // namespace portcullis::config

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building and testing Portcullis need,
+# and only those that are missing. Safe to run again; used by `make`.
+set -euo pipefail
+
+build_pkgs=(cmake g++ make pkg-config libevent-dev libssl-dev libsqlite3-dev
+            libtomlplusplus-dev doctest-dev libcli11-dev libfmt-dev)
+test_pkgs=(curl python3 python3-pytest clang libclang-rt-14-dev)
+
+want=("${build_pkgs[@]}")
+[[ ${1:-} == --test ]] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing missing packages: ${missing[*]}" >&2
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
