@@ -1,0 +1,38 @@
+#pragma once
+// A set of CIDR blocks matched by binary search over sorted, merged ranges:
+// O(log n) per lookup whatever the number of blocks (100,000 blocks is ~17
+// comparisons). Built once, then read-only and safe to share between threads.
+
+#include <cstddef>
+#include <vector>
+
+#include "acl/cidr.h"
+
+namespace portcullis::acl {
+
+class CidrSet {
+ public:
+  /// Adds a block; call finalize() before any lookup.
+  void add(const Cidr& cidr);
+  /// Sorts and merges overlapping or adjacent blocks.
+  void finalize();
+
+  bool contains(const IpAddress& a) const;
+  /// True when every address of `other` is in this set (both finalized).
+  bool coversAll(const CidrSet& other) const;
+  /// True when some address is in both sets (both finalized).
+  bool intersects(const CidrSet& other) const;
+  bool empty() const { return ranges_.empty(); }
+  /// Number of merged ranges (not of blocks added).
+  size_t rangeCount() const { return ranges_.size(); }
+
+ private:
+  struct Range {
+    U128 first;
+    U128 last;
+  };
+  std::vector<Range> ranges_;
+  bool finalized_ = true;
+};
+
+}  // namespace portcullis::acl

@@ -1,0 +1,173 @@
+#include "acl/host_set.h"
+
+#include <functional>
+
+namespace portcullis::acl {
+
+namespace {
+constexpr size_t kMaxName = 253;  // RFC 1035 §2.3.4
+constexpr size_t kMaxLabel = 63;
+
+uint64_t hashName(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+bool validLabelChar(char c) {
+  // Letters, digits, '-' (RFC 952/1123) and '_' (seen in real names, e.g. SRV-style).
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool validName(std::string_view name, std::string& error) {
+  if (name.empty()) {
+    error = "empty host name";
+    return false;
+  }
+  if (name.size() > kMaxName) {
+    error = "host name longer than 253 characters";
+    return false;
+  }
+  size_t labelStart = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      size_t len = i - labelStart;
+      if (len == 0 || len > kMaxLabel) {
+        error = "'" + std::string(name) + "' has an empty or over-long label";
+        return false;
+      }
+      labelStart = i + 1;
+      continue;
+    }
+    if (!validLabelChar(name[i])) {
+      error = "'" + std::string(name) + "' contains '" + std::string(1, name[i]) +
+              "', which is not allowed in a host name";
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+std::string normaliseHost(std::string_view host) {
+  std::string out(host);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+std::optional<HostPattern> parseHostPattern(std::string_view text, bool bareMeansBoth,
+                                            std::string& error) {
+  HostPattern p;
+  if (text == "*") {
+    p.any = true;
+    return p;
+  }
+  std::string_view rest = text;
+  p.match = bareMeansBoth ? HostMatch::kBoth : HostMatch::kExact;
+  if (rest.starts_with("*.")) {
+    rest.remove_prefix(2);
+    p.match = HostMatch::kSubdomains;
+  } else if (rest.starts_with(".")) {
+    rest.remove_prefix(1);
+    p.match = HostMatch::kBoth;
+  }
+  p.name = normaliseHost(rest);
+  if (p.name.find('*') != std::string::npos) {
+    error = "'" + std::string(text) + "': '*' is only allowed as \"*\" or a leading \"*.\"";
+    return std::nullopt;
+  }
+  if (!validName(p.name, error)) return std::nullopt;
+  return p;
+}
+
+uint8_t HostSet::flagsOf(std::string_view name, uint64_t hash) const {
+  if (slots_.empty()) return 0;
+  size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.flags == 0) return 0;
+    if (s.hash == hash && nameAt(s) == name) return s.flags;
+  }
+}
+
+void HostSet::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+  size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.flags == 0) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].flags != 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+void HostSet::add(const HostPattern& pattern) {
+  if (pattern.any) {
+    any_ = true;
+    return;
+  }
+  // Keep the load factor under 1/2 so probes stay short.
+  if ((count_ + 1) * 2 > slots_.size()) grow();
+  uint64_t h = hashName(pattern.name);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    Slot& s = slots_[i];
+    if (s.flags == 0) {
+      s.hash = h;
+      s.offset = static_cast<uint32_t>(arena_.size());
+      s.length = static_cast<uint8_t>(pattern.name.size());
+      s.flags = static_cast<uint8_t>(pattern.match);
+      arena_ += pattern.name;
+      ++count_;
+      return;
+    }
+    if (s.hash == h && nameAt(s) == pattern.name) {
+      s.flags |= static_cast<uint8_t>(pattern.match);
+      return;
+    }
+  }
+}
+
+bool HostSet::contains(std::string_view host) const {
+  if (any_) return true;
+  if (count_ == 0 || host.empty()) return false;
+  if (flagsOf(host, hashName(host)) & static_cast<uint8_t>(HostMatch::kExact)) return true;
+  // Walk the parent domains: a.b.example.org -> b.example.org -> example.org -> org.
+  for (size_t dot = host.find('.'); dot != std::string_view::npos;
+       dot = host.find('.', dot + 1)) {
+    std::string_view parent = host.substr(dot + 1);
+    if (flagsOf(parent, hashName(parent)) & static_cast<uint8_t>(HostMatch::kSubdomains)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HostSet::subtreeCovered(std::string_view name) const {
+  constexpr auto kSub = static_cast<uint8_t>(HostMatch::kSubdomains);
+  if (flagsOf(name, hashName(name)) & kSub) return true;
+  for (size_t dot = name.find('.'); dot != std::string_view::npos;
+       dot = name.find('.', dot + 1)) {
+    std::string_view parent = name.substr(dot + 1);
+    if (flagsOf(parent, hashName(parent)) & kSub) return true;
+  }
+  return false;
+}
+
+bool HostSet::coversAll(const HostSet& other) const {
+  if (any_) return true;
+  if (other.any_) return false;
+  for (const Slot& s : other.slots_) {
+    if (s.flags == 0) continue;
+    std::string_view name = other.nameAt(s);
+    if ((s.flags & static_cast<uint8_t>(HostMatch::kExact)) && !contains(name)) return false;
+    // Every subdomain of `name` is matched only through a kSubdomains entry
+    // on `name` or one of its parents.
+    if ((s.flags & static_cast<uint8_t>(HostMatch::kSubdomains)) && !subtreeCovered(name)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace portcullis::acl

@@ -1,0 +1,69 @@
+#pragma once
+// A set of host-name patterns matched by a hashed suffix walk: a lookup
+// hashes the name and each of its parent domains once (O(labels)), whatever
+// the size of the set. Names are stored once in an arena and indexed by an
+// open-addressing table, so a 1-million-name blocklist costs tens of MB.
+// Built once, then read-only and safe to share between threads.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::acl {
+
+/// How a stored name matches.
+enum class HostMatch : uint8_t {
+  kExact = 1,       ///< "example.org" matches example.org only
+  kSubdomains = 2,  ///< "*.example.org" matches www.example.org, not example.org
+  kBoth = 3,        ///< ".example.org" (and names in list files): both
+};
+
+struct HostPattern {
+  std::string name;  ///< normalised: lower case, no trailing dot; "" for "*"
+  HostMatch match = HostMatch::kExact;
+  bool any = false;  ///< the pattern "*": every host
+};
+
+/// Parses one pattern: "*", "example.org", "*.example.org", ".example.org".
+/// `bareMeansBoth` makes a bare name also match its subdomains (list files).
+/// On failure returns nullopt and sets `error`.
+std::optional<HostPattern> parseHostPattern(std::string_view text, bool bareMeansBoth,
+                                            std::string& error);
+
+/// Lower-cases `host` and drops one trailing dot ("Example.ORG." ->
+/// "example.org"), so that spelling cannot dodge a pattern.
+std::string normaliseHost(std::string_view host);
+
+class HostSet {
+ public:
+  void add(const HostPattern& pattern);
+  /// `host` must be normalised (see normaliseHost).
+  bool contains(std::string_view host) const;
+  bool matchesAny() const { return any_; }
+  bool empty() const { return !any_ && count_ == 0; }
+  size_t size() const { return count_; }
+  /// True when every pattern of `other` is also matched here, pattern by
+  /// pattern (used to find rules shadowed by earlier ones).
+  bool coversAll(const HostSet& other) const;
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t offset = 0;
+    uint8_t length = 0;
+    uint8_t flags = 0;  ///< 0 = empty slot; else HostMatch bits
+  };
+  uint8_t flagsOf(std::string_view name, uint64_t hash) const;
+  void grow();
+  bool subtreeCovered(std::string_view name) const;
+  std::string_view nameAt(const Slot& s) const { return {arena_.data() + s.offset, s.length}; }
+
+  std::string arena_;
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+  bool any_ = false;
+};
+
+}  // namespace portcullis::acl

@@ -1,0 +1,247 @@
+#include "acl/policy.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "acl/policy_impl.h"
+#include "acl/special_ranges.h"
+
+namespace portcullis::acl {
+
+namespace {
+
+// A rule's match before DNS can be "maybe": it depends on addresses not yet known.
+enum class Tri { kNo, kMaybe, kYes };
+
+constexpr uint16_t kSmtpPort = 25;
+constexpr uint16_t kDefaultConnectPort = 443;
+
+struct Query {
+  std::string host;                  // normalised name; "" for an IP literal
+  std::optional<IpAddress> literal;  // the host when it is an IP literal
+  uint16_t port = 0;
+  std::string_view method;
+  std::string scheme;  // lower case; "connect" for CONNECT
+  bool isConnect = false;
+};
+
+bool inPorts(const std::vector<PortRange>& ports, uint16_t p) {
+  return std::any_of(ports.begin(), ports.end(),
+                     [p](const PortRange& r) { return r.first <= p && p <= r.last; });
+}
+
+struct DestMatch {
+  Tri tri = Tri::kNo;
+  bool connectPortMiss = false;  // everything matched but the CONNECT port
+};
+
+DestMatch matchDestination(const DestinationSet& d, const Query& q, const IpAddress* addr) {
+  if (!d.methods.empty() &&
+      std::find(d.methods.begin(), d.methods.end(), q.method) == d.methods.end()) {
+    return {};
+  }
+  if (!d.schemes.empty() &&
+      std::find(d.schemes.begin(), d.schemes.end(), q.scheme) == d.schemes.end()) {
+    return {};
+  }
+  Tri host = Tri::kYes;
+  if (d.hasHostCondition()) {
+    host = Tri::kNo;
+    if (d.hosts.matchesAny() || (!q.literal && d.hosts.contains(q.host))) {
+      host = Tri::kYes;
+    } else if (!d.cidrs.empty()) {
+      if (addr == nullptr) {
+        host = Tri::kMaybe;
+      } else {
+        host = d.cidrs.contains(*addr) ? Tri::kYes : Tri::kNo;
+      }
+    }
+  }
+  if (host == Tri::kNo) return {};
+  bool portOk = q.isConnect ? connectPortAllowed(d, q.port)
+                            : (d.ports.empty() || inPorts(d.ports, q.port));
+  if (!portOk) return {Tri::kNo, q.isConnect};
+  return {host, false};
+}
+
+Tri matchRule(const PolicyImpl& p, const Rule& r, const IpAddress& client, const Query& q,
+              const IpAddress* addr, bool& connectMiss) {
+  if (!r.from.empty() && std::none_of(r.from.begin(), r.from.end(), [&](size_t i) {
+        return p.sources[i].cidrs.contains(client);
+      })) {
+    return Tri::kNo;
+  }
+  if (r.to.empty()) return Tri::kYes;
+  Tri best = Tri::kNo;
+  for (size_t i : r.to) {
+    DestMatch m = matchDestination(p.destinations[i], q, addr);
+    connectMiss = connectMiss || m.connectPortMiss;
+    if (m.tri == Tri::kYes) return Tri::kYes;
+    if (m.tri == Tri::kMaybe) best = Tri::kMaybe;
+  }
+  return best;
+}
+
+bool opensSpecial(const PolicyImpl& p, const Rule& r, const IpAddress& addr) {
+  return std::any_of(r.to.begin(), r.to.end(), [&](size_t i) {
+    return p.destinations[i].openedSpecial.contains(addr);
+  });
+}
+
+Decision builtin(Verdict v, std::string rule, std::string reason) {
+  Decision d;
+  d.verdict = v;
+  d.rule = std::move(rule);
+  d.reason = std::move(reason);
+  return d;
+}
+
+Decision byRule(const Rule& r, std::string extra = {}) {
+  Decision d;
+  d.verdict = r.verdict;
+  d.rule = r.name;
+  d.where = r.where;
+  d.reason = std::string(r.verdict == Verdict::kAllow ? "allowed" : "denied") + " by rule \"" +
+             r.name + "\" (" + r.where.toString() + ")" + extra;
+  return d;
+}
+
+Decision defaultDeny(bool connectMiss, uint16_t port) {
+  if (connectMiss) {
+    return builtin(Verdict::kDeny, "hard:connect-port",
+                   "CONNECT to port " + std::to_string(port) +
+                       " is refused: no destination set of a matching allow rule names this "
+                       "port (a set without ports allows CONNECT to 443 only)");
+  }
+  return builtin(Verdict::kDeny, "default-deny",
+                 "no rule allows this request (nothing is allowed unless a rule says so)");
+}
+
+Query makeQuery(const RequestFacts& f) {
+  Query q;
+  std::string_view h = f.host;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  q.literal = IpAddress::parse(h);
+  if (!q.literal) q.host = normaliseHost(h);
+  q.port = f.port;
+  q.method = f.method;
+  q.isConnect = f.isConnect;
+  q.scheme = f.isConnect ? "connect" : normaliseHost(f.scheme);
+  return q;
+}
+
+Decision decideAddress(const PolicyImpl& p, const std::vector<std::pair<IpAddress, uint16_t>>& self,
+                       const Query& q, const IpAddress& client, const IpAddress& addr) {
+  for (const auto& [ip, port] : self) {
+    if (ip == addr && port == q.port) {
+      return builtin(Verdict::kDeny, "hard:self",
+                     addr.toString() + " port " + std::to_string(port) +
+                         " is this proxy's own listening address (a request loop)");
+    }
+  }
+  const SpecialRange* special = findSpecialRange(addr);
+  const Rule* blockedAllow = nullptr;
+  bool connectMiss = false;
+  for (const Rule& r : p.rules) {
+    if (matchRule(p, r, client, q, &addr, connectMiss) != Tri::kYes) continue;
+    if (r.verdict == Verdict::kDeny) return byRule(r, " for address " + addr.toString());
+    // An allow rule opens a special range only through a CIDR the admin wrote
+    // inside that range; otherwise later rules may still open it.
+    if (special != nullptr && !opensSpecial(p, r, addr)) {
+      if (blockedAllow == nullptr) blockedAllow = &r;
+      continue;
+    }
+    return byRule(r, " for address " + addr.toString());
+  }
+  if (blockedAllow != nullptr) {
+    std::string who = q.literal ? addr.toString() : q.host + " resolves to " + addr.toString() + ", which";
+    Decision d = builtin(Verdict::kDeny, "hard:special-address",
+                         who + " is a " + std::string(special->what) + " address (" +
+                             special->cidr.toString() + "); rule \"" + blockedAllow->name +
+                             "\" (" + blockedAllow->where.toString() +
+                             ") would allow it, but its destination sets do not name this range "
+                             "with a CIDR inside it");
+    return d;
+  }
+  return defaultDeny(connectMiss, q.port);
+}
+
+}  // namespace
+
+bool connectPortAllowed(const DestinationSet& set, uint16_t port) {
+  if (set.ports.empty()) return port == kDefaultConnectPort;
+  return inPorts(set.ports, port);
+}
+
+Policy::Policy(std::shared_ptr<const PolicyImpl> impl) : impl_(std::move(impl)) {}
+Policy::~Policy() = default;
+
+void Policy::setSelfAddresses(std::vector<std::pair<IpAddress, uint16_t>> self) {
+  self_ = std::move(self);
+}
+
+Decision Policy::evaluateSource(const IpAddress& client) const {
+  for (const Rule& r : impl_->rules) {
+    bool fromMatches = r.from.empty() || std::any_of(r.from.begin(), r.from.end(), [&](size_t i) {
+                         return impl_->sources[i].cidrs.contains(client);
+                       });
+    if (!fromMatches) continue;
+    // A rule with a destination condition may or may not match later.
+    if (!r.to.empty()) {
+      if (r.verdict == Verdict::kAllow) return byRule(r, " (source only; destination not yet known)");
+      continue;
+    }
+    return byRule(r);
+  }
+  return builtin(Verdict::kDeny, "default-deny",
+                 "no allow rule names a source set containing " + client.toString());
+}
+
+Decision Policy::evaluate(const RequestFacts& facts) const {
+  if (facts.port == kSmtpPort) {
+    return builtin(Verdict::kDeny, "hard:port-25",
+                   "port 25 (SMTP) is never reachable through the proxy: open proxies are "
+                   "abused to send spam");
+  }
+  Query q = makeQuery(facts);
+  std::vector<IpAddress> literal;
+  std::span<const IpAddress> addresses = facts.addresses;
+  if (addresses.empty() && q.literal) {
+    literal.push_back(*q.literal);
+    addresses = literal;
+  }
+  const PolicyImpl& p = *impl_;
+  if (addresses.empty()) {
+    // Before DNS: refuse only when every outcome after DNS would be a refusal.
+    const Rule* maybeAllow = nullptr;
+    bool connectMiss = false;
+    for (const Rule& r : p.rules) {
+      Tri t = matchRule(p, r, facts.client, q, nullptr, connectMiss);
+      if (t == Tri::kNo) continue;
+      if (t == Tri::kMaybe) {
+        if (r.verdict == Verdict::kAllow && maybeAllow == nullptr) maybeAllow = &r;
+        continue;
+      }
+      if (r.verdict == Verdict::kAllow) return byRule(r, "; before DNS: addresses are checked next");
+      if (maybeAllow == nullptr) return byRule(r);
+      break;
+    }
+    if (maybeAllow != nullptr) {
+      return byRule(*maybeAllow, "; before DNS: may match depending on the addresses");
+    }
+    return defaultDeny(connectMiss, q.port);
+  }
+  Decision first;
+  bool haveFirst = false;
+  for (const IpAddress& addr : addresses) {
+    Decision d = decideAddress(p, self_, q, facts.client, addr);
+    if (!d.allowed()) return d;
+    if (!haveFirst) {
+      first = std::move(d);
+      haveFirst = true;
+    }
+  }
+  return first;
+}
+
+}  // namespace portcullis::acl

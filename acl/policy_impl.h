@@ -1,0 +1,64 @@
+#pragma once
+// The compiled policy's data: named sets and ordered rules. Filled by the
+// config loader (or tests), then wrapped in a Policy and never changed.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "acl/cidr_set.h"
+#include "acl/host_set.h"
+#include "acl/policy.h"
+#include "acl/source_location.h"
+
+namespace portcullis::acl {
+
+struct PortRange {
+  uint16_t first = 0;
+  uint16_t last = 0;
+};
+
+/// A named set of client networks.
+struct SourceSet {
+  std::string name;
+  SourceLocation where;
+  CidrSet cidrs;
+};
+
+/// A named set of destinations. A request matches when every condition the
+/// set has holds: (host name in `hosts` OR address in `cidrs`) AND port AND
+/// method AND scheme. A condition the set does not have always holds.
+struct DestinationSet {
+  std::string name;
+  SourceLocation where;
+  HostSet hosts;             ///< inline patterns and hosts_file names
+  CidrSet cidrs;             ///< every block written
+  CidrSet openedSpecial;     ///< the blocks that lie inside a special range
+  std::vector<PortRange> ports;        ///< empty: any port (CONNECT: 443 only)
+  std::vector<std::string> methods;    ///< empty: any method; case-sensitive
+  std::vector<std::string> schemes;    ///< empty: any; "http", "https", "connect"
+
+  bool hasHostCondition() const { return !hosts.empty() || !cidrs.empty(); }
+};
+
+/// One rule; sets are referred to by index. Empty `from`/`to` = any.
+struct Rule {
+  std::string name;
+  SourceLocation where;
+  Verdict verdict = Verdict::kDeny;
+  std::vector<size_t> from;  ///< indices into PolicyImpl::sources
+  std::vector<size_t> to;    ///< indices into PolicyImpl::destinations
+};
+
+class PolicyImpl {
+ public:
+  std::vector<SourceSet> sources;
+  std::vector<DestinationSet> destinations;
+  std::vector<Rule> rules;
+};
+
+/// The CONNECT ports a set allows: its ports, or 443 when it names none.
+bool connectPortAllowed(const DestinationSet& set, uint16_t port);
+
+}  // namespace portcullis::acl
