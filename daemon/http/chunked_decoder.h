@@ -12,8 +12,8 @@ namespace portcullis::http {
 /// Feed it bytes as they arrive; it appends the decoded payload to `out`.
 /// Keeps only a small state between calls (where in the chunk grammar it is).
 /// Strict: chunk-size must be 1-16 hex digits without leading/trailing junk
-/// and must not overflow; chunk extensions are parsed and ignored; CRLF
-/// exactly; trailer fields are validated like header fields and discarded.
+/// and at most 2^63-1; BWS is allowed only before a ';' (RFC 9112 §7.1.1);
+/// chunk extensions are parsed and ignored; CRLF exactly; trailer fields are validated like header fields and discarded.
 class ChunkedDecoder {
  public:
   struct Limits {
@@ -28,20 +28,32 @@ class ChunkedDecoder {
   /// bytes taken; some may be kept internally for a partial line), kDone with
   /// the number of bytes used up to and including the final CRLF (bytes after
   /// it belong to the next message), or kInvalid.
+  /// After kDone, further calls return kDone with consumed 0; after
+  /// kInvalid they keep returning kInvalid. errorOffset is relative to `in`.
   ParseOutcome decode(std::string_view in, std::string& out);
 
   bool finished() const { return state_ == State::kDone; }
+  /// Ready to decode a new body (keeps the limits).
+  void reset();
   /// Payload bytes decoded so far.
   uint64_t payloadBytes() const { return payloadBytes_; }
 
  private:
-  enum class State { kSizeLine, kData, kDataCr, kDataLf, kTrailer, kDone };
+  enum class State { kSizeLine, kData, kDataCr, kDataLf, kTrailer, kDone, kInvalid };
+
+  /// Handles one complete line (ending in LF) in kSizeLine or kTrailer;
+  /// returns what is wrong with it, empty when it is fine.
+  std::string_view onLine(std::string_view line);
+  std::string_view onSizeLine(std::string_view content);
+  ParseOutcome fail(size_t offset, std::string_view why);
+
   Limits limits_;
   State state_ = State::kSizeLine;
   std::string line_;           ///< partial size or trailer line
   uint64_t chunkRemaining_ = 0;
   uint64_t payloadBytes_ = 0;
   size_t trailerBytes_ = 0;
+  std::string_view error_;     ///< static text, once kInvalid
 };
 
 /// Appends one chunk (size line, data, CRLF) to `out`; empty data is not allowed here.

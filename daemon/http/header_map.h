@@ -16,6 +16,10 @@ struct HeaderField {
 /// Case-insensitive ASCII comparison of field names and tokens.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+/// True when the comma-separated `list` has a member equal to `token`
+/// (case-insensitive, members trimmed of OWS, RFC 9110 §5.6.1).
+bool listContainsToken(std::string_view list, std::string_view token);
+
 /// Header fields in the order received. Small (tens of fields): linear scans.
 class HeaderMap {
  public:
@@ -34,6 +38,8 @@ class HeaderMap {
   /// True when a comma-separated list field contains `token` (case-insensitive),
   /// e.g. hasToken("Connection", "close").
   bool hasToken(std::string_view name, std::string_view token) const;
+  /// Number of field lines with this name.
+  size_t count(std::string_view name) const;
 
   const std::vector<HeaderField>& fields() const { return fields_; }
   size_t size() const { return fields_.size(); }
