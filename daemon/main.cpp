@@ -1,0 +1,221 @@
+// portcullis: the command line. `run` is the daemon; the other subcommands
+// check and inspect (validate, explain, status, cache, config-reference).
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "daemon/config/config_loader.h"
+#include "daemon/log/access_record.h"
+#include "daemon/log/event_log.h"
+#include "daemon/log/log_sink.h"
+#include "daemon/net/libevent_handles.h"
+#include "daemon/os/privileges.h"
+#include "daemon/os/sd_notify.h"
+#include "daemon/proxy/server.h"
+#include "portcullis_version.h"
+
+namespace portcullis {
+namespace {
+
+std::string versionText() {
+  std::string v = std::string("portcullis ") + kVersion;
+  if (kGitHash[0] != '\0') v += std::string(" (git ") + kGitHash + ")";
+  return v;
+}
+
+void printDiagnostics(const std::vector<config::Diagnostic>& diagnostics) {
+  for (const auto& d : diagnostics) std::cerr << d.format() << "\n";
+}
+
+/// Everything `run` keeps alive while the loops turn.
+struct Daemon {
+  std::string configPath;
+  std::shared_ptr<const config::Config> config;
+  log::EventLog events;
+  log::LogSink access;
+  std::unique_ptr<proxy::Server> server;
+  net::EventBasePtr base;
+  std::vector<net::EventPtr> signals;
+  bool stopping = false;
+};
+
+std::string formatAccess(const config::Config& cfg, const log::AccessRecord& r) {
+  switch (cfg.log.accessFormat) {
+    case config::LogFormat::kSquid: return log::formatSquid(r);
+    case config::LogFormat::kCombined: return log::formatCombined(r);
+    case config::LogFormat::kJson: break;
+  }
+  return log::formatJson(r);
+}
+
+void reload(Daemon& d) {
+  os::sdNotify(os::reloadingState());
+  auto loaded = config::loadConfigFile(d.configPath);
+  std::string diagnostics;
+  for (const auto& diag : loaded.diagnostics) {
+    if (!diagnostics.empty()) diagnostics += "\n";
+    diagnostics += diag.format();
+  }
+  if (!loaded.config) {
+    // The old rules keep running: a broken file never opens or closes anything.
+    d.events.emit(log::Level::kError, "reload_failed",
+                  {{"config", d.configPath}, {"diagnostics", diagnostics}});
+    os::sdNotify("READY=1\nSTATUS=reload failed; previous configuration kept");
+    return;
+  }
+  if (loaded.config->server.listen.size() != d.config->server.listen.size()) {
+    d.events.emit(log::Level::kWarn, "reload_listen_unchanged",
+                  {{"message", "listen addresses change only on restart"}});
+  }
+  d.config = loaded.config;
+  d.server->reload(loaded.config);
+  d.events.emit(log::Level::kInfo, "reload", {{"config", d.configPath}, {"warnings", diagnostics}});
+  os::sdNotify("READY=1\nSTATUS=serving");
+}
+
+void onSignal(evutil_socket_t sig, short, void* arg) noexcept {
+  auto* d = static_cast<Daemon*>(arg);
+  try {
+    switch (sig) {
+      case SIGHUP: reload(*d); break;
+      case SIGUSR1:
+        d->access.reopen();
+        d->events.sink().reopen();
+        d->events.emit(log::Level::kInfo, "logs_reopened");
+        break;
+      case SIGTERM:
+      case SIGINT:
+        if (d->stopping) break;
+        d->stopping = true;
+        os::sdNotify("STOPPING=1");
+        d->events.emit(log::Level::kInfo, "stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
+        d->server->beginShutdown();
+        event_base_loopexit(d->base.get(), nullptr);
+        break;
+      default: break;
+    }
+  } catch (...) {
+    // Never let an exception out of a libevent callback.
+  }
+}
+
+int runDaemon(const std::string& path, bool allowRoot) {
+  evthread_use_pthreads();
+  signal(SIGPIPE, SIG_IGN);
+  Daemon d;
+  d.configPath = path;
+  auto loaded = config::loadConfigFile(path);
+  printDiagnostics(loaded.diagnostics);
+  if (!loaded.config) {
+    std::cerr << "portcullis: not starting: the configuration has errors\n";
+    return 1;
+  }
+  d.config = loaded.config;
+  auto rootAction = os::decideRootAction(os::runningAsRoot(), d.config->server.user, allowRoot);
+  if (rootAction == os::RootAction::kRefuse) {
+    std::cerr << "portcullis: refusing to run as root: set [server] user = \"portcullis\" "
+                 "(privileges are dropped after binding), or pass --allow-root\n";
+    return 1;
+  }
+  if (auto r = d.events.open(d.config->log.events); !r.ok()) {
+    std::cerr << "portcullis: event log: " << r.error().message << "\n";
+    return 1;
+  }
+  if (!d.config->log.access.empty()) {
+    if (auto r = d.access.open(d.config->log.access, 1); !r.ok()) {
+      std::cerr << "portcullis: access log: " << r.error().message << "\n";
+      return 1;
+    }
+  }
+  proxy::ProxyHooks hooks;
+  hooks.access = [&d](const log::AccessRecord& r) {
+    if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
+  };
+  d.server = std::make_unique<proxy::Server>(d.config, std::move(hooks));
+  if (auto r = d.server->bind(); !r.ok()) {
+    std::cerr << "portcullis: " << r.error().message << "\n";
+    return 1;
+  }
+  if (rootAction == os::RootAction::kDrop) {
+    if (auto r = os::dropPrivileges(d.config->server.user); !r.ok()) {
+      std::cerr << "portcullis: cannot drop privileges: " << r.error().message << "\n";
+      return 1;
+    }
+  }
+  d.base.reset(event_base_new());
+  for (int sig : {SIGHUP, SIGUSR1, SIGTERM, SIGINT}) {
+    d.signals.emplace_back(evsignal_new(d.base.get(), sig, &onSignal, &d));
+    evsignal_add(d.signals.back().get(), nullptr);
+  }
+  d.server->start();
+  std::string addresses;
+  for (const auto& a : d.server->boundAddresses()) {
+    if (!addresses.empty()) addresses += " ";
+    addresses += a.toString();
+  }
+  d.events.emit(log::Level::kInfo, "ready",
+                {{"version", kVersion},
+                 {"listen", addresses},
+                 {"workers", d.config->server.workers},
+                 {"config", path}});
+  os::sdNotify("READY=1\nSTATUS=serving");
+  event_base_dispatch(d.base.get());
+  d.server->join();
+  d.events.emit(log::Level::kInfo, "stopped");
+  d.access.stop();
+  d.events.sink().stop();
+  return 0;
+}
+
+int validate(const std::string& path, bool strict) {
+  auto loaded = config::loadConfigFile(path);
+  printDiagnostics(loaded.diagnostics);
+  bool warnings = false;
+  for (const auto& diag : loaded.diagnostics) warnings |= diag.severity == config::Severity::kWarning;
+  if (!loaded.config || (strict && warnings)) {
+    std::cerr << path << ": configuration has " << (loaded.config ? "warnings (--strict)" : "errors")
+              << "\n";
+    return 1;
+  }
+  std::cout << "configuration OK\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace portcullis
+
+int main(int argc, char** argv) {
+  using namespace portcullis;
+  CLI::App app{"Portcullis: a caching HTTP forward proxy that is closed by default."};
+  app.set_version_flag("--version", versionText());
+  app.require_subcommand(1);
+
+  std::string configPath = "/etc/portcullis/portcullis.toml";
+  bool allowRoot = false;
+  auto* run = app.add_subcommand("run", "Run the proxy in the foreground (systemd runs it so).");
+  run->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+  run->add_flag("--allow-root", allowRoot, "Keep running as root when no [server] user is set");
+
+  bool strict = false;
+  auto* validateCmd = app.add_subcommand(
+      "validate", "Load and check the configuration exactly as run would; bind nothing.");
+  validateCmd->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+  validateCmd->add_flag("--strict", strict, "Treat warnings as errors");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (run->parsed()) return runDaemon(configPath, allowRoot);
+  if (validateCmd->parsed()) return validate(configPath, strict);
+  return 2;
+}

@@ -1,0 +1,909 @@
+#include "daemon/proxy/client_session.h"
+
+#include <event2/buffer.h>
+
+#include <algorithm>
+
+#include "daemon/http/framing.h"
+#include "daemon/http/head_parser.h"
+#include "daemon/http/message_writer.h"
+#include "daemon/proxy/server.h"
+#include "daemon/proxy/worker.h"
+
+namespace portcullis::proxy {
+
+namespace {
+timeval toTimeval(std::chrono::milliseconds ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+constexpr uint16_t kSmtpPort = 25;
+
+bool isIdempotent(http::Method m) {
+  return m == http::Method::kGet || m == http::Method::kHead || m == http::Method::kOptions ||
+         m == http::Method::kTrace || m == http::Method::kPut || m == http::Method::kDelete;
+}
+
+ErrorReply protocolError(int status, std::string_view why) {
+  ErrorReply e;
+  e.status = status;
+  e.proxyStatusError = "http_request_error";
+  e.title = status == 414 ? "Request line too long"
+            : status == 431 ? "Request header fields too large"
+            : status == 505 ? "HTTP version not supported"
+            : status == 501 ? "Not implemented"
+                            : "Bad request";
+  e.message = "The proxy could not accept this request: " + std::string(why) + ".";
+  e.detail = std::string(why);
+  return e;
+}
+}  // namespace
+
+ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& peer,
+                             acl::IpAddress clientIp)
+    : worker_(worker), peer_(peer), clientIp_(clientIp), clientText_(peer.toString()) {
+  client_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
+  headTimer_.reset(evtimer_new(worker.base(), &ClientSession::onHeadTimer, this));
+  resumeEvent_.reset(event_new(worker.base(), -1, 0, &ClientSession::onResume, this));
+  config_ = worker.server().config();
+}
+
+ClientSession::~ClientSession() {
+  if (state_ != State::kClosed) close();
+}
+
+void ClientSession::start() {
+  if (!client_) {
+    close();
+    return;
+  }
+  const auto& server = config_->server;
+  size_t highWater = std::max(server.bufferBytes, server.maxHeaderBytes + server.maxRequestLine);
+  bufferevent_setcb(client_.get(), &ClientSession::onClientRead, &ClientSession::onClientWrite,
+                    &ClientSession::onClientEvent, this);
+  bufferevent_setwatermark(client_.get(), EV_READ, 0, highWater);
+  bufferevent_setwatermark(client_.get(), EV_WRITE, server.bufferBytes / 2, 0);
+  timeval wt = toTimeval(server.bodyTimeout);
+  bufferevent_set_timeouts(client_.get(), nullptr, &wt);
+  bufferevent_enable(client_.get(), EV_READ | EV_WRITE);
+  armHeadTimer(server.headerTimeout);
+}
+
+void ClientSession::drain() {
+  draining_ = true;
+  if (state_ == State::kReadingHead && !headStarted_) close();
+}
+
+// ---------------------------------------------------------------- callbacks
+
+void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    switch (self->state_) {
+      case State::kReadingHead: self->readHead(); break;
+      case State::kSendingBody: self->pumpRequestBody(); break;
+      default:
+        // Pipelined bytes wait in the buffer until this exchange is over.
+        bufferevent_disable(self->client_.get(), EV_READ);
+        break;
+    }
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onClientWrite(bufferevent*, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    if (self->state_ == State::kFlushingThenClose) {
+      if (evbuffer_get_length(bufferevent_get_output(self->client_.get())) == 0) self->close();
+      return;
+    }
+    // The client drained below the watermark: resume reading the origin.
+    if (self->state_ == State::kRelayingResponse && self->txn_.upstream) {
+      bufferevent_enable(self->txn_.upstream->bev.get(), EV_READ);
+    }
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    if (self->state_ == State::kReadingHead && (what & BEV_EVENT_EOF) &&
+        evbuffer_get_length(bufferevent_get_input(self->client_.get())) > 0) {
+      self->readHead();  // a last request sent just before a half-close
+      if (self->state_ == State::kReadingHead) self->close();
+      return;
+    }
+    if (self->txn_.active) {
+      self->txn_.record.error = (what & BEV_EVENT_TIMEOUT) ? "client write timeout"
+                                                           : "client closed the connection";
+    }
+    self->close();
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onUpstreamRead(bufferevent*, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    self->txn_.responseBytesSeen = true;
+    if (self->state_ == State::kAwaitingResponse || self->state_ == State::kSendingBody) {
+      self->readResponseHead();
+    } else if (self->state_ == State::kRelayingResponse) {
+      self->pumpResponseBody();
+    }
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onUpstreamWrite(bufferevent*, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    // Upstream drained: take more of the request body from the client.
+    if (self->state_ == State::kSendingBody) bufferevent_enable(self->client_.get(), EV_READ);
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onUpstreamEvent(bufferevent*, short what, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    if (what & BEV_EVENT_CONNECTED) {
+      self->onUpstreamConnected();
+    } else if (self->state_ == State::kConnecting) {
+      self->onUpstreamFailed(what);
+    } else {
+      self->onUpstreamClosed(what);
+    }
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onHeadTimer(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    if (self->state_ != State::kReadingHead) return;
+    if (!self->headStarted_) {
+      self->close();  // idle keep-alive connection: just close
+      return;
+    }
+    ErrorReply e;
+    e.status = 408;
+    e.proxyStatusError = "http_request_error";
+    e.title = "Request timeout";
+    e.message = "The request head did not arrive in time.";
+    e.detail = "header timeout";
+    self->reply(std::move(e));
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::onResume(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    if (self->state_ == State::kReadingHead) self->readHead();
+  } catch (...) {
+    self->close();
+  }
+}
+
+// ---------------------------------------------------------------- request side
+
+void ClientSession::armHeadTimer(std::chrono::milliseconds timeout) {
+  timeval tv = toTimeval(timeout);
+  evtimer_add(headTimer_.get(), &tv);
+}
+
+void ClientSession::readHead() {
+  evbuffer* in = bufferevent_get_input(client_.get());
+  size_t len = evbuffer_get_length(in);
+  if (len == 0) return;
+  if (!headStarted_) {
+    headStarted_ = true;
+    armHeadTimer(config_->server.headerTimeout);
+  }
+  const auto& server = config_->server;
+  http::ParseLimits limits;
+  limits.maxRequestLine = server.maxRequestLine;
+  limits.maxHeaderBytes = server.maxHeaderBytes;
+  size_t view = std::min(len, server.maxHeaderBytes + server.maxRequestLine + 4);
+  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
+  txn_ = Transaction{};
+  auto outcome = http::parseRequestHead(std::string_view(data, view), limits, txn_.request);
+  if (outcome.status == http::ParseStatus::kNeedMore) {
+    if (view >= server.maxHeaderBytes + server.maxRequestLine) {
+      reply(protocolError(431, "the request head is larger than the limit"));
+    }
+    return;
+  }
+  if (outcome.status == http::ParseStatus::kInvalid) {
+    txn_.record.method = "-";
+    reply(protocolError(outcome.errorStatus == 0 ? 400 : outcome.errorStatus, outcome.reason));
+    return;
+  }
+  evbuffer_drain(in, outcome.consumed);
+  beginTransaction(outcome.consumed);
+}
+
+void ClientSession::beginTransaction(size_t headBytes) {
+  evtimer_del(headTimer_.get());
+  headStarted_ = false;
+  auto& t = txn_;
+  t.active = true;
+  t.config = worker_.server().config();
+  config_ = t.config;
+  t.started = std::chrono::steady_clock::now();
+  t.record.start = std::chrono::system_clock::now();
+  t.record.client = clientText_;
+  t.record.method = t.request.method;
+  t.record.url = t.request.target;
+  t.record.bytesIn = headBytes;
+  t.keepAlive = clientWantsKeepAlive(t.request) && !draining_;
+  worker_.server().counters().requestsTotal.fetch_add(1, std::memory_order_relaxed);
+  if (auto ua = t.request.headers.get("User-Agent")) t.record.userAgent = std::string(*ua);
+  if (auto ref = t.request.headers.get("Referer")) t.record.referer = std::string(*ref);
+
+  auto framing = http::requestFraming(t.request);
+  if (!framing.ok()) {
+    t.keepAlive = false;
+    reply(protocolError(framing.error().status == 0 ? 400 : framing.error().status,
+                        framing.error().message));
+    return;
+  }
+  t.requestFraming = *framing;
+  t.requestBodyDone = t.requestFraming.kind == http::BodyKind::kNone;
+  t.requestBodyLeft = t.requestFraming.length;
+  if (t.requestFraming.kind == http::BodyKind::kContentLength && t.requestBodyLeft == 0) {
+    t.requestBodyDone = true;
+  }
+  if (!checkTarget()) return;
+  resolve();
+}
+
+/// Target form, hard rules and the name-based ACL; false when answered.
+bool ClientSession::checkTarget() {
+  auto& t = txn_;
+  const bool isConnect = t.request.methodKind == http::Method::kConnect;
+  if (!isConnect && (t.request.target.empty() || t.request.target[0] == '/' ||
+                     t.request.target == "*")) {
+    ErrorReply e;
+    e.status = 400;
+    e.proxyStatusError = "http_request_error";
+    e.title = "This is a proxy server";
+    e.message =
+        "Portcullis is a forward proxy: it relays requests of the form "
+        "\"GET http://host/path\" and tunnels \"CONNECT host:443\". Configure it as the HTTP "
+        "proxy in your browser or with curl -x instead of visiting it directly.";
+    e.detail = "origin-form request to a forward proxy";
+    t.keepAlive = false;
+    reply(std::move(e));
+    return false;
+  }
+  auto target = isConnect ? http::parseAuthorityForm(t.request.target)
+                          : http::parseAbsoluteForm(t.request.target);
+  if (!target.ok()) {
+    t.keepAlive = false;
+    reply(protocolError(400, target.error().message));
+    return false;
+  }
+  t.target = std::move(target.value());
+  t.record.url = isConnect ? t.target.authority() : t.target.normalizedUri();
+  // Hard rule, before any lookup or connect: SMTP is never reachable.
+  if (t.target.port == kSmtpPort) {
+    denied("hard:port-25", "", "Port 25 (SMTP) is never reachable through this proxy.");
+    return false;
+  }
+  if (!isConnect && t.target.scheme != "http") {
+    ErrorReply e;
+    e.status = 501;
+    e.proxyStatusError = "http_request_error";
+    e.title = "Use CONNECT for https";
+    e.message = "This proxy relays https:// only through CONNECT tunnels.";
+    e.detail = "absolute-form https request";
+    reply(std::move(e));
+    return false;
+  }
+  if (viaNamesUs(t.request.headers, t.config->server.viaPseudonym)) {
+    ErrorReply e;
+    e.status = 508;
+    e.proxyStatusError = "proxy_loop_detected";
+    e.title = "Forwarding loop";
+    e.message = "This request has already passed through this proxy: it would loop forever.";
+    t.keepAlive = false;
+    reply(std::move(e));
+    return false;
+  }
+  if (maxForwardsExhausted(t.request)) {
+    // RFC 9110 §7.6.2: the last recipient answers TRACE/OPTIONS itself.
+    http::ResponseHead head;
+    head.status = 200;
+    head.reason = "OK";
+    std::string body;
+    if (t.request.methodKind == http::Method::kTrace) {
+      head.headers.add("Content-Type", "message/http");
+      http::writeRequestHead(body, t.request.method, t.request.target, t.request.headers);
+    } else {
+      head.headers.add("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT");
+    }
+    writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, body.size(),
+                                      !t.keepAlive, t.config->server.viaPseudonym));
+    writeToClient(body);
+    t.record.status = 200;
+    finishTransaction();
+    return false;
+  }
+  acl::RequestFacts facts;
+  facts.client = clientIp_;
+  facts.method = t.request.method;
+  facts.scheme = isConnect ? std::string_view() : std::string_view(t.target.scheme);
+  facts.host = t.target.host;
+  facts.port = t.target.port;
+  facts.isConnect = isConnect;
+  auto decision = t.config->policy->evaluate(facts);
+  if (!decision.allowed()) {
+    denied(decision.rule, decision.where.file.empty() ? "" : decision.where.toString(),
+           decision.reason);
+    return false;
+  }
+  return true;
+}
+
+void ClientSession::resolve() {
+  state_ = State::kResolving;
+  bufferevent_disable(client_.get(), EV_READ);
+  auto answer = worker_.resolver().resolve(
+      txn_.target.host, [this](const net::DnsAnswer& a) { onResolved(a); }, txn_.dnsTicket);
+  if (answer) onResolved(*answer);
+}
+
+void ClientSession::onResolved(const net::DnsAnswer& answer) {
+  auto& t = txn_;
+  t.dnsTicket = 0;
+  if (state_ != State::kResolving) return;
+  if (answer.failure) {
+    worker_.server().counters().dnsFailures.fetch_add(1, std::memory_order_relaxed);
+    ErrorReply e;
+    const bool timeout = *answer.failure == net::DnsFailure::kTimeout;
+    e.status = timeout ? 504 : 502;
+    e.proxyStatusError = timeout ? "dns_timeout" : "dns_error";
+    e.title = timeout ? "DNS lookup timed out" : "Unknown host";
+    e.message = "The proxy could not find the address of " + t.target.host + " (" +
+                answer.detail + ").";
+    e.detail = answer.detail;
+    t.record.error = "dns: " + answer.detail;
+    reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
+    return;
+  }
+  // Every address the name resolved to is checked (DNS rebinding, SSRF).
+  acl::RequestFacts facts;
+  facts.client = clientIp_;
+  facts.method = t.request.method;
+  const bool isConnect = t.request.methodKind == http::Method::kConnect;
+  facts.scheme = isConnect ? std::string_view() : std::string_view(t.target.scheme);
+  facts.host = t.target.host;
+  facts.port = t.target.port;
+  facts.isConnect = isConnect;
+  facts.addresses = answer.addresses;
+  auto decision = t.config->policy->evaluate(facts);
+  if (!decision.allowed()) {
+    denied(decision.rule, decision.where.file.empty() ? "" : decision.where.toString(),
+           decision.reason);
+    return;
+  }
+  t.record.rule = decision.rule;
+  t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  t.addresses = answer.addresses;
+  t.nextAddress = 0;
+  connectUpstream();
+}
+
+void ClientSession::connectUpstream() {
+  auto& t = txn_;
+  if (t.nextAddress >= t.addresses.size()) {
+    ErrorReply e;
+    e.status = 502;
+    e.proxyStatusError = "connection_refused";
+    e.title = "Cannot reach the server";
+    e.message = "The proxy could not connect to " + t.target.authority() + ".";
+    t.record.error = "connect failed";
+    worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+    reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
+    return;
+  }
+  auto address = net::SocketAddress::from(t.addresses[t.nextAddress++], t.target.port);
+  const bool isConnect = t.request.methodKind == http::Method::kConnect;
+  // Tunnels never share connections; requests may reuse an idle one.
+  t.upstream = isConnect ? nullptr : worker_.pool().acquire(address);
+  if (!t.upstream) {
+    t.upstream = std::make_unique<UpstreamConnection>();
+    t.upstream->address = address;
+    t.upstream->key = address.toString();
+    t.upstream->pool = &worker_.pool();
+    t.upstream->bev.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
+  }
+  t.record.upstream = t.upstream->key;
+  auto* bev = t.upstream->bev.get();
+  bufferevent_setcb(bev, &ClientSession::onUpstreamRead, &ClientSession::onUpstreamWrite,
+                    &ClientSession::onUpstreamEvent, this);
+  const auto& server = t.config->server;
+  bufferevent_setwatermark(bev, EV_READ, 0, server.bufferBytes);
+  bufferevent_setwatermark(bev, EV_WRITE, server.bufferBytes / 2, 0);
+  if (t.upstream->reused) {
+    state_ = State::kConnecting;
+    onUpstreamConnected();
+    return;
+  }
+  state_ = State::kConnecting;
+  timeval ct = toTimeval(server.connectTimeout);
+  bufferevent_set_timeouts(bev, nullptr, &ct);
+  if (bufferevent_socket_connect(bev, address.get(), static_cast<int>(address.length)) != 0) {
+    onUpstreamFailed(BEV_EVENT_ERROR);
+  }
+}
+
+void ClientSession::onUpstreamFailed(short what) {
+  auto& t = txn_;
+  const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
+  t.upstream.reset();
+  if (t.nextAddress < t.addresses.size()) {
+    connectUpstream();
+    return;
+  }
+  worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+  ErrorReply e;
+  e.status = timedOut ? 504 : 502;
+  e.proxyStatusError = timedOut ? "connection_timeout" : "connection_refused";
+  e.title = timedOut ? "The server did not answer" : "Cannot reach the server";
+  e.message = "The proxy could not connect to " + t.target.authority() +
+              (timedOut ? ": the connection attempt timed out." : ": the connection was refused.");
+  t.record.error = timedOut ? "upstream connect timeout" : "upstream connect refused";
+  reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
+}
+
+void ClientSession::onUpstreamConnected() {
+  auto& t = txn_;
+  const auto& server = t.config->server;
+  if (t.request.methodKind == http::Method::kConnect) {
+    startTunnel();
+    return;
+  }
+  timeval rt = toTimeval(server.firstByteTimeout);
+  timeval wt = toTimeval(server.bodyTimeout);
+  bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
+  bufferevent_enable(t.upstream->bev.get(), EV_READ | EV_WRITE);
+  sendRequestHead();
+}
+
+void ClientSession::sendRequestHead() {
+  auto& t = txn_;
+  BodyEncoding enc = BodyEncoding::kNone;
+  if (t.requestFraming.kind == http::BodyKind::kContentLength) enc = BodyEncoding::kContentLength;
+  if (t.requestFraming.kind == http::BodyKind::kChunked) enc = BodyEncoding::kChunked;
+  std::string head = buildUpstreamRequest(t.request, t.target, enc, t.requestFraming.length,
+                                          t.config->server.viaPseudonym);
+  bufferevent_write(t.upstream->bev.get(), head.data(), head.size());
+  if (t.requestBodyDone) {
+    state_ = State::kAwaitingResponse;
+    return;
+  }
+  state_ = State::kSendingBody;
+  bufferevent_enable(client_.get(), EV_READ);
+  pumpRequestBody();
+}
+
+void ClientSession::pumpRequestBody() {
+  auto& t = txn_;
+  evbuffer* in = bufferevent_get_input(client_.get());
+  evbuffer* out = bufferevent_get_output(t.upstream->bev.get());
+  size_t avail = evbuffer_get_length(in);
+  if (t.requestFraming.kind == http::BodyKind::kContentLength) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(avail, t.requestBodyLeft));
+    if (n > 0) evbuffer_remove_buffer(in, out, n);
+    t.requestBodyLeft -= n;
+    t.record.bytesIn += n;
+    t.requestBodyDone = t.requestBodyLeft == 0;
+  } else if (avail > 0) {
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+    scratch_.clear();
+    auto outcome = t.requestChunks.decode(std::string_view(data, avail), scratch_);
+    if (outcome.status == http::ParseStatus::kInvalid) {
+      t.keepAlive = false;
+      releaseUpstream(false);
+      reply(protocolError(400, outcome.reason));
+      return;
+    }
+    size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
+    evbuffer_drain(in, used);
+    t.record.bytesIn += used;
+    std::string chunk;
+    if (!scratch_.empty()) http::appendChunk(chunk, scratch_);
+    if (outcome.status == http::ParseStatus::kDone) {
+      http::appendLastChunk(chunk);
+      t.requestBodyDone = true;
+    }
+    if (!chunk.empty()) evbuffer_add(out, chunk.data(), chunk.size());
+  }
+  if (t.requestBodyDone) {
+    if (state_ == State::kSendingBody) state_ = State::kAwaitingResponse;
+    bufferevent_disable(client_.get(), EV_READ);
+    return;
+  }
+  if (evbuffer_get_length(out) >= t.config->server.bufferBytes) {
+    bufferevent_disable(client_.get(), EV_READ);  // resumed by onUpstreamWrite
+  }
+}
+
+// ---------------------------------------------------------------- response side
+
+void ClientSession::readResponseHead() {
+  auto& t = txn_;
+  evbuffer* in = bufferevent_get_input(t.upstream->bev.get());
+  const auto& server = t.config->server;
+  for (;;) {
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) return;
+    size_t view = std::min(len, server.maxHeaderBytes + 1);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
+    http::ParseLimits limits;
+    limits.maxRequestLine = server.maxHeaderBytes;
+    limits.maxHeaderBytes = server.maxHeaderBytes;
+    http::ResponseHead head;
+    auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
+    if (outcome.status == http::ParseStatus::kNeedMore) {
+      if (view > server.maxHeaderBytes) {
+        outcome = http::ParseOutcome::invalid(502, view, "response head too large");
+      } else {
+        return;
+      }
+    }
+    if (outcome.status == http::ParseStatus::kInvalid) {
+      worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+      releaseUpstream(false);
+      ErrorReply e;
+      e.status = 502;
+      e.proxyStatusError = "http_protocol_error";
+      e.title = "Bad answer from the server";
+      e.message = "The origin server sent a response the proxy cannot pass on safely (" +
+                  std::string(outcome.reason) + ").";
+      e.detail = std::string(outcome.reason);
+      t.record.error = "bad upstream response: " + std::string(outcome.reason);
+      reply(std::move(e));
+      return;
+    }
+    t.record.upstreamBytes += outcome.consumed;
+    evbuffer_drain(in, outcome.consumed);
+    if (head.status >= 100 && head.status < 200) {
+      // Interim responses go to 1.1 clients as they come (RFC 9110 §15.2);
+      // 101 is impossible: Upgrade is never forwarded.
+      if (head.status == 101) {
+        releaseUpstream(false);
+        reply(protocolError(502, "unexpected 101 Switching Protocols"));
+        return;
+      }
+      if (t.request.versionMinor >= 1) {
+        std::string interim;
+        http::removeHopByHopFields(head.headers);
+        http::writeResponseHead(interim, head.status, head.reason, head.headers);
+        writeToClient(interim);
+      }
+      continue;
+    }
+    t.response = std::move(head);
+    startResponseBody();
+    return;
+  }
+}
+
+void ClientSession::startResponseBody() {
+  auto& t = txn_;
+  auto framing = http::responseFraming(t.response, t.request.methodKind);
+  if (!framing.ok()) {
+    worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+    releaseUpstream(false);
+    ErrorReply e;
+    e.status = 502;
+    e.proxyStatusError = "http_protocol_error";
+    e.title = "Bad answer from the server";
+    e.message = "The origin server's response framing is ambiguous (" + framing.error().message +
+                "); the proxy will not pass it on.";
+    e.detail = framing.error().message;
+    t.record.error = "bad upstream framing: " + framing.error().message;
+    reply(std::move(e));
+    return;
+  }
+  t.responseFraming = *framing;
+  t.responseBodyLeft = t.responseFraming.length;
+  t.clientEncoding = clientBodyEncoding(t.responseFraming, t.request.versionMinor);
+  t.upstreamReusable = upstreamReusable(t.response, t.responseFraming);
+  if (t.clientEncoding == BodyEncoding::kUntilClose) t.keepAlive = false;
+  if (!t.requestBodyDone) t.keepAlive = false;  // the origin answered before the body ended
+  std::string head = buildClientResponse(t.response, t.clientEncoding, t.responseFraming.length,
+                                         !t.keepAlive, t.config->server.viaPseudonym);
+  t.record.status = t.response.status;
+  writeToClient(head);
+  state_ = State::kRelayingResponse;
+  timeval rt = toTimeval(t.config->server.bodyTimeout);
+  bufferevent_set_timeouts(t.upstream->bev.get(), &rt, nullptr);
+  if (t.responseFraming.kind == http::BodyKind::kNone) {
+    finishResponseBody();
+    return;
+  }
+  pumpResponseBody();
+}
+
+void ClientSession::pumpResponseBody() {
+  auto& t = txn_;
+  evbuffer* in = bufferevent_get_input(t.upstream->bev.get());
+  evbuffer* out = bufferevent_get_output(client_.get());
+  size_t avail = evbuffer_get_length(in);
+  bool done = false;
+  switch (t.responseFraming.kind) {
+    case http::BodyKind::kContentLength: {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(avail, t.responseBodyLeft));
+      if (n > 0) evbuffer_remove_buffer(in, out, n);
+      t.responseBodyLeft -= n;
+      t.record.upstreamBytes += n;
+      t.record.bytesOut += n;
+      done = t.responseBodyLeft == 0;
+      break;
+    }
+    case http::BodyKind::kChunked: {
+      if (avail == 0) break;
+      const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+      scratch_.clear();
+      auto outcome = t.responseChunks.decode(std::string_view(data, avail), scratch_);
+      if (outcome.status == http::ParseStatus::kInvalid) {
+        // Headers already went out: all we can do is cut the transfer short.
+        t.record.error = "bad upstream chunking: " + std::string(outcome.reason);
+        worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+        close();
+        return;
+      }
+      size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
+      evbuffer_drain(in, used);
+      t.record.upstreamBytes += used;
+      t.record.bytesOut += scratch_.size();
+      if (!scratch_.empty()) {
+        if (t.clientEncoding == BodyEncoding::kChunked) {
+          std::string chunk;
+          http::appendChunk(chunk, scratch_);
+          writeToClient(chunk);
+        } else {
+          writeToClient(scratch_);
+        }
+      }
+      done = outcome.status == http::ParseStatus::kDone;
+      if (done && evbuffer_get_length(in) > 0) t.upstreamReusable = false;
+      break;
+    }
+    case http::BodyKind::kUntilClose: {
+      if (avail == 0) break;
+      t.record.upstreamBytes += avail;
+      t.record.bytesOut += avail;
+      if (t.clientEncoding == BodyEncoding::kChunked) {
+        const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+        std::string chunk;
+        http::appendChunk(chunk, std::string_view(data, avail));
+        evbuffer_drain(in, avail);
+        writeToClient(chunk);
+      } else {
+        evbuffer_remove_buffer(in, out, avail);
+      }
+      break;
+    }
+    case http::BodyKind::kNone:
+      done = true;
+      break;
+  }
+  if (state_ == State::kClosed) return;
+  if (done) {
+    finishResponseBody();
+    return;
+  }
+  if (evbuffer_get_length(out) >= t.config->server.bufferBytes) {
+    // Backpressure: a slow client never makes us hold more than the watermark.
+    bufferevent_disable(t.upstream->bev.get(), EV_READ);
+  }
+}
+
+void ClientSession::finishResponseBody() {
+  auto& t = txn_;
+  if (t.clientEncoding == BodyEncoding::kChunked) {
+    std::string last;
+    http::appendLastChunk(last);
+    writeToClient(last);
+  }
+  releaseUpstream(t.upstreamReusable && t.requestBodyDone);
+  finishTransaction();
+}
+
+void ClientSession::onUpstreamClosed(short what) {
+  auto& t = txn_;
+  if (state_ == State::kRelayingResponse) {
+    if (t.responseFraming.kind == http::BodyKind::kUntilClose && (what & BEV_EVENT_EOF)) {
+      pumpResponseBody();
+      if (state_ == State::kClosed) return;
+      t.upstreamReusable = false;
+      finishResponseBody();
+      return;
+    }
+    // Truncated: the client must see an incomplete transfer, never a short
+    // body passed off as complete, so the connection is cut.
+    t.record.error = (what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
+                                                : "upstream closed mid-body";
+    worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+    close();
+    return;
+  }
+  // No final response yet.
+  const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
+  if (t.upstream && t.upstream->reused && !t.responseBytesSeen && !t.retried &&
+      isIdempotent(t.request.methodKind) && t.requestFraming.kind == http::BodyKind::kNone) {
+    // A pooled connection the origin had closed: try once on a fresh one.
+    t.retried = true;
+    t.upstream.reset();
+    t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
+    connectUpstream();
+    return;
+  }
+  releaseUpstream(false);
+  worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+  ErrorReply e;
+  e.status = timedOut ? 504 : 502;
+  e.proxyStatusError = timedOut ? "connection_read_timeout" : "connection_terminated";
+  e.title = timedOut ? "The server took too long" : "The server closed the connection";
+  e.message = timedOut ? "The origin server accepted the request but did not answer in time."
+                       : "The origin server closed the connection without answering.";
+  t.record.error = timedOut ? "upstream first byte timeout" : "upstream closed before response";
+  reply(std::move(e));
+}
+
+void ClientSession::startTunnel() {
+  auto& t = txn_;
+  const auto& server = t.config->server;
+  worker_.server().counters().tunnelsTotal.fetch_add(1, std::memory_order_relaxed);
+  static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+  bufferevent_write(client_.get(), kEstablished.data(), kEstablished.size());
+  t.record.status = 200;
+  t.record.bytesOut += kEstablished.size();
+  state_ = State::kTunnel;
+  evtimer_del(headTimer_.get());
+  tunnel_ = std::make_unique<Tunnel>(
+      std::move(client_), std::move(t.upstream->bev), server.bufferBytes, server.tunnelIdleTimeout,
+      [this](const Tunnel::Totals& totals) {
+        txn_.record.bytesIn += totals.clientToUpstream;
+        txn_.record.bytesOut += totals.upstreamToClient;
+        txn_.record.upstreamBytes += totals.upstreamToClient;
+        if (!totals.error.empty()) txn_.record.error = totals.error;
+        close();
+      });
+  t.upstream.reset();
+  tunnel_->start();
+}
+
+// ---------------------------------------------------------------- endings
+
+void ClientSession::writeToClient(const std::string& bytes) {
+  if (!client_ || bytes.empty()) return;
+  bufferevent_write(client_.get(), bytes.data(), bytes.size());
+  txn_.record.bytesOut += 0;  // body bytes are counted where they are produced
+  worker_.server().counters().bytesToClients.fetch_add(bytes.size(), std::memory_order_relaxed);
+}
+
+void ClientSession::releaseUpstream(bool reusable) {
+  auto& t = txn_;
+  if (!t.upstream) return;
+  worker_.server().counters().bytesFromUpstream.fetch_add(t.record.upstreamBytes,
+                                                          std::memory_order_relaxed);
+  if (reusable && !worker_.shuttingDown()) {
+    worker_.pool().release(std::move(t.upstream));
+  }
+  t.upstream.reset();
+}
+
+void ClientSession::denied(const std::string& rule, const std::string& where,
+                           const std::string& reason) {
+  worker_.server().counters().denials.fetch_add(1, std::memory_order_relaxed);
+  txn_.record.decision = log::AccessDecision::kDeny;
+  txn_.record.rule = rule;
+  txn_.record.ruleWhere = where;
+  ErrorReply e;
+  e.status = 403;
+  e.proxyStatusError = rule == "hard:special-address" || rule == "hard:self"
+                           ? "destination_ip_prohibited"
+                           : "http_request_denied";
+  e.title = "Access denied";
+  e.message = reason.empty() ? "The proxy's access rules do not allow this request." : reason;
+  e.rule = rule;
+  e.ruleWhere = where;
+  reply(std::move(e), true);
+}
+
+void ClientSession::reply(ErrorReply error, bool closeAfter) {
+  auto& t = txn_;
+  if (!t.active) {
+    t.active = true;
+    t.started = std::chrono::steady_clock::now();
+    t.record.start = std::chrono::system_clock::now();
+    t.record.client = clientText_;
+  }
+  if (closeAfter) t.keepAlive = false;
+  t.record.status = error.status;
+  if (t.record.error.empty() && !error.detail.empty()) t.record.error = error.detail;
+  std::string_view pseudonym =
+      t.config ? std::string_view(t.config->server.viaPseudonym) : std::string_view("portcullis");
+  bool headOnly = t.request.methodKind == http::Method::kHead;
+  std::string bytes = renderErrorResponse(error, pseudonym, !t.keepAlive, headOnly);
+  t.record.bytesOut += bytes.size();
+  writeToClient(bytes);
+  finishTransaction();
+}
+
+void ClientSession::finishTransaction() {
+  auto& t = txn_;
+  logTransaction();
+  ++requestsServed_;
+  if (t.dnsTicket != 0) worker_.resolver().cancel(t.dnsTicket);
+  t.upstream.reset();
+  const bool keepAlive = t.keepAlive && !draining_;
+  if (!keepAlive) {
+    closeAfterFlush();
+    return;
+  }
+  txn_ = Transaction{};
+  state_ = State::kReadingHead;
+  headStarted_ = false;
+  armHeadTimer(config_->server.clientIdleTimeout);
+  bufferevent_enable(client_.get(), EV_READ);
+  // A pipelined request may already be buffered: parse it on the next loop
+  // turn rather than recursing here.
+  if (evbuffer_get_length(bufferevent_get_input(client_.get())) > 0) {
+    event_active(resumeEvent_.get(), 0, 0);
+  }
+}
+
+void ClientSession::logTransaction() {
+  auto& t = txn_;
+  if (!t.active) return;
+  t.active = false;
+  auto elapsed = std::chrono::steady_clock::now() - t.started;
+  t.record.durationMs = std::chrono::duration<double, std::milli>(elapsed).count();
+  const auto& hooks = worker_.server().hooks();
+  if (hooks.access) hooks.access(t.record);
+}
+
+void ClientSession::closeAfterFlush() {
+  if (!client_ || evbuffer_get_length(bufferevent_get_output(client_.get())) == 0) {
+    close();
+    return;
+  }
+  state_ = State::kFlushingThenClose;
+  bufferevent_disable(client_.get(), EV_READ);
+  bufferevent_setwatermark(client_.get(), EV_WRITE, 0, 0);
+}
+
+void ClientSession::close() {
+  if (state_ == State::kClosed) return;
+  if (txn_.active) logTransaction();
+  state_ = State::kClosed;
+  if (txn_.dnsTicket != 0) worker_.resolver().cancel(txn_.dnsTicket);
+  txn_.upstream.reset();
+  if (headTimer_) evtimer_del(headTimer_.get());
+  if (resumeEvent_) event_del(resumeEvent_.get());
+  client_.reset();
+  worker_.server().limiter().release(clientIp_);
+  worker_.retire(this);
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,148 @@
+#pragma once
+// One client connection on one worker thread, through any number of
+// keep-alive requests.
+//
+//   kReadingHead --head--> (checks) --> kResolving --> kConnecting
+//        ^                     |  deny/error: reply, then kReadingHead or close
+//        |                     v
+//        |               kSendingBody --> kAwaitingResponse --> kRelayingResponse
+//        +-------------------- keep-alive <-----------------------------+
+//   CONNECT: kConnecting --> kTunnel --> closed
+//
+// Every libevent callback is noexcept and funnels into the methods below; a
+// session that finishes asks its Worker to delete it after the callback.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acl/ip_address.h"
+#include "daemon/config/config.h"
+#include "daemon/http/chunked_decoder.h"
+#include "daemon/http/message.h"
+#include "daemon/http/uri.h"
+#include "daemon/log/access_record.h"
+#include "daemon/net/libevent_handles.h"
+#include "daemon/net/resolver.h"
+#include "daemon/net/socket_address.h"
+#include "daemon/proxy/error_page.h"
+#include "daemon/proxy/forwarding.h"
+#include "daemon/proxy/tunnel.h"
+#include "daemon/proxy/upstream_pool.h"
+
+namespace portcullis::proxy {
+
+class Worker;
+
+class ClientSession {
+ public:
+  ClientSession(Worker& worker, int fd, const net::SocketAddress& peer, acl::IpAddress clientIp);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  void start();
+  /// Graceful stop: close now if between requests, else after this response.
+  void drain();
+  bool closed() const { return state_ == State::kClosed; }
+
+ private:
+  enum class State {
+    kReadingHead,
+    kResolving,
+    kConnecting,
+    kSendingBody,
+    kAwaitingResponse,
+    kRelayingResponse,
+    kTunnel,
+    kFlushingThenClose,
+    kClosed,
+  };
+
+  /// What one request/response exchange needs; reset for every request.
+  struct Transaction {
+    std::shared_ptr<const config::Config> config;
+    http::RequestHead request;
+    http::Target target;
+    http::Framing requestFraming;
+    http::ChunkedDecoder requestChunks;
+    uint64_t requestBodyLeft = 0;
+    bool requestBodyDone = true;
+    std::vector<acl::IpAddress> addresses;
+    size_t nextAddress = 0;
+    uint64_t dnsTicket = 0;
+    std::unique_ptr<UpstreamConnection> upstream;
+    bool retried = false;
+    bool responseBytesSeen = false;
+    http::ResponseHead response;
+    http::Framing responseFraming;
+    BodyEncoding clientEncoding = BodyEncoding::kNone;
+    http::ChunkedDecoder responseChunks;
+    uint64_t responseBodyLeft = 0;
+    bool keepAlive = true;
+    bool upstreamReusable = false;
+    std::chrono::steady_clock::time_point started;
+    log::AccessRecord record;
+    bool active = false;
+  };
+
+  // libevent entry points
+  static void onClientRead(bufferevent*, void* arg) noexcept;
+  static void onClientWrite(bufferevent*, void* arg) noexcept;
+  static void onClientEvent(bufferevent*, short what, void* arg) noexcept;
+  static void onUpstreamRead(bufferevent*, void* arg) noexcept;
+  static void onUpstreamWrite(bufferevent*, void* arg) noexcept;
+  static void onUpstreamEvent(bufferevent*, short what, void* arg) noexcept;
+  static void onHeadTimer(evutil_socket_t, short, void* arg) noexcept;
+  static void onResume(evutil_socket_t, short, void* arg) noexcept;
+
+  // request side
+  void readHead();
+  void beginTransaction(size_t headBytes);
+  bool checkTarget();
+  void resolve();
+  void onResolved(const net::DnsAnswer& answer);
+  void connectUpstream();
+  void onUpstreamConnected();
+  void onUpstreamFailed(short what);
+  void sendRequestHead();
+  void pumpRequestBody();
+
+  // response side
+  void readResponseHead();
+  void startResponseBody();
+  void pumpResponseBody();
+  void finishResponseBody();
+  void onUpstreamClosed(short what);
+  void startTunnel();
+
+  // endings
+  void reply(ErrorReply error, bool close = true);
+  void denied(const std::string& rule, const std::string& where, const std::string& reason);
+  void finishTransaction();
+  void logTransaction();
+  void closeAfterFlush();
+  void close();
+  void armHeadTimer(std::chrono::milliseconds timeout);
+  void writeToClient(const std::string& bytes);
+  void releaseUpstream(bool reusable);
+
+  Worker& worker_;
+  net::BufferEventPtr client_;
+  net::SocketAddress peer_;
+  acl::IpAddress clientIp_;
+  std::string clientText_;
+  net::EventPtr headTimer_;
+  net::EventPtr resumeEvent_;
+  std::unique_ptr<Tunnel> tunnel_;
+  State state_ = State::kReadingHead;
+  Transaction txn_;
+  bool headStarted_ = false;
+  bool draining_ = false;
+  size_t requestsServed_ = 0;
+  std::string scratch_;
+  std::shared_ptr<const config::Config> config_;  // for the connection-level limits
+};
+
+}  // namespace portcullis::proxy

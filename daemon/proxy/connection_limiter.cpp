@@ -1,0 +1,36 @@
+#include "daemon/proxy/connection_limiter.h"
+
+#include <cstring>
+
+namespace portcullis::proxy {
+
+size_t ConnectionLimiter::Hash::operator()(const acl::IpAddress& a) const noexcept {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  std::memcpy(&hi, a.bytes().data(), 8);
+  std::memcpy(&lo, a.bytes().data() + 8, 8);
+  return std::hash<uint64_t>{}(lo ^ (hi * 0x9e3779b97f4a7c15ull));
+}
+
+AdmitResult ConnectionLimiter::admit(const acl::IpAddress& client, uint32_t maxTotal,
+                                     uint32_t maxPerClient) {
+  std::lock_guard lock(mutex_);
+  if (active_.load(std::memory_order_relaxed) >= maxTotal) return AdmitResult::kGlobalLimit;
+  auto& count = perClient_[client];
+  if (count >= maxPerClient) {
+    if (count == 0) perClient_.erase(client);
+    return AdmitResult::kClientLimit;
+  }
+  ++count;
+  active_.fetch_add(1, std::memory_order_relaxed);
+  return AdmitResult::kAdmitted;
+}
+
+void ConnectionLimiter::release(const acl::IpAddress& client) {
+  std::lock_guard lock(mutex_);
+  auto it = perClient_.find(client);
+  if (it != perClient_.end() && --it->second == 0) perClient_.erase(it);
+  active_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,63 @@
+#include "daemon/proxy/server.h"
+
+#include "daemon/net/listen_socket.h"
+#include "daemon/proxy/worker.h"
+
+namespace portcullis::proxy {
+
+Server::Server(std::shared_ptr<const config::Config> config, ProxyHooks hooks)
+    : config_(std::move(config)), hooks_(std::move(hooks)) {}
+
+Server::~Server() {
+  beginShutdown();
+  join();
+}
+
+Result<void> Server::bind() {
+  auto config = config_.load();
+  const unsigned workers = std::max(1u, config->server.workers);
+  listenFds_.clear();
+  listenFds_.resize(workers);
+  bound_.clear();
+  for (const auto& listen : config->server.listen) {
+    auto address = net::SocketAddress::parse(listen.host.find(':') != std::string::npos
+                                                 ? "[" + listen.host + "]:" + std::to_string(listen.port)
+                                                 : listen.host + ":" + std::to_string(listen.port));
+    if (!address) return makeError("invalid listen address " + listen.text);
+    for (unsigned w = 0; w < workers; ++w) {
+      auto fd = net::openListenSocket(*address);
+      if (!fd.ok()) return fd.error();
+      if (w == 0) {
+        // Port 0: the first bind picks the port; every worker shares it.
+        auto actual = net::boundAddress(fd->get());
+        if (!actual.ok()) return actual.error();
+        address = *actual;
+        bound_.push_back(*actual);
+      }
+      listenFds_[w].push_back(std::move(fd.value()));
+    }
+  }
+  return {};
+}
+
+void Server::start() {
+  for (size_t w = 0; w < listenFds_.size(); ++w) {
+    workers_.push_back(std::make_unique<Worker>(*this, static_cast<int>(w), std::move(listenFds_[w])));
+  }
+  listenFds_.clear();
+  for (auto& w : workers_) w->start();
+}
+
+void Server::reload(std::shared_ptr<const config::Config> config) {
+  config_.store(std::move(config));
+}
+
+void Server::beginShutdown() {
+  for (auto& w : workers_) w->requestShutdown();
+}
+
+void Server::join() {
+  for (auto& w : workers_) w->join();
+}
+
+}  // namespace portcullis::proxy

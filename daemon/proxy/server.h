@@ -1,0 +1,81 @@
+#pragma once
+// The proxy: listening sockets, worker threads, the live config and the
+// things every worker shares (connection limits, logs, counters).
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "daemon/base/result.h"
+#include "daemon/base/unique_handle.h"
+#include "daemon/config/config.h"
+#include "daemon/log/access_record.h"
+#include "daemon/net/socket_address.h"
+#include "daemon/proxy/connection_limiter.h"
+
+namespace portcullis::proxy {
+
+class Worker;
+
+/// Counters every worker bumps (relaxed atomics); read by status/metrics.
+struct ProxyCounters {
+  std::atomic<uint64_t> connectionsTotal{0};
+  std::atomic<uint64_t> connectionsRefusedGlobal{0};
+  std::atomic<uint64_t> connectionsRefusedPerClient{0};
+  std::atomic<uint64_t> requestsTotal{0};
+  std::atomic<uint64_t> tunnelsTotal{0};
+  std::atomic<uint64_t> bytesToClients{0};
+  std::atomic<uint64_t> bytesFromUpstream{0};
+  std::atomic<uint64_t> upstreamErrors{0};
+  std::atomic<uint64_t> dnsFailures{0};
+  std::atomic<uint64_t> denials{0};
+};
+
+/// Where finished transactions and daemon events go. Set before start().
+struct ProxyHooks {
+  std::function<void(const log::AccessRecord&)> access;
+  /// (event name, JSON object body without braces, e.g. "\"k\":1") -> event log
+  std::function<void(std::string_view event, std::string_view jsonFields)> event;
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<const config::Config> config, ProxyHooks hooks);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds every listen address once per worker (SO_REUSEPORT). Call before
+  /// dropping privileges. A port 0 is resolved on the first bind and reused.
+  Result<void> bind();
+  /// Addresses actually bound (ports resolved), one per configured address.
+  const std::vector<net::SocketAddress>& boundAddresses() const { return bound_; }
+
+  /// Starts the worker threads; returns at once.
+  void start();
+  /// Swaps the config for new transactions; in-flight ones keep theirs.
+  void reload(std::shared_ptr<const config::Config> config);
+  /// Stops accepting; in-flight requests get `grace` to finish. Returns at once.
+  void beginShutdown();
+  /// Waits for every worker to finish.
+  void join();
+
+  std::shared_ptr<const config::Config> config() const { return config_.load(); }
+  ConnectionLimiter& limiter() { return limiter_; }
+  ProxyCounters& counters() { return counters_; }
+  const ProxyHooks& hooks() const { return hooks_; }
+
+ private:
+  std::atomic<std::shared_ptr<const config::Config>> config_;
+  ProxyHooks hooks_;
+  ConnectionLimiter limiter_;
+  ProxyCounters counters_;
+  std::vector<net::SocketAddress> bound_;
+  std::vector<std::vector<UniqueFd>> listenFds_;  // [worker][address]
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace portcullis::proxy

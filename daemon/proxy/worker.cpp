@@ -1,0 +1,166 @@
+#include "daemon/proxy/worker.h"
+
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/proxy/client_session.h"
+#include "daemon/proxy/server.h"
+
+namespace portcullis::proxy {
+
+namespace {
+// A refusal sent straight from accept: the client gets an answer, not a hang.
+void refuseAtAccept(int fd, std::string_view why) {
+  std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+      "Proxy-Status: portcullis; error=proxy_configuration_error; details=\"" +
+      std::string(why) + "\"\r\nContent-Length: " + std::to_string(why.size() + 1) + "\r\n\r\n" +
+      std::string(why) + "\n";
+  // Best effort on a fresh non-blocking socket: the kernel buffer takes it.
+  [[maybe_unused]] auto n = ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+  ::close(fd);
+}
+}  // namespace
+
+Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
+    : server_(server), index_(index), listenFds_(std::move(listenFds)) {
+  base_.reset(event_base_new());
+  auto config = server.config();
+  resolver_ = std::make_unique<net::Resolver>(base_.get(), config->dns);
+  pool_ = std::make_unique<UpstreamPool>(base_.get(), config->server.upstreamIdleTimeout, 64);
+  shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
+  reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
+  graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
+  for (auto& fd : listenFds_) {
+    listeners_.emplace_back(evconnlistener_new(base_.get(), &Worker::onAccept, this,
+                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                               fd.release()));
+  }
+}
+
+Worker::~Worker() {
+  join();
+  auto doomed = std::move(sessions_);
+  sessions_.clear();
+  doomed.clear();
+  retired_.clear();
+  listeners_.clear();
+  pool_.reset();
+  resolver_.reset();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    // Keep the loop alive even with no listener events pending during drain.
+    event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
+  });
+}
+
+void Worker::requestShutdown() { event_active(shutdownEvent_.get(), 0, 0); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::retire(ClientSession* session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  retired_.push_back(std::move(it->second));
+  sessions_.erase(it);
+  event_active(reapEvent_.get(), 0, 0);
+}
+
+void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                      void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  try {
+    self->accept(fd, addr, len);
+  } catch (...) {
+    ::close(fd);
+  }
+}
+
+void Worker::accept(int fd, const sockaddr* addr, int len) {
+  auto peer = net::SocketAddress::fromSockaddr(addr, static_cast<socklen_t>(len));
+  auto ip = peer.ip();
+  if (!ip || shuttingDown_) {
+    ::close(fd);
+    return;
+  }
+  auto config = server_.config();
+  auto& counters = server_.counters();
+  auto admitted = server_.limiter().admit(*ip, config->server.maxConnections,
+                                          config->server.maxConnectionsPerClient);
+  if (admitted == AdmitResult::kGlobalLimit) {
+    counters.connectionsRefusedGlobal.fetch_add(1, std::memory_order_relaxed);
+    refuseAtAccept(fd, "connection limit reached");
+    return;
+  }
+  if (admitted == AdmitResult::kClientLimit) {
+    counters.connectionsRefusedPerClient.fetch_add(1, std::memory_order_relaxed);
+    refuseAtAccept(fd, "per-client connection limit reached");
+    return;
+  }
+  counters.connectionsTotal.fetch_add(1, std::memory_order_relaxed);
+  evutil_make_socket_nonblocking(fd);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto session = std::make_unique<ClientSession>(*this, fd, peer, *ip);
+  auto* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
+  raw->start();
+}
+
+void Worker::onShutdownEvent(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  try {
+    self->drain();
+  } catch (...) {
+    event_base_loopbreak(self->base_.get());
+  }
+}
+
+void Worker::drain() {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  listeners_.clear();  // stop accepting; the sockets close
+  pool_->clear();
+  std::vector<ClientSession*> live;
+  live.reserve(sessions_.size());
+  for (auto& [ptr, owned] : sessions_) live.push_back(ptr);
+  for (auto* s : live) s->drain();
+  auto grace = server_.config()->server.shutdownGrace;
+  timeval tv{static_cast<time_t>(grace.count() / 1000),
+             static_cast<suseconds_t>((grace.count() % 1000) * 1000)};
+  evtimer_add(graceTimer_.get(), &tv);
+  maybeFinishDrain();
+}
+
+void Worker::maybeFinishDrain() {
+  if (shuttingDown_ && sessions_.empty()) event_base_loopexit(base_.get(), nullptr);
+}
+
+void Worker::onReap(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  // Moved out first: a destructor may call retire() again.
+  auto dead = std::move(self->retired_);
+  self->retired_.clear();
+  dead.clear();
+  self->maybeFinishDrain();
+}
+
+void Worker::onGraceExpired(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  // In-flight requests that did not finish within the grace period are cut.
+  auto doomed = std::move(self->sessions_);
+  self->sessions_.clear();
+  doomed.clear();
+  auto dead = std::move(self->retired_);
+  self->retired_.clear();
+  event_base_loopexit(self->base_.get(), nullptr);
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,69 @@
+#pragma once
+// One worker: a thread with its own event loop, its own listeners (one
+// SO_REUSEPORT socket per address), resolver and upstream pool. Sessions
+// live and die on this thread only.
+
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/base/unique_handle.h"
+#include "daemon/net/libevent_handles.h"
+#include "daemon/net/resolver.h"
+#include "daemon/proxy/upstream_pool.h"
+
+namespace portcullis::proxy {
+
+class Server;
+class ClientSession;
+
+class Worker {
+ public:
+  Worker(Server& server, int index, std::vector<UniqueFd> listenFds);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  /// Thread-safe: asks the loop to stop accepting and drain.
+  void requestShutdown();
+  void join();
+
+  Server& server() { return server_; }
+  event_base* base() { return base_.get(); }
+  net::Resolver& resolver() { return *resolver_; }
+  UpstreamPool& pool() { return *pool_; }
+  bool shuttingDown() const { return shuttingDown_; }
+
+  /// Called by a session when it is finished; the session is deleted after
+  /// the current callback returns, never inside it.
+  void retire(ClientSession* session);
+
+ private:
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                       void* arg) noexcept;
+  static void onShutdownEvent(evutil_socket_t, short, void* arg) noexcept;
+  static void onReap(evutil_socket_t, short, void* arg) noexcept;
+  static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
+  void accept(int fd, const sockaddr* addr, int len);
+  void drain();
+  void maybeFinishDrain();
+
+  Server& server_;
+  int index_;
+  std::vector<UniqueFd> listenFds_;
+  net::EventBasePtr base_;
+  std::vector<net::ListenerPtr> listeners_;
+  std::unique_ptr<net::Resolver> resolver_;
+  std::unique_ptr<UpstreamPool> pool_;
+  net::EventPtr shutdownEvent_;
+  net::EventPtr reapEvent_;
+  net::EventPtr graceTimer_;
+  std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
+  std::vector<std::unique_ptr<ClientSession>> retired_;
+  bool shuttingDown_ = false;
+  std::thread thread_;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,167 @@
+"""Starts the real portcullis binary for a test and talks to it.
+
+Every wait here is on an event (a line on stderr, a socket answer) with a
+deadline; nothing sleeps and hopes.
+"""
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("PORTCULLIS_BIN", os.path.join(os.path.dirname(__file__), "../../build/portcullis"))
+SOURCE_DIR = os.environ.get("PORTCULLIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+
+
+def base_config(origin_ports, extra="", log_dir=None, workers=1, allow_loopback=True):
+    """A config that lets 127.0.0.1 reach the given loopback origin ports."""
+    ports = ", ".join(str(p) for p in origin_ports)
+    access = os.path.join(log_dir, "access.log") if log_dir else ""
+    dest = 'cidrs = ["127.0.0.0/8"]' if allow_loopback else 'hosts = ["*"]'
+    return f"""
+[server]
+listen = ["127.0.0.1:0"]
+workers = {workers}
+
+[log]
+access = "{access}"
+events = "-"
+
+[sources]
+local = ["127.0.0.1/32"]
+
+[destinations]
+origin = {{ {dest}, ports = [{ports}] }}
+
+[[rule]]
+name = "local-to-origin"
+allow = {{ from = "local", to = "origin" }}
+{extra}
+"""
+
+
+class Proxy:
+    """The daemon under test, on an ephemeral port."""
+
+    def __init__(self, config_text, tmpdir=None, args=None, start=True):
+        self.tmp = tmpdir or tempfile.mkdtemp(prefix="portcullis-test-")
+        self.config_path = os.path.join(self.tmp, "portcullis.toml")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.args = args or []
+        self.proc = None
+        self.port = None
+        self.events = []
+        self._buf = b""
+        if start:
+            self.start()
+
+    def start(self, deadline=15.0):
+        self.proc = subprocess.Popen(
+            [BIN, "run", "-c", self.config_path, "--allow-root"] + self.args,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        ready = self.wait_event("ready", deadline)
+        listen = ready["listen"].split()[0]
+        self.port = int(listen.rsplit(":", 1)[1])
+        return self
+
+    def _read_lines(self, timeout):
+        r, _, _ = select.select([self.proc.stderr], [], [], timeout)
+        if not r:
+            return False
+        chunk = os.read(self.proc.stderr.fileno(), 65536)
+        if not chunk:
+            raise RuntimeError("portcullis exited (rc=%s)" % self.proc.poll())
+        self._buf += chunk
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                self.events.append({"event": "text", "text": line.decode(errors="replace")})
+        return True
+
+    def wait_event(self, name, deadline=10.0, seen=0):
+        """Returns the first event called `name` after the first `seen` events."""
+        end = time.monotonic() + deadline
+        while True:
+            for ev in self.events[seen:]:
+                if ev.get("event") == name:
+                    return ev
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no %r event; got %r" % (name, self.events[-5:]))
+            self._read_lines(min(left, 0.5))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, deadline=15.0):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(deadline)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def access_lines(self, n, deadline=10.0):
+        """Waits until the access log has at least n lines; returns them parsed."""
+        path = os.path.join(self.tmp, "access.log")
+        end = time.monotonic() + deadline
+        while True:
+            lines = []
+            if os.path.exists(path):
+                with open(path) as f:
+                    lines = [json.loads(x) for x in f if x.strip()]
+            if len(lines) >= n:
+                return lines
+            if time.monotonic() > end:
+                raise TimeoutError("access log has %d lines, wanted %d" % (len(lines), n))
+            time.sleep(0.05)  # polling a file with a deadline
+
+
+def raw_exchange(port, data, deadline=10.0, read_until_close=True):
+    """Sends bytes to the proxy and returns everything it answered."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=deadline)
+    try:
+        s.sendall(data)
+        out = b""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not read_until_close and b"\r\n\r\n" in out:
+                break
+        return out
+    finally:
+        s.close()
+
+
+def status_of(response_bytes):
+    line = response_bytes.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def curl(args, deadline=30):
+    """Runs curl; returns (http_code, body bytes, stderr)."""
+    proc = subprocess.run(
+        ["curl", "-sS", "--max-time", str(deadline)] + args,
+        capture_output=True, timeout=deadline + 5,
+    )
+    return proc

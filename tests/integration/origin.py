@@ -1,0 +1,163 @@
+"""A real HTTP/1.1 origin server for the integration tests.
+
+Runs in a thread of the test process on 127.0.0.1:0. It counts requests per
+path so tests can assert how many reached the origin, and offers endpoints
+for the behaviours under test (sizes, chunked, slow bodies, echo, etc.).
+"""
+import hashlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+def body_of_size(n, seed=b"portcullis"):
+    """Deterministic bytes so clients can check every byte."""
+    block = hashlib.sha256(seed).digest() * 64  # 2 KiB
+    out = (block * (n // len(block) + 1))[:n]
+    return out
+
+
+class OriginHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # keep the test output clean
+        pass
+
+    def _count(self):
+        with self.server.lock:
+            path = urlsplit(self.path).path
+            self.server.counts[path] = self.server.counts.get(path, 0) + 1
+            self.server.requests.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers.items())}
+            )
+
+    def _read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, status, body, headers=None):
+        self.send_response(status)
+        headers = headers or {}
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_any(self):
+        self._count()
+        url = urlsplit(self.path)
+        q = parse_qs(url.query)
+        path = url.path
+        req_body = self._read_body()
+        if path == "/echo":
+            info = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k: v for k, v in self.headers.items()},
+                "body_len": len(req_body),
+                "body_sha256": hashlib.sha256(req_body).hexdigest(),
+            }
+            self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
+        elif path.startswith("/size/"):
+            n = int(path.split("/")[2])
+            cc = q.get("cc", ["no-store"])[0]
+            self._send(200, body_of_size(n), {"Cache-Control": cc})
+        elif path == "/chunked":
+            n = int(q.get("n", ["10000"])[0])
+            body = body_of_size(n)
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 1000):
+                part = body[i:i + 1000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif path == "/close-delimited":
+            n = int(q.get("n", ["5000"])[0])
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body_of_size(n))
+            self.close_connection = True
+        elif path == "/status":
+            code = int(q.get("code", ["200"])[0])
+            self._send(code, b"" if code in (204, 304) else b"status body")
+        else:
+            self._send(200, b"hello from origin\n", {"Content-Type": "text/plain"})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = do_any
+
+
+class Origin:
+    def __init__(self):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), OriginHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.counts = {}
+        self.httpd.requests = []
+        self.httpd.lock = threading.Lock()
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self, path):
+        with self.httpd.lock:
+            return self.httpd.counts.get(path, 0)
+
+    @property
+    def requests(self):
+        with self.httpd.lock:
+            return list(self.httpd.requests)
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SilentListener:
+    """A TCP listener that records whether anything ever connected to it."""
+
+    def __init__(self, port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except (socket.timeout, OSError):
+                continue
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(2)
+        self.sock.close()
