@@ -65,6 +65,9 @@ class Policy {
   /// Our own listening addresses/ports: never a valid destination (loop).
   void setSelfAddresses(std::vector<std::pair<IpAddress, uint16_t>> self);
 
+  /// The compiled sets and rules (for `portcullis explain` and analysis).
+  const PolicyImpl& impl() const { return *impl_; }
+
  private:
   std::shared_ptr<const PolicyImpl> impl_;
   std::vector<std::pair<IpAddress, uint16_t>> self_;

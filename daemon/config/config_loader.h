@@ -2,6 +2,7 @@
 // TOML -> Config. Every problem is collected; none stops the others.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,5 +24,8 @@ LoadResult loadConfigFile(const std::string& path);
 /// Same from text already in memory (`name` is used in diagnostics).
 LoadResult loadConfigText(std::string_view text, const std::string& name,
                           const std::string& baseDir = ".");
+
+/// Parses "IPv4:port" or "[IPv6]:port" (an IP literal, port 1..65535).
+std::optional<ListenAddress> parseListenAddress(std::string_view text, std::string& error);
 
 }  // namespace portcullis::config

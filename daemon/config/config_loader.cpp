@@ -1,0 +1,277 @@
+#include "daemon/config/config_loader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "acl/cidr.h"
+#include "daemon/config/acl_loader.h"
+#include "daemon/config/toml_reader.h"
+
+namespace portcullis::config {
+
+namespace {
+
+constexpr unsigned kMaxWorkers = 1024;
+
+/// The table under `key`, or nullptr (reporting a wrong type).
+const toml::table* section(TomlReader& r, const toml::table& root, std::string_view key) {
+  const toml::node* n = root.get(key);
+  if (n == nullptr) return nullptr;
+  if (const toml::table* t = n->as_table()) return t;
+  r.error(n->source(), "'" + std::string(key) + "' must be a table ([" + std::string(key) +
+                           "]), not " + TomlReader::typeName(*n));
+  return nullptr;
+}
+
+void readListen(TomlReader& r, const toml::table& t, ServerConfig& s) {
+  std::vector<std::string> items;
+  std::vector<toml::source_region> where;
+  if (!r.getStringArray(t, "listen", items, &where)) return;
+  if (items.empty()) {
+    r.error(t.get("listen")->source(), "'listen' is empty: name at least one address, e.g. \"127.0.0.1:3128\"");
+  }
+  s.listen.clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string err;
+    auto la = parseListenAddress(items[i], err);
+    if (!la) {
+      r.error(where[i], "'listen': " + err);
+      continue;
+    }
+    s.listen.push_back(*la);
+  }
+}
+
+void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
+  readListen(r, t, s);
+  if (const toml::node* w = t.get("workers")) {
+    if (w->is_string() && w->as_string()->get() == "auto") {
+      s.workers = std::max(1u, std::thread::hardware_concurrency());
+    } else if (w->is_integer()) {
+      int64_t n = 0;
+      if (r.getInteger(t, "workers", 1, kMaxWorkers, n)) s.workers = static_cast<unsigned>(n);
+    } else {
+      r.error(w->source(), "'workers' must be \"auto\" or an integer from 1 to 1024");
+    }
+  }
+  int64_t n = 0;
+  if (r.getInteger(t, "max_connections", 1, 10'000'000, n)) s.maxConnections = static_cast<uint32_t>(n);
+  if (r.getInteger(t, "max_connections_per_client", 1, 10'000'000, n)) {
+    s.maxConnectionsPerClient = static_cast<uint32_t>(n);
+  }
+  r.getDuration(t, "header_timeout", s.headerTimeout);
+  r.getDuration(t, "client_idle_timeout", s.clientIdleTimeout);
+  r.getDuration(t, "body_timeout", s.bodyTimeout);
+  r.getDuration(t, "connect_timeout", s.connectTimeout);
+  r.getDuration(t, "first_byte_timeout", s.firstByteTimeout);
+  r.getDuration(t, "upstream_idle_timeout", s.upstreamIdleTimeout);
+  r.getDuration(t, "tunnel_idle_timeout", s.tunnelIdleTimeout);
+  r.getDuration(t, "shutdown_grace", s.shutdownGrace);
+  uint64_t size = 0;
+  if (r.getSize(t, "buffer_size", size)) s.bufferBytes = size;
+  if (r.getSize(t, "max_request_line", size)) s.maxRequestLine = size;
+  if (r.getSize(t, "max_header_size", size)) s.maxHeaderBytes = size;
+  if (r.getString(t, "via_pseudonym", s.viaPseudonym) && s.viaPseudonym.empty()) {
+    r.error(t.get("via_pseudonym")->source(), "'via_pseudonym' must not be empty");
+  }
+  r.getString(t, "user", s.user);
+  if (s.maxRequestLine > s.maxHeaderBytes) {
+    r.warning(t.source(), "'max_request_line' is larger than 'max_header_size'; the head limit wins");
+  }
+}
+
+void readDns(TomlReader& r, const toml::table& t, DnsConfig& d) {
+  std::vector<toml::source_region> where;
+  if (r.getStringArray(t, "nameservers", d.nameservers, &where)) {
+    for (size_t i = 0; i < d.nameservers.size(); ++i) {
+      const std::string& ns = d.nameservers[i];
+      std::string err;
+      if (!acl::IpAddress::parse(ns) && !parseListenAddress(ns, err)) {
+        r.error(where[i], "'nameservers': '" + ns + "' is not \"IP\" or \"IP:port\"");
+      }
+    }
+  }
+  r.getDuration(t, "timeout", d.timeout);
+  r.getDuration(t, "min_ttl", d.minTtl);
+  r.getDuration(t, "max_ttl", d.maxTtl);
+  r.getDuration(t, "negative_ttl", d.negativeTtl);
+  r.getBool(t, "hosts_file", d.useHostsFile);
+  if (d.minTtl > d.maxTtl) r.error(t.source(), "'min_ttl' is larger than 'max_ttl'");
+}
+
+template <class E>
+void readEnum(TomlReader& r, const toml::table& t, std::string_view key,
+              std::initializer_list<std::pair<std::string_view, E>> values, E& out) {
+  std::string s;
+  if (!r.getString(t, key, s)) return;
+  std::string choices;
+  for (const auto& [name, v] : values) {
+    if (name == s) {
+      out = v;
+      return;
+    }
+    choices += (choices.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+  }
+  r.error(t.get(key)->source(), "'" + std::string(key) + "' must be one of " + choices + ", not \"" + s + "\"");
+}
+
+void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
+  r.getBool(t, "enabled", c.enabled);
+  r.getString(t, "dir", c.dir);
+  r.getSize(t, "max_size", c.maxSize);
+  r.getSize(t, "max_object_size", c.maxObjectSize);
+  r.getSize(t, "min_free_disk", c.minFreeDisk);
+  readEnum<EvictionPolicy>(r, t, "eviction",
+                           {{"s3fifo", EvictionPolicy::kS3Fifo}, {"lru", EvictionPolicy::kLru}},
+                           c.eviction);
+  readEnum<FsyncPolicy>(r, t, "fsync", {{"never", FsyncPolicy::kNever}, {"always", FsyncPolicy::kAlways}},
+                        c.fsync);
+  r.getBool(t, "collapsed_forwarding", c.collapsedForwarding);
+  r.getBool(t, "serve_stale_on_error", c.serveStaleOnError);
+  r.getDuration(t, "max_stale_on_error", c.maxStaleOnError);
+  r.getSize(t, "range_fetch_whole_max", c.rangeFetchWholeMax);
+  if (c.enabled && c.dir.empty()) {
+    r.error(t.source(), "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");
+  }
+  if (c.maxObjectSize > c.maxSize) {
+    r.warning(t.source(), "'max_object_size' is larger than 'max_size'; no object that large can be kept");
+  }
+}
+
+void readLog(TomlReader& r, const toml::table& t, LogConfig& l) {
+  r.getString(t, "access", l.access);
+  readEnum<LogFormat>(r, t, "access_format",
+                      {{"json", LogFormat::kJson}, {"squid", LogFormat::kSquid}, {"combined", LogFormat::kCombined}},
+                      l.accessFormat);
+  r.getString(t, "events", l.events);
+}
+
+void readAdmin(TomlReader& r, const toml::table& t, AdminConfig& a) {
+  if (r.getString(t, "listen", a.listen) && !a.listen.empty() && !a.listen.starts_with("unix:")) {
+    std::string err;
+    if (!parseListenAddress(a.listen, err)) r.error(t.get("listen")->source(), "'listen': " + err);
+  }
+  if (a.listen.starts_with("unix:") && a.listen.size() == 5) {
+    r.error(t.get("listen")->source(), "'listen': \"unix:\" needs a path, e.g. \"unix:/run/portcullis/admin.sock\"");
+  }
+  std::vector<toml::source_region> where;
+  if (r.getStringArray(t, "allow", a.allow, &where)) {
+    for (size_t i = 0; i < a.allow.size(); ++i) {
+      acl::CidrParse p = acl::parseCidr(a.allow[i]);
+      if (!p.cidr) r.error(where[i], "'allow': " + p.error);
+    }
+  }
+}
+
+std::string readWholeFile(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open: " + std::string(std::strerror(errno));
+    return {};
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void sortByPosition(std::vector<Diagnostic>& d, const std::string& mainFile) {
+  // Diagnostics of the main file in file order; list-file ones after them.
+  std::stable_sort(d.begin(), d.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+    bool am = a.file == mainFile, bm = b.file == mainFile;
+    if (am != bm) return am;
+    if (a.file != b.file) return a.file < b.file;
+    if (a.line != b.line) return a.line < b.line;
+    return a.column < b.column;
+  });
+}
+
+}  // namespace
+
+std::optional<ListenAddress> parseListenAddress(std::string_view text, std::string& error) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      error = "'" + std::string(text) + "' is not \"[IPv6]:port\"";
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) {
+      error = "'" + std::string(text) + "' is not \"IPv4:port\" or \"[IPv6]:port\"";
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (!acl::IpAddress::parse(host)) {
+    error = "'" + std::string(host) + "' is not an IP address (names are not accepted here)";
+    return std::nullopt;
+  }
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) {
+    error = "'" + std::string(port) + "' is not a port from 1 to 65535";
+    return std::nullopt;
+  }
+  return ListenAddress{std::string(text), std::string(host), static_cast<uint16_t>(p)};
+}
+
+LoadResult loadConfigText(std::string_view text, const std::string& name, const std::string& baseDir) {
+  LoadResult result;
+  TomlReader r(name, result.diagnostics);
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    r.error(e.source(), std::string(e.description()));
+    return result;
+  }
+  auto cfg = std::make_shared<Config>();
+  cfg->path = name;
+  cfg->server.listen.push_back(ListenAddress{"127.0.0.1:3128", "127.0.0.1", 3128});
+  checkUnknownKeys(r, root);
+  if (const toml::table* t = section(r, root, "server")) readServer(r, *t, cfg->server);
+  if (const toml::table* t = section(r, root, "dns")) readDns(r, *t, cfg->dns);
+  if (const toml::table* t = section(r, root, "cache")) readCache(r, *t, cfg->cache);
+  if (const toml::table* t = section(r, root, "log")) readLog(r, *t, cfg->log);
+  if (const toml::table* t = section(r, root, "admin")) readAdmin(r, *t, cfg->admin);
+  auto policy = loadPolicy(r, root, baseDir);
+  if (policy) {
+    std::vector<std::pair<acl::IpAddress, uint16_t>> self;
+    for (const ListenAddress& la : cfg->server.listen) {
+      if (auto ip = acl::IpAddress::parse(la.host)) self.emplace_back(*ip, la.port);
+    }
+    std::string err;
+    if (auto admin = parseListenAddress(cfg->admin.listen, err)) {
+      self.emplace_back(*acl::IpAddress::parse(admin->host), admin->port);
+    }
+    policy->setSelfAddresses(std::move(self));
+    cfg->policy = std::move(policy);
+  }
+  sortByPosition(result.diagnostics, name);
+  if (!hasErrors(result.diagnostics)) result.config = std::move(cfg);
+  return result;
+}
+
+LoadResult loadConfigFile(const std::string& path) {
+  std::string err;
+  std::string text = readWholeFile(path, err);
+  if (!err.empty()) {
+    LoadResult result;
+    result.diagnostics.push_back(Diagnostic{Severity::kError, path, 0, 0, err});
+    return result;
+  }
+  std::string dir = ".";
+  if (size_t slash = path.rfind('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
+  return loadConfigText(text, path, dir);
+}
+
+}  // namespace portcullis::config

@@ -1,0 +1,177 @@
+#include "daemon/config/config_schema.h"
+
+namespace portcullis::config {
+
+namespace {
+using K = KeyKind;
+
+// clang-format off
+const std::vector<KeySpec> kSchema = {
+  {"server", K::kTable, "table", "", "Listening sockets, limits and timeouts."},
+  {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination."},
+  {"server.workers", K::kValue, "integer or \"auto\"", R"("auto")", "Worker threads, one event loop each; \"auto\" = one per CPU core."},
+  {"server.max_connections", K::kValue, "integer", "10000", "Client connections open at once, all workers together; more are refused."},
+  {"server.max_connections_per_client", K::kValue, "integer", "256", "Client connections open at once from one client address."},
+  {"server.header_timeout", K::kValue, "duration", R"("10s")", "Time to receive a whole request head (slowloris defence)."},
+  {"server.client_idle_timeout", K::kValue, "duration", R"("60s")", "Keep-alive time between two requests of a client."},
+  {"server.body_timeout", K::kValue, "duration", R"("30s")", "Longest pause in a request or response body."},
+  {"server.connect_timeout", K::kValue, "duration", R"("10s")", "Time to open a TCP connection upstream."},
+  {"server.first_byte_timeout", K::kValue, "duration", R"("30s")", "Time from sending a request upstream to its response head."},
+  {"server.upstream_idle_timeout", K::kValue, "duration", R"("30s")", "How long an idle pooled upstream connection is kept."},
+  {"server.tunnel_idle_timeout", K::kValue, "duration", R"("5m")", "A CONNECT tunnel with no bytes either way for this long is closed."},
+  {"server.shutdown_grace", K::kValue, "duration", R"("10s")", "On stop, time given to requests in flight before connections are cut."},
+  {"server.buffer_size", K::kValue, "size", R"("256 KiB")", "Per-connection, per-direction buffer watermark (backpressure)."},
+  {"server.max_request_line", K::kValue, "size", R"("8 KiB")", "Longest request line accepted (414 beyond)."},
+  {"server.max_header_size", K::kValue, "size", R"("64 KiB")", "Largest request head accepted (431 beyond)."},
+  {"server.via_pseudonym", K::kValue, "string", R"("portcullis")", "Name put in the Via header; also used to detect request loops."},
+  {"server.user", K::kValue, "string", R"("")", "When started as root, drop privileges to this user after binding."},
+
+  {"dns", K::kTable, "table", "", "Name resolution."},
+  {"dns.nameservers", K::kValue, "array of strings", "[]", "Name servers (\"IP\" or \"IP:port\"); empty = those of /etc/resolv.conf."},
+  {"dns.timeout", K::kValue, "duration", R"("5s")", "Time to wait for a DNS answer."},
+  {"dns.min_ttl", K::kValue, "duration", R"("1s")", "Answers are cached at least this long."},
+  {"dns.max_ttl", K::kValue, "duration", R"("5m")", "Answers are cached at most this long."},
+  {"dns.negative_ttl", K::kValue, "duration", R"("5s")", "How long a failed lookup is remembered."},
+  {"dns.hosts_file", K::kValue, "boolean", "true", "Consult /etc/hosts before DNS."},
+
+  {"cache", K::kTable, "table", "", "The HTTP cache (RFC 9111)."},
+  {"cache.enabled", K::kValue, "boolean", "false", "Turn the cache on."},
+  {"cache.dir", K::kValue, "string", R"("")", "Directory for cached bodies and the index; required when enabled."},
+  {"cache.max_size", K::kValue, "size", R"("1 GiB")", "Total size of cached objects; the eviction policy keeps it under this."},
+  {"cache.max_object_size", K::kValue, "size", R"("64 MiB")", "Larger responses are relayed but not stored."},
+  {"cache.min_free_disk", K::kValue, "size", R"("1 GiB")", "Stop storing when the file system has less free space than this."},
+  {"cache.eviction", K::kValue, "\"s3fifo\" or \"lru\"", R"("s3fifo")", "Which objects go first when the cache is full."},
+  {"cache.fsync", K::kValue, "\"never\" or \"always\"", R"("never")", "Whether each stored object is fsync'ed (slower, survives power loss)."},
+  {"cache.collapsed_forwarding", K::kValue, "boolean", "true", "Concurrent misses for the same object share one upstream fetch."},
+  {"cache.serve_stale_on_error", K::kValue, "boolean", "true", "Serve a stale copy when the origin fails (RFC 9111 §4.2.4)."},
+  {"cache.max_stale_on_error", K::kValue, "duration", R"("1d")", "How stale a copy may be when served on error."},
+  {"cache.range_fetch_whole_max", K::kValue, "size", R"("16 MiB")", "A Range request that misses fetches the whole object when it is at most this large."},
+
+  {"log", K::kTable, "table", "", "Logs."},
+  {"log.access", K::kValue, "string", R"("")", "Access log path; \"-\" = standard output; \"\" = off. Reopened on SIGUSR1."},
+  {"log.access_format", K::kValue, "\"json\", \"squid\" or \"combined\"", R"("json")", "Access log line format."},
+  {"log.events", K::kValue, "string", R"("-")", "Event log path; \"-\" = standard error."},
+
+  {"admin", K::kTable, "table", "", "The admin endpoint (status, metrics)."},
+  {"admin.listen", K::kValue, "string", R"("127.0.0.1:3129")", "\"IP:port\", \"unix:/path\" or \"\" (off)."},
+  {"admin.allow", K::kValue, "array of strings", R"(["127.0.0.1/32", "::1/128"])", "Client networks (CIDRs) allowed to use the admin endpoint."},
+
+  {"sources", K::kNamedTables, "table of named sets", "", "Named client networks. Each is an array of CIDRs or a table."},
+  {"sources.<name>", K::kTable, "array of strings or table", "", "An array of CIDRs/addresses, or { cidrs = [...], file = \"path\" }."},
+  {"sources.<name>.cidrs", K::kValue, "array of strings", "[]", "IPv4/IPv6 CIDRs or single addresses."},
+  {"sources.<name>.file", K::kValue, "string", "", "A file with one CIDR or address per line ('#' comments); relative to the config file."},
+
+  {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme."},
+  {"destinations.<name>", K::kTable, "table", "", "One destination set."},
+  {"destinations.<name>.hosts", K::kValue, "array of strings", "", "Host names: \"example.org\" (exactly), \"*.example.org\" (any subdomain, not example.org itself), \".example.org\" (both), \"*\" (any host; does not open special address ranges)."},
+  {"destinations.<name>.hosts_file", K::kValue, "string", "", "A file with one name per line ('#' comments; \"0.0.0.0 name\" hosts-file lines accepted). Each name matches itself and its subdomains."},
+  {"destinations.<name>.cidrs", K::kValue, "array of strings", "", "Destination addresses, checked on every address after DNS. A CIDR inside a special range (e.g. \"10.1.0.0/16\") opens it; \"0.0.0.0/0\" and \"::/0\" never do."},
+  {"destinations.<name>.ports", K::kValue, "array of integers or \"A-B\" strings", "", "Ports and ranges, e.g. [80, 443, \"8000-8080\"]. Empty = any port, but CONNECT goes only to named ports (443 when none)."},
+  {"destinations.<name>.methods", K::kValue, "array of strings", "", "Request methods, e.g. [\"GET\", \"HEAD\"] (case-sensitive)."},
+  {"destinations.<name>.schemes", K::kValue, "array of strings", "", "\"http\", \"https\" (absolute-form) and \"connect\" (CONNECT tunnels)."},
+
+  {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
+  {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},
+  {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
+  {"rule.allow.from", K::kValue, "string or array of strings", "", "Source set name(s); the client must be in one."},
+  {"rule.allow.to", K::kValue, "string or array of strings", "", "Destination set name(s); the request must match one."},
+  {"rule.deny", K::kTable, "table", "", "{ from = ..., to = ... }: either or both; a missing side matches everything."},
+  {"rule.deny.from", K::kValue, "string or array of strings", "", "Source set name(s)."},
+  {"rule.deny.to", K::kValue, "string or array of strings", "", "Destination set name(s)."},
+};
+// clang-format on
+
+std::string_view parentOf(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? std::string_view{} : path.substr(0, dot);
+}
+
+std::string_view leafOf(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+std::string sectionTitle(std::string_view path) {
+  if (path == "rule") return "[[rule]]";
+  return "[" + std::string(path) + "]";
+}
+
+std::string roffEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') {
+      out += "\\e";
+    } else if (c == '-') {
+      out += "\\-";
+    } else {
+      out += c;
+    }
+  }
+  // A line starting with '.' or '\'' would be read as a request.
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out.insert(0, "\\&");
+  return out;
+}
+
+std::string mdEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+}  // namespace
+
+const std::vector<KeySpec>& configSchema() { return kSchema; }
+
+const KeySpec* findKeySpec(std::string_view path) {
+  for (const KeySpec& k : kSchema) {
+    if (k.path == path) return &k;
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> childKeys(std::string_view parent) {
+  std::vector<std::string_view> out;
+  for (const KeySpec& k : kSchema) {
+    if (parentOf(k.path) == parent) out.push_back(leafOf(k.path));
+  }
+  return out;
+}
+
+std::string configReferenceMarkdown() {
+  std::string out =
+      "Sizes are integers (bytes) or strings like \"512 KiB\", \"10 GiB\" (KiB/MiB/GiB/TiB, or "
+      "KB/MB/GB/TB for powers of 1000). Durations are strings like \"250ms\", \"30s\", \"5m\", "
+      "\"1h\", \"1d\". Unknown keys are errors.\n";
+  for (const KeySpec& k : kSchema) {
+    if (k.kind != KeyKind::kValue && parentOf(k.path).empty()) {
+      out += "\n### " + sectionTitle(k.path) + "\n\n" + std::string(k.description) + "\n\n";
+      out += "| key | type | default | description |\n|---|---|---|---|\n";
+      continue;
+    }
+    std::string key(k.path.substr(k.path.find('.') + 1));
+    std::string def = k.defaultValue.empty() ? "—" : "`" + std::string(k.defaultValue) + "`";
+    out += "| `" + key + "` | " + mdEscape(k.type) + " | " + mdEscape(def) + " | " +
+           mdEscape(k.description) + " |\n";
+  }
+  return out;
+}
+
+std::string configReferenceRoff() {
+  std::string out;
+  for (const KeySpec& k : kSchema) {
+    if (k.kind != KeyKind::kValue && parentOf(k.path).empty()) {
+      out += ".SS " + roffEscape(sectionTitle(k.path)) + "\n" + roffEscape(k.description) + "\n";
+      continue;
+    }
+    std::string key(k.path.substr(k.path.find('.') + 1));
+    out += ".TP\n.B " + roffEscape(key) + "\n";
+    std::string meta = std::string(k.type);
+    if (!k.defaultValue.empty()) meta += "; default " + std::string(k.defaultValue);
+    out += "(" + roffEscape(meta) + ") " + roffEscape(k.description) + "\n";
+  }
+  return out;
+}
+
+}  // namespace portcullis::config
