@@ -1,0 +1,82 @@
+#include "daemon/admin/admin_address.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstddef>
+#include <cstring>
+
+namespace portcullis::admin {
+
+Result<AdminAddress> AdminAddress::parse(const std::string& text) {
+  AdminAddress a;
+  if (text.rfind("unix:", 0) == 0) {
+    a.kind = Kind::kUnix;
+    a.path = text.substr(5);
+    if (a.path.empty()) return makeError("admin address '" + text + "': empty socket path");
+    if (a.path.size() >= sizeof(sockaddr_un::sun_path)) {
+      return makeError("admin address '" + text + "': socket path too long");
+    }
+    return a;
+  }
+  std::string portText;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return makeError("admin address '" + text + "': expected [v6]:port");
+    }
+    a.host = text.substr(1, close - 1);
+    portText = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || text.find(':') != colon) {
+      return makeError("admin address '" + text + "': expected ip:port, [v6]:port or unix:/path");
+    }
+    a.host = text.substr(0, colon);
+    portText = text.substr(colon + 1);
+  }
+  if (portText.empty() || portText.size() > 5 ||
+      portText.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(portText) > 65535) {
+    return makeError("admin address '" + text + "': bad port");
+  }
+  a.port = static_cast<uint16_t>(std::stoul(portText));
+  sockaddr_storage ss{};
+  if (a.toSockaddr(ss) == 0) {
+    return makeError("admin address '" + text + "': host must be an IP address");
+  }
+  return a;
+}
+
+socklen_t AdminAddress::toSockaddr(sockaddr_storage& ss) const {
+  std::memset(&ss, 0, sizeof ss);
+  if (kind == Kind::kUnix) {
+    auto* un = reinterpret_cast<sockaddr_un*>(&ss);
+    if (path.size() >= sizeof un->sun_path) return 0;
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.data(), path.size());
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  }
+  auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    return sizeof(sockaddr_in);
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    return sizeof(sockaddr_in6);
+  }
+  return 0;
+}
+
+std::string AdminAddress::toString() const {
+  if (kind == Kind::kUnix) return "unix:" + path;
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace portcullis::admin

@@ -1,0 +1,205 @@
+#include "daemon/admin/stats.h"
+
+namespace portcullis::admin {
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+size_t statusClass(int status) {
+  return status >= 100 && status <= 599 ? static_cast<size_t>(status / 100) : 0;
+}
+
+}  // namespace
+
+std::string_view toString(RefuseReason reason) {
+  switch (reason) {
+    case RefuseReason::kMaxConnections: return "max_connections";
+    case RefuseReason::kPerClient: return "per_client";
+    case RefuseReason::kSourceDenied: return "source_denied";
+    case RefuseReason::kDraining: return "draining";
+    case RefuseReason::kOther: return "other";
+  }
+  return "other";
+}
+
+double StatsSnapshot::hitRatio() const {
+  return cacheableRequests == 0 ? 0.0
+                                : static_cast<double>(cacheHits) /
+                                      static_cast<double>(cacheableRequests);
+}
+
+double StatsSnapshot::byteHitRatio() const {
+  return cacheableBytesOut == 0 ? 0.0
+                                : static_cast<double>(bytesFromCache) /
+                                      static_cast<double>(cacheableBytesOut);
+}
+
+Stats::Stats(SystemTime started, size_t recentCapacity, size_t historyMinutes)
+    : started_(started), recentCapacity_(recentCapacity), historyMinutes_(historyMinutes) {}
+
+void Stats::connectionOpened() noexcept {
+  active_.fetch_add(1, kRelaxed);
+  total_.fetch_add(1, kRelaxed);
+}
+
+void Stats::connectionClosed() noexcept {
+  // Never wrap below zero if a caller closes something it did not open.
+  uint64_t cur = active_.load(kRelaxed);
+  while (cur > 0 && !active_.compare_exchange_weak(cur, cur - 1, kRelaxed)) {
+  }
+}
+
+void Stats::connectionRefused(RefuseReason reason) noexcept {
+  refused_[static_cast<size_t>(reason)].fetch_add(1, kRelaxed);
+}
+
+void Stats::recordRequest(const log::AccessRecord& r) noexcept {
+  byClass_[statusClass(r.status)].fetch_add(1, kRelaxed);
+  byCache_[static_cast<size_t>(r.cache)].fetch_add(1, kRelaxed);
+  bytesIn_.fetch_add(r.bytesIn, kRelaxed);
+  bytesOut_.fetch_add(r.bytesOut, kRelaxed);
+  upstreamBytes_.fetch_add(r.upstreamBytes, kRelaxed);
+  if (r.cache != log::CacheResult::kNone) {
+    cacheableBytesOut_.fetch_add(r.bytesOut, kRelaxed);
+    if (log::servedFromCache(r.cache)) bytesFromCache_.fetch_add(r.bytesOut, kRelaxed);
+  }
+  try {
+    // Copy outside the lock; only the ring push happens under it.
+    std::pair<uint64_t, log::AccessRecord> entry{0, r};
+    std::lock_guard lock(mu_);
+    if (r.decision == log::AccessDecision::kDeny) countDenial(r.rule);
+    entry.first = ++seq_;
+    recent_.push_back(std::move(entry));
+    while (recent_.size() > recentCapacity_) recent_.pop_front();
+  } catch (...) {  // out of memory: the counters above are still right
+  }
+}
+
+void Stats::countDenial(std::string_view rule) {
+  const std::string_view key = rule.empty() ? std::string_view("unnamed") : rule;
+  auto it = denials_.find(key);
+  if (it == denials_.end()) {
+    // Rule names come from the config, but stay bounded regardless.
+    if (denials_.size() >= kMaxDenialRules) {
+      ++denials_["other"];
+      return;
+    }
+    it = denials_.emplace(std::string(key), 0).first;
+  }
+  ++it->second;
+}
+
+void Stats::aclDenied(std::string_view rule) noexcept {
+  try {
+    std::lock_guard lock(mu_);
+    countDenial(rule);
+  } catch (...) {
+  }
+}
+
+void Stats::upstreamError() noexcept { upstreamErrors_.fetch_add(1, kRelaxed); }
+void Stats::dnsFailure() noexcept { dnsFailures_.fetch_add(1, kRelaxed); }
+
+void Stats::reloadFinished(bool ok) noexcept {
+  (ok ? reloadsOk_ : reloadsFailed_).fetch_add(1, kRelaxed);
+  lastReloadOk_.store(ok ? 1 : 0, kRelaxed);
+}
+
+void Stats::setConnectionLimit(uint64_t limit) noexcept { limit_.store(limit, kRelaxed); }
+
+void Stats::setCacheUsage(uint64_t bytes, uint64_t objects) noexcept {
+  cacheBytes_.store(bytes, kRelaxed);
+  cacheObjects_.store(objects, kRelaxed);
+}
+
+void Stats::setWorkerCount(size_t workers) noexcept {
+  workers_.store(std::min(workers, kMaxWorkers), kRelaxed);
+}
+
+void Stats::reportLoopLag(size_t worker, double ms) noexcept {
+  if (worker < kMaxWorkers) loopLagMs_[worker].store(ms, kRelaxed);
+}
+
+void Stats::setLogSinks(std::vector<std::pair<std::string, const log::LogSink*>> sinks) {
+  std::lock_guard lock(mu_);
+  sinks_ = std::move(sinks);
+}
+
+void Stats::sampleHistory(SystemTime now) {
+  HistoryPoint cur;
+  cur.unixTime = toUnixSeconds(now);
+  for (size_t i = 0; i < kCacheResults; ++i) {
+    const auto result = static_cast<log::CacheResult>(i);
+    if (result == log::CacheResult::kNone) continue;
+    const uint64_t n = byCache_[i].load(kRelaxed);
+    cur.requests += n;
+    if (log::servedFromCache(result)) cur.hits += n;
+  }
+  cur.bytesOut = cacheableBytesOut_.load(kRelaxed);
+  cur.bytesFromCache = bytesFromCache_.load(kRelaxed);
+  std::lock_guard lock(mu_);
+  HistoryPoint delta{cur.unixTime, cur.requests - lastSample_.requests,
+                     cur.hits - lastSample_.hits, cur.bytesOut - lastSample_.bytesOut,
+                     cur.bytesFromCache - lastSample_.bytesFromCache};
+  lastSample_ = cur;
+  history_.push_back(delta);
+  while (history_.size() > historyMinutes_) history_.pop_front();
+}
+
+StatsSnapshot Stats::snapshot(SystemTime now) const {
+  StatsSnapshot s;
+  s.now = now;
+  s.started = started_;
+  s.connectionsActive = active_.load(kRelaxed);
+  s.connectionsTotal = total_.load(kRelaxed);
+  s.connectionLimit = limit_.load(kRelaxed);
+  for (size_t i = 0; i < kRefuseReasons; ++i) s.refused[i] = refused_[i].load(kRelaxed);
+  for (size_t i = 0; i < kStatusClasses; ++i) {
+    s.byClass[i] = byClass_[i].load(kRelaxed);
+    s.requests += s.byClass[i];
+  }
+  for (size_t i = 0; i < kCacheResults; ++i) {
+    s.byCache[i] = byCache_[i].load(kRelaxed);
+    const auto result = static_cast<log::CacheResult>(i);
+    if (result == log::CacheResult::kNone) continue;
+    s.cacheableRequests += s.byCache[i];
+    if (log::servedFromCache(result)) s.cacheHits += s.byCache[i];
+  }
+  s.bytesFromClients = bytesIn_.load(kRelaxed);
+  s.bytesToClients = bytesOut_.load(kRelaxed);
+  s.bytesFromUpstream = upstreamBytes_.load(kRelaxed);
+  s.cacheableBytesOut = cacheableBytesOut_.load(kRelaxed);
+  s.bytesFromCache = bytesFromCache_.load(kRelaxed);
+  s.upstreamErrors = upstreamErrors_.load(kRelaxed);
+  s.dnsFailures = dnsFailures_.load(kRelaxed);
+  s.cacheBytes = cacheBytes_.load(kRelaxed);
+  s.cacheObjects = cacheObjects_.load(kRelaxed);
+  s.reloadsOk = reloadsOk_.load(kRelaxed);
+  s.reloadsFailed = reloadsFailed_.load(kRelaxed);
+  s.lastReloadOk = lastReloadOk_.load(kRelaxed);
+  const size_t workers = workers_.load(kRelaxed);
+  for (size_t i = 0; i < workers; ++i) s.loopLagMs.push_back(loopLagMs_[i].load(kRelaxed));
+  std::lock_guard lock(mu_);
+  s.aclDenials.insert(denials_.begin(), denials_.end());
+  for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
+  s.lastSeq = seq_;
+  return s;
+}
+
+std::vector<HistoryPoint> Stats::history() const {
+  std::lock_guard lock(mu_);
+  return {history_.begin(), history_.end()};
+}
+
+std::vector<std::pair<uint64_t, log::AccessRecord>> Stats::recent(uint64_t sinceSeq,
+                                                                 uint64_t* lastSeq) const {
+  std::lock_guard lock(mu_);
+  if (lastSeq != nullptr) *lastSeq = seq_;
+  std::vector<std::pair<uint64_t, log::AccessRecord>> out;
+  for (const auto& e : recent_) {
+    if (e.first > sinceSeq) out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace portcullis::admin

@@ -1,0 +1,165 @@
+#pragma once
+// Process-wide figures for /metrics, /status and `portcullis status`.
+// Written by every worker thread (relaxed atomics: each figure is exact,
+// a snapshot across figures is only nearly consistent, which is all a
+// dashboard needs), read by the admin thread. Pure apart from its locks:
+// times are parameters, so tests need no clock.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "daemon/base/clock.h"
+#include "daemon/log/access_record.h"
+#include "daemon/log/log_sink.h"
+
+namespace portcullis::admin {
+
+/// Why a connection was refused before any request was read.
+enum class RefuseReason { kMaxConnections, kPerClient, kSourceDenied, kDraining, kOther };
+inline constexpr size_t kRefuseReasons = 5;
+std::string_view toString(RefuseReason reason);  ///< "max_connections", "per_client", ...
+
+inline constexpr size_t kCacheResults = 7;      ///< log::CacheResult values
+inline constexpr size_t kStatusClasses = 6;     ///< none(0), 1xx .. 5xx
+inline constexpr size_t kMaxWorkers = 256;      ///< loop-lag gauges kept
+inline constexpr size_t kMaxDenialRules = 1024; ///< distinct rule names counted
+
+/// One minute of the chart on the status page.
+struct HistoryPoint {
+  int64_t unixTime = 0;         ///< end of the minute
+  uint64_t requests = 0;        ///< requests that went through the cache layer
+  uint64_t hits = 0;            ///< of those, served from cache (see log::servedFromCache)
+  uint64_t bytesOut = 0;        ///< bytes to clients for those requests
+  uint64_t bytesFromCache = 0;  ///< of those bytes, served from cache (= saved upstream)
+};
+
+/// Every figure at one moment; what the renderers format.
+struct StatsSnapshot {
+  SystemTime now;
+  SystemTime started;
+  uint64_t connectionsActive = 0;
+  uint64_t connectionsTotal = 0;
+  uint64_t connectionLimit = 0;
+  std::array<uint64_t, kRefuseReasons> refused{};
+  std::array<uint64_t, kStatusClasses> byClass{};
+  std::array<uint64_t, kCacheResults> byCache{};
+  uint64_t requests = 0;
+  uint64_t bytesFromClients = 0;
+  uint64_t bytesToClients = 0;
+  uint64_t bytesFromUpstream = 0;
+  uint64_t cacheableRequests = 0;  ///< cache result other than NONE
+  uint64_t cacheHits = 0;
+  uint64_t cacheableBytesOut = 0;
+  uint64_t bytesFromCache = 0;
+  uint64_t upstreamErrors = 0;
+  uint64_t dnsFailures = 0;
+  std::map<std::string, uint64_t> aclDenials;
+  uint64_t cacheBytes = 0;
+  uint64_t cacheObjects = 0;
+  uint64_t reloadsOk = 0;
+  uint64_t reloadsFailed = 0;
+  int lastReloadOk = -1;  ///< -1 none yet, 0 failed, 1 succeeded
+  std::vector<double> loopLagMs;  ///< per worker
+  std::vector<std::pair<std::string, log::SinkCounters>> logs;
+  uint64_t lastSeq = 0;
+
+  double hitRatio() const;      ///< cacheHits / cacheableRequests, 0 when none
+  double byteHitRatio() const;  ///< bytesFromCache / cacheableBytesOut, 0 when none
+};
+
+class Stats {
+ public:
+  explicit Stats(SystemTime started, size_t recentCapacity = 200, size_t historyMinutes = 60);
+  Stats(const Stats&) = delete;
+  Stats& operator=(const Stats&) = delete;
+
+  // --- Recording: any thread, noexcept, no I/O. ---
+  void connectionOpened() noexcept;
+  void connectionClosed() noexcept;
+  void connectionRefused(RefuseReason reason) noexcept;
+  /// One finished request or tunnel: counters by status class and cache
+  /// result, bytes, ACL denial by rule when decision is deny, and a copy in
+  /// the recent ring (given the next sequence number).
+  void recordRequest(const log::AccessRecord& record) noexcept;
+  /// A denial that produced no AccessRecord (e.g. refused at accept).
+  void aclDenied(std::string_view rule) noexcept;
+  void upstreamError() noexcept;
+  void dnsFailure() noexcept;
+  void reloadFinished(bool ok) noexcept;
+  void setConnectionLimit(uint64_t limit) noexcept;
+  void setCacheUsage(uint64_t bytes, uint64_t objects) noexcept;
+  /// Number of worker loops whose lag is shown (<= kMaxWorkers).
+  void setWorkerCount(size_t workers) noexcept;
+  /// Latest measured lag of worker `worker`'s loop (timer lateness), in ms.
+  void reportLoopLag(size_t worker, double ms) noexcept;
+  /// Log sinks whose counters are reported; they must outlive this object.
+  void setLogSinks(std::vector<std::pair<std::string, const log::LogSink*>> sinks);
+
+  /// Closes the chart's current minute: appends the change since the last
+  /// call to the history ring. The admin thread calls it once a minute.
+  void sampleHistory(SystemTime now);
+
+  // --- Reading: any thread. ---
+  StatsSnapshot snapshot(SystemTime now) const;
+  std::vector<HistoryPoint> history() const;
+  /// Recent records with seq > sinceSeq, oldest first (at most the ring).
+  /// `lastSeq`, when given, receives the newest sequence number assigned so
+  /// far, read under the same lock (what a follower asks `since` next).
+  std::vector<std::pair<uint64_t, log::AccessRecord>> recent(uint64_t sinceSeq,
+                                                            uint64_t* lastSeq = nullptr) const;
+
+ private:
+  const SystemTime started_;
+  const size_t recentCapacity_;
+  const size_t historyMinutes_;
+
+  std::atomic<uint64_t> active_{0}, total_{0}, limit_{0};
+  std::array<std::atomic<uint64_t>, kRefuseReasons> refused_{};
+  std::array<std::atomic<uint64_t>, kStatusClasses> byClass_{};
+  std::array<std::atomic<uint64_t>, kCacheResults> byCache_{};
+  std::atomic<uint64_t> bytesIn_{0}, bytesOut_{0}, upstreamBytes_{0};
+  std::atomic<uint64_t> cacheableBytesOut_{0}, bytesFromCache_{0};
+  std::atomic<uint64_t> upstreamErrors_{0}, dnsFailures_{0};
+  std::atomic<uint64_t> cacheBytes_{0}, cacheObjects_{0};
+  std::atomic<uint64_t> reloadsOk_{0}, reloadsFailed_{0};
+  std::atomic<int> lastReloadOk_{-1};
+  std::atomic<size_t> workers_{0};
+  std::array<std::atomic<double>, kMaxWorkers> loopLagMs_{};
+
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t, std::less<>> denials_;      // guarded by mu_
+  std::deque<std::pair<uint64_t, log::AccessRecord>> recent_;  // guarded by mu_
+  uint64_t seq_ = 0;                                           // guarded by mu_
+  std::deque<HistoryPoint> history_;                           // guarded by mu_
+  HistoryPoint lastSample_;                                    // guarded by mu_
+  std::vector<std::pair<std::string, const log::LogSink*>> sinks_;  // guarded by mu_
+
+  void countDenial(std::string_view rule);  // needs mu_
+};
+
+/// Prometheus text exposition format 0.0.4: every family has # HELP and
+/// # TYPE; label values escaped (\\ \" \n).
+std::string renderPrometheus(const StatsSnapshot& s);
+
+/// The /status document (see README: figures, "recent", "history").
+std::string renderStatusJson(const StatsSnapshot& s,
+                             const std::vector<std::pair<uint64_t, log::AccessRecord>>& recent,
+                             const std::vector<HistoryPoint>& history);
+
+/// The figures as aligned plain text for `portcullis status`.
+std::string renderStatusText(const StatsSnapshot& s);
+
+/// One terminal line per recent record (for `status --follow`); control
+/// bytes are shown as \xHH so a URL cannot drive the terminal.
+std::string renderRecentLines(const std::vector<std::pair<uint64_t, log::AccessRecord>>& recent,
+                              bool json);
+
+}  // namespace portcullis::admin

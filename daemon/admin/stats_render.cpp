@@ -1,0 +1,247 @@
+// Formatting of a StatsSnapshot: Prometheus text, the /status JSON
+// document, and the plain text of `portcullis status`.
+
+#include <fmt/format.h>
+
+#include "daemon/admin/stats.h"
+#include "daemon/log/json_writer.h"
+#include "portcullis_version.h"
+
+namespace portcullis::admin {
+namespace {
+
+constexpr const char* kClassNames[kStatusClasses] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+std::string_view cacheName(size_t i) { return log::toString(static_cast<log::CacheResult>(i)); }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
+}
+
+// Exposition format 0.0.4: label values escape backslash, quote, newline.
+std::string labelValue(std::string_view v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+class PromWriter {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    name_ = name;
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                   type);
+  }
+  void sample(double v, std::string_view labels = {}) {
+    out_ += name_;
+    if (!labels.empty()) fmt::format_to(std::back_inserter(out_), "{{{}}}", labels);
+    fmt::format_to(std::back_inserter(out_), " {}\n", v);
+  }
+  void sample(uint64_t v, std::string_view labels = {}) {
+    out_ += name_;
+    if (!labels.empty()) fmt::format_to(std::back_inserter(out_), "{{{}}}", labels);
+    fmt::format_to(std::back_inserter(out_), " {}\n", v);
+  }
+  void one(std::string_view name, std::string_view type, std::string_view help, uint64_t v) {
+    family(name, type, help);
+    sample(v);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+  std::string name_;
+};
+
+double seconds(SystemTime t) {
+  return static_cast<double>(
+             std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()) /
+         1000.0;
+}
+
+void promConnections(PromWriter& w, const StatsSnapshot& s) {
+  w.one("portcullis_connections_active", "gauge", "Client connections open now.",
+        s.connectionsActive);
+  w.one("portcullis_connections_total", "counter", "Client connections accepted.",
+        s.connectionsTotal);
+  w.family("portcullis_connections_refused_total", "counter",
+           "Client connections refused before a request was read, by reason.");
+  for (size_t i = 0; i < kRefuseReasons; ++i) {
+    w.sample(s.refused[i], fmt::format("reason=\"{}\"", toString(static_cast<RefuseReason>(i))));
+  }
+  w.one("portcullis_connection_limit", "gauge", "Configured maximum of client connections.",
+        s.connectionLimit);
+}
+
+void promRequests(PromWriter& w, const StatsSnapshot& s) {
+  w.family("portcullis_requests_total", "counter",
+           "Requests and tunnels finished, by status class (none = no response sent).");
+  for (size_t i = 0; i < kStatusClasses; ++i) {
+    w.sample(s.byClass[i], fmt::format("code_class=\"{}\"", kClassNames[i]));
+  }
+  w.family("portcullis_cache_results_total", "counter", "Requests by cache result.");
+  for (size_t i = 0; i < kCacheResults; ++i) {
+    w.sample(s.byCache[i], fmt::format("result=\"{}\"", lower(cacheName(i))));
+  }
+  w.one("portcullis_client_received_bytes_total", "counter", "Bytes received from clients.",
+        s.bytesFromClients);
+  w.one("portcullis_client_sent_bytes_total", "counter", "Bytes sent to clients.",
+        s.bytesToClients);
+  w.one("portcullis_upstream_received_bytes_total", "counter", "Bytes received from upstreams.",
+        s.bytesFromUpstream);
+  w.one("portcullis_cache_served_bytes_total", "counter",
+        "Bytes sent to clients from the cache (HIT, REVALIDATED, STALE, COLLAPSED).",
+        s.bytesFromCache);
+  w.family("portcullis_cache_hit_ratio", "gauge",
+           "Requests served from cache / requests through the cache, since start.");
+  w.sample(s.hitRatio());
+  w.family("portcullis_cache_byte_hit_ratio", "gauge",
+           "Bytes served from cache / bytes sent for requests through the cache, since start.");
+  w.sample(s.byteHitRatio());
+  w.one("portcullis_upstream_errors_total", "counter",
+        "Upstream connect, timeout and protocol errors.", s.upstreamErrors);
+  w.one("portcullis_dns_failures_total", "counter", "Failed DNS resolutions.", s.dnsFailures);
+  w.family("portcullis_acl_denials_total", "counter", "Requests denied, by deciding rule.");
+  for (const auto& [rule, n] : s.aclDenials) {
+    w.sample(n, fmt::format("rule=\"{}\"", labelValue(rule)));
+  }
+}
+
+void promDaemon(PromWriter& w, const StatsSnapshot& s) {
+  w.one("portcullis_cache_size_bytes", "gauge", "Bytes of bodies in the cache store.",
+        s.cacheBytes);
+  w.one("portcullis_cache_objects", "gauge", "Objects in the cache store.", s.cacheObjects);
+  w.family("portcullis_reloads_total", "counter", "Configuration reloads, by outcome.");
+  w.sample(s.reloadsOk, "outcome=\"success\"");
+  w.sample(s.reloadsFailed, "outcome=\"failure\"");
+  w.one("portcullis_config_last_reload_successful", "gauge",
+        "1 unless the most recent reload failed (the old config is still in force).",
+        s.lastReloadOk == 0 ? 0 : 1);
+  w.family("portcullis_worker_loop_lag_seconds", "gauge",
+           "How late each worker loop ran its periodic timer, last measurement.");
+  for (size_t i = 0; i < s.loopLagMs.size(); ++i) {
+    w.sample(s.loopLagMs[i] / 1000.0, fmt::format("worker=\"{}\"", i));
+  }
+  w.family("portcullis_log_lines_total", "counter",
+           "Log lines by log and outcome (dropped = queue full, failed = write error).");
+  for (const auto& [name, c] : s.logs) {
+    const std::string n = labelValue(name);
+    w.sample(c.written, fmt::format("log=\"{}\",outcome=\"written\"", n));
+    w.sample(c.dropped, fmt::format("log=\"{}\",outcome=\"dropped\"", n));
+    w.sample(c.failed, fmt::format("log=\"{}\",outcome=\"failed\"", n));
+  }
+  w.family("portcullis_start_time_seconds", "gauge", "Start time of the daemon, Unix seconds.");
+  w.sample(seconds(s.started));
+  w.family("portcullis_build_info", "gauge", "Always 1; the version is in the label.");
+  w.sample(uint64_t{1}, fmt::format("version=\"{}\"", labelValue(kVersion)));
+}
+
+}  // namespace
+
+std::string renderPrometheus(const StatsSnapshot& s) {
+  PromWriter w;
+  promConnections(w, s);
+  promRequests(w, s);
+  promDaemon(w, s);
+  return w.take();
+}
+
+namespace {
+
+void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
+  log::JsonObject refused;
+  for (size_t i = 0; i < kRefuseReasons; ++i) {
+    refused.field(toString(static_cast<RefuseReason>(i)), s.refused[i]);
+  }
+  log::JsonObject conns;
+  conns.field("active", s.connectionsActive)
+      .field("total", s.connectionsTotal)
+      .field("limit", s.connectionLimit)
+      .raw("refused", refused.finish());
+  log::JsonObject byClass;
+  for (size_t i = 0; i < kStatusClasses; ++i) byClass.field(kClassNames[i], s.byClass[i]);
+  log::JsonObject byCache;
+  for (size_t i = 0; i < kCacheResults; ++i) byCache.field(cacheName(i), s.byCache[i]);
+  log::JsonObject requests;
+  requests.field("total", s.requests)
+      .raw("by_class", byClass.finish())
+      .raw("by_cache", byCache.finish());
+  log::JsonObject bytes;
+  bytes.field("from_clients", s.bytesFromClients)
+      .field("to_clients", s.bytesToClients)
+      .field("from_upstream", s.bytesFromUpstream)
+      .field("served_from_cache", s.bytesFromCache);
+  log::JsonObject denials;
+  for (const auto& [rule, n] : s.aclDenials) denials.field(rule, n);
+  log::JsonObject cache;
+  cache.field("size_bytes", s.cacheBytes).field("objects", s.cacheObjects);
+  log::JsonObject reloads;
+  reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
+  if (s.lastReloadOk < 0) reloads.null("last_ok");
+  else reloads.field("last_ok", s.lastReloadOk == 1);
+  log::JsonArray lag;
+  for (const double ms : s.loopLagMs) lag.value(ms);
+  log::JsonObject logs;
+  for (const auto& [name, c] : s.logs) {
+    log::JsonObject one;
+    one.field("written", c.written).field("dropped", c.dropped).field("failed", c.failed);
+    one.field("reopens", c.reopens).field("reopen_failures", c.reopenFailures);
+    logs.raw(name, one.finish());
+  }
+  o.field("version", kVersion)
+      .field("now", log::formatTimestamp(s.now))
+      .field("started", log::formatTimestamp(s.started))
+      .field("uptime_s", toUnixSeconds(s.now) - toUnixSeconds(s.started))
+      .raw("connections", conns.finish())
+      .raw("requests", requests.finish())
+      .raw("bytes", bytes.finish())
+      .field("hit_ratio", s.hitRatio())
+      .field("byte_hit_ratio", s.byteHitRatio())
+      .field("upstream_errors", s.upstreamErrors)
+      .field("dns_failures", s.dnsFailures)
+      .raw("acl_denials", denials.finish())
+      .raw("cache", cache.finish())
+      .raw("reloads", reloads.finish())
+      .raw("loop_lag_ms", lag.finish())
+      .raw("logs", logs.finish())
+      .field("seq", s.lastSeq);
+}
+
+std::string recordJson(uint64_t seq, const log::AccessRecord& r) {
+  log::JsonObject o;
+  o.field("seq", seq);
+  log::appendAccessFields(o, r);
+  return o.finish();
+}
+
+}  // namespace
+
+std::string renderStatusJson(const StatsSnapshot& s,
+                             const std::vector<std::pair<uint64_t, log::AccessRecord>>& recent,
+                             const std::vector<HistoryPoint>& history) {
+  log::JsonObject out;
+  statusFigures(s, out);
+  log::JsonArray rec;
+  for (const auto& [seq, r] : recent) rec.raw(recordJson(seq, r));
+  log::JsonArray hist;
+  for (const auto& p : history) {
+    log::JsonObject o;
+    o.field("t", p.unixTime)
+        .field("requests", p.requests)
+        .field("hits", p.hits)
+        .field("bytes_out", p.bytesOut)
+        .field("bytes_saved", p.bytesFromCache);
+    hist.raw(o.finish());
+  }
+  out.raw("recent", rec.finish()).raw("history", hist.finish());
+  return out.finish();
+}
+
+}  // namespace portcullis::admin
