@@ -57,8 +57,12 @@ void reply(evhttp_request* req, int code, const char* reason, std::string_view c
   evhttp_add_header(out, "Content-Type", std::string(contentType).c_str());
   evhttp_add_header(out, "Cache-Control", "no-store");
   evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+  // RFC 9110 §9.3.2: HEAD gets the GET headers without content. libevent
+  // 2.1 would send the body anyway, so leave it out and state its length.
+  const bool head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+  if (head) evhttp_add_header(out, "Content-Length", std::to_string(body.size()).c_str());
   Buffer buf(evbuffer_new());
-  if (!buf || evbuffer_add(buf.get(), body.data(), body.size()) != 0) {
+  if (!buf || (!head && evbuffer_add(buf.get(), body.data(), body.size()) != 0)) {
     evhttp_send_error(req, 500, "Internal Server Error");
     return;
   }
