@@ -5,7 +5,8 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libevent-dev libssl-dev libsqlite3-dev
             libtomlplusplus-dev doctest-dev libcli11-dev libfmt-dev)
-test_pkgs=(curl python3 python3-pytest clang libclang-rt-14-dev)
+test_pkgs=(curl python3 python3-pytest clang libclang-rt-14-dev
+           lintian systemd dpkg-dev file logrotate adduser)
 
 want=("${build_pkgs[@]}")
 [[ ${1:-} == --test ]] && want+=("${test_pkgs[@]}")
