@@ -1,0 +1,98 @@
+#include "cache/cache.h"
+
+#include "cache/cache_core.h"
+#include "cache/index/sqlite_index.h"
+#include "cache/policy/validation.h"
+#include "cache/policy/vary.h"
+#include "daemon/http/uri.h"
+
+namespace portcullis::cache {
+
+Cache::Cache(std::shared_ptr<CacheCore> core) : core_(std::move(core)) {}
+
+Result<std::unique_ptr<Cache>> Cache::open(CacheOptions options) {
+  if (options.dir.empty()) return makeError("cache: no directory configured");
+  BodyStore store(options.dir);
+  if (auto r = store.prepare(); !r) return r.error();
+  auto index = SqliteIndex::open(store.indexPath());
+  if (!index) return index.error();
+  auto maxId = index.value()->maxId();
+  if (!maxId) return maxId.error();
+  auto core = std::make_shared<CacheCore>(std::move(options), maxId.value() + 1);
+  std::unique_ptr<Cache> cache(new Cache(core));
+  // The background thread owns the SQLite connection from here on.
+  cache->background_ = std::thread(
+      [core, idx = std::shared_ptr<SqliteIndex>(std::move(index).value())]() mutable {
+        core->runBackground(*idx);
+      });
+  return cache;
+}
+
+Cache::~Cache() {
+  core_->stop();
+  if (background_.joinable()) background_.join();
+}
+
+std::shared_ptr<const StoredEntry> Cache::lookup(std::string_view key,
+                                                 const http::HeaderMap& requestHeaders) {
+  return core_->lookup(key, requestHeaders);
+}
+
+Result<UniqueFd> Cache::openBody(const StoredEntry& entry) {
+  auto fd = entry.openBody();
+  if (!fd) core_->dropIfCurrent(entry);
+  return fd;
+}
+
+Result<std::unique_ptr<EntryWriter>> Cache::beginWrite(WriteRequest request) {
+  const CacheOptions& o = core_->options();
+  if (request.expectedLength && *request.expectedLength > o.maxObjectSize) {
+    return makeError("object larger than max_object_size");
+  }
+  if (!core_->hasRoomFor(request.expectedLength.value_or(0))) {
+    return makeError("cache file system below min_free_disk");
+  }
+  auto varyNames = policy::varyFieldNames(request.response.headers);
+  for (const auto& n : varyNames) {
+    if (n == "*") return makeError("Vary: * is never stored");
+  }
+  auto entry = std::make_shared<StoredEntry>();
+  entry->id = core_->newId();
+  entry->key = std::move(request.key);
+  entry->secondaryKey = policy::secondaryKey(varyNames, request.requestHeaders);
+  entry->varyNames = std::move(varyNames);
+  entry->keyHash = objectKeyHash(entry->key, entry->secondaryKey);
+  entry->response.status = request.response.status;
+  entry->response.reason = std::move(request.response.reason);
+  entry->response.headers = policy::headersForStorage(request.response.headers);
+  entry->response.requestTime = request.requestTime;
+  entry->response.responseTime = request.responseTime;
+  entry->bodyFile = BodyStore::relativeBodyPath(entry->keyHash, entry->id);
+  entry->bodyPath = core_->store().absolute(entry->bodyFile);
+  std::string temp = core_->store().tempPath(entry->id);
+  auto fd = core_->store().createTemp(temp);
+  if (!fd) return fd.error();
+  return std::unique_ptr<EntryWriter>(new EntryWriter(core_, std::move(entry), std::move(fd).value(),
+                                                      std::move(temp), request.expectedLength));
+}
+
+std::shared_ptr<const StoredEntry> Cache::updateHeaders(const StoredEntry& entry,
+                                                        const http::ResponseHead& notModified,
+                                                        SystemTime requestTime,
+                                                        SystemTime responseTime) {
+  return core_->refreshHead(entry, notModified, requestTime, responseTime);
+}
+
+size_t Cache::invalidate(std::string_view key) { return core_->invalidate(key); }
+
+Result<size_t> Cache::purge(std::string_view uri) {
+  auto target = http::parseAbsoluteForm(uri);
+  if (!target) return makeError("not an absolute http URI: " + std::string(uri));
+  return core_->invalidate(target->normalizedUri());
+}
+
+CacheStats Cache::stats() const { return core_->stats(); }
+void Cache::waitUntilReady() { core_->waitUntilReady(); }
+void Cache::flush() { core_->flush(); }
+
+}  // namespace portcullis::cache

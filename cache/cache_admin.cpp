@@ -1,0 +1,57 @@
+#include "cache/cache_admin.h"
+
+#include <sys/stat.h>
+
+#include "cache/index/sqlite_index.h"
+#include "cache/store/body_store.h"
+#include "daemon/http/uri.h"
+
+namespace portcullis::cache {
+namespace {
+
+// Never create a cache where the operator mistyped a path.
+Result<std::unique_ptr<SqliteIndex>> openExisting(const BodyStore& store) {
+  struct stat st {};
+  if (::stat(store.indexPath().c_str(), &st) != 0) {
+    return makeError("no cache index at " + store.indexPath());
+  }
+  return SqliteIndex::open(store.indexPath());
+}
+
+}  // namespace
+
+Result<CacheStats> offlineStats(const std::string& dir) {
+  BodyStore store(dir);
+  auto index = openExisting(store);
+  if (!index) return index.error();
+  auto totals = index.value()->totals();
+  if (!totals) return totals.error();
+  CacheStats s;
+  s.objects = totals->first;
+  s.bytes = totals->second;
+  return s;
+}
+
+Result<size_t> offlinePurge(const std::string& dir, std::string_view uri) {
+  auto target = http::parseAbsoluteForm(uri);
+  if (!target) return makeError("not an absolute http URI: " + std::string(uri));
+  BodyStore store(dir);
+  auto index = openExisting(store);
+  if (!index) return index.error();
+  const std::string key = target->normalizedUri();
+  auto rows = index.value()->rowsForKey(key);
+  if (!rows) return rows.error();
+  IndexOp op{IndexOp::Kind::kDeleteKey, {}};
+  op.row.key = key;
+  if (auto r = index.value()->apply({op}); !r) return r.error();
+  // Files after the rows: a crash in between leaves orphans, which the next
+  // start-up reconcile removes, never rows pointing at nothing.
+  for (const auto& row : rows.value()) {
+    if (row.file.rfind("objects/", 0) == 0 && row.file.find("..") == std::string::npos) {
+      store.removeBody(row.file);
+    }
+  }
+  return rows->size();
+}
+
+}  // namespace portcullis::cache
