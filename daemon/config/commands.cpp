@@ -1,0 +1,214 @@
+#include "daemon/config/commands.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "acl/policy_impl.h"
+#include "acl/special_ranges.h"
+#include "daemon/config/config_loader.h"
+
+namespace portcullis::config {
+
+namespace {
+
+struct Target {
+  std::string scheme;  // "" for CONNECT
+  std::string host;    // no brackets
+  uint16_t port = 0;
+  bool isConnect = false;
+};
+
+std::optional<uint16_t> parsePort(std::string_view s) {
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || p == 0 || p > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(p);
+}
+
+/// "host", "host:port", "[v6]", "[v6]:port" -> host, port (0 if absent).
+bool splitAuthority(std::string_view a, std::string& host, uint16_t& port) {
+  std::string_view portText;
+  if (a.starts_with('[')) {
+    size_t close = a.find(']');
+    if (close == std::string_view::npos) return false;
+    host = std::string(a.substr(1, close - 1));
+    std::string_view rest = a.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return false;
+      portText = rest.substr(1);
+    }
+  } else {
+    size_t colon = a.rfind(':');
+    if (colon != std::string_view::npos && a.find(':') != colon) return false;  // bare v6
+    host = std::string(a.substr(0, colon));
+    if (colon != std::string_view::npos) portText = a.substr(colon + 1);
+  }
+  if (host.empty()) return false;
+  port = 0;
+  if (!portText.empty()) {
+    auto p = parsePort(portText);
+    if (!p) return false;
+    port = *p;
+  }
+  return true;
+}
+
+std::optional<Target> parseTarget(const std::string& to, const std::string& method,
+                                  std::string& error) {
+  Target t;
+  if (size_t sep = to.find("://"); sep != std::string::npos) {
+    t.scheme = to.substr(0, sep);
+    std::transform(t.scheme.begin(), t.scheme.end(), t.scheme.begin(), ::tolower);
+    std::string_view rest = std::string_view(to).substr(sep + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+    if (!splitAuthority(rest, t.host, t.port)) {
+      error = "cannot read the host and port of '" + to + "'";
+      return std::nullopt;
+    }
+    if (t.port == 0) t.port = t.scheme == "https" ? 443 : 80;
+    return t;
+  }
+  if (!splitAuthority(to, t.host, t.port) || t.port == 0) {
+    error = "'" + to + "' is neither a URL (http://host/path) nor HOST:PORT";
+    return std::nullopt;
+  }
+  t.isConnect = method.empty() || method == "CONNECT";
+  if (!t.isConnect) t.scheme = "http";
+  return t;
+}
+
+std::vector<acl::IpAddress> resolveHost(const std::string& host, std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  std::vector<acl::IpAddress> out;
+  if (rc != 0) {
+    error = gai_strerror(rc);
+    return out;
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (auto a = acl::IpAddress::fromSockaddr(ai->ai_addr)) {
+      if (std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
+    }
+  }
+  return out;
+}
+
+void printDecision(std::ostream& out, std::string_view label, const acl::Decision& d) {
+  out << label << (d.allowed() ? "ALLOW" : "DENY") << " by " << d.rule;
+  if (!d.where.file.empty()) out << " (" << d.where.toString() << ")";
+  out << "\n  " << d.reason << "\n";
+}
+
+void printSourceSets(std::ostream& out, const acl::Policy& policy, const acl::IpAddress& client) {
+  std::string names;
+  for (const acl::SourceSet& s : policy.impl().sources) {
+    if (s.cidrs.contains(client)) names += (names.empty() ? "" : ", ") + s.name;
+  }
+  out << "client " << client.toString() << " is in source set(s): "
+      << (names.empty() ? "none" : names) << "\n";
+}
+
+}  // namespace
+
+int runValidate(const std::string& path, bool strict, std::ostream& out, std::ostream& err) {
+  LoadResult r = loadConfigFile(path);
+  size_t errors = 0, warnings = 0;
+  for (const Diagnostic& d : r.diagnostics) {
+    err << d.format() << "\n";
+    (d.severity == Severity::kError ? errors : warnings)++;
+  }
+  if (errors > 0 || (strict && warnings > 0)) {
+    err << path << ": " << errors << " error(s), " << warnings << " warning(s)"
+        << (errors == 0 ? " (--strict makes warnings fatal)" : "") << "\n";
+    return 1;
+  }
+  out << "configuration OK";
+  if (warnings > 0) out << " (" << warnings << " warning(s))";
+  out << "\n";
+  return 0;
+}
+
+int runExplain(const std::string& path, const std::string& from, const std::string& to,
+               const std::string& method, std::ostream& out, std::ostream& err, bool resolve) {
+  LoadResult r = loadConfigFile(path);
+  if (!r.config) {
+    for (const Diagnostic& d : r.diagnostics) err << d.format() << "\n";
+    return 2;
+  }
+  auto client = acl::IpAddress::parse(from);
+  if (!client) {
+    err << "--from: '" << from << "' is not an IP address\n";
+    return 2;
+  }
+  std::string error;
+  auto target = parseTarget(to, method, error);
+  if (!target) {
+    err << "--to: " << error << "\n";
+    return 2;
+  }
+  const acl::Policy& policy = *r.config->policy;
+  std::string m = method.empty() ? (target->isConnect ? "CONNECT" : "GET") : method;
+  out << "request: " << m << " " << to << " from " << client->toString() << "\n";
+  printSourceSets(out, policy, *client);
+  acl::Decision src = policy.evaluateSource(*client);
+  if (!src.allowed()) {
+    printDecision(out, "at accept: ", src);
+    return 1;
+  }
+  acl::RequestFacts facts;
+  facts.client = *client;
+  facts.method = m;
+  facts.scheme = target->scheme;
+  facts.host = target->host;
+  facts.port = target->port;
+  facts.isConnect = target->isConnect;
+  auto literal = acl::IpAddress::parse(target->host);
+  std::vector<acl::IpAddress> addresses;
+  if (literal) {
+    addresses.push_back(*literal);
+  } else if (resolve) {
+    addresses = resolveHost(target->host, error);
+    if (addresses.empty()) {
+      err << "cannot resolve '" << target->host << "': " << error << "\n";
+      return 2;
+    }
+  }
+  if (addresses.empty()) {
+    acl::Decision d = policy.evaluate(facts);
+    printDecision(out, "before DNS: ", d);
+    if (d.allowed()) {
+      out << "after DNS: every address " << target->host
+          << " resolves to is checked again; addresses in special ranges (loopback, private,"
+             " link-local, multicast, ...) are refused unless the allowing destination set names"
+             " them with a CIDR inside the range (use --resolve to check now)\n";
+    }
+    return d.allowed() ? 0 : 1;
+  }
+  facts.addresses = addresses;
+  for (const acl::IpAddress& a : addresses) {
+    acl::RequestFacts one = facts;
+    one.addresses = std::span<const acl::IpAddress>(&a, 1);
+    acl::Decision d = policy.evaluate(one);
+    const acl::SpecialRange* sp = acl::findSpecialRange(a);
+    out << "address " << a.toString() << (sp ? " (" + std::string(sp->what) + ")" : "") << ": "
+        << (d.allowed() ? "ALLOW" : "DENY") << " by " << d.rule << "\n";
+  }
+  acl::Decision d = policy.evaluate(facts);
+  printDecision(out, literal ? "decision: " : "after DNS: ", d);
+  return d.allowed() ? 0 : 1;
+}
+
+}  // namespace portcullis::config

@@ -1,0 +1,26 @@
+#pragma once
+// The `validate` and `explain` subcommands, printing to given streams so
+// they can be tested without a process. main.cpp wires them to the CLI.
+
+#include <ostream>
+#include <string>
+
+namespace portcullis::config {
+
+/// `portcullis validate -c FILE [--strict]`: prints every diagnostic to
+/// `err` and "configuration OK" to `out` when there is no error (and, with
+/// `strict`, no warning). Returns 0 when OK, 1 otherwise.
+int runValidate(const std::string& path, bool strict, std::ostream& out, std::ostream& err);
+
+/// `portcullis explain -c FILE --from IP --to URL|HOST:PORT [--method M]`:
+/// says which rule decides and why. A URL ("http://host:port/path") is an
+/// absolute-form request (method default GET); "host:port" is a CONNECT
+/// (unless `method` names another method). Names are not resolved unless
+/// `resolve` is set: the answer is then "before DNS" and the output says
+/// what is checked after DNS. Returns 0 when allowed (so far), 1 when
+/// denied, 2 on a bad config or bad arguments.
+int runExplain(const std::string& path, const std::string& from, const std::string& to,
+               const std::string& method, std::ostream& out, std::ostream& err,
+               bool resolve = false);
+
+}  // namespace portcullis::config

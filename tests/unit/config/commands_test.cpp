@@ -1,0 +1,92 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "daemon/config/commands.h"
+
+using namespace portcullis::config;
+
+namespace {
+struct TempConfig {
+  std::filesystem::path path;
+  explicit TempConfig(const std::string& text, const char* name = "pc_commands_test.toml") {
+    path = std::filesystem::temp_directory_path() / name;
+    std::ofstream(path) << text;
+  }
+  ~TempConfig() { std::filesystem::remove(path); }
+};
+
+const char* kGood =
+    "[server]\nlisten = [\"127.0.0.1:3128\"]\n"
+    "[sources]\nlan = [\"10.0.0.0/8\"]\n"
+    "[destinations]\nblocked = { hosts = [\"*.bad.test\"] }\n"
+    "web = { hosts = [\"*\"], ports = [80, 443] }\n"
+    "intranet = { cidrs = [\"192.168.5.0/24\"] }\n"
+    "[[rule]]\nname = \"block\"\ndeny = { to = \"blocked\" }\n"
+    "[[rule]]\nname = \"lan-web\"\nallow = { from = \"lan\", to = \"web\" }\n"
+    "[[rule]]\nname = \"lan-intranet\"\nallow = { from = \"lan\", to = \"intranet\" }\n";
+}  // namespace
+
+TEST_CASE("validate: OK, errors, --strict") {
+  std::ostringstream out, err;
+  SUBCASE("good config") {
+    TempConfig c(kGood);
+    CHECK(runValidate(c.path.string(), false, out, err) == 0);
+    CHECK(out.str() == "configuration OK\n");
+    CHECK(err.str().empty());
+  }
+  SUBCASE("errors are printed with file:line:col, exit 1") {
+    TempConfig c(std::string(kGood) + "[bogus]\n");
+    CHECK(runValidate(c.path.string(), false, out, err) == 1);
+    CHECK(err.str().find(c.path.string() + ":18:2: error: unknown key 'bogus'") != std::string::npos);
+    CHECK(out.str().empty());
+  }
+  SUBCASE("warnings pass, --strict makes them fatal") {
+    TempConfig c(std::string(kGood) + "[destinations.unused]\nports = [8080]\n");
+    CHECK(runValidate(c.path.string(), false, out, err) == 0);
+    CHECK(out.str() == "configuration OK (1 warning(s))\n");
+    CHECK(err.str().find("warning: destination set 'unused' is not used") != std::string::npos);
+    std::ostringstream out2, err2;
+    CHECK(runValidate(c.path.string(), true, out2, err2) == 1);
+    CHECK(err2.str().find("--strict") != std::string::npos);
+  }
+}
+
+TEST_CASE("explain: which rule decides and why") {
+  TempConfig c(kGood);
+  struct Case {
+    const char* from; const char* to; const char* method; int rc; const char* expect;
+  };
+  const Case cases[] = {
+      {"10.1.1.1", "http://www.example.org/x", "", 0, "before DNS: ALLOW by lan-web"},
+      {"10.1.1.1", "http://www.example.org/x", "", 0, "after DNS: every address"},
+      {"10.1.1.1", "http://ads.bad.test/", "", 1, "before DNS: DENY by block"},
+      {"10.1.1.1", "www.example.org:443", "", 0, "request: CONNECT www.example.org:443"},
+      {"10.1.1.1", "www.example.org:22", "", 1, "DENY by hard:connect-port"},
+      {"10.1.1.1", "mail.example.org:25", "", 1, "DENY by hard:port-25"},
+      {"10.1.1.1", "http://169.254.169.254/latest", "", 1, "DENY by hard:special-address"},
+      {"10.1.1.1", "http://192.168.5.9/", "", 0, "decision: ALLOW by lan-intranet"},
+      {"10.1.1.1", "http://[::1]:8080/", "", 1, "address ::1 (loopback)"},
+      {"10.1.1.1", "http://127.0.0.1:3128/", "", 1, "DENY by hard:self"},
+      {"192.0.2.1", "http://www.example.org/", "", 1, "at accept: DENY by default-deny"},
+      {"10.1.1.1", "http://www.example.org/", "POST", 0, "request: POST"},
+      {"not-an-ip", "http://x/", "", 2, ""},
+      {"10.1.1.1", "nonsense", "", 2, ""},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.to);
+    std::ostringstream out, err;
+    CHECK(runExplain(c.path.string(), k.from, k.to, k.method, out, err) == k.rc);
+    CAPTURE(out.str());
+    CHECK(out.str().find(k.expect) != std::string::npos);
+  }
+}
+
+TEST_CASE("explain: a bad config exits 2 with diagnostics") {
+  TempConfig c("[server]\nlisten = 1\n");
+  std::ostringstream out, err;
+  CHECK(runExplain(c.path.string(), "10.0.0.1", "http://x/", "", out, err) == 2);
+  CHECK(err.str().find(":2:10: error:") != std::string::npos);
+}
