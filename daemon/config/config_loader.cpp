@@ -217,8 +217,10 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text, std::stri
   }
   unsigned p = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) {
-    error = "'" + std::string(port) + "' is not a port from 1 to 65535";
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p > 65535) {
+    // Port 0 asks the kernel for a free port (tests, benchmarks); the bound
+    // address is reported in the "ready" event.
+    error = "'" + std::string(port) + "' is not a port from 0 to 65535";
     return std::nullopt;
   }
   return ListenAddress{std::string(text), std::string(host), static_cast<uint16_t>(p)};

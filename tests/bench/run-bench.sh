@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs ../shared/bench/run-peers.sh with Portcullis as an extra column, so our
+# figures and the peers' come from the same run on the same machine.
+#   tests/bench/run-bench.sh                 # all scenarios, all peers
+#   PEERS=portcullis SCENARIOS=miss tests/bench/run-bench.sh
+# Env: BUILD (default build), WORKERS (default 1), PEERS_SCRIPT (path to run-peers.sh).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${BUILD:-$root/build}
+bin=$build/portcullis
+[[ -x $bin ]] || { echo "build first: make build" >&2; exit 1; }
+peers_script=${PEERS_SCRIPT:-$root/../shared/bench/run-peers.sh}
+[[ -x $peers_script ]] || { echo "no $peers_script" >&2; exit 1; }
+workers=${WORKERS:-1}
+tmpl=$here/bench.toml.in
+
+make_cmd() {  # $1 = cache on/off
+  echo "sed -e 's#@PORT@#{port}#' -e 's#@DIR@#{dir}#' -e 's#@WORKERS@#$workers#' -e 's#@CACHE@#$1#' $tmpl > {dir}/portcullis.toml && exec $bin run -c {dir}/portcullis.toml --allow-root"
+}
+
+export NEWPROXY_NAME=${NEWPROXY_NAME:-portcullis}
+export NEWPROXY_CMD=${NEWPROXY_CMD:-$(make_cmd true)}
+export NEWPROXY_COLLAPSE_CMD=${NEWPROXY_COLLAPSE_CMD:-$(make_cmd true)}
+export NEWPROXY_VERSION_CMD="$bin --version"
+export RUN_DIR=${RUN_DIR:-$here/run}
+exec "$peers_script"
