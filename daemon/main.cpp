@@ -12,7 +12,12 @@
 #include <string>
 #include <thread>
 
+#include "daemon/admin/admin_server.h"
+#include "daemon/admin/stats.h"
+#include "daemon/admin/status_client.h"
+#include "daemon/config/commands.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/config/config_schema.h"
 #include "daemon/log/access_record.h"
 #include "daemon/log/event_log.h"
 #include "daemon/log/log_sink.h"
@@ -41,6 +46,8 @@ struct Daemon {
   std::shared_ptr<const config::Config> config;
   log::EventLog events;
   log::LogSink access;
+  admin::Stats stats{std::chrono::system_clock::now()};
+  std::unique_ptr<admin::AdminServer> admin;
   std::unique_ptr<proxy::Server> server;
   net::EventBasePtr base;
   std::vector<net::EventPtr> signals;
@@ -66,6 +73,7 @@ void reload(Daemon& d) {
   }
   if (!loaded.config) {
     // The old rules keep running: a broken file never opens or closes anything.
+    d.stats.reloadFinished(false);
     d.events.emit(log::Level::kError, "reload_failed",
                   {{"config", d.configPath}, {"diagnostics", diagnostics}});
     os::sdNotify("READY=1\nSTATUS=reload failed; previous configuration kept");
@@ -77,6 +85,9 @@ void reload(Daemon& d) {
   }
   d.config = loaded.config;
   d.server->reload(loaded.config);
+  d.stats.reloadFinished(true);
+  d.stats.setConnectionLimit(loaded.config->server.maxConnections);
+  if (d.admin) (void)d.admin->setAllowList(loaded.config->admin.allow);
   d.events.emit(log::Level::kInfo, "reload", {{"config", d.configPath}, {"warnings", diagnostics}});
   os::sdNotify("READY=1\nSTATUS=serving");
 }
@@ -139,7 +150,14 @@ int runDaemon(const std::string& path, bool allowRoot) {
   hooks.access = [&d](const log::AccessRecord& r) {
     if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
   };
-  d.server = std::make_unique<proxy::Server>(d.config, std::move(hooks));
+  d.server = std::make_unique<proxy::Server>(d.config, d.stats, std::move(hooks));
+  d.stats.setConnectionLimit(d.config->server.maxConnections);
+  d.stats.setWorkerCount(d.config->server.workers);
+  {
+    std::vector<std::pair<std::string, const log::LogSink*>> sinks{{"events", &d.events.sink()}};
+    if (d.access.isOpen()) sinks.emplace_back("access", &d.access);
+    d.stats.setLogSinks(std::move(sinks));
+  }
   if (auto r = d.server->bind(); !r.ok()) {
     std::cerr << "portcullis: " << r.error().message << "\n";
     return 1;
@@ -147,6 +165,14 @@ int runDaemon(const std::string& path, bool allowRoot) {
   if (rootAction == os::RootAction::kDrop) {
     if (auto r = os::dropPrivileges(d.config->server.user); !r.ok()) {
       std::cerr << "portcullis: cannot drop privileges: " << r.error().message << "\n";
+      return 1;
+    }
+  }
+  if (!d.config->admin.listen.empty()) {
+    // Bound before privileges drop (a Unix socket may live under /run).
+    d.admin = std::make_unique<admin::AdminServer>(d.stats);
+    if (auto r = d.admin->start(d.config->admin.listen, d.config->admin.allow); !r.ok()) {
+      std::cerr << "portcullis: admin listener: " << r.error().message << "\n";
       return 1;
     }
   }
@@ -165,27 +191,15 @@ int runDaemon(const std::string& path, bool allowRoot) {
                 {{"version", kVersion},
                  {"listen", addresses},
                  {"workers", d.config->server.workers},
+                 {"admin", d.admin ? d.admin->boundAddress() : std::string()},
                  {"config", path}});
   os::sdNotify("READY=1\nSTATUS=serving");
   event_base_dispatch(d.base.get());
   d.server->join();
+  if (d.admin) d.admin->stop();
   d.events.emit(log::Level::kInfo, "stopped");
   d.access.stop();
   d.events.sink().stop();
-  return 0;
-}
-
-int validate(const std::string& path, bool strict) {
-  auto loaded = config::loadConfigFile(path);
-  printDiagnostics(loaded.diagnostics);
-  bool warnings = false;
-  for (const auto& diag : loaded.diagnostics) warnings |= diag.severity == config::Severity::kWarning;
-  if (!loaded.config || (strict && warnings)) {
-    std::cerr << path << ": configuration has " << (loaded.config ? "warnings (--strict)" : "errors")
-              << "\n";
-    return 1;
-  }
-  std::cout << "configuration OK\n";
   return 0;
 }
 
@@ -210,12 +224,49 @@ int main(int argc, char** argv) {
   validateCmd->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
   validateCmd->add_flag("--strict", strict, "Treat warnings as errors");
 
+  std::string from;
+  std::string to;
+  std::string method;
+  bool resolve = false;
+  auto* explainCmd = app.add_subcommand(
+      "explain", "Say which rule decides a request, and why (before you reload).");
+  explainCmd->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+  explainCmd->add_option("--from", from, "Client address")->required();
+  explainCmd->add_option("--to", to, "URL (http://host/path) or HOST:PORT for CONNECT")->required();
+  explainCmd->add_option("--method", method, "Request method (default GET, or CONNECT for HOST:PORT)");
+  explainCmd->add_flag("--resolve", resolve, "Resolve the host name and check every address");
+
+  std::string adminAddress = "127.0.0.1:3129";
+  bool follow = false;
+  bool json = false;
+  auto* statusCmd =
+      app.add_subcommand("status", "Live figures from the running daemon's admin listener.");
+  statusCmd->add_option("--admin", adminAddress, "Admin address (host:port or unix:/path)")
+      ->capture_default_str();
+  statusCmd->add_flag("-f,--follow", follow, "Stream recent requests like tail -f");
+  statusCmd->add_flag("--json", json, "Print the raw JSON");
+
+  std::string format = "markdown";
+  auto* referenceCmd = app.add_subcommand(
+      "config-reference", "Print the configuration reference (README and man page source).");
+  referenceCmd->add_option("--format", format, "markdown or roff")
+      ->check(CLI::IsMember({"markdown", "roff"}));
+  referenceCmd->group("");  // hidden: a build tool, not an admin command
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (run->parsed()) return runDaemon(configPath, allowRoot);
-  if (validateCmd->parsed()) return validate(configPath, strict);
+  if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
+  if (explainCmd->parsed()) {
+    return config::runExplain(configPath, from, to, method, std::cout, std::cerr, resolve);
+  }
+  if (statusCmd->parsed()) return admin::runStatus(adminAddress, follow, json, std::cout, std::cerr);
+  if (referenceCmd->parsed()) {
+    std::cout << (format == "roff" ? config::configReferenceRoff() : config::configReferenceMarkdown());
+    return 0;
+  }
   return 2;
 }

@@ -250,7 +250,6 @@ void ClientSession::beginTransaction(size_t headBytes) {
   t.record.url = t.request.target;
   t.record.bytesIn = headBytes;
   t.keepAlive = clientWantsKeepAlive(t.request) && !draining_;
-  worker_.server().counters().requestsTotal.fetch_add(1, std::memory_order_relaxed);
   if (auto ua = t.request.headers.get("User-Agent")) t.record.userAgent = std::string(*ua);
   if (auto ref = t.request.headers.get("Referer")) t.record.referer = std::string(*ref);
 
@@ -372,7 +371,7 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   t.dnsTicket = 0;
   if (state_ != State::kResolving) return;
   if (answer.failure) {
-    worker_.server().counters().dnsFailures.fetch_add(1, std::memory_order_relaxed);
+    worker_.server().stats().dnsFailure();
     ErrorReply e;
     const bool timeout = *answer.failure == net::DnsFailure::kTimeout;
     e.status = timeout ? 504 : 502;
@@ -417,7 +416,7 @@ void ClientSession::connectUpstream() {
     e.title = "Cannot reach the server";
     e.message = "The proxy could not connect to " + t.target.authority() + ".";
     t.record.error = "connect failed";
-    worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+    worker_.server().stats().upstreamError();
     reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
     return;
   }
@@ -460,7 +459,7 @@ void ClientSession::onUpstreamFailed(short what) {
     connectUpstream();
     return;
   }
-  worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+  worker_.server().stats().upstreamError();
   ErrorReply e;
   e.status = timedOut ? 504 : 502;
   e.proxyStatusError = timedOut ? "connection_timeout" : "connection_refused";
@@ -568,7 +567,7 @@ void ClientSession::readResponseHead() {
       }
     }
     if (outcome.status == http::ParseStatus::kInvalid) {
-      worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+      worker_.server().stats().upstreamError();
       releaseUpstream(false);
       ErrorReply e;
       e.status = 502;
@@ -609,7 +608,7 @@ void ClientSession::startResponseBody() {
   auto& t = txn_;
   auto framing = http::responseFraming(t.response, t.request.methodKind);
   if (!framing.ok()) {
-    worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+    worker_.server().stats().upstreamError();
     releaseUpstream(false);
     ErrorReply e;
     e.status = 502;
@@ -666,14 +665,13 @@ void ClientSession::pumpResponseBody() {
       if (outcome.status == http::ParseStatus::kInvalid) {
         // Headers already went out: all we can do is cut the transfer short.
         t.record.error = "bad upstream chunking: " + std::string(outcome.reason);
-        worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+        worker_.server().stats().upstreamError();
         close();
         return;
       }
       size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
       evbuffer_drain(in, used);
       t.record.upstreamBytes += used;
-      t.record.bytesOut += scratch_.size();
       if (!scratch_.empty()) {
         if (t.clientEncoding == BodyEncoding::kChunked) {
           std::string chunk;
@@ -690,7 +688,6 @@ void ClientSession::pumpResponseBody() {
     case http::BodyKind::kUntilClose: {
       if (avail == 0) break;
       t.record.upstreamBytes += avail;
-      t.record.bytesOut += avail;
       if (t.clientEncoding == BodyEncoding::kChunked) {
         const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
         std::string chunk;
@@ -699,6 +696,7 @@ void ClientSession::pumpResponseBody() {
         writeToClient(chunk);
       } else {
         evbuffer_remove_buffer(in, out, avail);
+        t.record.bytesOut += avail;
       }
       break;
     }
@@ -742,7 +740,7 @@ void ClientSession::onUpstreamClosed(short what) {
     // body passed off as complete, so the connection is cut.
     t.record.error = (what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
                                                 : "upstream closed mid-body";
-    worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+    worker_.server().stats().upstreamError();
     close();
     return;
   }
@@ -758,7 +756,7 @@ void ClientSession::onUpstreamClosed(short what) {
     return;
   }
   releaseUpstream(false);
-  worker_.server().counters().upstreamErrors.fetch_add(1, std::memory_order_relaxed);
+  worker_.server().stats().upstreamError();
   ErrorReply e;
   e.status = timedOut ? 504 : 502;
   e.proxyStatusError = timedOut ? "connection_read_timeout" : "connection_terminated";
@@ -772,7 +770,6 @@ void ClientSession::onUpstreamClosed(short what) {
 void ClientSession::startTunnel() {
   auto& t = txn_;
   const auto& server = t.config->server;
-  worker_.server().counters().tunnelsTotal.fetch_add(1, std::memory_order_relaxed);
   static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
   bufferevent_write(client_.get(), kEstablished.data(), kEstablished.size());
   t.record.status = 200;
@@ -797,15 +794,12 @@ void ClientSession::startTunnel() {
 void ClientSession::writeToClient(const std::string& bytes) {
   if (!client_ || bytes.empty()) return;
   bufferevent_write(client_.get(), bytes.data(), bytes.size());
-  txn_.record.bytesOut += 0;  // body bytes are counted where they are produced
-  worker_.server().counters().bytesToClients.fetch_add(bytes.size(), std::memory_order_relaxed);
+  txn_.record.bytesOut += bytes.size();
 }
 
 void ClientSession::releaseUpstream(bool reusable) {
   auto& t = txn_;
   if (!t.upstream) return;
-  worker_.server().counters().bytesFromUpstream.fetch_add(t.record.upstreamBytes,
-                                                          std::memory_order_relaxed);
   if (reusable && !worker_.shuttingDown()) {
     worker_.pool().release(std::move(t.upstream));
   }
@@ -814,7 +808,7 @@ void ClientSession::releaseUpstream(bool reusable) {
 
 void ClientSession::denied(const std::string& rule, const std::string& where,
                            const std::string& reason) {
-  worker_.server().counters().denials.fetch_add(1, std::memory_order_relaxed);
+  worker_.server().stats().aclDenied(rule);
   txn_.record.decision = log::AccessDecision::kDeny;
   txn_.record.rule = rule;
   txn_.record.ruleWhere = where;
@@ -845,7 +839,6 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
       t.config ? std::string_view(t.config->server.viaPseudonym) : std::string_view("portcullis");
   bool headOnly = t.request.methodKind == http::Method::kHead;
   std::string bytes = renderErrorResponse(error, pseudonym, !t.keepAlive, headOnly);
-  t.record.bytesOut += bytes.size();
   writeToClient(bytes);
   finishTransaction();
 }
@@ -879,6 +872,7 @@ void ClientSession::logTransaction() {
   t.active = false;
   auto elapsed = std::chrono::steady_clock::now() - t.started;
   t.record.durationMs = std::chrono::duration<double, std::milli>(elapsed).count();
+  worker_.server().stats().recordRequest(t.record);
   const auto& hooks = worker_.server().hooks();
   if (hooks.access) hooks.access(t.record);
 }
@@ -903,6 +897,7 @@ void ClientSession::close() {
   if (resumeEvent_) event_del(resumeEvent_.get());
   client_.reset();
   worker_.server().limiter().release(clientIp_);
+  worker_.server().stats().connectionClosed();
   worker_.retire(this);
 }
 

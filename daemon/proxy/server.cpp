@@ -5,8 +5,9 @@
 
 namespace portcullis::proxy {
 
-Server::Server(std::shared_ptr<const config::Config> config, ProxyHooks hooks)
-    : config_(std::move(config)), hooks_(std::move(hooks)) {}
+Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats,
+               ProxyHooks hooks)
+    : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {}
 
 Server::~Server() {
   beginShutdown();

@@ -11,6 +11,7 @@
 
 #include "daemon/base/result.h"
 #include "daemon/base/unique_handle.h"
+#include "daemon/admin/stats.h"
 #include "daemon/config/config.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/socket_address.h"
@@ -19,20 +20,6 @@
 namespace portcullis::proxy {
 
 class Worker;
-
-/// Counters every worker bumps (relaxed atomics); read by status/metrics.
-struct ProxyCounters {
-  std::atomic<uint64_t> connectionsTotal{0};
-  std::atomic<uint64_t> connectionsRefusedGlobal{0};
-  std::atomic<uint64_t> connectionsRefusedPerClient{0};
-  std::atomic<uint64_t> requestsTotal{0};
-  std::atomic<uint64_t> tunnelsTotal{0};
-  std::atomic<uint64_t> bytesToClients{0};
-  std::atomic<uint64_t> bytesFromUpstream{0};
-  std::atomic<uint64_t> upstreamErrors{0};
-  std::atomic<uint64_t> dnsFailures{0};
-  std::atomic<uint64_t> denials{0};
-};
 
 /// Where finished transactions and daemon events go. Set before start().
 struct ProxyHooks {
@@ -43,7 +30,8 @@ struct ProxyHooks {
 
 class Server {
  public:
-  Server(std::shared_ptr<const config::Config> config, ProxyHooks hooks);
+  /// `stats` must outlive the server; every worker reports into it.
+  Server(std::shared_ptr<const config::Config> config, admin::Stats& stats, ProxyHooks hooks);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -65,14 +53,14 @@ class Server {
 
   std::shared_ptr<const config::Config> config() const { return config_.load(); }
   ConnectionLimiter& limiter() { return limiter_; }
-  ProxyCounters& counters() { return counters_; }
+  admin::Stats& stats() { return stats_; }
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
   std::atomic<std::shared_ptr<const config::Config>> config_;
   ProxyHooks hooks_;
   ConnectionLimiter limiter_;
-  ProxyCounters counters_;
+  admin::Stats& stats_;
   std::vector<net::SocketAddress> bound_;
   std::vector<std::vector<UniqueFd>> listenFds_;  // [worker][address]
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -91,20 +91,20 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
     return;
   }
   auto config = server_.config();
-  auto& counters = server_.counters();
+  auto& stats = server_.stats();
   auto admitted = server_.limiter().admit(*ip, config->server.maxConnections,
                                           config->server.maxConnectionsPerClient);
   if (admitted == AdmitResult::kGlobalLimit) {
-    counters.connectionsRefusedGlobal.fetch_add(1, std::memory_order_relaxed);
+    stats.connectionRefused(admin::RefuseReason::kMaxConnections);
     refuseAtAccept(fd, "connection limit reached");
     return;
   }
   if (admitted == AdmitResult::kClientLimit) {
-    counters.connectionsRefusedPerClient.fetch_add(1, std::memory_order_relaxed);
+    stats.connectionRefused(admin::RefuseReason::kPerClient);
     refuseAtAccept(fd, "per-client connection limit reached");
     return;
   }
-  counters.connectionsTotal.fetch_add(1, std::memory_order_relaxed);
+  stats.connectionOpened();
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

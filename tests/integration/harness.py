@@ -30,6 +30,9 @@ workers = {workers}
 access = "{access}"
 events = "-"
 
+[admin]
+listen = "127.0.0.1:0"
+
 [sources]
 local = ["127.0.0.1/32"]
 
@@ -67,6 +70,7 @@ class Proxy:
         ready = self.wait_event("ready", deadline)
         listen = ready["listen"].split()[0]
         self.port = int(listen.rsplit(":", 1)[1])
+        self.admin = ready.get("admin") or None
         return self
 
     def _read_lines(self, timeout):
