@@ -27,15 +27,15 @@ constexpr std::array<uint8_t, 256> makeCharTable() {
     const bool digit = c >= '0' && c <= '9';
     const bool vchar = c >= 0x21 && c <= 0x7e;
     const bool obsText = c >= 0x80;
-    if (alpha || digit || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                              std::string_view::npos) {
+    if (alpha || digit ||
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
       v |= kClassTchar;
     }
     if (vchar || obsText || c == ' ' || c == '\t') v |= kClassFieldValue;
     if (vchar) v |= kClassTarget;
     if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) v |= kClassHex;
-    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) ||
-        obsText) {
+    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+        (c >= 0x5d && c <= 0x7e) || obsText) {
       v |= kClassQdtext;
     }
     if (alpha || digit || c == '-' || c == '.' || c == '_') v |= kClassHost;
@@ -52,14 +52,30 @@ inline bool hasClass(char c, uint8_t cls) {
 
 }  // namespace detail
 
-inline bool isTchar(char c) { return detail::hasClass(c, detail::kClassTchar); }
-inline bool isFieldValueByte(char c) { return detail::hasClass(c, detail::kClassFieldValue); }
-inline bool isTargetByte(char c) { return detail::hasClass(c, detail::kClassTarget); }
-inline bool isHexDigit(char c) { return detail::hasClass(c, detail::kClassHex); }
-inline bool isQdtext(char c) { return detail::hasClass(c, detail::kClassQdtext); }
-inline bool isHostByte(char c) { return detail::hasClass(c, detail::kClassHost); }
-inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
-inline bool isOws(char c) { return c == ' ' || c == '\t'; }
+inline bool isTchar(char c) {
+  return detail::hasClass(c, detail::kClassTchar);
+}
+inline bool isFieldValueByte(char c) {
+  return detail::hasClass(c, detail::kClassFieldValue);
+}
+inline bool isTargetByte(char c) {
+  return detail::hasClass(c, detail::kClassTarget);
+}
+inline bool isHexDigit(char c) {
+  return detail::hasClass(c, detail::kClassHex);
+}
+inline bool isQdtext(char c) {
+  return detail::hasClass(c, detail::kClassQdtext);
+}
+inline bool isHostByte(char c) {
+  return detail::hasClass(c, detail::kClassHost);
+}
+inline bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+inline bool isOws(char c) {
+  return c == ' ' || c == '\t';
+}
 
 inline char toLowerAscii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

@@ -135,7 +135,8 @@ ParseOutcome ChunkedDecoder::decode(std::string_view in, std::string& out) {
       case State::kSizeLine:
       case State::kTrailer: {
         const void* lf = std::memchr(in.data() + i, '\n', n - i);
-        const size_t take = lf ? static_cast<size_t>(static_cast<const char*>(lf) - (in.data() + i)) + 1 : n - i;
+        const size_t take =
+            lf ? static_cast<size_t>(static_cast<const char*>(lf) - (in.data() + i)) + 1 : n - i;
         if (line_.size() + take > limits_.maxLineBytes) return fail(i, "chunk line too long");
         if (state_ == State::kTrailer) {
           trailerBytes_ += take;
@@ -200,6 +201,8 @@ void appendChunk(std::string& out, std::string_view data) {
   out.append("\r\n");
 }
 
-void appendLastChunk(std::string& out) { out.append("0\r\n\r\n"); }
+void appendLastChunk(std::string& out) {
+  out.append("0\r\n\r\n");
+}
 
 }  // namespace portcullis::http

@@ -13,11 +13,12 @@ namespace portcullis::http {
 /// Keeps only a small state between calls (where in the chunk grammar it is).
 /// Strict: chunk-size must be 1-16 hex digits without leading/trailing junk
 /// and at most 2^63-1; BWS is allowed only before a ';' (RFC 9112 §7.1.1);
-/// chunk extensions are parsed and ignored; CRLF exactly; trailer fields are validated like header fields and discarded.
+/// chunk extensions are parsed and ignored; CRLF exactly; trailer fields are validated like header
+/// fields and discarded.
 class ChunkedDecoder {
  public:
   struct Limits {
-    size_t maxLineBytes = 4096;      ///< a chunk-size line or trailer line longer than this is invalid
+    size_t maxLineBytes = 4096;  ///< a chunk-size line or trailer line longer than this is invalid
     size_t maxTrailerBytes = 16384;  ///< total trailer section
   };
 
@@ -29,7 +30,8 @@ class ChunkedDecoder {
   /// the number of bytes used up to and including the final CRLF (bytes after
   /// it belong to the next message), or kInvalid.
   /// After kDone, further calls return kDone with consumed 0; after
-  /// kInvalid they keep returning kInvalid. errorOffset is relative to `in`.
+  /// kInvalid they keep returning kInvalid. errorOffset is relative to `in`;
+  /// errorStatus is 400 (a caller decoding a response answers 502 instead).
   ParseOutcome decode(std::string_view in, std::string& out);
 
   bool finished() const { return state_ == State::kDone; }
@@ -49,11 +51,11 @@ class ChunkedDecoder {
 
   Limits limits_;
   State state_ = State::kSizeLine;
-  std::string line_;           ///< partial size or trailer line
+  std::string line_;  ///< partial size or trailer line
   uint64_t chunkRemaining_ = 0;
   uint64_t payloadBytes_ = 0;
   size_t trailerBytes_ = 0;
-  std::string_view error_;     ///< static text, once kInvalid
+  std::string_view error_;  ///< static text, once kInvalid
 };
 
 /// Appends one chunk (size line, data, CRLF) to `out`; empty data is not allowed here.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "daemon/http/char_class.h"
+#include "daemon/http/uri.h"
 
 namespace portcullis::http {
 
@@ -127,6 +128,22 @@ Result<Framing> responseFraming(const ResponseHead& head, Method requestMethod) 
   }
   // RFC 9112 §6.3 item 8.
   return Framing{BodyKind::kUntilClose, 0};
+}
+
+Result<void> checkHostField(const RequestHead& head) {
+  const size_t count = head.headers.count("Host");
+  if (count > 1) return makeError("several Host fields", 400);
+  if (count == 0) {
+    if (head.versionMinor >= 1) return makeError("HTTP/1.1 request without Host", 400);
+    return {};
+  }
+  const std::string_view value = *head.headers.get("Host");
+  // RFC 9112 §3.2: Host may be empty when the target has no authority.
+  if (value.empty()) return {};
+  Target t;
+  Result<void> r = parseHostPort(value, false, 80, t);
+  if (!r) return makeError("invalid Host field: " + r.error().message, 400);
+  return {};
 }
 
 }  // namespace portcullis::http

@@ -72,7 +72,8 @@ ParseOutcome scanFields(std::string_view b, size_t start, size_t headLimit, size
     if (b[i] == '\r') {
       // RFC 9112 §2.1: the head ends with an empty line, CRLF exactly.
       if (i + 1 >= b.size()) return ParseOutcome::needMore();
-      if (i + 1 >= headLimit) return ParseOutcome::invalid(limitStatus, i + 1, "header section too large");
+      if (i + 1 >= headLimit)
+        return ParseOutcome::invalid(limitStatus, i + 1, "header section too large");
       if (b[i + 1] != '\n') return ParseOutcome::invalid(errStatus, i, "bare CR");
       return ParseOutcome::done(i + 2);
     }
@@ -112,13 +113,16 @@ ParseOutcome scanRequestLine(std::string_view b, const ParseLimits& limits, size
   const size_t lineBound = lineStart + limits.maxRequestLine;
   const size_t bound = std::min(lineBound, limits.maxHeaderBytes);
   const int limitStatus = lineBound <= limits.maxHeaderBytes ? 414 : 431;
-  const std::string_view limitWhy = limitStatus == 414 ? "request line too long" : "header section too large";
+  const std::string_view limitWhy =
+      limitStatus == 414 ? "request line too long" : "header section too large";
   const size_t stop = std::min(b.size(), bound);
   sl.lineStart = lineStart;
   size_t j = lineStart;
   while (j < stop && isTchar(b[j])) ++j;
   if (j >= stop) return beyond(j, b.size(), limitStatus, limitWhy);
-  if (b[j] != ' ') return ParseOutcome::invalid(400, j, j == lineStart ? "invalid method" : "invalid character in method");
+  if (b[j] != ' ')
+    return ParseOutcome::invalid(400, j,
+                                 j == lineStart ? "invalid method" : "invalid character in method");
   if (j == lineStart) return ParseOutcome::invalid(400, j, "empty method");
   sl.firstEnd = j;
   sl.secondStart = ++j;
@@ -149,11 +153,13 @@ ParseOutcome parseRequestHead(std::string_view bytes, const ParseLimits& limits,
   size_t i = 0;
   for (;;) {
     if (i >= bytes.size()) return ParseOutcome::needMore();
-    if (i >= limits.maxHeaderBytes) return ParseOutcome::invalid(431, i, "header section too large");
+    if (i >= limits.maxHeaderBytes)
+      return ParseOutcome::invalid(431, i, "header section too large");
     if (bytes[i] == '\n') return ParseOutcome::invalid(400, i, "bare LF as line terminator");
     if (bytes[i] != '\r') break;
     if (i + 1 >= bytes.size()) return ParseOutcome::needMore();
-    if (i + 1 >= limits.maxHeaderBytes) return ParseOutcome::invalid(431, i + 1, "header section too large");
+    if (i + 1 >= limits.maxHeaderBytes)
+      return ParseOutcome::invalid(431, i + 1, "header section too large");
     if (bytes[i + 1] != '\n') return ParseOutcome::invalid(400, i, "bare CR");
     i += 2;
   }
@@ -212,7 +218,8 @@ ParseOutcome scanStatusLine(std::string_view b, const ParseLimits& limits, Start
 
 }  // namespace
 
-ParseOutcome parseResponseHead(std::string_view bytes, const ParseLimits& limits, ResponseHead& out) {
+ParseOutcome parseResponseHead(std::string_view bytes, const ParseLimits& limits,
+                               ResponseHead& out) {
   // No skipping of leading empty lines: RFC 9112 §2.2 allows it for requests
   // only, and stray bytes from an origin mean its framing cannot be trusted.
   StartLine sl;

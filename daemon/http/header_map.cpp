@@ -29,16 +29,17 @@ size_t HeaderMap::remove(std::string_view name) {
 
 void HeaderMap::set(std::string name, std::string value) {
   // Keep the position of the first occurrence so forwarding order is stable.
-  auto first = std::find_if(fields_.begin(), fields_.end(),
-                            [&name](const HeaderField& f) { return equalsIgnoreCase(f.name, name); });
+  auto first = std::find_if(fields_.begin(), fields_.end(), [&name](const HeaderField& f) {
+    return equalsIgnoreCase(f.name, name);
+  });
   if (first == fields_.end()) {
     add(std::move(name), std::move(value));
     return;
   }
   const auto keep = static_cast<size_t>(first - fields_.begin());
-  const auto it = std::remove_if(fields_.begin() + static_cast<std::ptrdiff_t>(keep) + 1,
-                                 fields_.end(),
-                                 [&name](const HeaderField& f) { return equalsIgnoreCase(f.name, name); });
+  const auto it =
+      std::remove_if(fields_.begin() + static_cast<std::ptrdiff_t>(keep) + 1, fields_.end(),
+                     [&name](const HeaderField& f) { return equalsIgnoreCase(f.name, name); });
   fields_.erase(it, fields_.end());
   fields_[keep].name = std::move(name);
   fields_[keep].value = std::move(value);
@@ -65,9 +66,9 @@ std::vector<std::string_view> HeaderMap::getAll(std::string_view name) const {
 }
 
 size_t HeaderMap::count(std::string_view name) const {
-  return static_cast<size_t>(std::count_if(fields_.begin(), fields_.end(), [name](const HeaderField& f) {
-    return equalsIgnoreCase(f.name, name);
-  }));
+  return static_cast<size_t>(
+      std::count_if(fields_.begin(), fields_.end(),
+                    [name](const HeaderField& f) { return equalsIgnoreCase(f.name, name); }));
 }
 
 std::optional<std::string> HeaderMap::getCombined(std::string_view name) const {

@@ -14,7 +14,9 @@ namespace {
 constexpr size_t kMaxHostLength = 253;
 constexpr size_t kMaxLabelLength = 63;
 
-Error uriError(std::string message) { return makeError(std::move(message), 400); }
+Error uriError(std::string message) {
+  return makeError(std::move(message), 400);
+}
 
 /// Strict dotted-quad: four decimal parts 0-255 without leading zeros.
 /// Leading zeros are refused because some resolvers read them as octal.
@@ -24,7 +26,8 @@ bool isDottedQuad(std::string_view s) {
   while (parts < 4) {
     const size_t start = k;
     unsigned value = 0;
-    while (k < s.size() && isDigit(s[k]) && k - start < 3) value = value * 10 + static_cast<unsigned>(s[k++] - '0');
+    while (k < s.size() && isDigit(s[k]) && k - start < 3)
+      value = value * 10 + static_cast<unsigned>(s[k++] - '0');
     const size_t len = k - start;
     if (len == 0 || value > 255 || (len > 1 && s[start] == '0')) return false;
     ++parts;
@@ -52,7 +55,8 @@ Result<void> parseHost(std::string_view host, bool bracketed, Target& t) {
     if (inet_pton(AF_INET6, buf, addr) != 1) return uriError("invalid IPv6 literal");
     // Canonical text (RFC 5952) so equal addresses give equal cache keys.
     char canon[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, addr, canon, sizeof(canon)) == nullptr) return uriError("invalid IPv6 literal");
+    if (inet_ntop(AF_INET6, addr, canon, sizeof(canon)) == nullptr)
+      return uriError("invalid IPv6 literal");
     t.host = canon;
     t.hostIsIpLiteral = true;
     t.hostIsIpv6 = true;
@@ -68,7 +72,8 @@ Result<void> parseHost(std::string_view host, bool bracketed, Target& t) {
     if (!isHostByte(c)) return uriError("invalid character in host");
     lower.push_back(toLowerAscii(c));
   }
-  const bool allNumeric = std::all_of(lower.begin(), lower.end(), [](char c) { return isDigit(c) || c == '.'; });
+  const bool allNumeric =
+      std::all_of(lower.begin(), lower.end(), [](char c) { return isDigit(c) || c == '.'; });
   if (allNumeric) {
     if (!isDottedQuad(lower)) return uriError("invalid IPv4 address");
     t.host = std::move(lower);
@@ -92,7 +97,8 @@ Result<void> parseHost(std::string_view host, bool bracketed, Target& t) {
   }
   // A numeric or hex last label ("1.2.0x3", "a.123") is read as an IPv4
   // address by some URL parsers (WHATWG); refuse the ambiguity.
-  const bool numericLast = std::all_of(lastLabel.begin(), lastLabel.end(), [](char c) { return isDigit(c); });
+  const bool numericLast =
+      std::all_of(lastLabel.begin(), lastLabel.end(), [](char c) { return isDigit(c); });
   const bool hexLast = lastLabel.size() >= 2 && lastLabel[0] == '0' && lastLabel[1] == 'x';
   if (numericLast || hexLast) return uriError("ambiguous numeric host name");
   t.host = std::move(lower);
@@ -171,7 +177,8 @@ Result<Target> parseAbsoluteForm(std::string_view target) {
   const std::string_view authority = rest.substr(0, authEnd);
   Result<void> hp = parseHostPort(authority, false, defaultPort, t);
   if (!hp) return hp.error();
-  const std::string_view pathAndQuery = authEnd == std::string_view::npos ? std::string_view() : rest.substr(authEnd);
+  const std::string_view pathAndQuery =
+      authEnd == std::string_view::npos ? std::string_view() : rest.substr(authEnd);
   // RFC 9112 §3.2.1: an empty path is sent as "/" (also before a query).
   if (pathAndQuery.empty() || pathAndQuery.front() == '?') t.pathAndQuery = "/";
   t.pathAndQuery.append(pathAndQuery);

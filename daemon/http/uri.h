@@ -10,11 +10,11 @@
 namespace portcullis::http {
 
 struct Target {
-  std::string scheme;        ///< lower-case: "http" (or "https" for absolute-form; we refuse it
-                             ///< upstream); empty for authority-form (CONNECT)
-  std::string host;          ///< lower-case reg-name, dotted-quad IPv4, or IPv6 in RFC 5952
-                             ///< canonical text without brackets
-  uint16_t port = 0;         ///< explicit or the scheme default
+  std::string scheme;  ///< lower-case: "http" (or "https" for absolute-form; we refuse it
+                       ///< upstream); empty for authority-form (CONNECT)
+  std::string host;    ///< lower-case reg-name, dotted-quad IPv4, or IPv6 in RFC 5952
+                       ///< canonical text without brackets
+  uint16_t port = 0;   ///< explicit or the scheme default
   bool hostIsIpLiteral = false;
   bool hostIsIpv6 = false;
   std::string pathAndQuery;  ///< origin-form to send upstream; "/" when empty (RFC 9112 §3.2.1)

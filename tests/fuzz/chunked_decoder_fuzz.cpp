@@ -82,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!whole.out.empty()) appendChunk(wire, whole.out);
   appendLastChunk(wire);
   const Run again = decodeInSteps(wire, 0, ChunkedDecoder::Limits{});
-  check(again.status == ParseStatus::kDone && again.out == whole.out && again.consumed == wire.size());
+  check(again.status == ParseStatus::kDone && again.out == whole.out &&
+        again.consumed == wire.size());
   return 0;
 }

@@ -27,7 +27,8 @@ bool same(const ParseOutcome& a, const ParseOutcome& b) {
          a.errorOffset == b.errorOffset;
 }
 
-void checkPrefix(std::string_view in, size_t cut, const ParseLimits& limits, const ParseOutcome& whole) {
+void checkPrefix(std::string_view in, size_t cut, const ParseLimits& limits,
+                 const ParseOutcome& whole) {
   RequestHead head;
   const ParseOutcome p = parseRequestHead(in.substr(0, cut), limits, head);
   check(p.status == ParseStatus::kNeedMore || same(p, whole));

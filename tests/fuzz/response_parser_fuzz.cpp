@@ -27,7 +27,8 @@ bool same(const ParseOutcome& a, const ParseOutcome& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static constexpr Method kMethods[] = {Method::kGet, Method::kHead, Method::kConnect, Method::kPost};
+  static constexpr Method kMethods[] = {Method::kGet, Method::kHead, Method::kConnect,
+                                        Method::kPost};
   const Method method = kMethods[data[0] % 4];
   const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   ParseLimits limits;

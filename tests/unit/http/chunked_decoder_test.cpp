@@ -92,18 +92,22 @@ TEST_CASE("chunked decoder table") {
   const Row rows[] = {
       {"simple", "3\r\nabc\r\n0\r\n\r\n"sv, ParseStatus::kDone, "abc"},
       {"only last chunk", "0\r\n\r\n"sv, ParseStatus::kDone, ""},
-      {"upper and lower hex", "a\r\n0123456789\r\nB\r\n0123456789a\r\n0\r\n\r\n"sv, ParseStatus::kDone,
-       "01234567890123456789a"},
-      {"16 hex digits accepted", "0000000000000003\r\nabc\r\n0\r\n\r\n"sv, ParseStatus::kDone, "abc"},
+      {"upper and lower hex", "a\r\n0123456789\r\nB\r\n0123456789a\r\n0\r\n\r\n"sv,
+       ParseStatus::kDone, "01234567890123456789a"},
+      {"16 hex digits accepted", "0000000000000003\r\nabc\r\n0\r\n\r\n"sv, ParseStatus::kDone,
+       "abc"},
       {"extensions", "3;a;b=c;d=\"e;f\\\"\"\r\nabc\r\n0;x=y\r\n\r\n"sv, ParseStatus::kDone, "abc"},
       {"BWS around ext", "3 \t; a = \"q\" ;b\r\nabc\r\n0\r\n\r\n"sv, ParseStatus::kDone, "abc"},
-      {"trailers dropped", "1\r\nx\r\n0\r\nA: 1\r\nB-C: two words\r\n\r\n"sv, ParseStatus::kDone, "x"},
+      {"trailers dropped", "1\r\nx\r\n0\r\nA: 1\r\nB-C: two words\r\n\r\n"sv, ParseStatus::kDone,
+       "x"},
       {"bytes after end left", "1\r\nx\r\n0\r\n\r\nNEXT"sv, ParseStatus::kDone, "x", 4},
-      {"binary data with CRLF inside", "4\r\n\r\n\0\n\r\n0\r\n\r\n"sv, ParseStatus::kDone, "\r\n\0\n"sv},
+      {"binary data with CRLF inside", "4\r\n\r\n\0\n\r\n0\r\n\r\n"sv, ParseStatus::kDone,
+       "\r\n\0\n"sv},
       {"incomplete data", "5\r\nab"sv, ParseStatus::kNeedMore, "ab"},
       {"incomplete trailer", "0\r\nA: 1\r\n"sv, ParseStatus::kNeedMore, ""},
       {"17 hex digits", "fffffffffffffffff\r\n"sv, ParseStatus::kInvalid},
-      {"17 digits with leading zero", "00000000000000001\r\nx\r\n0\r\n\r\n"sv, ParseStatus::kInvalid},
+      {"17 digits with leading zero", "00000000000000001\r\nx\r\n0\r\n\r\n"sv,
+       ParseStatus::kInvalid},
       {"2^63", "8000000000000000\r\n"sv, ParseStatus::kInvalid},
       {"0x prefix", "0x3\r\nabc\r\n0\r\n\r\n"sv, ParseStatus::kInvalid},
       {"plus sign", "+3\r\nabc\r\n0\r\n\r\n"sv, ParseStatus::kInvalid},
@@ -155,7 +159,8 @@ TEST_CASE("chunked decoder limits") {
     CHECK(feed("3;" + std::string(20, 'a'), 1, limits).status == ParseStatus::kInvalid);
   }
   SUBCASE("trailer section over the limit") {
-    CHECK(feed("0\r\nA: 1234567\r\nB: 1234567\r\n\r\n"sv, 0, limits).status == ParseStatus::kInvalid);
+    CHECK(feed("0\r\nA: 1234567\r\nB: 1234567\r\n\r\n"sv, 0, limits).status ==
+          ParseStatus::kInvalid);
     CHECK(feed("0\r\nA: 1234567\r\nB: 1234\r\n\r\n"sv, 2, limits).status == ParseStatus::kDone);
   }
 }

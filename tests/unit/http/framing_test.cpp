@@ -43,7 +43,9 @@ TEST_CASE("requestFraming") {
   SUBCASE("statuses of the errors") {
     CHECK(requestFraming(request({{"Transfer-Encoding", "gzip, chunked"}})).error().status == 501);
     CHECK(requestFraming(request({{"Transfer-Encoding", "chunked"}}, 0)).error().status == 400);
-    CHECK(requestFraming(request({{"Content-Length", "1"}, {"Transfer-Encoding", "chunked"}})).error().status == 400);
+    CHECK(requestFraming(request({{"Content-Length", "1"}, {"Transfer-Encoding", "chunked"}}))
+              .error()
+              .status == 400);
     CHECK(requestFraming(request({{"Content-Length", " 1"}})).error().status == 400);
   }
 }
@@ -60,18 +62,46 @@ TEST_CASE("responseFraming") {
   };
   const std::vector<Row> rows = {
       {"200 CL", 200, Method::kGet, {{"Content-Length", "7"}}, 1, true, BodyKind::kContentLength},
-      {"200 chunked", 200, Method::kGet, {{"Transfer-Encoding", "chunked"}}, 1, true, BodyKind::kChunked},
+      {"200 chunked",
+       200,
+       Method::kGet,
+       {{"Transfer-Encoding", "chunked"}},
+       1,
+       true,
+       BodyKind::kChunked},
       {"200 until close", 200, Method::kGet, {}, 1, true, BodyKind::kUntilClose},
-      {"HEAD ignores TE+CL", 200, Method::kHead, {{"Content-Length", "7"}, {"Transfer-Encoding", "chunked"}}, 1,
-       true, BodyKind::kNone},
+      {"HEAD ignores TE+CL",
+       200,
+       Method::kHead,
+       {{"Content-Length", "7"}, {"Transfer-Encoding", "chunked"}},
+       1,
+       true,
+       BodyKind::kNone},
       {"101", 101, Method::kGet, {}, 1, true, BodyKind::kNone},
       {"204", 204, Method::kGet, {{"Content-Length", "3"}}, 1, true, BodyKind::kNone},
       {"304", 304, Method::kGet, {{"Transfer-Encoding", "chunked"}}, 1, true, BodyKind::kNone},
       {"CONNECT 200", 200, Method::kConnect, {{"Content-Length", "3"}}, 1, true, BodyKind::kNone},
-      {"CONNECT 403", 403, Method::kConnect, {{"Content-Length", "3"}}, 1, true, BodyKind::kContentLength},
-      {"TE + CL", 200, Method::kGet, {{"Content-Length", "7"}, {"Transfer-Encoding", "chunked"}}, 1, false,
+      {"CONNECT 403",
+       403,
+       Method::kConnect,
+       {{"Content-Length", "3"}},
+       1,
+       true,
+       BodyKind::kContentLength},
+      {"TE + CL",
+       200,
+       Method::kGet,
+       {{"Content-Length", "7"}, {"Transfer-Encoding", "chunked"}},
+       1,
+       false,
        BodyKind::kNone},
-      {"TE chunked, gzip", 200, Method::kGet, {{"Transfer-Encoding", "chunked, gzip"}}, 1, false, BodyKind::kNone},
+      {"TE chunked, gzip",
+       200,
+       Method::kGet,
+       {{"Transfer-Encoding", "chunked, gzip"}},
+       1,
+       false,
+       BodyKind::kNone},
       {"TE 1.0", 200, Method::kGet, {{"Transfer-Encoding", "chunked"}}, 0, false, BodyKind::kNone},
       {"CL junk", 200, Method::kGet, {{"Content-Length", "7a"}}, 1, false, BodyKind::kNone},
   };
@@ -84,6 +114,35 @@ TEST_CASE("responseFraming") {
       } else {
         CHECK(f.error().status == 502);
       }
+    }
+  }
+}
+
+TEST_CASE("checkHostField") {
+  struct Row {
+    const char* name;
+    std::vector<HeaderField> fields;
+    int minor;
+    bool ok;
+  };
+  const std::vector<Row> rows = {
+      {"one Host", {{"Host", "a.example"}}, 1, true},
+      {"Host with port", {{"host", "a.example:8080"}}, 1, true},
+      {"IPv6 Host", {{"Host", "[::1]:8080"}}, 1, true},
+      {"empty Host", {{"Host", ""}}, 1, true},
+      {"no Host in 1.0", {}, 0, true},
+      {"no Host in 1.1", {}, 1, false},
+      {"two Host lines", {{"Host", "a"}, {"Host", "a"}}, 1, false},
+      {"two Host lines in 1.0", {{"Host", "a"}, {"host", "b"}}, 0, false},
+      {"Host list", {{"Host", "a, b"}}, 1, false},
+      {"Host with userinfo", {{"Host", "u@a"}}, 1, false},
+      {"Host with bad port", {{"Host", "a:0"}}, 1, false},
+  };
+  for (const Row& r : rows) {
+    SUBCASE(r.name) {
+      const auto res = checkHostField(request(r.fields, r.minor));
+      CHECK(res.ok() == r.ok);
+      if (!r.ok) CHECK(res.error().status == 400);
     }
   }
 }

@@ -36,8 +36,9 @@ TEST_CASE("request head: fields, method and version are filled in") {
 
 TEST_CASE("request head: reused output is replaced, not appended to") {
   RequestHead head;
-  REQUIRE(parseRequestHead("GET /a HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n"sv, ParseLimits{}, head).status ==
-          ParseStatus::kDone);
+  REQUIRE(
+      parseRequestHead("GET /a HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n"sv, ParseLimits{}, head).status ==
+      ParseStatus::kDone);
   REQUIRE(parseRequestHead("HEAD /b HTTP/1.0\r\nC: 3\r\n\r\n"sv, ParseLimits{}, head).status ==
           ParseStatus::kDone);
   CHECK(head.method == "HEAD");
@@ -70,10 +71,11 @@ TEST_CASE("request head: method kinds") {
     const char* token;
     Method kind;
   };
-  const Row rows[] = {{"GET", Method::kGet},         {"HEAD", Method::kHead},     {"POST", Method::kPost},
-                      {"PUT", Method::kPut},         {"DELETE", Method::kDelete}, {"CONNECT", Method::kConnect},
-                      {"OPTIONS", Method::kOptions}, {"TRACE", Method::kTrace},   {"PATCH", Method::kPatch},
-                      {"get", Method::kOther},       {"BREW", Method::kOther}};
+  const Row rows[] = {
+      {"GET", Method::kGet},         {"HEAD", Method::kHead},     {"POST", Method::kPost},
+      {"PUT", Method::kPut},         {"DELETE", Method::kDelete}, {"CONNECT", Method::kConnect},
+      {"OPTIONS", Method::kOptions}, {"TRACE", Method::kTrace},   {"PATCH", Method::kPatch},
+      {"get", Method::kOther},       {"BREW", Method::kOther}};
   for (const Row& r : rows) {
     SUBCASE(r.token) {
       CHECK(methodFromToken(r.token) == r.kind);
@@ -87,7 +89,8 @@ TEST_CASE("request head: method kinds") {
 
 TEST_CASE("request head: error offsets and reasons point at the offending byte") {
   RequestHead head;
-  const ParseOutcome o = parseRequestHead("GET / HTTP/1.1\r\nHost : a\r\n\r\n"sv, ParseLimits{}, head);
+  const ParseOutcome o =
+      parseRequestHead("GET / HTTP/1.1\r\nHost : a\r\n\r\n"sv, ParseLimits{}, head);
   REQUIRE(o.status == ParseStatus::kInvalid);
   CHECK(o.errorStatus == 400);
   CHECK(o.errorOffset == 20);
@@ -119,23 +122,27 @@ TEST_CASE("response head: status, reason, 1xx") {
     CHECK(head.headers.get("server") == "x");
   }
   SUBCASE("no reason, no SP") {
-    REQUIRE(parseResponseHead("HTTP/1.1 200\r\n\r\n"sv, ParseLimits{}, head).status == ParseStatus::kDone);
+    REQUIRE(parseResponseHead("HTTP/1.1 200\r\n\r\n"sv, ParseLimits{}, head).status ==
+            ParseStatus::kDone);
     CHECK(head.status == 200);
     CHECK(head.reason.empty());
   }
   SUBCASE("interim then final in one buffer") {
-    const std::string_view bytes = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"sv;
+    const std::string_view bytes =
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"sv;
     const ParseOutcome first = parseResponseHead(bytes, ParseLimits{}, head);
     REQUIRE(first.status == ParseStatus::kDone);
     CHECK(head.status == 100);
     CHECK(responseFraming(head, Method::kPost)->kind == BodyKind::kNone);
-    const ParseOutcome second = parseResponseHead(bytes.substr(first.consumed), ParseLimits{}, head);
+    const ParseOutcome second =
+        parseResponseHead(bytes.substr(first.consumed), ParseLimits{}, head);
     REQUIRE(second.status == ParseStatus::kDone);
     CHECK(head.status == 201);
     CHECK(first.consumed + second.consumed == bytes.size());
   }
   SUBCASE("errors are 502") {
-    const ParseOutcome o = parseResponseHead("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"sv, ParseLimits{}, head);
+    const ParseOutcome o =
+        parseResponseHead("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"sv, ParseLimits{}, head);
     REQUIRE(o.status == ParseStatus::kInvalid);
     CHECK(o.errorStatus == 502);
   }

@@ -20,13 +20,13 @@ constexpr int kOk = 0;
 constexpr int kIncomplete = -1;
 
 struct Outcome {
-  int error = kOk;         ///< kOk, kIncomplete or the HTTP status of the failure
-  std::string phase;       ///< "head", "framing" or "body" when failed
+  int error = kOk;    ///< kOk, kIncomplete or the HTTP status of the failure
+  std::string phase;  ///< "head", "framing" or "body" when failed
   size_t headErrorOffset = 0;
-  size_t consumed = 0;     ///< bytes of the whole message (head + body)
+  size_t consumed = 0;  ///< bytes of the whole message (head + body)
   BodyKind kind = BodyKind::kNone;
   std::string body;
-  std::string startLine;   ///< method/target/version or version/status/reason
+  std::string startLine;  ///< method/target/version or version/status/reason
   std::vector<HeaderField> fields;
 
   bool operator==(const Outcome& o) const {
@@ -44,7 +44,8 @@ struct Outcome {
 
 inline doctest::String toString(const Outcome& o) {
   std::string s = "{error=" + std::to_string(o.error) + " phase=" + o.phase +
-                  " off=" + std::to_string(o.headErrorOffset) + " consumed=" + std::to_string(o.consumed) +
+                  " off=" + std::to_string(o.headErrorOffset) +
+                  " consumed=" + std::to_string(o.consumed) +
                   " kind=" + std::to_string(static_cast<int>(o.kind)) + " body=" + o.body +
                   " start=" + o.startLine + " fields=" + std::to_string(o.fields.size()) + "}";
   return doctest::String(s.c_str());
@@ -81,19 +82,21 @@ inline Outcome runMessage(std::string_view bytes, const std::vector<size_t>& cut
     buf.append(bytes.substr(fed, cut - fed));
     fed = cut;
     if (phase == Phase::kHead) {
-      const ParseOutcome o = dir.response ? parseResponseHead(buf, limits, resp)
-                                          : parseRequestHead(buf, limits, req);
+      const ParseOutcome o =
+          dir.response ? parseResponseHead(buf, limits, resp) : parseRequestHead(buf, limits, req);
       if (o.status == ParseStatus::kNeedMore) continue;
       if (o.status == ParseStatus::kInvalid) return fail(o.errorStatus, "head", o.errorOffset);
       out.consumed = o.consumed;
       buf.erase(0, o.consumed);
-      const Result<Framing> f = dir.response ? responseFraming(resp, dir.requestMethod) : requestFraming(req);
+      const Result<Framing> f =
+          dir.response ? responseFraming(resp, dir.requestMethod) : requestFraming(req);
       if (!f) return fail(f.error().status, "framing", 0);
       framing = *f;
       out.kind = framing.kind;
       clRemaining = framing.length;
       if (dir.response) {
-        out.startLine = std::to_string(resp.versionMinor) + " " + std::to_string(resp.status) + " " + resp.reason;
+        out.startLine = std::to_string(resp.versionMinor) + " " + std::to_string(resp.status) +
+                        " " + resp.reason;
         out.fields = resp.headers.fields();
       } else {
         out.startLine = req.method + " " + req.target + " " + std::to_string(req.versionMinor);
@@ -140,7 +143,9 @@ inline Outcome runMessage(std::string_view bytes, const std::vector<size_t>& cut
   return out;
 }
 
-inline std::vector<size_t> wholeCuts(size_t n) { return {n}; }
+inline std::vector<size_t> wholeCuts(size_t n) {
+  return {n};
+}
 
 inline std::vector<size_t> byteCuts(size_t n) {
   std::vector<size_t> cuts;

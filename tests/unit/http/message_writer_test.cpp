@@ -38,15 +38,22 @@ TEST_CASE("reasonPhrase") {
     int status;
     const char* reason;
   };
-  const Row rows[] = {{100, "Continue"},        {200, "OK"},
-                      {204, "No Content"},      {304, "Not Modified"},
-                      {400, "Bad Request"},     {403, "Forbidden"},
+  const Row rows[] = {{100, "Continue"},
+                      {200, "OK"},
+                      {204, "No Content"},
+                      {304, "Not Modified"},
+                      {400, "Bad Request"},
+                      {403, "Forbidden"},
                       {407, "Proxy Authentication Required"},
-                      {413, "Content Too Large"}, {414, "URI Too Long"},
+                      {413, "Content Too Large"},
+                      {414, "URI Too Long"},
                       {431, "Request Header Fields Too Large"},
-                      {501, "Not Implemented"}, {502, "Bad Gateway"},
-                      {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
-                      {299, ""},                {0, ""}};
+                      {501, "Not Implemented"},
+                      {502, "Bad Gateway"},
+                      {504, "Gateway Timeout"},
+                      {505, "HTTP Version Not Supported"},
+                      {299, ""},
+                      {0, ""}};
   for (const Row& r : rows) {
     CHECK(reasonPhrase(r.status) == r.reason);
   }
