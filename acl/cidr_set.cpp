@@ -28,15 +28,39 @@ void CidrSet::finalize() {
   }
   ranges_ = std::move(merged);
   ranges_.shrink_to_fit();
+  v4First_.clear();
+  v4Last_.clear();
+  wide_.clear();
+  constexpr uint64_t kMappedHi = 0;
+  constexpr uint64_t kMappedLoTop = 0x0000ffff00000000ull;
+  for (const Range& r : ranges_) {
+    bool v4Only = r.first.hi == kMappedHi && r.last.hi == kMappedHi &&
+                  (r.first.lo & 0xffffffff00000000ull) == kMappedLoTop &&
+                  (r.last.lo & 0xffffffff00000000ull) == kMappedLoTop;
+    if (v4Only) {
+      v4First_.push_back(static_cast<uint32_t>(r.first.lo));
+      v4Last_.push_back(static_cast<uint32_t>(r.last.lo));
+    } else {
+      wide_.push_back(r);
+    }
+  }
   finalized_ = true;
 }
 
 bool CidrSet::contains(const IpAddress& a) const {
+  if (a.isV4() && !v4First_.empty()) {
+    uint32_t v = a.v4();
+    // First range whose start is > v; the candidate is the one before it.
+    auto it = std::upper_bound(v4First_.begin(), v4First_.end(), v);
+    if (it != v4First_.begin() && v <= v4Last_[static_cast<size_t>(it - v4First_.begin()) - 1]) {
+      return true;
+    }
+  }
+  if (wide_.empty()) return false;
   U128 v = U128::fromAddress(a);
-  // First range whose start is > v; the candidate is the one before it.
-  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), v,
+  auto it = std::upper_bound(wide_.begin(), wide_.end(), v,
                              [](const U128& x, const Range& r) { return x < r.first; });
-  if (it == ranges_.begin()) return false;
+  if (it == wide_.begin()) return false;
   --it;
   return v <= it->last;
 }

@@ -32,6 +32,12 @@ class CidrSet {
     U128 last;
   };
   std::vector<Range> ranges_;
+  // IPv4-only ranges again as 32-bit bounds: 8 bytes per range keeps a
+  // 100,000-block set within a few hundred KB, so the binary search stays
+  // in cache. Ranges crossing the v4-mapped block stay only in ranges_.
+  std::vector<uint32_t> v4First_;
+  std::vector<uint32_t> v4Last_;
+  std::vector<Range> wide_;  ///< ranges that are not v4-only (v6, or spanning)
   bool finalized_ = true;
 };
 

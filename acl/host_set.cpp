@@ -1,5 +1,6 @@
 #include "acl/host_set.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace portcullis::acl {
@@ -9,6 +10,11 @@ constexpr size_t kMaxName = 253;  // RFC 1035 §2.3.4
 constexpr size_t kMaxLabel = 63;
 
 uint64_t hashName(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+uint64_t labelBit(std::string_view name) {
+  size_t labels = static_cast<size_t>(std::count(name.begin(), name.end(), '.')) + 1;
+  return uint64_t{1} << std::min<size_t>(labels, 63);
+}
 
 bool validLabelChar(char c) {
   // Letters, digits, '-' (RFC 952/1123) and '_' (seen in real names, e.g. SRV-style).
@@ -89,9 +95,15 @@ uint8_t HostSet::flagsOf(std::string_view name, uint64_t hash) const {
   }
 }
 
-void HostSet::grow() {
+void HostSet::reserve(size_t n) {
+  size_t want = 16;
+  while (want < (count_ + n) * 2) want *= 2;
+  if (want > slots_.size()) grow(want);
+}
+
+void HostSet::grow(size_t capacity) {
   std::vector<Slot> old = std::move(slots_);
-  slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+  slots_.assign(capacity != 0 ? capacity : (old.empty() ? 16 : old.size() * 2), Slot{});
   size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
     if (s.flags == 0) continue;
@@ -108,6 +120,9 @@ void HostSet::add(const HostPattern& pattern) {
   }
   // Keep the load factor under 1/2 so probes stay short.
   if ((count_ + 1) * 2 > slots_.size()) grow();
+  uint64_t bit = labelBit(pattern.name);
+  if (static_cast<uint8_t>(pattern.match) & static_cast<uint8_t>(HostMatch::kExact)) exactLabels_ |= bit;
+  if (static_cast<uint8_t>(pattern.match) & static_cast<uint8_t>(HostMatch::kSubdomains)) subLabels_ |= bit;
   uint64_t h = hashName(pattern.name);
   size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -131,10 +146,17 @@ void HostSet::add(const HostPattern& pattern) {
 bool HostSet::contains(std::string_view host) const {
   if (any_) return true;
   if (count_ == 0 || host.empty()) return false;
-  if (flagsOf(host, hashName(host)) & static_cast<uint8_t>(HostMatch::kExact)) return true;
+  size_t labels = static_cast<size_t>(std::count(host.begin(), host.end(), '.')) + 1;
+  auto bitFor = [](size_t n) { return uint64_t{1} << std::min<size_t>(n, 63); };
+  if ((exactLabels_ & bitFor(labels)) &&
+      (flagsOf(host, hashName(host)) & static_cast<uint8_t>(HostMatch::kExact))) {
+    return true;
+  }
   // Walk the parent domains: a.b.example.org -> b.example.org -> example.org -> org.
   for (size_t dot = host.find('.'); dot != std::string_view::npos;
        dot = host.find('.', dot + 1)) {
+    --labels;
+    if (!(subLabels_ & bitFor(labels))) continue;
     std::string_view parent = host.substr(dot + 1);
     if (flagsOf(parent, hashName(parent)) & static_cast<uint8_t>(HostMatch::kSubdomains)) {
       return true;

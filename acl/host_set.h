@@ -39,6 +39,8 @@ std::string normaliseHost(std::string_view host);
 class HostSet {
  public:
   void add(const HostPattern& pattern);
+  /// Makes room for `n` more names at once (list files: avoids rehashing).
+  void reserve(size_t n);
   /// `host` must be normalised (see normaliseHost).
   bool contains(std::string_view host) const;
   bool matchesAny() const { return any_; }
@@ -56,7 +58,7 @@ class HostSet {
     uint8_t flags = 0;  ///< 0 = empty slot; else HostMatch bits
   };
   uint8_t flagsOf(std::string_view name, uint64_t hash) const;
-  void grow();
+  void grow(size_t capacity = 0);
   bool subtreeCovered(std::string_view name) const;
   std::string_view nameAt(const Slot& s) const { return {arena_.data() + s.offset, s.length}; }
 
@@ -64,6 +66,11 @@ class HostSet {
   std::vector<Slot> slots_;
   size_t count_ = 0;
   bool any_ = false;
+  // Bit k set when some stored name with k labels (k < 64; 63 = "63 or
+  // more") has that match kind: a lookup probes only parent domains whose
+  // label count some entry has, so most walks cost one or two probes.
+  uint64_t exactLabels_ = 0;
+  uint64_t subLabels_ = 0;
 };
 
 }  // namespace portcullis::acl

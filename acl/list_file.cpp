@@ -1,5 +1,7 @@
 #include "acl/list_file.h"
 
+#include <algorithm>
+
 namespace portcullis::acl {
 
 namespace {
@@ -38,6 +40,7 @@ void note(std::vector<ListIssue>& issues, size_t maxIssues, int line, int col, s
 ListStats parseHostList(std::string_view text, HostSet& into, std::vector<ListIssue>& issues,
                         size_t maxIssues) {
   ListStats stats;
+  into.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   forEachLine(text, [&](int lineNo, const std::vector<std::pair<std::string_view, int>>& fields) {
     size_t first = 0;
     // Hosts-file form: "0.0.0.0 name [name...]".
