@@ -74,6 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (whole.status != ParseStatus::kDone) return 0;
   check(whole.consumed > 0);
   checkRoundTrip(head, limits);
+  const Result<void> host = checkHostField(head);
+  check(host.ok() || host.error().status == 400);
   if (head.methodKind == Method::kConnect) {
     (void)parseAuthorityForm(head.target);
   } else if (!head.target.empty() && head.target[0] != '/') {
