@@ -67,7 +67,6 @@ void Stats::recordRequest(const log::AccessRecord& r) noexcept {
     // Copy outside the lock; only the ring push happens under it.
     std::pair<uint64_t, log::AccessRecord> entry{0, r};
     std::lock_guard lock(mu_);
-    if (r.decision == log::AccessDecision::kDeny) countDenial(r.rule);
     entry.first = ++seq_;
     recent_.push_back(std::move(entry));
     while (recent_.size() > recentCapacity_) recent_.pop_front();

@@ -86,10 +86,10 @@ class Stats {
   void connectionClosed() noexcept;
   void connectionRefused(RefuseReason reason) noexcept;
   /// One finished request or tunnel: counters by status class and cache
-  /// result, bytes, ACL denial by rule when decision is deny, and a copy in
-  /// the recent ring (given the next sequence number).
+  /// result, bytes, and a copy in the recent ring (given the next sequence
+  /// number). It does not count ACL denials: call aclDenied() for those.
   void recordRequest(const log::AccessRecord& record) noexcept;
-  /// A denial that produced no AccessRecord (e.g. refused at accept).
+  /// One ACL denial by `rule` (at accept or per request), counted once.
   void aclDenied(std::string_view rule) noexcept;
   void upstreamError() noexcept;
   void dnsFailure() noexcept;

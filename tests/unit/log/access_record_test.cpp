@@ -79,6 +79,12 @@ TEST_CASE("formatJson: every field present and typed") {
   CHECK(v.at("duration_ms").number == 12.5);
 }
 
+TEST_CASE("formatJson: duration rounded to microseconds") {
+  AccessRecord r = sample();
+  r.durationMs = 12.634299;
+  CHECK(formatJson(r).find("\"duration_ms\":12.634,") != std::string::npos);
+}
+
 TEST_CASE("formatJson: unauthenticated, denied, with error") {
   AccessRecord r = sample();
   r.user.clear();

@@ -56,6 +56,7 @@ void fill(Stats& s) {
   denied.decision = AccessDecision::kDeny;
   denied.rule = "block \"ads\"\nlist";  // hostile-looking rule name, escaped in labels
   s.recordRequest(denied);
+  s.aclDenied(denied.rule);
   s.aclDenied("default-deny");
   s.upstreamError();
   s.dnsFailure();
