@@ -14,6 +14,7 @@
 
 #include "daemon/admin/admin_server.h"
 #include "daemon/admin/stats.h"
+#include "daemon/audit/audit.h"
 #include "daemon/admin/status_client.h"
 #include "daemon/config/commands.h"
 #include "daemon/config/config_loader.h"
@@ -253,6 +254,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"markdown", "roff"}));
   referenceCmd->group("");  // hidden: a build tool, not an admin command
 
+  // --- audit (daemon/audit/audit.h) ---
+  audit::AuditOptions auditOptions;
+  auto* auditCmd = app.add_subcommand(
+      "audit", "Probe an HTTP proxy the way open-proxy scanners do; exit 1 if it is open.");
+  auditCmd->add_option("--proxy", auditOptions.proxy, "HOST:PORT or [IPv6]:PORT of the proxy");
+  auditCmd->add_flag("--json", auditOptions.json, "Print one JSON document instead of a table");
+  auditCmd->add_option("--timeout", auditOptions.timeout, "Deadline per probe")->capture_default_str();
+  auditCmd->add_flag("--skip-metadata", auditOptions.skipMetadata,
+                     "Do not probe 169.254.169.254 (the one target off this machine)");
+  // --- end audit ---
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -263,6 +275,7 @@ int main(int argc, char** argv) {
   if (explainCmd->parsed()) {
     return config::runExplain(configPath, from, to, method, std::cout, std::cerr, resolve);
   }
+  if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
   if (statusCmd->parsed()) return admin::runStatus(adminAddress, follow, json, std::cout, std::cerr);
   if (referenceCmd->parsed()) {
     std::cout << (format == "roff" ? config::configReferenceRoff() : config::configReferenceMarkdown());
