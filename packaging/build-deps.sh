@@ -7,6 +7,7 @@ build_pkgs=(cmake g++ make pkg-config libevent-dev libssl-dev libsqlite3-dev
             libtomlplusplus-dev doctest-dev libcli11-dev libfmt-dev)
 test_pkgs=(curl python3 python3-pytest clang libclang-rt-14-dev
            lintian systemd dpkg-dev file logrotate adduser)
+test_pkgs+=(tinyproxy)  # tests/integration/test_audit.py runs an intentionally open proxy
 
 want=("${build_pkgs[@]}")
 [[ ${1:-} == --test ]] && want+=("${test_pkgs[@]}")
