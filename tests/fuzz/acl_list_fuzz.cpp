@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
-    std::string name = normaliseHost(text.substr(pos, end - pos));
+    // The raw line, as parseHostList would see a one-field line.
+    std::string name(text.substr(pos, end - pos));
     std::string err;
     auto p = parseHostPattern(name, true, err);
     if (p && !p->any && p->match == HostMatch::kBoth && !IpAddress::parse(name) &&
