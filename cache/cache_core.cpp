@@ -182,10 +182,12 @@ Result<EntryPtr> CacheCore::publish(EntryPtr entry) {
   }
   if (loading_) touchedWhileLoading_.insert(entry->key);
   if (EntryPtr replaced = index_.insert(entry)) {
-    eviction_->onRemove(replaced->keyHash);
+    // A refetch of a known object keeps its eviction history.
+    eviction_->onReplace(entry->keyHash, entry->bodySize);
     unlinks_.push_back(replaced->bodyFile);  // its row is replaced by the upsert
+  } else {
+    eviction_->onInsert(entry->keyHash, entry->bodySize);
   }
-  eviction_->onInsert(entry->keyHash, entry->bodySize);
   queueLocked(IndexOp::Kind::kUpsert, rowFromEntry(*entry));
   while (const auto* vs = index_.variants(entry->key)) {
     if (vs->size() <= std::max<size_t>(options_.maxVariantsPerKey, 1)) break;
@@ -246,10 +248,16 @@ void CacheCore::loadAll(SqliteIndex& index) {
     auto n = index.loadBatch(last, kLoadBatchRows, rows);
     if (!n.ok() || n.value() == 0) break;
     last = rows.back().id;
+    // Build entries before taking the lock: the hit path must not wait on
+    // header decoding.
+    std::vector<EntryPtr> entries;
+    entries.reserve(rows.size());
+    for (const auto& row : rows) entries.push_back(entryFromRow(row, store_));
     {
       std::lock_guard lk(mu_);
-      for (const auto& row : rows) {
-        EntryPtr e = touchedWhileLoading_.count(row.key) ? nullptr : entryFromRow(row, store_);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const IndexRow& row = rows[i];
+        EntryPtr e = touchedWhileLoading_.count(row.key) ? nullptr : entries[i];
         if (e && index_.byHash(e->keyHash)) e = nullptr;
         if (!e) {
           // Superseded during loading, damaged, or a duplicate: drop the

@@ -30,6 +30,10 @@ class EvictionPolicy {
   virtual void onInsert(uint64_t key, uint64_t size) = 0;
   /// The object was served (a hit).
   virtual void onAccess(uint64_t key) = 0;
+  /// The object was stored again (a new response for the same key replaced
+  /// it): keeps its queue position and history, records the new size, and
+  /// counts as an access. Unknown keys are inserted.
+  virtual void onReplace(uint64_t key, uint64_t newSize) = 0;
   /// The object left the cache for another reason (invalidated, replaced,
   /// found corrupt). Unknown keys are ignored.
   virtual void onRemove(uint64_t key) = 0;

@@ -15,6 +15,17 @@ void LruPolicy::onAccess(uint64_t key) {
   order_.splice(order_.begin(), order_, it->second.pos);
 }
 
+void LruPolicy::onReplace(uint64_t key, uint64_t newSize) {
+  auto it = map_.find(key);
+  if (it == map_.end()) {
+    onInsert(key, newSize);
+    return;
+  }
+  bytes_ = bytes_ - it->second.size + newSize;
+  it->second.size = newSize;
+  order_.splice(order_.begin(), order_, it->second.pos);
+}
+
 void LruPolicy::onRemove(uint64_t key) {
   auto it = map_.find(key);
   if (it == map_.end()) return;

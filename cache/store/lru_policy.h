@@ -14,6 +14,7 @@ class LruPolicy final : public EvictionPolicy {
  public:
   void onInsert(uint64_t key, uint64_t size) override;
   void onAccess(uint64_t key) override;
+  void onReplace(uint64_t key, uint64_t newSize) override;
   void onRemove(uint64_t key) override;
   std::optional<uint64_t> evict() override;
   size_t objectCount() const override { return map_.size(); }

@@ -32,6 +32,19 @@ void S3FifoPolicy::onAccess(uint64_t key) {
   if (it != map_.end() && it->second.freq < kMaxFreq) ++it->second.freq;
 }
 
+void S3FifoPolicy::onReplace(uint64_t key, uint64_t newSize) {
+  auto it = map_.find(key);
+  if (it == map_.end()) {
+    onInsert(key, newSize);
+    return;
+  }
+  Node& n = it->second;
+  uint64_t& queueBytes = n.queue == Queue::kSmall ? smallBytes_ : mainBytes_;
+  queueBytes = queueBytes - n.size + newSize;
+  n.size = newSize;
+  if (n.freq < kMaxFreq) ++n.freq;
+}
+
 void S3FifoPolicy::onRemove(uint64_t key) {
   auto it = map_.find(key);
   if (it == map_.end()) return;
