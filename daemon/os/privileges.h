@@ -40,9 +40,10 @@ RootAction decideRootAction(bool isRoot, const std::string& user, bool allowRoot
 /// primary group, then real/effective/saved gid and uid set to the user's,
 /// then PR_SET_NO_NEW_PRIVS. The uid change away from 0 clears every
 /// capability (capabilities(7)); this is verified, as is that setuid(0) now
-/// fails. Refuses uid 0 as a target. Must be called while the process has a
-/// single thread, or at least before any thread that must keep root starts:
-/// glibc applies set*id to all threads. On error the process may be half
+/// fails. Refuses uid 0 as a target. glibc applies the set*id calls to every
+/// thread of the process; no_new_privs, a per-thread flag, is set on the
+/// calling thread and inherited only by threads it starts afterwards, so call
+/// this before starting the worker threads. On error the process may be half
 /// dropped and must exit.
 Result<void> dropPrivileges(const std::string& user);
 
