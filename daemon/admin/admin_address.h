@@ -16,9 +16,9 @@ namespace portcullis::admin {
 struct AdminAddress {
   enum class Kind { kTcp, kUnix };
   Kind kind = Kind::kTcp;
-  std::string host;  ///< IP literal, no brackets (kTcp)
-  uint16_t port = 0; ///< 0 = any free port (tests)
-  std::string path;  ///< filesystem path (kUnix)
+  std::string host;   ///< IP literal, no brackets (kTcp)
+  uint16_t port = 0;  ///< 0 = any free port (tests)
+  std::string path;   ///< filesystem path (kUnix)
 
   /// Parses the forms above; the error names what is wrong.
   static Result<AdminAddress> parse(const std::string& text);

@@ -39,9 +39,7 @@ using Buffer = UniqueHandle<evbuffer, evbuffer_free>;
 struct Query {
   evkeyvalq kv{};
   bool ok = false;
-  explicit Query(const std::string& text) {
-    ok = evhttp_parse_query_str(text.c_str(), &kv) == 0;
-  }
+  explicit Query(const std::string& text) { ok = evhttp_parse_query_str(text.c_str(), &kv) == 0; }
   ~Query() { evhttp_clear_headers(&kv); }
   Query(const Query&) = delete;
   Query& operator=(const Query&) = delete;
@@ -107,9 +105,13 @@ bool parseSeq(const std::string& text, uint64_t& out) {
 }  // namespace
 
 AdminServer::AdminServer(Stats& stats) : stats_(stats) {}
-AdminServer::~AdminServer() { stop(); }
+AdminServer::~AdminServer() {
+  stop();
+}
 
-void AdminServer::setPurgeHandler(PurgeHandler handler) { purge_ = std::move(handler); }
+void AdminServer::setPurgeHandler(PurgeHandler handler) {
+  purge_ = std::move(handler);
+}
 
 Result<void> AdminServer::setAllowList(const std::vector<std::string>& allow) {
   auto parsed = PeerAllowList::parse(allow);
@@ -120,7 +122,9 @@ Result<void> AdminServer::setAllowList(const std::vector<std::string>& allow) {
   return {};
 }
 
-std::string AdminServer::boundAddress() const { return bound_.toString(); }
+std::string AdminServer::boundAddress() const {
+  return bound_.toString();
+}
 
 Result<int> AdminServer::bindSocket(const AdminAddress& addr) {
   sockaddr_storage ss{};
@@ -131,7 +135,8 @@ Result<int> AdminServer::bindSocket(const AdminAddress& addr) {
     struct stat st {};
     if (::lstat(addr.path.c_str(), &st) == 0) {
       // Replace only a stale socket, never a regular file someone pointed us at.
-      if (!S_ISSOCK(st.st_mode)) return makeError("admin listen " + name + ": path exists and is not a socket");
+      if (!S_ISSOCK(st.st_mode))
+        return makeError("admin listen " + name + ": path exists and is not a socket");
       ::unlink(addr.path.c_str());
     }
   }
@@ -149,8 +154,9 @@ Result<int> AdminServer::bindSocket(const AdminAddress& addr) {
     sockaddr_storage got{};
     socklen_t gotLen = sizeof got;
     ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&got), &gotLen);
-    bound_.port = ntohs(got.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
-                                                 : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
+    bound_.port =
+        ntohs(got.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
   }
   return fd.release();
 }
@@ -243,7 +249,8 @@ bool AdminServer::peerAllowed(evhttp_request* req) const {
 }
 
 void AdminServer::handle(evhttp_request* req) {
-  if (!peerAllowed(req)) return replyText(req, 403, "Forbidden", "forbidden: address not in admin allow list\n");
+  if (!peerAllowed(req))
+    return replyText(req, 403, "Forbidden", "forbidden: address not in admin allow list\n");
   const char* host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
   if (host != nullptr && !hostIsLiteral(host)) {
     return replyText(req, 403, "Forbidden", "forbidden: Host must be an IP address or localhost\n");
@@ -300,7 +307,8 @@ void AdminServer::serveStatus(evhttp_request* req, const std::string& query) {
   StatsSnapshot snap = stats_.snapshot(std::chrono::system_clock::now());
   snap.lastSeq = lastSeq;
   if (format == "text") return replyText(req, 200, "OK", renderStatusText(snap));
-  if (!format.empty() && format != "json") return replyText(req, 400, "Bad Request", "bad format\n");
+  if (!format.empty() && format != "json")
+    return replyText(req, 400, "Bad Request", "bad format\n");
   reply(req, 200, "OK", "application/json", renderStatusJson(snap, recent, stats_.history()));
 }
 

@@ -13,25 +13,30 @@ size_t statusClass(int status) {
 
 std::string_view toString(RefuseReason reason) {
   switch (reason) {
-    case RefuseReason::kMaxConnections: return "max_connections";
-    case RefuseReason::kPerClient: return "per_client";
-    case RefuseReason::kSourceDenied: return "source_denied";
-    case RefuseReason::kDraining: return "draining";
-    case RefuseReason::kOther: return "other";
+    case RefuseReason::kMaxConnections:
+      return "max_connections";
+    case RefuseReason::kPerClient:
+      return "per_client";
+    case RefuseReason::kSourceDenied:
+      return "source_denied";
+    case RefuseReason::kDraining:
+      return "draining";
+    case RefuseReason::kOther:
+      return "other";
   }
   return "other";
 }
 
 double StatsSnapshot::hitRatio() const {
-  return cacheableRequests == 0 ? 0.0
-                                : static_cast<double>(cacheHits) /
-                                      static_cast<double>(cacheableRequests);
+  return cacheableRequests == 0
+             ? 0.0
+             : static_cast<double>(cacheHits) / static_cast<double>(cacheableRequests);
 }
 
 double StatsSnapshot::byteHitRatio() const {
-  return cacheableBytesOut == 0 ? 0.0
-                                : static_cast<double>(bytesFromCache) /
-                                      static_cast<double>(cacheableBytesOut);
+  return cacheableBytesOut == 0
+             ? 0.0
+             : static_cast<double>(bytesFromCache) / static_cast<double>(cacheableBytesOut);
 }
 
 Stats::Stats(SystemTime started, size_t recentCapacity, size_t historyMinutes)
@@ -96,15 +101,21 @@ void Stats::aclDenied(std::string_view rule) noexcept {
   }
 }
 
-void Stats::upstreamError() noexcept { upstreamErrors_.fetch_add(1, kRelaxed); }
-void Stats::dnsFailure() noexcept { dnsFailures_.fetch_add(1, kRelaxed); }
+void Stats::upstreamError() noexcept {
+  upstreamErrors_.fetch_add(1, kRelaxed);
+}
+void Stats::dnsFailure() noexcept {
+  dnsFailures_.fetch_add(1, kRelaxed);
+}
 
 void Stats::reloadFinished(bool ok) noexcept {
   (ok ? reloadsOk_ : reloadsFailed_).fetch_add(1, kRelaxed);
   lastReloadOk_.store(ok ? 1 : 0, kRelaxed);
 }
 
-void Stats::setConnectionLimit(uint64_t limit) noexcept { limit_.store(limit, kRelaxed); }
+void Stats::setConnectionLimit(uint64_t limit) noexcept {
+  limit_.store(limit, kRelaxed);
+}
 
 void Stats::setCacheUsage(uint64_t bytes, uint64_t objects) noexcept {
   cacheBytes_.store(bytes, kRelaxed);
@@ -137,8 +148,8 @@ void Stats::sampleHistory(SystemTime now) {
   cur.bytesOut = cacheableBytesOut_.load(kRelaxed);
   cur.bytesFromCache = bytesFromCache_.load(kRelaxed);
   std::lock_guard lock(mu_);
-  HistoryPoint delta{cur.unixTime, cur.requests - lastSample_.requests,
-                     cur.hits - lastSample_.hits, cur.bytesOut - lastSample_.bytesOut,
+  HistoryPoint delta{cur.unixTime, cur.requests - lastSample_.requests, cur.hits - lastSample_.hits,
+                     cur.bytesOut - lastSample_.bytesOut,
                      cur.bytesFromCache - lastSample_.bytesFromCache};
   lastSample_ = cur;
   history_.push_back(delta);
@@ -191,7 +202,7 @@ std::vector<HistoryPoint> Stats::history() const {
 }
 
 std::vector<std::pair<uint64_t, log::AccessRecord>> Stats::recent(uint64_t sinceSeq,
-                                                                 uint64_t* lastSeq) const {
+                                                                  uint64_t* lastSeq) const {
   std::lock_guard lock(mu_);
   if (lastSeq != nullptr) *lastSeq = seq_;
   std::vector<std::pair<uint64_t, log::AccessRecord>> out;

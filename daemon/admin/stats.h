@@ -27,10 +27,10 @@ enum class RefuseReason { kMaxConnections, kPerClient, kSourceDenied, kDraining,
 inline constexpr size_t kRefuseReasons = 5;
 std::string_view toString(RefuseReason reason);  ///< "max_connections", "per_client", ...
 
-inline constexpr size_t kCacheResults = 7;      ///< log::CacheResult values
-inline constexpr size_t kStatusClasses = 6;     ///< none(0), 1xx .. 5xx
-inline constexpr size_t kMaxWorkers = 256;      ///< loop-lag gauges kept
-inline constexpr size_t kMaxDenialRules = 1024; ///< distinct rule names counted
+inline constexpr size_t kCacheResults = 7;       ///< log::CacheResult values
+inline constexpr size_t kStatusClasses = 6;      ///< none(0), 1xx .. 5xx
+inline constexpr size_t kMaxWorkers = 256;       ///< loop-lag gauges kept
+inline constexpr size_t kMaxDenialRules = 1024;  ///< distinct rule names counted
 
 /// One minute of the chart on the status page.
 struct HistoryPoint {
@@ -66,7 +66,7 @@ struct StatsSnapshot {
   uint64_t cacheObjects = 0;
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
-  int lastReloadOk = -1;  ///< -1 none yet, 0 failed, 1 succeeded
+  int lastReloadOk = -1;          ///< -1 none yet, 0 failed, 1 succeeded
   std::vector<double> loopLagMs;  ///< per worker
   std::vector<std::pair<std::string, log::SinkCounters>> logs;
   uint64_t lastSeq = 0;
@@ -114,7 +114,7 @@ class Stats {
   /// `lastSeq`, when given, receives the newest sequence number assigned so
   /// far, read under the same lock (what a follower asks `since` next).
   std::vector<std::pair<uint64_t, log::AccessRecord>> recent(uint64_t sinceSeq,
-                                                            uint64_t* lastSeq = nullptr) const;
+                                                             uint64_t* lastSeq = nullptr) const;
 
  private:
   const SystemTime started_;
@@ -135,11 +135,11 @@ class Stats {
   std::array<std::atomic<double>, kMaxWorkers> loopLagMs_{};
 
   mutable std::mutex mu_;
-  std::map<std::string, uint64_t, std::less<>> denials_;      // guarded by mu_
-  std::deque<std::pair<uint64_t, log::AccessRecord>> recent_;  // guarded by mu_
-  uint64_t seq_ = 0;                                           // guarded by mu_
-  std::deque<HistoryPoint> history_;                           // guarded by mu_
-  HistoryPoint lastSample_;                                    // guarded by mu_
+  std::map<std::string, uint64_t, std::less<>> denials_;            // guarded by mu_
+  std::deque<std::pair<uint64_t, log::AccessRecord>> recent_;       // guarded by mu_
+  uint64_t seq_ = 0;                                                // guarded by mu_
+  std::deque<HistoryPoint> history_;                                // guarded by mu_
+  HistoryPoint lastSample_;                                         // guarded by mu_
   std::vector<std::pair<std::string, const log::LogSink*>> sinks_;  // guarded by mu_
 
   void countDenial(std::string_view rule);  // needs mu_

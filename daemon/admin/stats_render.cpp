@@ -12,7 +12,9 @@ namespace {
 
 constexpr const char* kClassNames[kStatusClasses] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
-std::string_view cacheName(size_t i) { return log::toString(static_cast<log::CacheResult>(i)); }
+std::string_view cacheName(size_t i) {
+  return log::toString(static_cast<log::CacheResult>(i));
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -24,10 +26,14 @@ std::string lower(std::string_view s) {
 std::string labelValue(std::string_view v) {
   std::string out;
   for (const char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -184,8 +190,10 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   cache.field("size_bytes", s.cacheBytes).field("objects", s.cacheObjects);
   log::JsonObject reloads;
   reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
-  if (s.lastReloadOk < 0) reloads.null("last_ok");
-  else reloads.field("last_ok", s.lastReloadOk == 1);
+  if (s.lastReloadOk < 0)
+    reloads.null("last_ok");
+  else
+    reloads.field("last_ok", s.lastReloadOk == 1);
   log::JsonArray lag;
   for (const double ms : s.loopLagMs) lag.value(ms);
   log::JsonObject logs;

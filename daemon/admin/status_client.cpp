@@ -117,8 +117,8 @@ Result<HttpReply> httpGet(const AdminAddress& addr, const std::string& target,
 namespace {
 
 // Fetches one resource and reports failures the way the CLI should.
-Result<HttpReply> fetch(const AdminAddress& addr, const std::string& target,
-                        const StatusOptions& o, std::ostream& err) {
+Result<HttpReply> fetch(const AdminAddress& addr, const std::string& target, const StatusOptions& o,
+                        std::ostream& err) {
   auto r = httpGet(addr, target, o.timeout);
   if (!r) {
     err << "portcullis status: cannot reach the admin listener at " << addr.toString() << ": "
@@ -126,8 +126,8 @@ Result<HttpReply> fetch(const AdminAddress& addr, const std::string& target,
     return r;
   }
   if (r->status != 200) {
-    err << "portcullis status: " << addr.toString() << target << " answered " << r->status
-        << ": " << r->body;
+    err << "portcullis status: " << addr.toString() << target << " answered " << r->status << ": "
+        << r->body;
     return makeError("HTTP " + std::to_string(r->status));
   }
   return r;
@@ -143,8 +143,7 @@ std::string lastLines(const std::string& text, size_t keep) {
   return text;
 }
 
-int follow(const AdminAddress& addr, const StatusOptions& o, std::ostream& out,
-           std::ostream& err) {
+int follow(const AdminAddress& addr, const StatusOptions& o, std::ostream& out, std::ostream& err) {
   const std::string format = o.json ? "jsonl" : "lines";
   uint64_t seq = 0;
   for (int poll = 0; o.maxPolls < 0 || poll < o.maxPolls; ++poll) {
@@ -153,7 +152,8 @@ int follow(const AdminAddress& addr, const StatusOptions& o, std::ostream& out,
     auto r = fetch(addr, "/status?format=" + format + "&since=" + std::to_string(seq), o, err);
     if (!r) return 1;
     const auto it = r->headers.find("x-portcullis-seq");
-    const uint64_t next = it == r->headers.end() ? seq : std::strtoull(it->second.c_str(), nullptr, 10);
+    const uint64_t next =
+        it == r->headers.end() ? seq : std::strtoull(it->second.c_str(), nullptr, 10);
     out << (poll == 0 ? lastLines(r->body, o.initialLines) : r->body) << std::flush;
     seq = next;  // a smaller number means the daemon restarted: start over
   }

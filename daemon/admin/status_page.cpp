@@ -45,7 +45,7 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 <div class="grid" id="cards"></div>
 <h2>Last hour: hit ratio and bytes saved per minute</h2>
 <canvas id="chart" width="1160" height="220"></canvas>
-<div class="legend"><b style="background:#2563eb"></b>request hit ratio (left axis, %)<b style="background:#93c5fd"></b>bytes served from cache (right axis)</div>
+<div class="legend"><b style="background:#2563eb"></b>request hit ratio (left axis, %)<b style="background:#93c5fd"></b>bytes served from cache per minute (right axis)</div>
 <h2>Recent requests</h2>
 <table><thead><tr><th>time</th><th>client</th><th>method</th><th>url</th><th>status</th><th>cache</th><th>rule</th><th class="num">bytes</th><th class="num">ms</th></tr></thead>
 <tbody id="recent"></tbody></table>
@@ -186,7 +186,11 @@ constexpr std::string_view kCsp =
 
 }  // namespace
 
-std::string_view statusPageHtml() { return kPage; }
-std::string_view statusPageCsp() { return kCsp; }
+std::string_view statusPageHtml() {
+  return kPage;
+}
+std::string_view statusPageCsp() {
+  return kCsp;
+}
 
 }  // namespace portcullis::admin

@@ -33,8 +33,10 @@ std::string terminalSafe(std::string_view s) {
   std::string out;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7F || c == '\\') fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
-    else out.push_back(ch);
+    if (c < 0x20 || c >= 0x7F || c == '\\')
+      fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
+    else
+      out.push_back(ch);
   }
   return out;
 }
@@ -61,7 +63,8 @@ std::string renderStatusText(const StatsSnapshot& s) {
                                   s.connectionsActive, s.connectionLimit, s.connectionsTotal,
                                   refusedTotal, refused.empty() ? "" : ":" + refused));
   std::string classes;
-  for (size_t i = 1; i < kStatusClasses; ++i) classes += fmt::format(" {} {}", kClassNames[i], s.byClass[i]);
+  for (size_t i = 1; i < kStatusClasses; ++i)
+    classes += fmt::format(" {} {}", kClassNames[i], s.byClass[i]);
   line("requests", fmt::format("{} total:{} none {}", s.requests, classes, s.byClass[0]));
   std::string results;
   for (size_t i = 0; i < kCacheResults; ++i) {
@@ -75,17 +78,20 @@ std::string renderStatusText(const StatsSnapshot& s) {
                             humanBytes(s.bytesFromUpstream), humanBytes(s.bytesFromCache)));
   line("errors", fmt::format("upstream {}, dns {}", s.upstreamErrors, s.dnsFailures));
   std::string denials;
-  for (const auto& [rule, n] : s.aclDenials) denials += fmt::format(", {} {}", terminalSafe(rule), n);
+  for (const auto& [rule, n] : s.aclDenials)
+    denials += fmt::format(", {} {}", terminalSafe(rule), n);
   line("acl denials", denials.empty() ? "none" : denials.substr(2));
   line("cache store", fmt::format("{} in {} objects", humanBytes(s.cacheBytes), s.cacheObjects));
-  line("reloads", fmt::format("{} ok, {} failed{}", s.reloadsOk, s.reloadsFailed,
-                              s.lastReloadOk == 0 ? " (last one FAILED: old config in force)" : ""));
+  line("reloads",
+       fmt::format("{} ok, {} failed{}", s.reloadsOk, s.reloadsFailed,
+                   s.lastReloadOk == 0 ? " (last one FAILED: old config in force)" : ""));
   std::string lag;
-  for (size_t i = 0; i < s.loopLagMs.size(); ++i) lag += fmt::format(", w{} {:.1f} ms", i, s.loopLagMs[i]);
+  for (size_t i = 0; i < s.loopLagMs.size(); ++i)
+    lag += fmt::format(", w{} {:.1f} ms", i, s.loopLagMs[i]);
   line("loop lag", lag.empty() ? "-" : lag.substr(2));
   for (const auto& [name, c] : s.logs) {
-    line("log " + name, fmt::format("{} written, {} dropped, {} failed", c.written, c.dropped,
-                                    c.failed));
+    line("log " + name,
+         fmt::format("{} written, {} dropped, {} failed", c.written, c.dropped, c.failed));
   }
   return out;
 }

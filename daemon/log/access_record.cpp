@@ -68,13 +68,20 @@ std::string_view squidCode(const AccessRecord& r) {
   if (r.decision == AccessDecision::kDeny) return "TCP_DENIED";
   if (r.method == "CONNECT") return "TCP_TUNNEL";
   switch (r.cache) {
-    case CacheResult::kHit: return "TCP_HIT";
-    case CacheResult::kMiss: return "TCP_MISS";
-    case CacheResult::kRevalidated: return "TCP_REFRESH_UNMODIFIED";
-    case CacheResult::kStale: return "TCP_REFRESH_FAIL_OLD";
-    case CacheResult::kCollapsed: return "TCP_CF_MISS";
-    case CacheResult::kBypass: return "TCP_CLIENT_REFRESH_MISS";
-    case CacheResult::kNone: break;
+    case CacheResult::kHit:
+      return "TCP_HIT";
+    case CacheResult::kMiss:
+      return "TCP_MISS";
+    case CacheResult::kRevalidated:
+      return "TCP_REFRESH_UNMODIFIED";
+    case CacheResult::kStale:
+      return "TCP_REFRESH_FAIL_OLD";
+    case CacheResult::kCollapsed:
+      return "TCP_CF_MISS";
+    case CacheResult::kBypass:
+      return "TCP_CLIENT_REFRESH_MISS";
+    case CacheResult::kNone:
+      break;
   }
   return r.error.empty() ? "TCP_MISS" : "TAG_NONE";
 }
@@ -94,13 +101,20 @@ std::string_view hostOnly(std::string_view addr) {
 
 std::string_view toString(CacheResult result) {
   switch (result) {
-    case CacheResult::kNone: return "NONE";
-    case CacheResult::kHit: return "HIT";
-    case CacheResult::kMiss: return "MISS";
-    case CacheResult::kRevalidated: return "REVALIDATED";
-    case CacheResult::kStale: return "STALE";
-    case CacheResult::kCollapsed: return "COLLAPSED";
-    case CacheResult::kBypass: return "BYPASS";
+    case CacheResult::kNone:
+      return "NONE";
+    case CacheResult::kHit:
+      return "HIT";
+    case CacheResult::kMiss:
+      return "MISS";
+    case CacheResult::kRevalidated:
+      return "REVALIDATED";
+    case CacheResult::kStale:
+      return "STALE";
+    case CacheResult::kCollapsed:
+      return "COLLAPSED";
+    case CacheResult::kBypass:
+      return "BYPASS";
   }
   return "NONE";
 }

@@ -33,22 +33,22 @@ enum class AccessDecision { kAllow, kDeny };
 
 /// Everything one access-log line says. Plain data; copyable.
 struct AccessRecord {
-  SystemTime start;           ///< when the request head was complete ("ts")
-  std::string client;         ///< "ip:port", "[v6]:port"
-  std::string user;           ///< authenticated user; empty = none (logged null)
-  std::string method;         ///< as sent by the client
-  std::string url;            ///< absolute URL, or "host:port" for CONNECT
-  int status = 0;             ///< status sent to the client; 0 = none sent
-  uint64_t bytesIn = 0;       ///< bytes received from the client (head + body)
-  uint64_t bytesOut = 0;      ///< bytes sent to the client (head + body)
-  uint64_t upstreamBytes = 0; ///< bytes received from the upstream
+  SystemTime start;            ///< when the request head was complete ("ts")
+  std::string client;          ///< "ip:port", "[v6]:port"
+  std::string user;            ///< authenticated user; empty = none (logged null)
+  std::string method;          ///< as sent by the client
+  std::string url;             ///< absolute URL, or "host:port" for CONNECT
+  int status = 0;              ///< status sent to the client; 0 = none sent
+  uint64_t bytesIn = 0;        ///< bytes received from the client (head + body)
+  uint64_t bytesOut = 0;       ///< bytes sent to the client (head + body)
+  uint64_t upstreamBytes = 0;  ///< bytes received from the upstream
   CacheResult cache = CacheResult::kNone;
   AccessDecision decision = AccessDecision::kAllow;
-  std::string rule;           ///< name of the deciding rule
-  std::string ruleWhere;      ///< "file:line" of that rule; empty for built-ins
-  double durationMs = 0;      ///< head complete to last byte sent
-  std::string upstream;       ///< address actually connected, "ip:port"; empty = none
-  std::string error;          ///< what went wrong; empty = nothing
+  std::string rule;       ///< name of the deciding rule
+  std::string ruleWhere;  ///< "file:line" of that rule; empty for built-ins
+  double durationMs = 0;  ///< head complete to last byte sent
+  std::string upstream;   ///< address actually connected, "ip:port"; empty = none
+  std::string error;      ///< what went wrong; empty = nothing
   // Only the combined format uses these; empty = "-".
   std::string referer;
   std::string userAgent;

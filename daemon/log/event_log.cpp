@@ -7,10 +7,14 @@ namespace portcullis::log {
 
 std::string_view toString(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -25,8 +29,7 @@ std::string formatEvent(SystemTime now, Level level, std::string_view event,
   return std::move(obj).finish();
 }
 
-void EventLog::emit(Level level, std::string_view event,
-                    std::initializer_list<EventField> fields) {
+void EventLog::emit(Level level, std::string_view event, std::initializer_list<EventField> fields) {
   if (level < minLevel_) return;
   try {
     sink_.submit(formatEvent(std::chrono::system_clock::now(), level, event, fields));

@@ -10,7 +10,9 @@ namespace {
 constexpr std::string_view kReplacement = "\\ufffd";
 constexpr char kHex[] = "0123456789abcdef";
 
-bool isContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool isContinuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 // Length of the valid UTF-8 sequence that starts at text[i] (2..4), or the
 // length of its maximal invalid subpart as a negative number (-1..-3).
@@ -46,11 +48,21 @@ int utf8Sequence(std::string_view text, size_t i) {
 
 void appendControl(std::string& out, unsigned char c) {
   switch (c) {
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    case '\b': out += "\\b"; return;
-    case '\f': out += "\\f"; return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\b':
+      out += "\\b";
+      return;
+    case '\f':
+      out += "\\f";
+      return;
     default:
       out += "\\u00";
       out.push_back(kHex[c >> 4]);

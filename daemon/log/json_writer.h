@@ -42,8 +42,7 @@ class JsonObject {
   JsonObject& field(std::string_view name, bool value);
   JsonObject& field(std::string_view name, double value);
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  JsonObject& field(std::string_view name, T value) {
+  requires(!std::same_as<T, bool>) JsonObject& field(std::string_view name, T value) {
     key(name);
     out_ += std::to_string(value);
     return *this;

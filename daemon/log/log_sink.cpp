@@ -35,7 +35,9 @@ bool writeAll(int fd, const std::string& data) {
 
 LogSink::LogSink() : LogSink(Options{}) {}
 LogSink::LogSink(Options options) : options_(options) {}
-LogSink::~LogSink() { stop(); }
+LogSink::~LogSink() {
+  stop();
+}
 
 Result<void> LogSink::open(const std::string& path, int dashFd) {
   if (running_.load()) return makeError("log sink already open: " + path_);

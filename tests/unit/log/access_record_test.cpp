@@ -12,7 +12,9 @@ using Type = JsonValue::Type;
 
 namespace {
 
-SystemTime at(int64_t ms) { return SystemTime(std::chrono::milliseconds(ms)); }
+SystemTime at(int64_t ms) {
+  return SystemTime(std::chrono::milliseconds(ms));
+}
 
 AccessRecord sample() {
   AccessRecord r;
@@ -52,14 +54,22 @@ TEST_CASE("formatJson: every field present and typed") {
     Type type;
   };
   const Want want[] = {
-      {"ts", Type::kString},          {"client", Type::kString},
-      {"user", Type::kString},        {"method", Type::kString},
-      {"url", Type::kString},         {"status", Type::kNumber},
-      {"bytes_in", Type::kNumber},    {"bytes_out", Type::kNumber},
-      {"upstream_bytes", Type::kNumber}, {"cache", Type::kString},
-      {"decision", Type::kString},    {"rule", Type::kString},
-      {"rule_where", Type::kString},  {"duration_ms", Type::kNumber},
-      {"upstream", Type::kString},    {"error", Type::kNull},
+      {"ts", Type::kString},
+      {"client", Type::kString},
+      {"user", Type::kString},
+      {"method", Type::kString},
+      {"url", Type::kString},
+      {"status", Type::kNumber},
+      {"bytes_in", Type::kNumber},
+      {"bytes_out", Type::kNumber},
+      {"upstream_bytes", Type::kNumber},
+      {"cache", Type::kString},
+      {"decision", Type::kString},
+      {"rule", Type::kString},
+      {"rule_where", Type::kString},
+      {"duration_ms", Type::kNumber},
+      {"upstream", Type::kString},
+      {"error", Type::kNull},
   };
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {

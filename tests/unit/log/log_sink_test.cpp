@@ -50,7 +50,8 @@ TEST_CASE("LogSink writes every line from many threads, in per-thread order") {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&sink, t] {
-      for (int i = 0; i < kLines; ++i) sink.submit("t" + std::to_string(t) + " " + std::to_string(i));
+      for (int i = 0; i < kLines; ++i)
+        sink.submit("t" + std::to_string(t) + " " + std::to_string(i));
     });
   }
   for (auto& th : threads) th.join();
@@ -83,7 +84,7 @@ TEST_CASE("LogSink: a full queue drops and counts instead of blocking") {
   LogSink sink(opt);
   REQUIRE(sink.open(dir.path + "/x.log").ok());
   for (int i = 0; i < 50; ++i) sink.submit("0123456789");  // 11 bytes each
-  CHECK(sink.counters().dropped == 41);                     // 9 fit in 100 bytes
+  CHECK(sink.counters().dropped == 41);                    // 9 fit in 100 bytes
   sink.flush();
   CHECK(sink.counters().written == 9);
   CHECK(countLines(slurp(dir.path + "/x.log")) == 9);
@@ -157,10 +158,14 @@ TEST_CASE("LogSink: stop flushes everything queued") {
 }
 
 TEST_CASE("EventLog emits JSON lines with typed fields") {
-  const std::string line = formatEvent(
-      portcullis::SystemTime(std::chrono::milliseconds(0)), Level::kWarn, "limit_hit",
-      {{"limit", "max_connections"}, {"value", 10000u}, {"ratio", 0.5}, {"ok", false},
-       {"neg", -2}, {"path", std::string("a\"\n")}});
+  const std::string line =
+      formatEvent(portcullis::SystemTime(std::chrono::milliseconds(0)), Level::kWarn, "limit_hit",
+                  {{"limit", "max_connections"},
+                   {"value", 10000u},
+                   {"ratio", 0.5},
+                   {"ok", false},
+                   {"neg", -2},
+                   {"path", std::string("a\"\n")}});
   const auto v = portcullis::testing::JsonReader::parse(line);
   using T = portcullis::testing::JsonValue::Type;
   CHECK(v.at("ts").string == "1970-01-01T00:00:00.000Z");
@@ -192,7 +197,7 @@ TEST_CASE("RefusalTracker reports once per window per client, bounded") {
   CHECK(tr.note("a", t0 + seconds(2)) == 3);
   CHECK(tr.note("a", t0 + seconds(3)) == 0);  // already reported this window
   CHECK(tr.note("b", t0) == 0);
-  CHECK(tr.note("c", t0) == 0);  // table full, nothing old to evict: not tracked
+  CHECK(tr.note("c", t0) == 0);                // table full, nothing old to evict: not tracked
   CHECK(tr.note("a", t0 + seconds(61)) == 0);  // new window starts over
   CHECK(tr.note("a", t0 + seconds(62)) == 0);
   CHECK(tr.note("a", t0 + seconds(63)) == 3);

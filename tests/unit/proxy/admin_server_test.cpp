@@ -100,9 +100,9 @@ TEST_CASE("admin server serves /metrics, /status and / on an ephemeral port") {
     CHECK(r.headers.at("content-security-policy").find("default-src 'none'") == 0);
     CHECK(r.body.find("<canvas") != std::string::npos);
     CHECK(r.body.find("fetch(\"status\"") != std::string::npos);
-    CHECK(r.body.find("src=\"http") == std::string::npos);   // no external assets
+    CHECK(r.body.find("src=\"http") == std::string::npos);  // no external assets
     CHECK(r.body.find("href=\"http") == std::string::npos);
-    CHECK(r.body.find("innerHTML") == std::string::npos);    // network text via textContent
+    CHECK(r.body.find("innerHTML") == std::string::npos);  // network text via textContent
     const auto head = f.raw("HEAD / HTTP/1.0\r\n\r\n");
     CHECK(head.status == 200);
     CHECK(head.body.empty());
@@ -144,7 +144,9 @@ TEST_CASE("admin server start errors name the address") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("localhost:80") != std::string::npos);
   }
-  SUBCASE("bad allow list") { CHECK_FALSE(server.start("127.0.0.1:0", {"x"}).ok()); }
+  SUBCASE("bad allow list") {
+    CHECK_FALSE(server.start("127.0.0.1:0", {"x"}).ok());
+  }
   SUBCASE("port in use") {
     Fixture busy;
     const auto r = server.start(busy.server.boundAddress(), {});
@@ -164,7 +166,8 @@ TEST_CASE("admin server purge goes through the handler") {
   REQUIRE(server.start("127.0.0.1:0", {"127.0.0.1"}).ok());
   const auto addr = *AdminAddress::parse(server.boundAddress());
   const std::string target = "/cache/purge?url=http%3A%2F%2Fa.example%2Fx";
-  auto noHeader = httpExchange(addr, "POST " + target + " HTTP/1.0\r\nContent-Length: 0\r\n\r\n", kTimeout);
+  auto noHeader =
+      httpExchange(addr, "POST " + target + " HTTP/1.0\r\nContent-Length: 0\r\n\r\n", kTimeout);
   REQUIRE(noHeader.ok());
   CHECK(noHeader->status == 403);
   CHECK(purged.empty());
@@ -211,7 +214,8 @@ TEST_CASE("runStatus prints figures, JSON, and follows recent requests") {
     CHECK_NOTHROW(JsonReader::parse(out.str()));
   }
   SUBCASE("follow shows the last lines, then only new ones") {
-    for (int i = 0; i < 12; ++i) f.stats.recordRequest(rec("http://e.example/" + std::to_string(i)));
+    for (int i = 0; i < 12; ++i)
+      f.stats.recordRequest(rec("http://e.example/" + std::to_string(i)));
     StatusOptions o;
     o.follow = true;
     o.pollInterval = std::chrono::milliseconds(0);
@@ -232,7 +236,8 @@ TEST_CASE("runStatus prints figures, JSON, and follows recent requests") {
     CHECK(runStatus(address, o, out, err) == 0);
     const std::string text = out.str();
     REQUIRE(std::count(text.begin(), text.end(), '\n') == 1);  // second poll: nothing new
-    CHECK(JsonReader::parse(text.substr(0, text.size() - 1)).at("url").string == "http://j.example/");
+    CHECK(JsonReader::parse(text.substr(0, text.size() - 1)).at("url").string ==
+          "http://j.example/");
   }
   SUBCASE("errors") {
     CHECK(runStatus("nonsense", false, false, out, err) == 2);

@@ -72,7 +72,8 @@ std::map<std::string, double> checkPrometheus(const std::string& text) {
   static const std::regex kSample(
       R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$)");
   static const std::regex kHelp(R"(^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+$)");
-  static const std::regex kType(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  static const std::regex kType(
+      R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
   std::set<std::string> help, type;
   std::map<std::string, double> samples;
   std::istringstream in(text);
@@ -137,7 +138,8 @@ TEST_CASE("Stats: closing more than opened never wraps") {
 
 TEST_CASE("Stats: the recent ring is bounded and filtered by seq") {
   Stats s(kT0, 3);
-  for (int i = 0; i < 5; ++i) s.recordRequest(rec(200, CacheResult::kMiss, static_cast<uint64_t>(i)));
+  for (int i = 0; i < 5; ++i)
+    s.recordRequest(rec(200, CacheResult::kMiss, static_cast<uint64_t>(i)));
   uint64_t last = 0;
   auto all = s.recent(0, &last);
   CHECK(last == 5);
@@ -229,7 +231,8 @@ TEST_CASE("renderStatusText and renderRecentLines") {
   fill(s);
   const std::string text = renderStatusText(s.snapshot(kT0 + std::chrono::seconds(3725)));
   CHECK(text.find("up 1h 2m") != std::string::npos);
-  CHECK(text.find("1 active (limit 1000), 2 total, 1 refused: max_connections 1") != std::string::npos);
+  CHECK(text.find("1 active (limit 1000), 2 total, 1 refused: max_connections 1") !=
+        std::string::npos);
   CHECK(text.find("66.7% of requests, 25.0% of bytes") != std::string::npos);
   CHECK(text.find("last one FAILED") != std::string::npos);
   CHECK(text.find("block \"ads\"\\x0alist 1") != std::string::npos);
@@ -266,11 +269,15 @@ TEST_CASE("PeerAllowList") {
     bool allowed;
   };
   const Case cases[] = {
-      {"127.0.0.1", false, true},      {"127.0.0.2", false, false},
-      {"10.1.127.255", false, true},   {"10.1.128.0", false, false},
-      {"::1", true, true},             {"::2", true, false},
+      {"127.0.0.1", false, true},
+      {"127.0.0.2", false, false},
+      {"10.1.127.255", false, true},
+      {"10.1.128.0", false, false},
+      {"::1", true, true},
+      {"::2", true, false},
       {"::ffff:127.0.0.1", true, true},  // v4-mapped counts as v4
-      {"2001:db8:7fff::1", true, true}, {"2001:db8:8000::1", true, false},
+      {"2001:db8:7fff::1", true, true},
+      {"2001:db8:8000::1", true, false},
   };
   for (const auto& c : cases) {
     CAPTURE(c.ip);
@@ -296,11 +303,16 @@ TEST_CASE("AdminAddress parsing") {
     const char* back;
   };
   const Case cases[] = {
-      {"127.0.0.1:3129", true, "127.0.0.1:3129"}, {"[::1]:0", true, "[::1]:0"},
-      {"unix:/run/p.sock", true, "unix:/run/p.sock"}, {"localhost:3129", false, ""},
-      {"127.0.0.1", false, ""},   {"127.0.0.1:65536", false, ""},
-      {"::1:3129", false, ""},    {"unix:", false, ""},
-      {"[::1]3129", false, ""},   {"1.2.3.4:-1", false, ""},
+      {"127.0.0.1:3129", true, "127.0.0.1:3129"},
+      {"[::1]:0", true, "[::1]:0"},
+      {"unix:/run/p.sock", true, "unix:/run/p.sock"},
+      {"localhost:3129", false, ""},
+      {"127.0.0.1", false, ""},
+      {"127.0.0.1:65536", false, ""},
+      {"::1:3129", false, ""},
+      {"unix:", false, ""},
+      {"[::1]3129", false, ""},
+      {"1.2.3.4:-1", false, ""},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);
