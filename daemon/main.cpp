@@ -6,12 +6,16 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "cache/cache.h"
+#include "cache/cache_admin.h"
 #include "daemon/admin/admin_server.h"
 #include "daemon/admin/stats.h"
 #include "daemon/audit/audit.h"
@@ -49,6 +53,8 @@ struct Daemon {
   log::LogSink access;
   admin::Stats stats{std::chrono::system_clock::now()};
   std::unique_ptr<admin::AdminServer> admin;
+  std::unique_ptr<cache::Cache> cache;
+  net::EventPtr cacheGauge;
   std::unique_ptr<proxy::Server> server;
   net::EventBasePtr base;
   std::vector<net::EventPtr> signals;
@@ -119,6 +125,30 @@ void onSignal(evutil_socket_t sig, short, void* arg) noexcept {
   }
 }
 
+cache::CacheOptions cacheOptions(const config::CacheConfig& c) {
+  cache::CacheOptions o;
+  o.dir = c.dir;
+  o.maxSize = c.maxSize;
+  o.maxObjectSize = c.maxObjectSize;
+  o.minFreeDisk = c.minFreeDisk;
+  o.eviction = c.eviction == config::EvictionPolicy::kLru ? cache::EvictionKind::kLru
+                                                          : cache::EvictionKind::kS3Fifo;
+  o.fsync = c.fsync == config::FsyncPolicy::kAlways ? cache::FsyncPolicy::kData
+                                                    : cache::FsyncPolicy::kNone;
+  return o;
+}
+
+void onCacheGauge(evutil_socket_t, short, void* arg) noexcept {
+  auto* d = static_cast<Daemon*>(arg);
+  try {
+    if (d->cache) {
+      auto st = d->cache->stats();
+      d->stats.setCacheUsage(st.bytes, st.objects);
+    }
+  } catch (...) {
+  }
+}
+
 int runDaemon(const std::string& path, bool allowRoot) {
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
@@ -152,6 +182,15 @@ int runDaemon(const std::string& path, bool allowRoot) {
     if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
   };
   d.server = std::make_unique<proxy::Server>(d.config, d.stats, std::move(hooks));
+  if (d.config->cache.enabled) {
+    auto opened = cache::Cache::open(cacheOptions(d.config->cache));
+    if (!opened.ok()) {
+      std::cerr << "portcullis: cache: " << opened.error().message << "\n";
+      return 1;
+    }
+    d.cache = std::move(opened.value());
+    d.server->setCache(d.cache.get());
+  }
   d.stats.setConnectionLimit(d.config->server.maxConnections);
   d.stats.setWorkerCount(d.config->server.workers);
   {
@@ -172,6 +211,13 @@ int runDaemon(const std::string& path, bool allowRoot) {
   if (!d.config->admin.listen.empty()) {
     // Bound before privileges drop (a Unix socket may live under /run).
     d.admin = std::make_unique<admin::AdminServer>(d.stats);
+    if (d.cache) {
+      d.admin->setPurgeHandler([&d](std::string_view url) -> Result<std::string> {
+        auto n = d.cache->purge(url);
+        if (!n.ok()) return n.error();
+        return "purged " + std::to_string(*n) + " object(s)";
+      });
+    }
     if (auto r = d.admin->start(d.config->admin.listen, d.config->admin.allow); !r.ok()) {
       std::cerr << "portcullis: admin listener: " << r.error().message << "\n";
       return 1;
@@ -181,6 +227,11 @@ int runDaemon(const std::string& path, bool allowRoot) {
   for (int sig : {SIGHUP, SIGUSR1, SIGTERM, SIGINT}) {
     d.signals.emplace_back(evsignal_new(d.base.get(), sig, &onSignal, &d));
     evsignal_add(d.signals.back().get(), nullptr);
+  }
+  if (d.cache) {
+    d.cacheGauge.reset(event_new(d.base.get(), -1, EV_PERSIST, &onCacheGauge, &d));
+    timeval second{1, 0};
+    event_add(d.cacheGauge.get(), &second);
   }
   d.server->start();
   std::string addresses;
@@ -198,12 +249,71 @@ int runDaemon(const std::string& path, bool allowRoot) {
   event_base_dispatch(d.base.get());
   d.server->join();
   if (d.admin) d.admin->stop();
+  d.server.reset();  // sessions (and their cache writers) go before the cache
+  d.cache.reset();
   d.events.emit(log::Level::kInfo, "stopped");
   d.access.stop();
   d.events.sink().stop();
   return 0;
 }
 
+}  // namespace
+}  // namespace portcullis
+
+namespace portcullis {
+namespace {
+/// `portcullis cache stats|purge`: through the running daemon's admin
+/// listener when it answers, else directly on the cache directory.
+int runCacheCommand(const std::string& configPath, const std::string& action,
+                    const std::string& url) {
+  auto loaded = config::loadConfigFile(configPath);
+  if (!loaded.config) {
+    printDiagnostics(loaded.diagnostics);
+    return 2;
+  }
+  const auto& cfg = *loaded.config;
+  if (cfg.cache.dir.empty()) {
+    std::cerr << "portcullis: [cache] dir is not set in " << configPath << "\n";
+    return 2;
+  }
+  if (action == "purge" && !cfg.admin.listen.empty()) {
+    if (auto addr = admin::AdminAddress::parse(cfg.admin.listen); addr.ok()) {
+      std::string request = "POST /cache/purge?url=";
+      for (unsigned char c : url) {
+        if (std::isalnum(c) || std::strchr("-._~", c) != nullptr) {
+          request += static_cast<char>(c);
+        } else {
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", c);
+          request += hex;
+        }
+      }
+      request += " HTTP/1.0\r\nX-Portcullis-Admin: 1\r\nContent-Length: 0\r\n\r\n";
+      auto reply = admin::httpExchange(*addr, request, std::chrono::seconds(5));
+      if (reply.ok()) {
+        std::cout << reply->body;
+        return reply->status == 200 ? 0 : 1;
+      }
+    }
+  }
+  if (action == "purge") {
+    auto n = cache::offlinePurge(cfg.cache.dir, url);
+    if (!n.ok()) {
+      std::cerr << "portcullis: " << n.error().message << "\n";
+      return 1;
+    }
+    std::cout << "purged " << *n << " object(s) (daemon not running: edited " << cfg.cache.dir
+              << " directly)\n";
+    return 0;
+  }
+  auto st = cache::offlineStats(cfg.cache.dir);
+  if (!st.ok()) {
+    std::cerr << "portcullis: " << st.error().message << "\n";
+    return 1;
+  }
+  std::cout << "objects " << st->objects << "\nbytes " << st->bytes << "\n";
+  return 0;
+}
 }  // namespace
 }  // namespace portcullis
 
@@ -247,6 +357,16 @@ int main(int argc, char** argv) {
   statusCmd->add_flag("-f,--follow", follow, "Stream recent requests like tail -f");
   statusCmd->add_flag("--json", json, "Print the raw JSON");
 
+  auto* cacheCmd = app.add_subcommand("cache", "Inspect or purge the disk cache.");
+  cacheCmd->require_subcommand(1);
+  std::string purgeUrl;
+  auto* cacheStats = cacheCmd->add_subcommand("stats", "Objects and bytes stored.");
+  auto* cachePurge = cacheCmd->add_subcommand("purge", "Remove every stored variant of a URL.");
+  for (auto* sub : {cacheStats, cachePurge}) {
+    sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+  }
+  cachePurge->add_option("url", purgeUrl, "Absolute URL, e.g. http://example.org/page")->required();
+
   std::string format = "markdown";
   auto* referenceCmd = app.add_subcommand(
       "config-reference", "Print the configuration reference (README and man page source).");
@@ -277,6 +397,9 @@ int main(int argc, char** argv) {
   }
   if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
   if (statusCmd->parsed()) return admin::runStatus(adminAddress, follow, json, std::cout, std::cerr);
+  if (cacheCmd->parsed()) {
+    return runCacheCommand(configPath, cachePurge->parsed() ? "purge" : "stats", purgeUrl);
+  }
   if (referenceCmd->parsed()) {
     std::cout << (format == "roff" ? config::configReferenceRoff() : config::configReferenceMarkdown());
     return 0;

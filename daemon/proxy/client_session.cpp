@@ -4,43 +4,21 @@
 
 #include <algorithm>
 
+#include "cache/policy/validation.h"
 #include "daemon/http/framing.h"
 #include "daemon/http/head_parser.h"
 #include "daemon/http/message_writer.h"
 #include "daemon/proxy/server.h"
+#include "daemon/proxy/session_util.h"
 #include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
-namespace {
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
+using detail::isIdempotent;
+using detail::kSmtpPort;
+using detail::protocolError;
+using detail::toTimeval;
 
-constexpr uint16_t kSmtpPort = 25;
-
-bool isIdempotent(http::Method m) {
-  return m == http::Method::kGet || m == http::Method::kHead || m == http::Method::kOptions ||
-         m == http::Method::kTrace || m == http::Method::kPut || m == http::Method::kDelete;
-}
-
-ErrorReply protocolError(int status, std::string_view why) {
-  ErrorReply e;
-  e.status = status;
-  e.proxyStatusError = "http_request_error";
-  e.title = status == 414 ? "Request line too long"
-            : status == 431 ? "Request header fields too large"
-            : status == 505 ? "HTTP version not supported"
-            : status == 501 ? "Not implemented"
-                            : "Bad request";
-  e.message = "The proxy could not accept this request: " + std::string(why) + ".";
-  e.detail = std::string(why);
-  return e;
-}
-}  // namespace
 
 ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& peer,
                              acl::IpAddress clientIp)
@@ -48,6 +26,7 @@ ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& p
   client_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
   headTimer_.reset(evtimer_new(worker.base(), &ClientSession::onHeadTimer, this));
   resumeEvent_.reset(event_new(worker.base(), -1, 0, &ClientSession::onResume, this));
+  cacheWake_.reset(event_new(worker.base(), -1, 0, &ClientSession::onCacheWake, this));
   config_ = worker.server().config();
 }
 
@@ -98,6 +77,10 @@ void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
 void ClientSession::onClientWrite(bufferevent*, void* arg) noexcept {
   auto* self = static_cast<ClientSession*>(arg);
   try {
+    if (self->state_ == State::kWaitingForFetch) {
+      self->continueWaiting();
+      return;
+    }
     if (self->state_ == State::kFlushingThenClose) {
       if (evbuffer_get_length(bufferevent_get_output(self->client_.get())) == 0) self->close();
       return;
@@ -253,6 +236,12 @@ void ClientSession::beginTransaction(size_t headBytes) {
   if (auto ua = t.request.headers.get("User-Agent")) t.record.userAgent = std::string(*ua);
   if (auto ref = t.request.headers.get("Referer")) t.record.referer = std::string(*ref);
 
+  auto host = http::checkHostField(t.request);
+  if (!host.ok()) {
+    t.keepAlive = false;
+    reply(protocolError(400, host.error().message));
+    return;
+  }
   auto framing = http::requestFraming(t.request);
   if (!framing.ok()) {
     t.keepAlive = false;
@@ -267,6 +256,7 @@ void ClientSession::beginTransaction(size_t headBytes) {
     t.requestBodyDone = true;
   }
   if (!checkTarget()) return;
+  if (tryCache()) return;
   resolve();
 }
 
@@ -381,6 +371,7 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
                 answer.detail + ").";
     e.detail = answer.detail;
     t.record.error = "dns: " + answer.detail;
+    if (serveStaleOnError()) return;
     reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
     return;
   }
@@ -460,6 +451,7 @@ void ClientSession::onUpstreamFailed(short what) {
     return;
   }
   worker_.server().stats().upstreamError();
+  if (serveStaleOnError()) return;
   ErrorReply e;
   e.status = timedOut ? 504 : 502;
   e.proxyStatusError = timedOut ? "connection_timeout" : "connection_refused";
@@ -486,11 +478,21 @@ void ClientSession::onUpstreamConnected() {
 
 void ClientSession::sendRequestHead() {
   auto& t = txn_;
+  t.requestSentAt = std::chrono::system_clock::now();
   BodyEncoding enc = BodyEncoding::kNone;
   if (t.requestFraming.kind == http::BodyKind::kContentLength) enc = BodyEncoding::kContentLength;
   if (t.requestFraming.kind == http::BodyKind::kChunked) enc = BodyEncoding::kChunked;
-  std::string head = buildUpstreamRequest(t.request, t.target, enc, t.requestFraming.length,
-                                          t.config->server.viaPseudonym);
+  std::string head;
+  if (t.stored) {
+    // Our own validators go upstream; the client's conditionals stay ours to answer.
+    http::RequestHead conditional = t.request;
+    cache::policy::addRevalidationHeaders(conditional.headers, t.stored->response);
+    head = buildUpstreamRequest(conditional, t.target, enc, t.requestFraming.length,
+                                t.config->server.viaPseudonym);
+  } else {
+    head = buildUpstreamRequest(t.request, t.target, enc, t.requestFraming.length,
+                                t.config->server.viaPseudonym);
+  }
   bufferevent_write(t.upstream->bev.get(), head.data(), head.size());
   if (t.requestBodyDone) {
     state_ = State::kAwaitingResponse;
@@ -541,252 +543,6 @@ void ClientSession::pumpRequestBody() {
   if (evbuffer_get_length(out) >= t.config->server.bufferBytes) {
     bufferevent_disable(client_.get(), EV_READ);  // resumed by onUpstreamWrite
   }
-}
-
-// ---------------------------------------------------------------- response side
-
-void ClientSession::readResponseHead() {
-  auto& t = txn_;
-  evbuffer* in = bufferevent_get_input(t.upstream->bev.get());
-  const auto& server = t.config->server;
-  for (;;) {
-    size_t len = evbuffer_get_length(in);
-    if (len == 0) return;
-    size_t view = std::min(len, server.maxHeaderBytes + 1);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
-    http::ParseLimits limits;
-    limits.maxRequestLine = server.maxHeaderBytes;
-    limits.maxHeaderBytes = server.maxHeaderBytes;
-    http::ResponseHead head;
-    auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
-    if (outcome.status == http::ParseStatus::kNeedMore) {
-      if (view > server.maxHeaderBytes) {
-        outcome = http::ParseOutcome::invalid(502, view, "response head too large");
-      } else {
-        return;
-      }
-    }
-    if (outcome.status == http::ParseStatus::kInvalid) {
-      worker_.server().stats().upstreamError();
-      releaseUpstream(false);
-      ErrorReply e;
-      e.status = 502;
-      e.proxyStatusError = "http_protocol_error";
-      e.title = "Bad answer from the server";
-      e.message = "The origin server sent a response the proxy cannot pass on safely (" +
-                  std::string(outcome.reason) + ").";
-      e.detail = std::string(outcome.reason);
-      t.record.error = "bad upstream response: " + std::string(outcome.reason);
-      reply(std::move(e));
-      return;
-    }
-    t.record.upstreamBytes += outcome.consumed;
-    evbuffer_drain(in, outcome.consumed);
-    if (head.status >= 100 && head.status < 200) {
-      // Interim responses go to 1.1 clients as they come (RFC 9110 §15.2);
-      // 101 is impossible: Upgrade is never forwarded.
-      if (head.status == 101) {
-        releaseUpstream(false);
-        reply(protocolError(502, "unexpected 101 Switching Protocols"));
-        return;
-      }
-      if (t.request.versionMinor >= 1) {
-        std::string interim;
-        http::removeHopByHopFields(head.headers);
-        http::writeResponseHead(interim, head.status, head.reason, head.headers);
-        writeToClient(interim);
-      }
-      continue;
-    }
-    t.response = std::move(head);
-    startResponseBody();
-    return;
-  }
-}
-
-void ClientSession::startResponseBody() {
-  auto& t = txn_;
-  auto framing = http::responseFraming(t.response, t.request.methodKind);
-  if (!framing.ok()) {
-    worker_.server().stats().upstreamError();
-    releaseUpstream(false);
-    ErrorReply e;
-    e.status = 502;
-    e.proxyStatusError = "http_protocol_error";
-    e.title = "Bad answer from the server";
-    e.message = "The origin server's response framing is ambiguous (" + framing.error().message +
-                "); the proxy will not pass it on.";
-    e.detail = framing.error().message;
-    t.record.error = "bad upstream framing: " + framing.error().message;
-    reply(std::move(e));
-    return;
-  }
-  t.responseFraming = *framing;
-  t.responseBodyLeft = t.responseFraming.length;
-  t.clientEncoding = clientBodyEncoding(t.responseFraming, t.request.versionMinor);
-  t.upstreamReusable = upstreamReusable(t.response, t.responseFraming);
-  if (t.clientEncoding == BodyEncoding::kUntilClose) t.keepAlive = false;
-  if (!t.requestBodyDone) t.keepAlive = false;  // the origin answered before the body ended
-  std::string head = buildClientResponse(t.response, t.clientEncoding, t.responseFraming.length,
-                                         !t.keepAlive, t.config->server.viaPseudonym);
-  t.record.status = t.response.status;
-  writeToClient(head);
-  state_ = State::kRelayingResponse;
-  timeval rt = toTimeval(t.config->server.bodyTimeout);
-  bufferevent_set_timeouts(t.upstream->bev.get(), &rt, nullptr);
-  if (t.responseFraming.kind == http::BodyKind::kNone) {
-    finishResponseBody();
-    return;
-  }
-  pumpResponseBody();
-}
-
-void ClientSession::pumpResponseBody() {
-  auto& t = txn_;
-  evbuffer* in = bufferevent_get_input(t.upstream->bev.get());
-  evbuffer* out = bufferevent_get_output(client_.get());
-  size_t avail = evbuffer_get_length(in);
-  bool done = false;
-  switch (t.responseFraming.kind) {
-    case http::BodyKind::kContentLength: {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(avail, t.responseBodyLeft));
-      if (n > 0) evbuffer_remove_buffer(in, out, n);
-      t.responseBodyLeft -= n;
-      t.record.upstreamBytes += n;
-      t.record.bytesOut += n;
-      done = t.responseBodyLeft == 0;
-      break;
-    }
-    case http::BodyKind::kChunked: {
-      if (avail == 0) break;
-      const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
-      scratch_.clear();
-      auto outcome = t.responseChunks.decode(std::string_view(data, avail), scratch_);
-      if (outcome.status == http::ParseStatus::kInvalid) {
-        // Headers already went out: all we can do is cut the transfer short.
-        t.record.error = "bad upstream chunking: " + std::string(outcome.reason);
-        worker_.server().stats().upstreamError();
-        close();
-        return;
-      }
-      size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
-      evbuffer_drain(in, used);
-      t.record.upstreamBytes += used;
-      if (!scratch_.empty()) {
-        if (t.clientEncoding == BodyEncoding::kChunked) {
-          std::string chunk;
-          http::appendChunk(chunk, scratch_);
-          writeToClient(chunk);
-        } else {
-          writeToClient(scratch_);
-        }
-      }
-      done = outcome.status == http::ParseStatus::kDone;
-      if (done && evbuffer_get_length(in) > 0) t.upstreamReusable = false;
-      break;
-    }
-    case http::BodyKind::kUntilClose: {
-      if (avail == 0) break;
-      t.record.upstreamBytes += avail;
-      if (t.clientEncoding == BodyEncoding::kChunked) {
-        const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
-        std::string chunk;
-        http::appendChunk(chunk, std::string_view(data, avail));
-        evbuffer_drain(in, avail);
-        writeToClient(chunk);
-      } else {
-        evbuffer_remove_buffer(in, out, avail);
-        t.record.bytesOut += avail;
-      }
-      break;
-    }
-    case http::BodyKind::kNone:
-      done = true;
-      break;
-  }
-  if (state_ == State::kClosed) return;
-  if (done) {
-    finishResponseBody();
-    return;
-  }
-  if (evbuffer_get_length(out) >= t.config->server.bufferBytes) {
-    // Backpressure: a slow client never makes us hold more than the watermark.
-    bufferevent_disable(t.upstream->bev.get(), EV_READ);
-  }
-}
-
-void ClientSession::finishResponseBody() {
-  auto& t = txn_;
-  if (t.clientEncoding == BodyEncoding::kChunked) {
-    std::string last;
-    http::appendLastChunk(last);
-    writeToClient(last);
-  }
-  releaseUpstream(t.upstreamReusable && t.requestBodyDone);
-  finishTransaction();
-}
-
-void ClientSession::onUpstreamClosed(short what) {
-  auto& t = txn_;
-  if (state_ == State::kRelayingResponse) {
-    if (t.responseFraming.kind == http::BodyKind::kUntilClose && (what & BEV_EVENT_EOF)) {
-      pumpResponseBody();
-      if (state_ == State::kClosed) return;
-      t.upstreamReusable = false;
-      finishResponseBody();
-      return;
-    }
-    // Truncated: the client must see an incomplete transfer, never a short
-    // body passed off as complete, so the connection is cut.
-    t.record.error = (what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
-                                                : "upstream closed mid-body";
-    worker_.server().stats().upstreamError();
-    close();
-    return;
-  }
-  // No final response yet.
-  const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
-  if (t.upstream && t.upstream->reused && !t.responseBytesSeen && !t.retried &&
-      isIdempotent(t.request.methodKind) && t.requestFraming.kind == http::BodyKind::kNone) {
-    // A pooled connection the origin had closed: try once on a fresh one.
-    t.retried = true;
-    t.upstream.reset();
-    t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
-    connectUpstream();
-    return;
-  }
-  releaseUpstream(false);
-  worker_.server().stats().upstreamError();
-  ErrorReply e;
-  e.status = timedOut ? 504 : 502;
-  e.proxyStatusError = timedOut ? "connection_read_timeout" : "connection_terminated";
-  e.title = timedOut ? "The server took too long" : "The server closed the connection";
-  e.message = timedOut ? "The origin server accepted the request but did not answer in time."
-                       : "The origin server closed the connection without answering.";
-  t.record.error = timedOut ? "upstream first byte timeout" : "upstream closed before response";
-  reply(std::move(e));
-}
-
-void ClientSession::startTunnel() {
-  auto& t = txn_;
-  const auto& server = t.config->server;
-  static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-  bufferevent_write(client_.get(), kEstablished.data(), kEstablished.size());
-  t.record.status = 200;
-  t.record.bytesOut += kEstablished.size();
-  state_ = State::kTunnel;
-  evtimer_del(headTimer_.get());
-  tunnel_ = std::make_unique<Tunnel>(
-      std::move(client_), std::move(t.upstream->bev), server.bufferBytes, server.tunnelIdleTimeout,
-      [this](const Tunnel::Totals& totals) {
-        txn_.record.bytesIn += totals.clientToUpstream;
-        txn_.record.bytesOut += totals.upstreamToClient;
-        txn_.record.upstreamBytes += totals.upstreamToClient;
-        if (!totals.error.empty()) txn_.record.error = totals.error;
-        close();
-      });
-  t.upstream.reset();
-  tunnel_->start();
 }
 
 // ---------------------------------------------------------------- endings
@@ -845,6 +601,8 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
 
 void ClientSession::finishTransaction() {
   auto& t = txn_;
+  if (t.writer) finishCacheWrite(false);
+  leaveFetch(InFlightFetch::Phase::kUncacheable);
   logTransaction();
   ++requestsServed_;
   if (t.dnsTicket != 0) worker_.resolver().cancel(t.dnsTicket);
@@ -891,6 +649,8 @@ void ClientSession::close() {
   if (state_ == State::kClosed) return;
   if (txn_.active) logTransaction();
   state_ = State::kClosed;
+  if (txn_.writer) finishCacheWrite(false);
+  leaveFetch(InFlightFetch::Phase::kFailed);
   if (txn_.dnsTicket != 0) worker_.resolver().cancel(txn_.dnsTicket);
   txn_.upstream.reset();
   if (headTimer_) evtimer_del(headTimer_.get());

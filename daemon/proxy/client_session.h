@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "acl/ip_address.h"
+#include "cache/cache.h"
+#include "cache/policy/freshness.h"
 #include "daemon/config/config.h"
 #include "daemon/http/chunked_decoder.h"
 #include "daemon/http/message.h"
@@ -26,6 +28,7 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/tunnel.h"
@@ -56,6 +59,7 @@ class ClientSession {
     kAwaitingResponse,
     kRelayingResponse,
     kTunnel,
+    kWaitingForFetch,  ///< collapsed onto another session's fetch
     kFlushingThenClose,
     kClosed,
   };
@@ -85,6 +89,22 @@ class ClientSession {
     std::chrono::steady_clock::time_point started;
     log::AccessRecord record;
     bool active = false;
+
+    // Cache (see session_cache.cpp).
+    bool cacheEligible = false;  ///< GET/HEAD through an enabled cache
+    std::string cacheKey;
+    std::shared_ptr<const cache::StoredEntry> stored;  ///< entry being revalidated
+    cache::policy::Evaluation evaluation;
+    std::unique_ptr<cache::EntryWriter> writer;
+    std::shared_ptr<InFlightFetch> fetch;
+    bool leader = false;
+    SystemTime requestSentAt;
+    SystemTime responseAt;
+    // Waiter side of collapsed forwarding.
+    UniqueFd waiterFd;
+    uint64_t waiterOffset = 0;
+    bool waiterHeadSent = false;
+    BodyEncoding waiterEncoding = BodyEncoding::kNone;
   };
 
   // libevent entry points
@@ -96,6 +116,7 @@ class ClientSession {
   static void onUpstreamEvent(bufferevent*, short what, void* arg) noexcept;
   static void onHeadTimer(evutil_socket_t, short, void* arg) noexcept;
   static void onResume(evutil_socket_t, short, void* arg) noexcept;
+  static void onCacheWake(evutil_socket_t, short, void* arg) noexcept;
 
   // request side
   void readHead();
@@ -117,6 +138,23 @@ class ClientSession {
   void onUpstreamClosed(short what);
   void startTunnel();
 
+  // cache (session_cache.cpp)
+  /// True when the request was answered (hit) or parked (collapsed waiter).
+  bool tryCache();
+  bool serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
+                   log::CacheResult result);
+  /// On a response head: serve a revalidated/stale entry, or start storing.
+  /// True when the response was consumed from the cache.
+  bool onResponseHeadForCache();
+  void teeToCache(evbuffer* body, size_t n);
+  void teeToCache(std::string_view bytes);
+  void finishCacheWrite(bool complete);
+  void leaveFetch(InFlightFetch::Phase leaderOutcome);
+  void continueWaiting();
+  void stopWaitingAndFetch();
+  /// Serve a stale entry after an origin failure when the policy allows it.
+  bool serveStaleOnError();
+
   // endings
   void reply(ErrorReply error, bool close = true);
   void denied(const std::string& rule, const std::string& where, const std::string& reason);
@@ -135,6 +173,7 @@ class ClientSession {
   std::string clientText_;
   net::EventPtr headTimer_;
   net::EventPtr resumeEvent_;
+  net::EventPtr cacheWake_;
   std::unique_ptr<Tunnel> tunnel_;
   State state_ = State::kReadingHead;
   Transaction txn_;

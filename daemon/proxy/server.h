@@ -11,10 +11,13 @@
 
 #include "daemon/base/result.h"
 #include "daemon/base/unique_handle.h"
+#include "cache/cache.h"
+#include "cache/policy/stored_response.h"
 #include "daemon/admin/stats.h"
 #include "daemon/config/config.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
 
 namespace portcullis::proxy {
@@ -54,6 +57,10 @@ class Server {
   std::shared_ptr<const config::Config> config() const { return config_.load(); }
   ConnectionLimiter& limiter() { return limiter_; }
   admin::Stats& stats() { return stats_; }
+  /// The shared disk cache; null when [cache] is off. Set before start().
+  void setCache(cache::Cache* cache) { cache_ = cache; }
+  cache::Cache* cache() const { return cache_; }
+  CollapsedForwarding& collapsed() { return collapsed_; }
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
@@ -61,6 +68,8 @@ class Server {
   ProxyHooks hooks_;
   ConnectionLimiter limiter_;
   admin::Stats& stats_;
+  cache::Cache* cache_ = nullptr;
+  CollapsedForwarding collapsed_;
   std::vector<net::SocketAddress> bound_;
   std::vector<std::vector<UniqueFd>> listenFds_;  // [worker][address]
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -96,6 +96,42 @@ class OriginHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body_of_size(n))
             self.close_connection = True
+        elif path.startswith("/c/"):
+            # Cacheable object: ?size=N&cc=...&etag=...&vary=...
+            n = int(q.get("size", ["1000"])[0])
+            headers = {"Cache-Control": q.get("cc", ["max-age=3600"])[0]}
+            etag = q.get("etag", [None])[0]
+            if etag:
+                headers["ETag"] = '"%s"' % etag
+                if self.headers.get("If-None-Match") == '"%s"' % etag:
+                    self.send_response(304)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    return
+            vary = q.get("vary", [None])[0]
+            body = body_of_size(n, seed=path.encode())
+            if vary:
+                headers["Vary"] = vary
+                body = (self.headers.get(vary, "-") + "\n").encode() + body
+            self._send(200, body, headers)
+        elif path.startswith("/slowbig/"):
+            # A large cacheable body sent in pieces over about a second: the
+            # time the last byte left is recorded for the burst test.
+            n = int(q.get("size", [str(10 * 1024 * 1024)])[0])
+            pieces = int(q.get("pieces", ["100"])[0])
+            body = body_of_size(n, seed=b"slowbig")
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.send_header("Cache-Control", "max-age=3600")
+            self.end_headers()
+            step = (n + pieces - 1) // pieces
+            for i in range(0, n, step):
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(float(q.get("gap", ["0.01"])[0]))
+            with self.server.lock:
+                self.server.finished[path] = time.monotonic()
         elif path == "/status":
             code = int(q.get("code", ["200"])[0])
             self._send(code, b"" if code in (204, 304) else b"status body")
@@ -111,6 +147,7 @@ class Origin:
         self.httpd.daemon_threads = True
         self.httpd.counts = {}
         self.httpd.requests = []
+        self.httpd.finished = {}
         self.httpd.lock = threading.Lock()
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -124,6 +161,10 @@ class Origin:
     def requests(self):
         with self.httpd.lock:
             return list(self.httpd.requests)
+
+    def finished_at(self, path):
+        with self.httpd.lock:
+            return self.httpd.finished.get(path)
 
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.port, path)

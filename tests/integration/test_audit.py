@@ -233,3 +233,42 @@ allow = { from = "local", to = "anything" }
         assert proc.returncode == 0, (relayed, proc.stderr)
     finally:
         assert proxy.stop() == 0
+
+
+def test_portcullis_opened_to_loopback_is_caught_and_port_25_stays_shut(tmp_path):
+    """The positive control for the tests above: a Portcullis whose rules
+    deliberately open loopback (by an explicit CIDR, every port) must be
+    reported open, so "closed" above means something. Port 25 and the
+    proxy's own address stay refused: those are hard rules."""
+    text = """
+[server]
+listen = ["127.0.0.1:0"]
+workers = 1
+
+[log]
+events = "-"
+
+[dns]
+nameservers = ["127.0.0.1:9"]
+
+[sources]
+local = ["127.0.0.1/32"]
+
+[destinations]
+loopback = { cidrs = ["127.0.0.0/8"], ports = ["1-65535"] }
+
+[[rule]]
+name = "local-loopback"
+allow = { from = "local", to = "loopback" }
+"""
+    proxy = Proxy(text, tmpdir=str(tmp_path))
+    try:
+        proc = run_audit(proxy.port, "--json")
+        doc, probes = probes_by_name(proc.stdout)
+        assert proc.returncode == 1, (doc, proc.stderr)
+        for name in ("get-loopback-ip", "post-smtp-canary", "http10"):
+            assert probes[name]["verdict"] == "relayed", probes[name]
+        for name in ("connect-port-25", "post-port-25", "connect-self"):
+            assert probes[name]["verdict"] == "refused", probes[name]
+    finally:
+        assert proxy.stop() == 0

@@ -1,0 +1,353 @@
+// ClientSession, cache side: hits from disk, revalidation, storing a
+// response while relaying it, and collapsed forwarding (leader and waiter).
+
+#include <event2/buffer.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "cache/policy/cache_control.h"
+#include "cache/policy/invalidation.h"
+#include "cache/policy/range.h"
+#include "cache/policy/validation.h"
+#include "cache/policy/vary.h"
+#include "daemon/http/framing.h"
+#include "daemon/http/message_writer.h"
+#include "daemon/proxy/client_session.h"
+#include "daemon/proxy/server.h"
+#include "daemon/proxy/session_util.h"
+#include "daemon/proxy/worker.h"
+
+namespace portcullis::proxy {
+
+namespace policy = cache::policy;
+
+namespace {
+policy::PolicyOptions policyOptions(const config::Config& config) {
+  policy::PolicyOptions o;
+  o.serveStaleOnOriginError = config.cache.serveStaleOnError;
+  return o;
+}
+
+http::ResponseHead headOf(const policy::StoredResponse& stored) {
+  http::ResponseHead head;
+  head.status = stored.status;
+  head.reason = stored.reason;
+  head.headers = stored.headers;
+  return head;
+}
+}  // namespace
+
+void ClientSession::onCacheWake(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    if (self->state_ == State::kWaitingForFetch) self->continueWaiting();
+  } catch (...) {
+    self->close();
+  }
+}
+
+bool ClientSession::tryCache() {
+  auto& t = txn_;
+  cache::Cache* store = worker_.server().cache();
+  const auto m = t.request.methodKind;
+  if (store == nullptr || (m != http::Method::kGet && m != http::Method::kHead)) return false;
+  t.cacheEligible = true;
+  t.cacheKey = policy::primaryKey(t.target);
+  t.record.cache = log::CacheResult::kMiss;
+  auto now = std::chrono::system_clock::now();
+  auto entry = store->lookup(t.cacheKey, t.request.headers);
+  if (entry) {
+    t.evaluation = policy::evaluate(t.request, entry->response, now, policyOptions(*t.config));
+    if (t.evaluation.usability != policy::Usability::kMustRevalidate) {
+      if (serveStored(entry, t.evaluation.age, log::CacheResult::kHit)) return true;
+      entry.reset();  // body unreadable: fetch as a miss
+    } else {
+      t.stored = entry;  // revalidate upstream with its validators
+    }
+  }
+  // RFC 9111 §5.2.1.7: only-if-cached and nothing usable -> 504, no fetch.
+  if ((!entry || t.evaluation.usability == policy::Usability::kMustRevalidate) &&
+      policy::parseCacheControl(t.request.headers).onlyIfCached) {
+    ErrorReply e;
+    e.status = 504;
+    e.proxyStatusError = "http_request_error";
+    e.title = "Not in cache";
+    e.message = "The request said only-if-cached and the cache has no usable copy.";
+    reply(std::move(e), false);
+    return true;
+  }
+  if (t.stored || m != http::Method::kGet || !t.config->cache.collapsedForwarding ||
+      t.request.headers.has("Authorization") || t.request.headers.has("Range")) {
+    return false;
+  }
+  auto fetch = worker_.server().collapsed().join(t.cacheKey, cacheWake_.get(), t.leader);
+  if (!fetch) return false;  // the fetch ended as we joined: go alone
+  t.fetch = std::move(fetch);
+  if (t.leader) return false;
+  // A waiter: parked until the leader's head (or failure) arrives.
+  state_ = State::kWaitingForFetch;
+  bufferevent_disable(client_.get(), EV_READ);
+  t.record.cache = log::CacheResult::kCollapsed;
+  continueWaiting();
+  return true;
+}
+
+bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry,
+                                int64_t age, log::CacheResult result) {
+  auto& t = txn_;
+  cache::Cache* store = worker_.server().cache();
+  const auto& pseudonym = t.config->server.viaPseudonym;
+  http::HeaderMap extra;
+  extra.add("Age", std::to_string(std::max<int64_t>(0, age)));
+  auto conditional = policy::evaluateClientConditional(t.request, entry->response);
+  if (conditional == policy::ClientConditional::kNotModified) {
+    auto head = policy::buildNotModified(entry->response, age);
+    writeToClient(buildClientResponse(head, BodyEncoding::kNone, 0, !t.keepAlive, pseudonym));
+    t.record.status = 304;
+    t.record.cache = result;
+    finishTransaction();
+    return true;
+  }
+  auto head = headOf(entry->response);
+  head.headers.remove("Age");
+  if (conditional == policy::ClientConditional::kPreconditionFailed) {
+    t.record.cache = result;
+    ErrorReply e;
+    e.status = 412;
+    e.title = "Precondition failed";
+    e.message = "The stored response does not satisfy the request's preconditions.";
+    reply(std::move(e), false);
+    return true;
+  }
+  auto body = store->openBody(*entry);
+  if (!body.ok()) return false;
+  uint64_t offset = 0;
+  uint64_t length = entry->bodySize;
+  auto range = policy::rangeForRequest(t.request, entry->response, entry->bodySize);
+  if (range.kind == policy::RangeSpec::Kind::kSatisfiable) {
+    head.status = 206;
+    head.reason = "Partial Content";
+    head.headers.set("Content-Range", policy::contentRangeValue(range, entry->bodySize));
+    offset = range.first;
+    length = range.length();
+  } else if (range.kind == policy::RangeSpec::Kind::kUnsatisfiable) {
+    head.status = 416;
+    head.reason = "Range Not Satisfiable";
+    head.headers.set("Content-Range", policy::contentRangeValue(range, entry->bodySize));
+    length = 0;
+  }
+  writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, length, !t.keepAlive,
+                                    pseudonym, &extra));
+  if (t.request.methodKind != http::Method::kHead && length > 0) {
+    // sendfile from the page cache; libevent closes the fd when sent.
+    evbuffer_add_file(bufferevent_get_output(client_.get()), body->release(),
+                      static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length));
+    t.record.bytesOut += length;
+  }
+  t.record.status = head.status;
+  t.record.cache = result;
+  if (t.record.upstream.empty()) t.record.rule = t.record.rule.empty() ? "cache" : t.record.rule;
+  finishTransaction();
+  return true;
+}
+
+bool ClientSession::onResponseHeadForCache() {
+  auto& t = txn_;
+  cache::Cache* store = worker_.server().cache();
+  if (store == nullptr) return false;
+  t.responseAt = std::chrono::system_clock::now();
+  // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
+  for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response)) {
+    store->invalidate(key);
+  }
+  if (!t.cacheEligible) return false;
+  if (t.stored) {
+    if (t.response.status == 304 && policy::notModifiedMatches(t.stored->response, t.response)) {
+      auto refreshed = store->updateHeaders(*t.stored, t.response, t.requestSentAt, t.responseAt);
+      auto entry = refreshed ? refreshed : t.stored;
+      releaseUpstream(t.upstreamReusable);
+      if (serveStored(entry, 0, log::CacheResult::kRevalidated)) return true;
+    }
+    if (t.response.status >= 500 && serveStaleOnError()) return true;
+  }
+  const bool storable = t.request.methodKind == http::Method::kGet &&
+                        policy::isStorable(t.request, t.response, policyOptions(*t.config));
+  if (storable) {
+    cache::WriteRequest w;
+    w.key = t.cacheKey;
+    w.requestHeaders = t.request.headers;
+    w.response = t.response;
+    w.requestTime = t.requestSentAt;
+    w.responseTime = t.responseAt;
+    if (t.responseFraming.kind == http::BodyKind::kContentLength) {
+      w.expectedLength = t.responseFraming.length;
+    }
+    auto writer = store->beginWrite(std::move(w));
+    if (writer.ok()) t.writer = std::move(writer.value());
+  }
+  if (t.fetch && t.leader) {
+    if (t.writer) {
+      auto names = policy::varyFieldNames(t.response.headers);
+      auto secondary = policy::secondaryKey(names, t.request.headers);
+      t.fetch->publishHead(t.response, std::move(names), std::move(secondary),
+                           t.writer->progress());
+    } else {
+      leaveFetch(InFlightFetch::Phase::kUncacheable);
+    }
+  }
+  return false;
+}
+
+void ClientSession::teeToCache(evbuffer* body, size_t n) {
+  if (!txn_.writer || n == 0) return;
+  // Peek without copying the evbuffer chain, then append each piece.
+  int count = evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
+  std::vector<evbuffer_iovec> vec(static_cast<size_t>(std::max(count, 0)));
+  evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, vec.data(), count);
+  size_t left = n;
+  for (const auto& v : vec) {
+    size_t take = std::min(left, v.iov_len);
+    teeToCache(std::string_view(static_cast<const char*>(v.iov_base), take));
+    left -= take;
+    if (left == 0 || !txn_.writer) break;
+  }
+}
+
+void ClientSession::teeToCache(std::string_view bytes) {
+  auto& t = txn_;
+  if (!t.writer || bytes.empty()) return;
+  if (!t.writer->append(bytes).ok()) {
+    // Too big or disk trouble: keep relaying, uncached.
+    t.writer.reset();
+    if (t.fetch && t.leader) leaveFetch(InFlightFetch::Phase::kFailed);
+    return;
+  }
+  if (t.fetch && t.leader) t.fetch->notifyProgress();
+}
+
+void ClientSession::finishCacheWrite(bool complete) {
+  auto& t = txn_;
+  bool committed = false;
+  if (t.writer) {
+    if (complete) {
+      committed = t.writer->commit().ok();
+    } else {
+      t.writer->abort();
+    }
+    t.writer.reset();
+  }
+  if (t.fetch && t.leader) {
+    leaveFetch(committed ? InFlightFetch::Phase::kComplete
+                         : (complete ? InFlightFetch::Phase::kUncacheable
+                                     : InFlightFetch::Phase::kFailed));
+  }
+}
+
+void ClientSession::leaveFetch(InFlightFetch::Phase leaderOutcome) {
+  auto& t = txn_;
+  if (!t.fetch) return;
+  if (t.leader) {
+    t.fetch->finish(leaderOutcome);
+    worker_.server().collapsed().remove(t.cacheKey, t.fetch.get());
+  } else {
+    t.fetch->removeWaiter(cacheWake_.get());
+  }
+  t.fetch.reset();
+}
+
+void ClientSession::stopWaitingAndFetch() {
+  auto& t = txn_;
+  leaveFetch(InFlightFetch::Phase::kFailed);
+  t.record.cache = log::CacheResult::kMiss;
+  state_ = State::kResolving;
+  resolve();
+}
+
+void ClientSession::continueWaiting() {
+  auto& t = txn_;
+  auto view = t.fetch->view();
+  using Phase = InFlightFetch::Phase;
+  if (view.phase == Phase::kWaitingHead) return;
+  if (!t.waiterHeadSent) {
+    if (view.phase == Phase::kUncacheable || view.phase == Phase::kFailed || !view.head ||
+        policy::secondaryKey(view.varyNames, t.request.headers) != view.secondaryKey) {
+      stopWaitingAndFetch();  // not a response we may share: fetch our own
+      return;
+    }
+    auto reader = view.body->openReader();
+    if (!reader.ok()) {
+      stopWaitingAndFetch();
+      return;
+    }
+    t.waiterFd = std::move(reader.value());
+    auto framing = http::responseFraming(*view.head, t.request.methodKind);
+    http::Framing f = framing.ok() ? *framing : http::Framing{http::BodyKind::kUntilClose, 0};
+    t.waiterEncoding = clientBodyEncoding(f, t.request.versionMinor);
+    if (t.waiterEncoding == BodyEncoding::kUntilClose) t.keepAlive = false;
+    http::HeaderMap extra;
+    extra.add("Age", "0");
+    auto head = *view.head;
+    head.headers.remove("Age");
+    writeToClient(buildClientResponse(head, t.waiterEncoding, f.length, !t.keepAlive,
+                                      t.config->server.viaPseudonym, &extra));
+    t.record.status = head.status;
+    t.waiterHeadSent = true;
+    if (t.waiterEncoding == BodyEncoding::kNone) {
+      leaveFetch(Phase::kFailed);
+      finishTransaction();
+      return;
+    }
+  }
+  // Stream what the leader has written so far, up to our watermark.
+  evbuffer* out = bufferevent_get_output(client_.get());
+  const size_t watermark = t.config->server.bufferBytes;
+  uint64_t available = view.body->bytesWritten();
+  while (t.waiterOffset < available && evbuffer_get_length(out) < watermark) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(available - t.waiterOffset, 64 * 1024));
+    std::string buf(want, '\0');
+    ssize_t got = ::pread(t.waiterFd.get(), buf.data(), want, static_cast<off_t>(t.waiterOffset));
+    if (got <= 0) {
+      t.record.error = "cache read failed while streaming a collapsed response";
+      close();
+      return;
+    }
+    buf.resize(static_cast<size_t>(got));
+    t.waiterOffset += static_cast<uint64_t>(got);
+    if (t.waiterEncoding == BodyEncoding::kChunked) {
+      std::string chunk;
+      http::appendChunk(chunk, buf);
+      writeToClient(chunk);
+    } else {
+      writeToClient(buf);
+    }
+  }
+  view = t.fetch->view();  // the phase may have moved on meanwhile
+  if (t.waiterOffset >= view.body->bytesWritten()) {
+    if (view.phase == Phase::kComplete) {
+      if (t.waiterEncoding == BodyEncoding::kChunked) {
+        std::string last;
+        http::appendLastChunk(last);
+        writeToClient(last);
+      }
+      leaveFetch(Phase::kComplete);
+      t.waiterFd.reset();
+      finishTransaction();
+    } else if (view.phase == Phase::kFailed || view.phase == Phase::kUncacheable) {
+      // The leader's body broke: never pass a short body off as complete.
+      t.record.error = "collapsed fetch failed mid-body";
+      close();
+    }
+  }
+}
+
+bool ClientSession::serveStaleOnError() {
+  auto& t = txn_;
+  if (!t.stored || !t.evaluation.staleOnErrorAllowed) return false;
+  auto entry = t.stored;
+  t.stored.reset();
+  releaseUpstream(false);
+  return serveStored(entry, t.evaluation.age, log::CacheResult::kStale);
+}
+
+}  // namespace portcullis::proxy

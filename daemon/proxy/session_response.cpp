@@ -1,0 +1,271 @@
+// ClientSession, response side: reading the origin's answer and relaying it.
+
+#include <event2/buffer.h>
+
+#include <algorithm>
+
+#include "daemon/http/framing.h"
+#include "daemon/http/head_parser.h"
+#include "daemon/http/message_writer.h"
+#include "daemon/proxy/client_session.h"
+#include "daemon/proxy/server.h"
+#include "daemon/proxy/session_util.h"
+#include "daemon/proxy/worker.h"
+
+namespace portcullis::proxy {
+
+using detail::isIdempotent;
+using detail::protocolError;
+using detail::toTimeval;
+
+void ClientSession::readResponseHead() {
+  auto& t = txn_;
+  evbuffer* in = bufferevent_get_input(t.upstream->bev.get());
+  const auto& server = t.config->server;
+  for (;;) {
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) return;
+    size_t view = std::min(len, server.maxHeaderBytes + 1);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
+    http::ParseLimits limits;
+    limits.maxRequestLine = server.maxHeaderBytes;
+    limits.maxHeaderBytes = server.maxHeaderBytes;
+    http::ResponseHead head;
+    auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
+    if (outcome.status == http::ParseStatus::kNeedMore) {
+      if (view > server.maxHeaderBytes) {
+        outcome = http::ParseOutcome::invalid(502, view, "response head too large");
+      } else {
+        return;
+      }
+    }
+    if (outcome.status == http::ParseStatus::kInvalid) {
+      worker_.server().stats().upstreamError();
+      releaseUpstream(false);
+      ErrorReply e;
+      e.status = 502;
+      e.proxyStatusError = "http_protocol_error";
+      e.title = "Bad answer from the server";
+      e.message = "The origin server sent a response the proxy cannot pass on safely (" +
+                  std::string(outcome.reason) + ").";
+      e.detail = std::string(outcome.reason);
+      t.record.error = "bad upstream response: " + std::string(outcome.reason);
+      reply(std::move(e));
+      return;
+    }
+    t.record.upstreamBytes += outcome.consumed;
+    evbuffer_drain(in, outcome.consumed);
+    if (head.status >= 100 && head.status < 200) {
+      // Interim responses go to 1.1 clients as they come (RFC 9110 §15.2);
+      // 101 is impossible: Upgrade is never forwarded.
+      if (head.status == 101) {
+        releaseUpstream(false);
+        reply(protocolError(502, "unexpected 101 Switching Protocols"));
+        return;
+      }
+      if (t.request.versionMinor >= 1) {
+        std::string interim;
+        http::removeHopByHopFields(head.headers);
+        http::writeResponseHead(interim, head.status, head.reason, head.headers);
+        writeToClient(interim);
+      }
+      continue;
+    }
+    t.response = std::move(head);
+    startResponseBody();
+    return;
+  }
+}
+
+void ClientSession::startResponseBody() {
+  auto& t = txn_;
+  auto framing = http::responseFraming(t.response, t.request.methodKind);
+  if (!framing.ok()) {
+    worker_.server().stats().upstreamError();
+    releaseUpstream(false);
+    ErrorReply e;
+    e.status = 502;
+    e.proxyStatusError = "http_protocol_error";
+    e.title = "Bad answer from the server";
+    e.message = "The origin server's response framing is ambiguous (" + framing.error().message +
+                "); the proxy will not pass it on.";
+    e.detail = framing.error().message;
+    t.record.error = "bad upstream framing: " + framing.error().message;
+    reply(std::move(e));
+    return;
+  }
+  t.responseFraming = *framing;
+  t.responseBodyLeft = t.responseFraming.length;
+  t.clientEncoding = clientBodyEncoding(t.responseFraming, t.request.versionMinor);
+  t.upstreamReusable = upstreamReusable(t.response, t.responseFraming);
+  if (t.clientEncoding == BodyEncoding::kUntilClose) t.keepAlive = false;
+  if (!t.requestBodyDone) t.keepAlive = false;  // the origin answered before the body ended
+  if (onResponseHeadForCache()) return;
+  std::string head = buildClientResponse(t.response, t.clientEncoding, t.responseFraming.length,
+                                         !t.keepAlive, t.config->server.viaPseudonym);
+  t.record.status = t.response.status;
+  writeToClient(head);
+  state_ = State::kRelayingResponse;
+  timeval rt = toTimeval(t.config->server.bodyTimeout);
+  bufferevent_set_timeouts(t.upstream->bev.get(), &rt, nullptr);
+  if (t.responseFraming.kind == http::BodyKind::kNone) {
+    finishResponseBody();
+    return;
+  }
+  pumpResponseBody();
+}
+
+void ClientSession::pumpResponseBody() {
+  auto& t = txn_;
+  evbuffer* in = bufferevent_get_input(t.upstream->bev.get());
+  evbuffer* out = bufferevent_get_output(client_.get());
+  size_t avail = evbuffer_get_length(in);
+  bool done = false;
+  switch (t.responseFraming.kind) {
+    case http::BodyKind::kContentLength: {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(avail, t.responseBodyLeft));
+      teeToCache(in, n);
+      if (n > 0) evbuffer_remove_buffer(in, out, n);
+      t.responseBodyLeft -= n;
+      t.record.upstreamBytes += n;
+      t.record.bytesOut += n;
+      done = t.responseBodyLeft == 0;
+      break;
+    }
+    case http::BodyKind::kChunked: {
+      if (avail == 0) break;
+      const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+      scratch_.clear();
+      auto outcome = t.responseChunks.decode(std::string_view(data, avail), scratch_);
+      if (outcome.status == http::ParseStatus::kInvalid) {
+        // Headers already went out: all we can do is cut the transfer short.
+        t.record.error = "bad upstream chunking: " + std::string(outcome.reason);
+        worker_.server().stats().upstreamError();
+        close();
+        return;
+      }
+      size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
+      evbuffer_drain(in, used);
+      t.record.upstreamBytes += used;
+      teeToCache(scratch_);
+      if (!scratch_.empty()) {
+        if (t.clientEncoding == BodyEncoding::kChunked) {
+          std::string chunk;
+          http::appendChunk(chunk, scratch_);
+          writeToClient(chunk);
+        } else {
+          writeToClient(scratch_);
+        }
+      }
+      done = outcome.status == http::ParseStatus::kDone;
+      if (done && evbuffer_get_length(in) > 0) t.upstreamReusable = false;
+      break;
+    }
+    case http::BodyKind::kUntilClose: {
+      if (avail == 0) break;
+      t.record.upstreamBytes += avail;
+      teeToCache(in, avail);
+      if (t.clientEncoding == BodyEncoding::kChunked) {
+        const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+        std::string chunk;
+        http::appendChunk(chunk, std::string_view(data, avail));
+        evbuffer_drain(in, avail);
+        writeToClient(chunk);
+      } else {
+        evbuffer_remove_buffer(in, out, avail);
+        t.record.bytesOut += avail;
+      }
+      break;
+    }
+    case http::BodyKind::kNone:
+      done = true;
+      break;
+  }
+  if (state_ == State::kClosed) return;
+  if (done) {
+    finishResponseBody();
+    return;
+  }
+  if (evbuffer_get_length(out) >= t.config->server.bufferBytes) {
+    // Backpressure: a slow client never makes us hold more than the watermark.
+    bufferevent_disable(t.upstream->bev.get(), EV_READ);
+  }
+}
+
+void ClientSession::finishResponseBody() {
+  auto& t = txn_;
+  if (t.clientEncoding == BodyEncoding::kChunked) {
+    std::string last;
+    http::appendLastChunk(last);
+    writeToClient(last);
+  }
+  finishCacheWrite(true);
+  releaseUpstream(t.upstreamReusable && t.requestBodyDone);
+  finishTransaction();
+}
+
+void ClientSession::onUpstreamClosed(short what) {
+  auto& t = txn_;
+  if (state_ == State::kRelayingResponse) {
+    if (t.responseFraming.kind == http::BodyKind::kUntilClose && (what & BEV_EVENT_EOF)) {
+      pumpResponseBody();
+      if (state_ == State::kClosed) return;
+      t.upstreamReusable = false;
+      finishResponseBody();
+      return;
+    }
+    // Truncated: the client must see an incomplete transfer, never a short
+    // body passed off as complete, so the connection is cut.
+    t.record.error = (what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
+                                                : "upstream closed mid-body";
+    worker_.server().stats().upstreamError();
+    close();
+    return;
+  }
+  // No final response yet.
+  const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
+  if (t.upstream && t.upstream->reused && !t.responseBytesSeen && !t.retried &&
+      isIdempotent(t.request.methodKind) && t.requestFraming.kind == http::BodyKind::kNone) {
+    // A pooled connection the origin had closed: try once on a fresh one.
+    t.retried = true;
+    t.upstream.reset();
+    t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
+    connectUpstream();
+    return;
+  }
+  releaseUpstream(false);
+  worker_.server().stats().upstreamError();
+  if (serveStaleOnError()) return;
+  ErrorReply e;
+  e.status = timedOut ? 504 : 502;
+  e.proxyStatusError = timedOut ? "connection_read_timeout" : "connection_terminated";
+  e.title = timedOut ? "The server took too long" : "The server closed the connection";
+  e.message = timedOut ? "The origin server accepted the request but did not answer in time."
+                       : "The origin server closed the connection without answering.";
+  t.record.error = timedOut ? "upstream first byte timeout" : "upstream closed before response";
+  reply(std::move(e));
+}
+
+void ClientSession::startTunnel() {
+  auto& t = txn_;
+  const auto& server = t.config->server;
+  static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+  bufferevent_write(client_.get(), kEstablished.data(), kEstablished.size());
+  t.record.status = 200;
+  t.record.bytesOut += kEstablished.size();
+  state_ = State::kTunnel;
+  evtimer_del(headTimer_.get());
+  tunnel_ = std::make_unique<Tunnel>(
+      std::move(client_), std::move(t.upstream->bev), server.bufferBytes, server.tunnelIdleTimeout,
+      [this](const Tunnel::Totals& totals) {
+        txn_.record.bytesIn += totals.clientToUpstream;
+        txn_.record.bytesOut += totals.upstreamToClient;
+        txn_.record.upstreamBytes += totals.upstreamToClient;
+        if (!totals.error.empty()) txn_.record.error = totals.error;
+        close();
+      });
+  t.upstream.reset();
+  tunnel_->start();
+}
+
+}  // namespace portcullis::proxy
