@@ -201,6 +201,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
     log::JsonObject one;
     one.field("written", c.written).field("dropped", c.dropped).field("failed", c.failed);
     one.field("reopens", c.reopens).field("reopen_failures", c.reopenFailures);
+    one.optional("last_error", c.lastError);
     logs.raw(name, one.finish());
   }
   o.field("version", kVersion)

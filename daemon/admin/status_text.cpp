@@ -90,8 +90,10 @@ std::string renderStatusText(const StatsSnapshot& s) {
     lag += fmt::format(", w{} {:.1f} ms", i, s.loopLagMs[i]);
   line("loop lag", lag.empty() ? "-" : lag.substr(2));
   for (const auto& [name, c] : s.logs) {
-    line("log " + name,
-         fmt::format("{} written, {} dropped, {} failed", c.written, c.dropped, c.failed));
+    line(
+        "log " + name,
+        fmt::format("{} written, {} dropped, {} failed{}", c.written, c.dropped, c.failed,
+                    c.lastError.empty() ? "" : " (last error: " + terminalSafe(c.lastError) + ")"));
   }
   return out;
 }

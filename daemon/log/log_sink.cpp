@@ -185,6 +185,7 @@ SinkCounters LogSink::counters() const {
   c.failed = failed_.load(std::memory_order_relaxed);
   c.reopens = reopens_.load(std::memory_order_relaxed);
   c.reopenFailures = reopenFailures_.load(std::memory_order_relaxed);
+  c.lastError = lastError();
   return c;
 }
 

@@ -26,6 +26,7 @@ struct SinkCounters {
   uint64_t failed = 0;          ///< lost because write(2) failed
   uint64_t reopens = 0;         ///< successful reopen() cycles
   uint64_t reopenFailures = 0;  ///< reopen() could not open the path (old file kept)
+  std::string lastError;        ///< last write or reopen error in words; "" = none
 };
 
 class LogSink {

@@ -321,3 +321,23 @@ TEST_CASE("AdminAddress parsing") {
     if (a.ok()) CHECK(a->toString() == c.back);
   }
 }
+
+TEST_CASE("log sink failures are reported in all three views") {
+  portcullis::log::LogSink sink;
+  REQUIRE(sink.open("/dev/full").ok());  // every write fails with ENOSPC
+  sink.submit("lost");
+  sink.flush();
+  Stats s(kT0);
+  s.setLogSinks({{"access", &sink}});
+  const auto snap = s.snapshot(kT0);
+  const auto samples = checkPrometheus(renderPrometheus(snap));
+  CHECK(samples.at("portcullis_log_lines_total{log=\"access\",outcome=\"failed\"}") == 1);
+  CHECK(samples.at("portcullis_log_lines_total{log=\"access\",outcome=\"written\"}") == 0);
+  const auto v = JsonReader::parse(renderStatusJson(snap, {}, {}));
+  CHECK(v.at("logs").at("access").at("failed").number == 1);
+  CHECK(v.at("logs").at("access").at("last_error").string.find("No space left") !=
+        std::string::npos);
+  CHECK(renderStatusText(snap).find("1 failed (last error: write /dev/full: No space left") !=
+        std::string::npos);
+  sink.stop();
+}
