@@ -493,3 +493,31 @@ def test_run_as_root_without_user_refuses_unless_allow_root(tmp_path):
             proc.kill()
             proc.wait()
         notify.close()
+
+
+# --- the container recipe (no container engine here: checked statically) -----------
+
+def test_container_config_listens_everywhere_but_admits_only_the_container():
+    import tomllib
+    path = os.path.join(SOURCE_DIR, "packaging", "container.toml")
+    run([BIN, "validate", "-c", path])
+    with open(path, "rb") as f:
+        conf = tomllib.load(f)
+    assert conf["server"]["listen"] == ["0.0.0.0:3128"]
+    assert "user" not in conf["server"]  # the image runs as 'portcullis' already
+    allowed_from = {r["allow"]["from"] for r in conf["rule"] if "allow" in r}
+    for name in allowed_from:
+        assert set(conf["sources"][name]) <= {"127.0.0.1/32", "::1/128"}, \
+            "the shipped container config must stay closed until the admin names client networks"
+
+
+def test_containerfile_builds_from_the_tree_and_runs_unprivileged():
+    text = open(os.path.join(SOURCE_DIR, "packaging", "Containerfile")).read()
+    froms = re.findall(r"^FROM (\S+)", text, re.M)
+    assert froms[0].startswith("debian:12") and froms[-1].startswith("debian:12")
+    assert re.search(r"^USER portcullis", text, re.M)
+    assert re.search(r"^EXPOSE 3128$", text, re.M)
+    assert re.search(r'^VOLUME .*"/etc/portcullis".*"/var/cache/portcullis"', text, re.M)
+    assert "packaging/container.toml /etc/portcullis/portcullis.toml" in text
+    for folder in ["acl", "cache", "daemon", "etc", "packaging"]:
+        assert re.search(rf"^COPY {folder} {folder}$", text, re.M), f"{folder}/ not copied"
