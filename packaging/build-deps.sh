@@ -8,6 +8,7 @@ build_pkgs=(cmake g++ make pkg-config libevent-dev libssl-dev libsqlite3-dev
 test_pkgs=(curl python3 python3-pytest clang libclang-rt-14-dev
            lintian systemd dpkg-dev file logrotate adduser)
 test_pkgs+=(tinyproxy)  # tests/integration/test_audit.py runs an intentionally open proxy
+test_pkgs+=(prometheus chromium)  # test_observability.py: promtool check metrics; status page in headless Chromium
 
 want=("${build_pkgs[@]}")
 [[ ${1:-} == --test ]] && want+=("${test_pkgs[@]}")
