@@ -60,7 +60,8 @@ std::optional<size_t> contentLength(std::string_view head) {
   while (i < lower.size() && lower[i] == ' ') ++i;
   size_t value = 0;
   bool any = false;
-  for (; i < lower.size() && lower[i] >= '0' && lower[i] <= '9' && value < (1u << 30); ++i, any = true) {
+  for (; i < lower.size() && lower[i] >= '0' && lower[i] <= '9' && value < (1u << 30);
+       ++i, any = true) {
     value = value * 10 + static_cast<size_t>(lower[i] - '0');
   }
   return any ? std::optional<size_t>(value) : std::nullopt;
@@ -86,10 +87,14 @@ struct Canaries {
   std::unique_ptr<Canary> smtp, http, line;
   Canary* of(CanaryTarget t) const {
     switch (t) {
-      case CanaryTarget::kSmtp: return smtp.get();
-      case CanaryTarget::kHttp: return http.get();
-      case CanaryTarget::kLine: return line.get();
-      case CanaryTarget::kNone: break;
+      case CanaryTarget::kSmtp:
+        return smtp.get();
+      case CanaryTarget::kHttp:
+        return http.get();
+      case CanaryTarget::kLine:
+        return line.get();
+      case CanaryTarget::kNone:
+        break;
     }
     return nullptr;
   }
@@ -120,7 +125,8 @@ std::string exchange(const ProbeSpec& spec, const std::vector<SocketAddress>& pr
     if (spec.tunnelPayload.empty()) return "";
     std::string tunnel = buffer.substr(head);
     if (!sendAll(fd->get(), spec.tunnelPayload, deadline).ok()) return "";
-    readUntil(fd->get(), tunnel, deadline, [](std::string_view) { return false; }, 4096);
+    readUntil(
+        fd->get(), tunnel, deadline, [](std::string_view) { return false; }, 4096);
     if (tunnel.empty()) return "";
     return "; through the tunnel: " + printable(firstLine(tunnel));
   }
@@ -190,8 +196,9 @@ int runAudit(const AuditOptions& options, std::ostream& out, std::ostream& err) 
     err << "portcullis audit: " << canaries.error().message << "\n";
     return 2;
   }
-  const auto plan = planProbes({canaries->smtp->port(), canaries->http->port(),
-                                canaries->line->port(), target->authority()});
+  const auto plan =
+      planProbes({canaries->smtp->port(), canaries->http->port(), canaries->line->port(),
+                  target->authority(), !options.skipMetadata});
   // The whole run is bounded: every probe has its own deadline, and none
   // starts once (probes + 1) x timeout has gone by.
   const Deadline runEnd = SteadyClock::now() + *timeout * static_cast<int>(plan.size() + 1);
@@ -200,7 +207,8 @@ int runAudit(const AuditOptions& options, std::ostream& out, std::ostream& err) 
   for (const auto& spec : plan) {
     const auto now = SteadyClock::now();
     if (now >= runEnd) {
-      report.probes.push_back({spec.name, spec.sent, Verdict::kInconclusive, "not run: the audit ran out of time"});
+      report.probes.push_back(
+          {spec.name, spec.sent, Verdict::kInconclusive, "not run: the audit ran out of time"});
       continue;
     }
     report.probes.push_back(

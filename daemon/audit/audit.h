@@ -12,9 +12,11 @@ namespace portcullis::audit {
 /// Command-line options of `portcullis audit`; main binds CLI11 options
 /// straight to these fields.
 struct AuditOptions {
-  std::string proxy;          ///< --proxy HOST:PORT or [V6]:PORT (required)
-  bool json = false;          ///< --json: one JSON document instead of the table
-  std::string timeout = "5s"; ///< --timeout: per-probe deadline ("250ms", "5s", "1m"), max 5m
+  std::string proxy;           ///< --proxy HOST:PORT or [V6]:PORT (required)
+  bool json = false;           ///< --json: one JSON document instead of the table
+  std::string timeout = "5s";  ///< --timeout: per-probe deadline ("250ms", "5s", "1m"), max 5m
+  bool skipMetadata = false;   ///< --skip-metadata: omit the GET to 169.254.169.254, the one
+                               ///< probe whose target is not on this machine
 };
 
 /// Runs every probe and writes the report to `out` (table, or JSON with

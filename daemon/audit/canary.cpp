@@ -33,8 +33,10 @@ size_t contentLength(std::string_view head) {
   const size_t at = h.find("\nCONTENT-LENGTH:");
   if (at == std::string::npos) return 0;
   size_t value = 0;
-  for (size_t i = at + 16; i < h.size() && (h[i] == ' ' || std::isdigit(static_cast<unsigned char>(h[i]))); ++i) {
-    if (h[i] != ' ') value = std::min<size_t>(value * 10 + static_cast<size_t>(h[i] - '0'), kMaxSessionBytes);
+  for (size_t i = at + 16;
+       i < h.size() && (h[i] == ' ' || std::isdigit(static_cast<unsigned char>(h[i]))); ++i) {
+    if (h[i] != ' ')
+      value = std::min<size_t>(value * 10 + static_cast<size_t>(h[i] - '0'), kMaxSessionBytes);
   }
   return value;
 }
@@ -94,7 +96,8 @@ CanaryObservation Canary::settle(Deadline deadline) {
   CanaryObservation out = seen_;
   const std::string_view all = allBytes_;
   out.firstLine = std::string(all.substr(0, std::min(all.find_first_of("\r\n"), size_t{200})));
-  out.sawMailFrom = style_ == CanaryStyle::kSmtp && upper(all).find("MAIL FROM") != std::string::npos;
+  out.sawMailFrom =
+      style_ == CanaryStyle::kSmtp && upper(all).find("MAIL FROM") != std::string::npos;
   return out;
 }
 

@@ -53,11 +53,11 @@ class Canary {
  private:
   struct Session {
     UniqueFd fd;
-    std::string in;        // bytes not yet split into lines
-    std::string out;       // bytes waiting to be written
+    std::string in;   // bytes not yet split into lines
+    std::string out;  // bytes waiting to be written
     bool closeAfterWrite = false;
-    bool inData = false;   // SMTP: between DATA and "."
-    uint64_t window = 0;   // which observation window it belongs to
+    bool inData = false;  // SMTP: between DATA and "."
+    uint64_t window = 0;  // which observation window it belongs to
   };
 
   Canary(CanaryStyle style, std::string token, UniqueFd listener, uint16_t port, UniqueFd wakeRead,
@@ -81,10 +81,10 @@ class Canary {
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  uint64_t window_ = 0;       // guarded by mutex_
-  size_t openInWindow_ = 0;   // guarded by mutex_
-  CanaryObservation seen_;    // guarded by mutex_
-  std::string allBytes_;      // guarded by mutex_; first 64 KiB of the window
+  uint64_t window_ = 0;      // guarded by mutex_
+  size_t openInWindow_ = 0;  // guarded by mutex_
+  CanaryObservation seen_;   // guarded by mutex_
+  std::string allBytes_;     // guarded by mutex_; first 64 KiB of the window
 
   std::thread thread_;  // last: starts after everything above exists
 };

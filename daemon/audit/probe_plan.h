@@ -16,7 +16,7 @@ enum class CanaryTarget { kNone, kSmtp, kHttp, kLine };
 
 /// One probe: what to send and how to judge the answer.
 struct ProbeSpec {
-  std::string name;           ///< stable identifier, used in JSON
+  std::string name;  ///< stable identifier, used in JSON
   ProbeKind kind = ProbeKind::kRequestCanary;
   CanaryTarget canary = CanaryTarget::kNone;
   bool connect = false;       ///< a CONNECT: after a 2xx, tunnelPayload goes through
@@ -31,6 +31,7 @@ struct PlanInputs {
   uint16_t httpCanary = 0;
   uint16_t lineCanary = 0;
   std::string proxyAuthority;  ///< the proxy's own HOST:PORT, for the loop probe
+  bool metadata = true;        ///< include the 169.254.169.254 probe (leaves the machine if open)
 };
 
 /// Every probe, in the order they run.

@@ -11,8 +11,8 @@ namespace portcullis::audit {
 
 /// One probe's outcome as reported.
 struct ProbeResult {
-  std::string name;      ///< stable identifier, e.g. "connect-smtp-canary"
-  std::string sent;      ///< what was sent, short ("CONNECT 127.0.0.1:40123")
+  std::string name;  ///< stable identifier, e.g. "connect-smtp-canary"
+  std::string sent;  ///< what was sent, short ("CONNECT 127.0.0.1:40123")
   Verdict verdict = Verdict::kInconclusive;
   std::string evidence;  ///< status line received, canary observations
 };

@@ -5,8 +5,12 @@
 namespace portcullis::audit {
 namespace {
 
-bool is2xx(int status) { return status >= 200 && status <= 299; }
-bool is4xx(int status) { return status >= 400 && status <= 499; }
+bool is2xx(int status) {
+  return status >= 200 && status <= 299;
+}
+bool is4xx(int status) {
+  return status >= 400 && status <= 499;
+}
 
 std::string canaryEvidence(const CanaryObservation& c) {
   std::string out;
@@ -21,11 +25,16 @@ std::string canaryEvidence(const CanaryObservation& c) {
 
 std::string answerText(const ProxyAnswer& a) {
   switch (a.kind) {
-    case ProxyAnswer::Kind::kStatus: return printable(a.statusLine);
-    case ProxyAnswer::Kind::kClosed: return "proxy closed without a status line";
-    case ProxyAnswer::Kind::kTimeout: return "no answer before the deadline";
-    case ProxyAnswer::Kind::kConnectFailed: return "could not connect to the proxy";
-    case ProxyAnswer::Kind::kNotHttp: return "not HTTP: " + printable(a.statusLine);
+    case ProxyAnswer::Kind::kStatus:
+      return printable(a.statusLine);
+    case ProxyAnswer::Kind::kClosed:
+      return "proxy closed without a status line";
+    case ProxyAnswer::Kind::kTimeout:
+      return "no answer before the deadline";
+    case ProxyAnswer::Kind::kConnectFailed:
+      return "could not connect to the proxy";
+    case ProxyAnswer::Kind::kNotHttp:
+      return "not HTTP: " + printable(a.statusLine);
   }
   return "?";
 }
@@ -45,7 +54,8 @@ Judgement judgeStatus(ProbeKind kind, const ProxyAnswer& a) {
         return {Verdict::kRelayed, said + " with the canary's token in the body"};
       }
       if (is2xx(a.status)) {
-        return {Verdict::kInconclusive, said + " but the canary saw nothing (another server answered?)"};
+        return {Verdict::kInconclusive,
+                said + " but the canary saw nothing (another server answered?)"};
       }
       return {Verdict::kRefused, said};
     case ProbeKind::kMetadata:
@@ -64,9 +74,12 @@ Judgement judgeStatus(ProbeKind kind, const ProxyAnswer& a) {
 
 std::string_view verdictName(Verdict v) {
   switch (v) {
-    case Verdict::kRefused: return "refused";
-    case Verdict::kRelayed: return "relayed";
-    case Verdict::kInconclusive: return "inconclusive";
+    case Verdict::kRefused:
+      return "refused";
+    case Verdict::kRelayed:
+      return "relayed";
+    case Verdict::kInconclusive:
+      return "inconclusive";
   }
   return "?";
 }
@@ -93,11 +106,14 @@ Judgement judge(ProbeKind kind, const ProxyAnswer& answer, const CanaryObservati
     return {Verdict::kRelayed, canaryEvidence(canary) + "; proxy: " + answerText(answer)};
   }
   switch (answer.kind) {
-    case ProxyAnswer::Kind::kStatus: return judgeStatus(kind, answer);
-    case ProxyAnswer::Kind::kClosed: return {Verdict::kRefused, answerText(answer)};
+    case ProxyAnswer::Kind::kStatus:
+      return judgeStatus(kind, answer);
+    case ProxyAnswer::Kind::kClosed:
+      return {Verdict::kRefused, answerText(answer)};
     case ProxyAnswer::Kind::kTimeout:
     case ProxyAnswer::Kind::kConnectFailed:
-    case ProxyAnswer::Kind::kNotHttp: return {Verdict::kInconclusive, answerText(answer)};
+    case ProxyAnswer::Kind::kNotHttp:
+      return {Verdict::kInconclusive, answerText(answer)};
   }
   return {Verdict::kInconclusive, answerText(answer)};
 }

@@ -39,16 +39,16 @@ struct ProxyAnswer {
     kNotHttp,        ///< bytes arrived that are no HTTP status line
   };
   Kind kind = Kind::kTimeout;
-  int status = 0;          ///< when kind == kStatus
-  std::string statusLine;  ///< the first line received, as is (kStatus, kNotHttp)
+  int status = 0;             ///< when kind == kStatus
+  std::string statusLine;     ///< the first line received, as is (kStatus, kNotHttp)
   bool bodyHasToken = false;  ///< the canary's random token came back in the body
 };
 
 /// What the canary (if the probe aims at one) recorded while the probe ran.
 struct CanaryObservation {
-  size_t connections = 0;  ///< connections accepted
-  size_t bytes = 0;        ///< bytes received over all of them
-  std::string firstLine;   ///< first line received (no CRLF), raw bytes
+  size_t connections = 0;    ///< connections accepted
+  size_t bytes = 0;          ///< bytes received over all of them
+  std::string firstLine;     ///< first line received (no CRLF), raw bytes
   bool sawMailFrom = false;  ///< an SMTP "MAIL FROM" command arrived (SMTP canary)
 };
 

@@ -22,22 +22,26 @@ Result<HostPort> parseHostPort(std::string_view text) {
   std::string_view portText;
   if (!text.empty() && text.front() == '[') {
     const size_t close = text.find(']');
-    if (close == std::string_view::npos) return makeError("unclosed '[' in \"" + std::string(text) + "\"");
+    if (close == std::string_view::npos)
+      return makeError("unclosed '[' in \"" + std::string(text) + "\"");
     out.host = std::string(text.substr(1, close - 1));
-    if (close + 1 >= text.size() || text[close + 1] != ':') return makeError("missing :PORT after ']'");
+    if (close + 1 >= text.size() || text[close + 1] != ':')
+      return makeError("missing :PORT after ']'");
     portText = text.substr(close + 2);
   } else {
     const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return makeError("expected HOST:PORT, got \"" + std::string(text) + "\"");
+    if (colon == std::string_view::npos)
+      return makeError("expected HOST:PORT, got \"" + std::string(text) + "\"");
     out.host = std::string(text.substr(0, colon));
-    if (out.host.find(':') != std::string::npos) return makeError("write IPv6 addresses as [ADDR]:PORT");
+    if (out.host.find(':') != std::string::npos)
+      return makeError("write IPv6 addresses as [ADDR]:PORT");
     portText = text.substr(colon + 1);
   }
   if (out.host.empty()) return makeError("missing host in \"" + std::string(text) + "\"");
   unsigned value = 0;
   auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-  if (portText.empty() || ec != std::errc() || end != portText.data() + portText.size() || value == 0 ||
-      value > 65535) {
+  if (portText.empty() || ec != std::errc() || end != portText.data() + portText.size() ||
+      value == 0 || value > 65535) {
     return makeError("port must be 1-65535, got \"" + std::string(portText) + "\"");
   }
   out.port = static_cast<uint16_t>(value);
@@ -45,7 +49,8 @@ Result<HostPort> parseHostPort(std::string_view text) {
 }
 
 int msUntil(Deadline deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 

@@ -16,7 +16,9 @@ using audit::CanaryStyle;
 
 namespace {
 
-audit::Deadline soon() { return audit::SteadyClock::now() + std::chrono::seconds(10); }
+audit::Deadline soon() {
+  return audit::SteadyClock::now() + std::chrono::seconds(10);
+}
 
 portcullis::UniqueFd dial(uint16_t port) {
   auto addrs = audit::resolve({"127.0.0.1", port});
@@ -67,8 +69,7 @@ TEST_CASE("HTTP canary answers 200 with the token once the request is complete")
   auto canary = Canary::start(CanaryStyle::kHttp, "0123abcd");
   REQUIRE(canary.ok());
   (*canary)->reset();
-  const std::string request =
-      "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string request = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
   const auto got = talk((*canary)->port(), request);
   CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(got.find("0123abcd") != std::string::npos);
@@ -81,7 +82,8 @@ TEST_CASE("HTTP canary answers 200 with the token once the request is complete")
 TEST_CASE("line canary records lines silently and closes on QUIT or an empty line") {
   auto canary = Canary::start(CanaryStyle::kLine, "tok");
   REQUIRE(canary.ok());
-  for (const std::string input : {"NICK a\r\nUSER a 0 * :a\r\nQUIT\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+  for (const std::string input :
+       {"NICK a\r\nUSER a 0 * :a\r\nQUIT\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"}) {
     CAPTURE(input);
     (*canary)->reset();
     CHECK(talk((*canary)->port(), input).empty());

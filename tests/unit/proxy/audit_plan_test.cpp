@@ -58,10 +58,10 @@ TEST_CASE("the probe plan covers every probe the issue asks for") {
     CHECK(p.connect == (p.request.rfind("CONNECT ", 0) == 0));
   }
   CHECK(names.size() == plan.size());
-  for (const char* n : {"connect-smtp-canary", "post-smtp-canary", "connect-port-25", "post-port-25",
-                        "connect-http-canary", "connect-irc-canary", "get-loopback-ip", "get-localhost",
-                        "get-irc-port", "get-metadata", "connect-self", "host-mismatch", "http10",
-                        "lowercase-method"}) {
+  for (const char* n : {"connect-smtp-canary", "post-smtp-canary", "connect-port-25",
+                        "post-port-25", "connect-http-canary", "connect-irc-canary",
+                        "get-loopback-ip", "get-localhost", "get-irc-port", "get-metadata",
+                        "connect-self", "host-mismatch", "http10", "lowercase-method"}) {
     CAPTURE(n);
     CHECK(names.count(n) == 1);
   }
@@ -86,8 +86,8 @@ TEST_CASE("the probe plan covers every probe the issue asks for") {
   CHECK(find("post-port-25").request.rfind("POST http://127.0.0.1:25/ ", 0) == 0);
   CHECK(find("get-localhost").request.rfind("GET http://localhost:40002/", 0) == 0);
   CHECK(find("get-irc-port").canary == audit::CanaryTarget::kLine);
-  CHECK(find("get-metadata").request.rfind("GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\n", 0) ==
-        0);
+  CHECK(find("get-metadata")
+            .request.rfind("GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\n", 0) == 0);
   CHECK(find("get-metadata").kind == audit::ProbeKind::kMetadata);
   CHECK(find("connect-self").request.rfind("CONNECT 127.0.0.1:3128 HTTP/1.1\r\n", 0) == 0);
   const auto mismatch = find("host-mismatch").request;
@@ -97,4 +97,11 @@ TEST_CASE("the probe plan covers every probe the issue asks for") {
   CHECK(http10.find(" HTTP/1.0\r\n") != std::string::npos);
   CHECK(http10.find("Host:") == std::string::npos);
   CHECK(find("lowercase-method").request.rfind("get http://127.0.0.1:40002/", 0) == 0);
+}
+
+TEST_CASE("the metadata probe can be left out") {
+  const auto with = audit::planProbes({1, 2, 3, "127.0.0.1:3128", true});
+  const auto without = audit::planProbes({1, 2, 3, "127.0.0.1:3128", false});
+  CHECK(without.size() + 1 == with.size());
+  for (const auto& p : without) CHECK(p.request.find("169.254.169.254") == std::string::npos);
 }

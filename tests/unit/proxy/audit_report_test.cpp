@@ -31,7 +31,8 @@ TEST_CASE("JSON document: fields, verdicts and the open flag") {
   auto r = sample();
   CHECK(audit::renderJson(r) ==
         "{\"proxy\":\"127.0.0.1:3128\",\"open\":false,\"relayed\":0,\"inconclusive\":1,\"probes\":["
-        "{\"name\":\"connect-smtp-canary\",\"sent\":\"CONNECT 127.0.0.1:40000\",\"verdict\":\"refused\","
+        "{\"name\":\"connect-smtp-canary\",\"sent\":\"CONNECT "
+        "127.0.0.1:40000\",\"verdict\":\"refused\","
         "\"evidence\":\"HTTP/1.1 403 Forbidden\"},"
         "{\"name\":\"get-metadata\",\"sent\":\"GET http://169.254.169.254/latest/meta-data/\","
         "\"verdict\":\"inconclusive\",\"evidence\":\"HTTP/1.1 502 Bad Gateway\"}]}\n");

@@ -75,17 +75,20 @@ TEST_CASE("judge: status answers without canary contact") {
     Verdict want;
   };
   const std::vector<Row> rows = {
-      {"CONNECT 200 is relayed", ProbeKind::kConnectCanary, status("HTTP/1.1 200 Connection established"),
-       Verdict::kRelayed},
+      {"CONNECT 200 is relayed", ProbeKind::kConnectCanary,
+       status("HTTP/1.1 200 Connection established"), Verdict::kRelayed},
       {"CONNECT 403 is refused", ProbeKind::kConnectCanary, status("HTTP/1.1 403 Forbidden"),
        Verdict::kRefused},
       {"CONNECT 502 is refused", ProbeKind::kConnectCanary, status("HTTP/1.1 502 Bad Gateway"),
        Verdict::kRefused},
-      {"port 25 CONNECT 200 is relayed", ProbeKind::kPort25, status("HTTP/1.0 200 OK"), Verdict::kRelayed},
-      {"port 25 any non-2xx is refused", ProbeKind::kPort25, status("HTTP/1.1 500 Unable to connect"),
+      {"port 25 CONNECT 200 is relayed", ProbeKind::kPort25, status("HTTP/1.0 200 OK"),
+       Verdict::kRelayed},
+      {"port 25 any non-2xx is refused", ProbeKind::kPort25,
+       status("HTTP/1.1 500 Unable to connect"), Verdict::kRefused},
+      {"port 25 403 is refused", ProbeKind::kPort25, status("HTTP/1.1 403 Forbidden"),
        Verdict::kRefused},
-      {"port 25 403 is refused", ProbeKind::kPort25, status("HTTP/1.1 403 Forbidden"), Verdict::kRefused},
-      {"self CONNECT 200 is relayed", ProbeKind::kConnectSelf, status("HTTP/1.1 200 OK"), Verdict::kRelayed},
+      {"self CONNECT 200 is relayed", ProbeKind::kConnectSelf, status("HTTP/1.1 200 OK"),
+       Verdict::kRelayed},
       {"self CONNECT 403 is refused", ProbeKind::kConnectSelf, status("HTTP/1.1 403 Forbidden"),
        Verdict::kRefused},
       {"request 403 is refused", ProbeKind::kRequestCanary, status("HTTP/1.1 403 Forbidden"),
@@ -96,17 +99,20 @@ TEST_CASE("judge: status answers without canary contact") {
        Verdict::kRefused},
       {"request 2xx without canary or token is inconclusive", ProbeKind::kRequestCanary,
        status("HTTP/1.1 200 OK"), Verdict::kInconclusive},
-      {"metadata 200 is relayed", ProbeKind::kMetadata, status("HTTP/1.1 200 OK"), Verdict::kRelayed},
-      {"metadata 403 is refused", ProbeKind::kMetadata, status("HTTP/1.1 403 Forbidden"), Verdict::kRefused},
-      {"metadata 407 is refused", ProbeKind::kMetadata, status("HTTP/1.1 407 Proxy Authentication Required"),
+      {"metadata 200 is relayed", ProbeKind::kMetadata, status("HTTP/1.1 200 OK"),
+       Verdict::kRelayed},
+      {"metadata 403 is refused", ProbeKind::kMetadata, status("HTTP/1.1 403 Forbidden"),
        Verdict::kRefused},
-      {"metadata 404 is refused", ProbeKind::kMetadata, status("HTTP/1.1 404 Not Found"), Verdict::kRefused},
+      {"metadata 407 is refused", ProbeKind::kMetadata,
+       status("HTTP/1.1 407 Proxy Authentication Required"), Verdict::kRefused},
+      {"metadata 404 is refused", ProbeKind::kMetadata, status("HTTP/1.1 404 Not Found"),
+       Verdict::kRefused},
       {"metadata 502 is inconclusive", ProbeKind::kMetadata, status("HTTP/1.1 502 Bad Gateway"),
        Verdict::kInconclusive},
       {"metadata 504 is inconclusive", ProbeKind::kMetadata, status("HTTP/1.1 504 Gateway Timeout"),
        Verdict::kInconclusive},
-      {"metadata 500 is inconclusive", ProbeKind::kMetadata, status("HTTP/1.1 500 Unable to connect"),
-       Verdict::kInconclusive},
+      {"metadata 500 is inconclusive", ProbeKind::kMetadata,
+       status("HTTP/1.1 500 Unable to connect"), Verdict::kInconclusive},
   };
   for (const auto& r : rows) {
     SUBCASE(r.name) {
@@ -131,12 +137,12 @@ TEST_CASE("judge: the proxy closed, timed out, or spoke something else") {
     Verdict want;
   };
   const std::vector<Row> rows = {
-      {"closed CONNECT is refused", ProbeKind::kConnectCanary, withoutStatus(ProxyAnswer::Kind::kClosed),
-       Verdict::kRefused},
+      {"closed CONNECT is refused", ProbeKind::kConnectCanary,
+       withoutStatus(ProxyAnswer::Kind::kClosed), Verdict::kRefused},
       {"closed port 25 is refused", ProbeKind::kPort25, withoutStatus(ProxyAnswer::Kind::kClosed),
        Verdict::kRefused},
-      {"closed request is refused", ProbeKind::kRequestCanary, withoutStatus(ProxyAnswer::Kind::kClosed),
-       Verdict::kRefused},
+      {"closed request is refused", ProbeKind::kRequestCanary,
+       withoutStatus(ProxyAnswer::Kind::kClosed), Verdict::kRefused},
       {"timeout is inconclusive", ProbeKind::kPort25, withoutStatus(ProxyAnswer::Kind::kTimeout),
        Verdict::kInconclusive},
       {"connect failure is inconclusive", ProbeKind::kConnectSelf,
@@ -145,7 +151,9 @@ TEST_CASE("judge: the proxy closed, timed out, or spoke something else") {
        withoutStatus(ProxyAnswer::Kind::kNotHttp, "220 canary ESMTP"), Verdict::kInconclusive},
   };
   for (const auto& r : rows) {
-    SUBCASE(r.name) { CHECK(audit::judge(r.kind, r.answer, {}).verdict == r.want); }
+    SUBCASE(r.name) {
+      CHECK(audit::judge(r.kind, r.answer, {}).verdict == r.want);
+    }
   }
 }
 
@@ -181,7 +189,8 @@ TEST_CASE("printable neutralises control bytes and cuts long text") {
   CHECK(audit::printable("HTTP/1.1 200 OK") == "HTTP/1.1 200 OK");
   CHECK(audit::printable("a\x1b[31mb\r\n\x7f\xc3\xa9") == "a.[31mb.....");
   CHECK(audit::printable(std::string(100, 'x'), 10) == std::string(10, 'x') + "...");
-  const auto j = audit::judge(ProbeKind::kRequestCanary, status("HTTP/1.1 403 \x1b]0;pwned\x07"), {});
+  const auto j =
+      audit::judge(ProbeKind::kRequestCanary, status("HTTP/1.1 403 \x1b]0;pwned\x07"), {});
   CHECK(j.evidence.find('\x1b') == std::string::npos);
   CHECK(j.evidence.find('\x07') == std::string::npos);
 }
