@@ -235,12 +235,8 @@ allow = { from = "local", to = "anything" }
         assert proxy.stop() == 0
 
 
-def test_portcullis_opened_to_loopback_is_caught_and_port_25_stays_shut(tmp_path):
-    """The positive control for the tests above: a Portcullis whose rules
-    deliberately open loopback (by an explicit CIDR, every port) must be
-    reported open, so "closed" above means something. Port 25 and the
-    proxy's own address stay refused: those are hard rules."""
-    text = """
+# Loopback opened on purpose, by an explicit CIDR and every port.
+LOOPBACK_OPEN = """
 [server]
 listen = ["127.0.0.1:0"]
 workers = 1
@@ -261,14 +257,33 @@ loopback = { cidrs = ["127.0.0.0/8"], ports = ["1-65535"] }
 name = "local-loopback"
 allow = { from = "local", to = "loopback" }
 """
-    proxy = Proxy(text, tmpdir=str(tmp_path))
+
+
+@pytest.fixture
+def loopback_open_audit(tmp_path):
+    proxy = Proxy(LOOPBACK_OPEN, tmpdir=str(tmp_path))
     try:
         proc = run_audit(proxy.port, "--json")
         doc, probes = probes_by_name(proc.stdout)
-        assert proc.returncode == 1, (doc, proc.stderr)
-        for name in ("get-loopback-ip", "post-smtp-canary", "http10"):
-            assert probes[name]["verdict"] == "relayed", probes[name]
-        for name in ("connect-port-25", "post-port-25", "connect-self"):
-            assert probes[name]["verdict"] == "refused", probes[name]
+        yield proc, probes
     finally:
         assert proxy.stop() == 0
+
+
+def test_portcullis_opened_to_loopback_is_caught(loopback_open_audit):
+    """The positive control for the "closed" tests above: Portcullis whose
+    rules deliberately open loopback must be reported open, so "closed"
+    means something. Port 25 stays refused: a hard rule."""
+    proc, probes = loopback_open_audit
+    assert proc.returncode == 1, (probes, proc.stderr)
+    for name in ("get-loopback-ip", "post-smtp-canary", "http10"):
+        assert probes[name]["verdict"] == "relayed", probes[name]
+    for name in ("connect-port-25", "post-port-25"):
+        assert probes[name]["verdict"] == "refused", probes[name]
+
+
+def test_portcullis_never_tunnels_to_itself(loopback_open_audit):
+    """[server] listen addresses are never a valid destination (config
+    reference), even when a rule opens their range: a CONNECT loop."""
+    _, probes = loopback_open_audit
+    assert probes["connect-self"]["verdict"] == "refused", probes["connect-self"]
