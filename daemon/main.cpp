@@ -178,6 +178,9 @@ int runDaemon(const std::string& path, bool allowRoot) {
     }
   }
   proxy::ProxyHooks hooks;
+  hooks.clientEvent = [&d](std::string_view event, const std::string& client) {
+    d.events.emit(log::Level::kWarn, event, {{"client", client}});
+  };
   hooks.access = [&d](const log::AccessRecord& r) {
     if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
   };

@@ -80,6 +80,26 @@ struct AdminConfig {
   std::vector<std::string> allow = {"127.0.0.1/32", "::1/128"};
 };
 
+/// Scanner defence: a client refused again and again is blocked at accept.
+struct AbuseConfig {
+  uint32_t refusalsToBlock = 20;  ///< refusals within the window that start a block; 0 = off
+  std::chrono::milliseconds refusalWindow{60000};
+  std::chrono::milliseconds blockTime{600000};
+  /// Also block clients inside an allowed source set. Off by default: a
+  /// classroom PC that keeps hitting the blocklist must not lose the web.
+  bool blockAllowedSources = false;
+};
+
+/// A per-client "delay pool" for the clients of one source set.
+struct RateLimitConfig {
+  std::string name;
+  std::string from;        ///< source set name
+  size_t sourceIndex = 0;  ///< index into the policy's source sets
+  double requestsPerSecond = 0;  ///< 0 = no request limit
+  double burst = 0;              ///< bucket size; default 2 x rate
+  uint64_t bandwidth = 0;        ///< bytes per second per connection; 0 = unlimited
+};
+
 struct Config {
   std::string path;  ///< the file it was loaded from
   ServerConfig server;
@@ -87,6 +107,8 @@ struct Config {
   CacheConfig cache;
   LogConfig log;
   AdminConfig admin;
+  AbuseConfig abuse;
+  std::vector<RateLimitConfig> limits;  ///< first whose source set holds the client applies
   std::shared_ptr<const acl::Policy> policy;
 };
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "acl/cidr.h"
+#include "acl/policy_impl.h"
 #include "daemon/config/acl_loader.h"
 #include "daemon/config/toml_reader.h"
 
@@ -168,6 +169,80 @@ void readAdmin(TomlReader& r, const toml::table& t, AdminConfig& a) {
   }
 }
 
+void readAbuse(TomlReader& r, const toml::table& t, AbuseConfig& a) {
+  int64_t n = a.refusalsToBlock;
+  if (r.getInteger(t, "refusals_to_block", 0, 1000000, n)) a.refusalsToBlock = static_cast<uint32_t>(n);
+  r.getDuration(t, "refusal_window", a.refusalWindow);
+  r.getDuration(t, "block_time", a.blockTime);
+  r.getBool(t, "block_allowed_sources", a.blockAllowedSources);
+}
+
+bool getNumber(TomlReader& r, const toml::table& t, std::string_view key, double& out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return false;
+  if (n->is_integer()) {
+    out = static_cast<double>(n->as_integer()->get());
+  } else if (n->is_floating_point()) {
+    out = n->as_floating_point()->get();
+  } else {
+    r.error(n->source(), "'" + std::string(key) + "' must be a number, not " + TomlReader::typeName(*n));
+    return false;
+  }
+  if (out < 0) {
+    r.error(n->source(), "'" + std::string(key) + "' must not be negative");
+    return false;
+  }
+  return true;
+}
+
+/// [[limit]] tables; `from` must name a source set of `policy`.
+void readLimits(TomlReader& r, const toml::table& root, const acl::Policy* policy,
+                std::vector<RateLimitConfig>& out) {
+  const toml::node* n = root.get("limit");
+  if (n == nullptr) return;
+  const toml::array* arr = n->as_array();
+  if (arr == nullptr) {
+    r.error(n->source(), "'limit' must be written as [[limit]] tables");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table* t = (*arr)[i].as_table();
+    if (t == nullptr) {
+      r.error((*arr)[i].source(), "each [[limit]] must be a table");
+      continue;
+    }
+    RateLimitConfig limit;
+    limit.name = "limit#" + std::to_string(i + 1);
+    r.getString(*t, "name", limit.name);
+    if (!r.getString(*t, "from", limit.from)) {
+      r.error(t->source(), "[[limit]] needs 'from', the source set it applies to, e.g. from = \"classrooms\"");
+      continue;
+    }
+    bool found = false;
+    if (policy != nullptr) {
+      const auto& sources = policy->impl().sources;
+      for (size_t s = 0; s < sources.size(); ++s) {
+        if (sources[s].name == limit.from) {
+          limit.sourceIndex = s;
+          found = true;
+        }
+      }
+    }
+    if (!found && policy != nullptr) {
+      r.error(t->get("from")->source(), "[[limit]] 'from' names '" + limit.from + "', which is not a source set");
+      continue;
+    }
+    getNumber(r, *t, "requests_per_second", limit.requestsPerSecond);
+    limit.burst = limit.requestsPerSecond * 2;
+    getNumber(r, *t, "burst", limit.burst);
+    r.getSize(*t, "bandwidth", limit.bandwidth);
+    if (limit.requestsPerSecond > 0 && limit.burst < 1) {
+      r.error(t->get("burst")->source(), "'burst' must be at least 1 when requests_per_second is set");
+    }
+    out.push_back(std::move(limit));
+  }
+}
+
 std::string readWholeFile(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -245,7 +320,9 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   if (const toml::table* t = section(r, root, "cache")) readCache(r, *t, cfg->cache);
   if (const toml::table* t = section(r, root, "log")) readLog(r, *t, cfg->log);
   if (const toml::table* t = section(r, root, "admin")) readAdmin(r, *t, cfg->admin);
+  if (const toml::table* t = section(r, root, "abuse")) readAbuse(r, *t, cfg->abuse);
   auto policy = loadPolicy(r, root, baseDir);
+  readLimits(r, root, policy.get(), cfg->limits);
   if (policy) {
     std::vector<std::pair<acl::IpAddress, uint16_t>> self;
     for (const ListenAddress& la : cfg->server.listen) {

@@ -56,6 +56,12 @@ const std::vector<KeySpec> kSchema = {
   {"admin.listen", K::kValue, "string", R"("127.0.0.1:3129")", "\"IP:port\", \"unix:/path\" or \"\" (off)."},
   {"admin.allow", K::kValue, "array of strings", R"(["127.0.0.1/32", "::1/128"])", "Client networks (CIDRs) allowed to use the admin endpoint."},
 
+  {"abuse", K::kTable, "table", "", "Scanner defence: clients refused again and again are blocked at accept."},
+  {"abuse.refusals_to_block", K::kValue, "integer", "20", "Refused requests within refusal_window that start a block; 0 = never block."},
+  {"abuse.refusal_window", K::kValue, "duration", R"("1m")", "The window refusals are counted in."},
+  {"abuse.block_time", K::kValue, "duration", R"("10m")", "How long a blocked client's connections are closed at accept."},
+  {"abuse.block_allowed_sources", K::kValue, "boolean", "false", "Also block clients inside an allowed source set (off: a pupil hitting the blocklist keeps the web)."},
+
   {"sources", K::kNamedTables, "table of named sets", "", "Named client networks. Each is an array of CIDRs or a table."},
   {"sources.<name>", K::kTable, "array of strings or table", "", "An array of CIDRs/addresses, or { cidrs = [...], file = \"path\" }."},
   {"sources.<name>.cidrs", K::kValue, "array of strings", "[]", "IPv4/IPv6 CIDRs or single addresses."},
@@ -69,6 +75,13 @@ const std::vector<KeySpec> kSchema = {
   {"destinations.<name>.ports", K::kValue, "array of integers or \"A-B\" strings", "", "Ports and ranges, e.g. [80, 443, \"8000-8080\"]. Empty = any port, but CONNECT goes only to named ports (443 when none)."},
   {"destinations.<name>.methods", K::kValue, "array of strings", "", "Request methods, e.g. [\"GET\", \"HEAD\"] (case-sensitive)."},
   {"destinations.<name>.schemes", K::kValue, "array of strings", "", "\"http\", \"https\" (absolute-form) and \"connect\" (CONNECT tunnels)."},
+
+  {"limit", K::kArrayOfTables, "array of tables", "", "Per-client limits (delay pools) for the clients of a source set; the first matching [[limit]] applies."},
+  {"limit.name", K::kValue, "string", R"("limit#N")", "Name shown in logs and 429 pages."},
+  {"limit.from", K::kValue, "string", "", "Source set whose clients this applies to (required)."},
+  {"limit.requests_per_second", K::kValue, "number", "0", "Requests per second per client address (token bucket); 0 = unlimited. Excess gets 429."},
+  {"limit.burst", K::kValue, "number", "2 x rate", "Requests a client may send at once before the rate applies."},
+  {"limit.bandwidth", K::kValue, "size", "0", "Bytes per second to one client connection; 0 = unlimited."},
 
   {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
   {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},

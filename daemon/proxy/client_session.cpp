@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "acl/policy_impl.h"
 #include "cache/policy/validation.h"
 #include "daemon/http/framing.h"
 #include "daemon/http/head_parser.h"
@@ -48,7 +49,46 @@ void ClientSession::start() {
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(client_.get(), nullptr, &wt);
   bufferevent_enable(client_.get(), EV_READ | EV_WRITE);
+  applyLimits();
   armHeadTimer(server.headerTimeout);
+}
+
+void ClientSession::applyLimits() {
+  const auto& sources = config_->policy->impl().sources;
+  for (const auto& limit : config_->limits) {
+    if (limit.sourceIndex < sources.size() && sources[limit.sourceIndex].cidrs.contains(clientIp_)) {
+      limit_ = &limit;
+      break;
+    }
+  }
+  if (limit_ == nullptr || limit_->bandwidth == 0) return;
+  // A delay pool per connection: libevent paces what we write to the client.
+  const auto rate = static_cast<size_t>(limit_->bandwidth);
+  timeval tick{0, 100000};  // refill ten times a second for smooth pacing
+  bandwidth_.reset(ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
+                                           std::max<size_t>(1, rate / 10), rate, &tick));
+  if (bandwidth_) bufferevent_set_rate_limit(client_.get(), bandwidth_.get());
+}
+
+bool ClientSession::overRequestRate() {
+  if (limit_ == nullptr || limit_->requestsPerSecond <= 0) return false;
+  return !worker_.server().rateLimiter().take(clientIp_, limit_->requestsPerSecond, limit_->burst,
+                                              std::chrono::steady_clock::now());
+}
+
+void ClientSession::noteRefusal() {
+  const auto& config = config_ ? *config_ : *worker_.server().config();
+  if (config.abuse.refusalsToBlock == 0) return;
+  // Clients of an allowed network are not blocked unless the admin says so.
+  if (!config.abuse.blockAllowedSources && config.policy->evaluateSource(clientIp_).allowed()) return;
+  AbuseGuard::Options o;
+  o.refusalsToBlock = config.abuse.refusalsToBlock;
+  o.window = config.abuse.refusalWindow;
+  o.blockFor = config.abuse.blockTime;
+  if (worker_.server().abuseGuard().noteRefusal(clientIp_, o, std::chrono::steady_clock::now())) {
+    const auto& hooks = worker_.server().hooks();
+    if (hooks.clientEvent) hooks.clientEvent("client_blocked", clientIp_.toString());
+  }
 }
 
 void ClientSession::drain() {
@@ -212,6 +252,7 @@ void ClientSession::readHead() {
   }
   if (outcome.status == http::ParseStatus::kInvalid) {
     txn_.record.method = "-";
+    txn_.record.bytesIn = len;  // what we read before refusing it
     reply(protocolError(outcome.errorStatus == 0 ? 400 : outcome.errorStatus, outcome.reason));
     return;
   }
@@ -255,8 +296,19 @@ void ClientSession::beginTransaction(size_t headBytes) {
   if (t.requestFraming.kind == http::BodyKind::kContentLength && t.requestBodyLeft == 0) {
     t.requestBodyDone = true;
   }
+  if (overRequestRate()) {
+    ErrorReply e;
+    e.status = 429;
+    e.proxyStatusError = "http_request_denied";
+    e.title = "Too many requests";
+    e.message = "This client sends requests faster than the proxy's limit allows; try again shortly.";
+    e.rule = limit_->name;
+    e.detail = "request rate limit";
+    t.record.rule = limit_->name;
+    reply(std::move(e), false);
+    return;
+  }
   if (!checkTarget()) return;
-  if (tryCache()) return;
   resolve();
 }
 
@@ -275,6 +327,15 @@ bool ClientSession::checkTarget() {
         "\"GET http://host/path\" and tunnels \"CONNECT host:443\". Configure it as the HTTP "
         "proxy in your browser or with curl -x instead of visiting it directly.";
     e.detail = "origin-form request to a forward proxy";
+    t.keepAlive = false;
+    reply(std::move(e));
+    return false;
+  }
+  if (t.request.methodKind == http::Method::kOther) {
+    // Methods are case-sensitive tokens (RFC 9110 §9.1): "get" is not GET.
+    // A forward proxy has no business relaying methods it does not know.
+    ErrorReply e = protocolError(501, "method not supported by this proxy");
+    e.title = "Method not supported";
     t.keepAlive = false;
     reply(std::move(e));
     return false;
@@ -391,10 +452,26 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
            decision.reason);
     return;
   }
+  // Our own listening sockets are never a destination (a loop), whatever
+  // port the kernel gave them.
+  for (const auto& ip : answer.addresses) {
+    for (const auto& self : worker_.server().boundAddresses()) {
+      if (self.port() == t.target.port && self.ip() && *self.ip() == ip) {
+        denied("hard:self", "", "The proxy's own address is never a destination.");
+        return;
+      }
+    }
+  }
   t.record.rule = decision.rule;
   t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   t.addresses = answer.addresses;
   t.nextAddress = 0;
+  // The cache answers only after the rules allowed every address: a client
+  // the policy refuses must not read what another client fetched.
+  if (!t.cacheChecked) {
+    t.cacheChecked = true;
+    if (tryCache()) return;
+  }
   connectUpstream();
 }
 
@@ -565,6 +642,7 @@ void ClientSession::releaseUpstream(bool reusable) {
 void ClientSession::denied(const std::string& rule, const std::string& where,
                            const std::string& reason) {
   worker_.server().stats().aclDenied(rule);
+  noteRefusal();
   txn_.record.decision = log::AccessDecision::kDeny;
   txn_.record.rule = rule;
   txn_.record.ruleWhere = where;

@@ -92,6 +92,7 @@ class ClientSession {
 
     // Cache (see session_cache.cpp).
     bool cacheEligible = false;  ///< GET/HEAD through an enabled cache
+    bool cacheChecked = false;   ///< tryCache() ran (a collapsed waiter gone solo skips it)
     std::string cacheKey;
     std::shared_ptr<const cache::StoredEntry> stored;  ///< entry being revalidated
     cache::policy::Evaluation evaluation;
@@ -163,6 +164,9 @@ class ClientSession {
   void closeAfterFlush();
   void close();
   void armHeadTimer(std::chrono::milliseconds timeout);
+  void applyLimits();
+  bool overRequestRate();
+  void noteRefusal();
   void writeToClient(const std::string& bytes);
   void releaseUpstream(bool reusable);
 
@@ -182,6 +186,9 @@ class ClientSession {
   size_t requestsServed_ = 0;
   std::string scratch_;
   std::shared_ptr<const config::Config> config_;  // for the connection-level limits
+  /// The [[limit]] that applies to this client, if any (index into config_->limits).
+  const config::RateLimitConfig* limit_ = nullptr;
+  UniqueHandle<ev_token_bucket_cfg, ev_token_bucket_cfg_free> bandwidth_;
 };
 
 }  // namespace portcullis::proxy

@@ -17,6 +17,7 @@
 #include "daemon/config/config.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/proxy/abuse_guard.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
 
@@ -27,8 +28,8 @@ class Worker;
 /// Where finished transactions and daemon events go. Set before start().
 struct ProxyHooks {
   std::function<void(const log::AccessRecord&)> access;
-  /// (event name, JSON object body without braces, e.g. "\"k\":1") -> event log
-  std::function<void(std::string_view event, std::string_view jsonFields)> event;
+  /// A per-client event for the event log ("client_blocked", "client_unblocked").
+  std::function<void(std::string_view event, const std::string& client)> clientEvent;
 };
 
 class Server {
@@ -61,6 +62,8 @@ class Server {
   void setCache(cache::Cache* cache) { cache_ = cache; }
   cache::Cache* cache() const { return cache_; }
   CollapsedForwarding& collapsed() { return collapsed_; }
+  AbuseGuard& abuseGuard() { return abuseGuard_; }
+  RequestRateLimiter& rateLimiter() { return rateLimiter_; }
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
@@ -70,6 +73,8 @@ class Server {
   admin::Stats& stats_;
   cache::Cache* cache_ = nullptr;
   CollapsedForwarding collapsed_;
+  AbuseGuard abuseGuard_;
+  RequestRateLimiter rateLimiter_;
   std::vector<net::SocketAddress> bound_;
   std::vector<std::vector<UniqueFd>> listenFds_;  // [worker][address]
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -147,7 +147,6 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   }
   t.record.status = head.status;
   t.record.cache = result;
-  if (t.record.upstream.empty()) t.record.rule = t.record.rule.empty() ? "cache" : t.record.rule;
   finishTransaction();
   return true;
 }
@@ -261,7 +260,7 @@ void ClientSession::stopWaitingAndFetch() {
   leaveFetch(InFlightFetch::Phase::kFailed);
   t.record.cache = log::CacheResult::kMiss;
   state_ = State::kResolving;
-  resolve();
+  connectUpstream();  // the addresses were resolved and checked before we waited
 }
 
 void ClientSession::continueWaiting() {

@@ -92,6 +92,16 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   }
   auto config = server_.config();
   auto& stats = server_.stats();
+  bool blockEnded = false;
+  if (server_.abuseGuard().blocked(*ip, std::chrono::steady_clock::now(), blockEnded)) {
+    // A scanner under a block: closed at once, before any byte is read.
+    stats.connectionRefused(admin::RefuseReason::kSourceDenied);
+    ::close(fd);
+    return;
+  }
+  if (blockEnded && server_.hooks().clientEvent) {
+    server_.hooks().clientEvent("client_unblocked", ip->toString());
+  }
   auto admitted = server_.limiter().admit(*ip, config->server.maxConnections,
                                           config->server.maxConnectionsPerClient);
   if (admitted == AdmitResult::kGlobalLimit) {

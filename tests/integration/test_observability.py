@@ -261,14 +261,11 @@ def test_unparseable_request_still_logs_a_line(proxy):
     assert lines[0]["bytes_out"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="proxy: a head the parser rejects is logged with bytes_in 0")
 def test_unparseable_request_counts_bytes_in(proxy):
     raw_exchange(proxy.port, GARBAGE)
     assert log_lines(proxy, 1)[0]["bytes_in"] == len(GARBAGE)
 
 
-@pytest.mark.xfail(strict=True, reason="proxy: a cache HIT is logged with rule \"cache\", not the "
-                   "rule that allowed it (tryCache runs before the post-DNS policy check)")
 def test_cache_hit_logs_the_allowing_rule(cache_proxy, origin):
     url = origin.url("/c/rule?size=100")
     via_proxy(cache_proxy, url)
