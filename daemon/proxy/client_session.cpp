@@ -1,6 +1,9 @@
 #include "daemon/proxy/client_session.h"
 
 #include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -542,6 +545,12 @@ void ClientSession::onUpstreamFailed(short what) {
 void ClientSession::onUpstreamConnected() {
   auto& t = txn_;
   const auto& server = t.config->server;
+  if (!t.upstream->reused) {
+    // Heads and small bodies must not wait for Nagle + delayed ACK (40 ms).
+    int one = 1;
+    ::setsockopt(bufferevent_getfd(t.upstream->bev.get()), IPPROTO_TCP, TCP_NODELAY, &one,
+                 sizeof one);
+  }
   if (t.request.methodKind == http::Method::kConnect) {
     startTunnel();
     return;

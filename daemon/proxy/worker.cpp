@@ -1,6 +1,8 @@
 #include "daemon/proxy/worker.h"
 
 #include <event2/thread.h>
+
+#include <algorithm>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -34,6 +36,10 @@ Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
   shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
   reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
   graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
+  lagProbe_.reset(evtimer_new(base_.get(), &Worker::onLagProbe, this));
+  timeval second{1, 0};
+  lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  evtimer_add(lagProbe_.get(), &second);
   for (auto& fd : listenFds_) {
     listeners_.emplace_back(evconnlistener_new(base_.get(), &Worker::onAccept, this,
                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
@@ -137,6 +143,7 @@ void Worker::drain() {
   if (shuttingDown_) return;
   shuttingDown_ = true;
   listeners_.clear();  // stop accepting; the sockets close
+  evtimer_del(lagProbe_.get());
   pool_->clear();
   std::vector<ClientSession*> live;
   live.reserve(sessions_.size());
@@ -160,6 +167,18 @@ void Worker::onReap(evutil_socket_t, short, void* arg) noexcept {
   self->retired_.clear();
   dead.clear();
   self->maybeFinishDrain();
+}
+
+void Worker::onLagProbe(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  // How late the timer fired is how long the loop was busy elsewhere.
+  auto now = std::chrono::steady_clock::now();
+  double lagMs = std::chrono::duration<double, std::milli>(now - self->lagProbeDue_).count();
+  self->server_.stats().reportLoopLag(static_cast<size_t>(self->index_), std::max(0.0, lagMs));
+  if (self->shuttingDown_) return;
+  self->lagProbeDue_ = now + std::chrono::seconds(1);
+  timeval second{1, 0};
+  evtimer_add(self->lagProbe_.get(), &second);
 }
 
 void Worker::onGraceExpired(evutil_socket_t, short, void* arg) noexcept {

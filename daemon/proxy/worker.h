@@ -46,6 +46,7 @@ class Worker {
   static void onShutdownEvent(evutil_socket_t, short, void* arg) noexcept;
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
+  static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
   void accept(int fd, const sockaddr* addr, int len);
   void drain();
   void maybeFinishDrain();
@@ -60,6 +61,8 @@ class Worker {
   net::EventPtr shutdownEvent_;
   net::EventPtr reapEvent_;
   net::EventPtr graceTimer_;
+  net::EventPtr lagProbe_;  ///< fires every second; lateness = loop lag
+  std::chrono::steady_clock::time_point lagProbeDue_;
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
   std::vector<std::unique_ptr<ClientSession>> retired_;
   bool shuttingDown_ = false;

@@ -523,7 +523,7 @@ def test_reload_under_load_loses_no_request_then_new_rules_apply(tmp_path, origi
     p = start(tmp_path, reload_body(origin.port), workers=2)
     url = origin.url("/load")
     # Bounded (requests and seconds), and stopped as soon as the reloads are done.
-    load = KeepAliveLoad(p.port, url, max_requests=300, max_seconds=10.0)
+    load = KeepAliveLoad(p.port, url, max_requests=20000, max_seconds=10.0)
     try:
         assert load.wait_for_more(0)
         variants = [
