@@ -1,0 +1,852 @@
+"""Robustness: the real binary under hostile clients, broken origins and hostile conditions.
+
+Every test ends by stopping the daemon with SIGTERM and asserting it exited 0
+without a sanitizer report on stderr (so the same file checks an ASan build).
+Every wait is on a socket or an event with a deadline; the only sleeps pace
+the bytes of deliberately slow clients and the SIGHUP storm.
+"""
+import json
+import os
+import re
+import resource
+import selectors
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import BIN, Proxy, base_config
+from origin import body_of_size
+
+# 2,000 held connections need more descriptors than the usual 1,024; the
+# daemon inherits this limit from the test process.
+_SOFT, _HARD = resource.getrlimit(resource.RLIMIT_NOFILE)
+_WANT = 16384 if _HARD == resource.RLIM_INFINITY else min(_HARD, 16384)
+if _SOFT != resource.RLIM_INFINITY and _SOFT < _WANT:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_WANT, _HARD))
+
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
+MIB = 1024 * 1024
+
+
+def _is_asan_build():
+    try:
+        with open(BIN, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+ASAN = _is_asan_build()
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+class FaultProxy(Proxy):
+    """A Proxy whose stderr a thread drains, so a chatty daemon never blocks on
+    a full pipe, and whose every line is kept for the sanitizer check."""
+
+    def start(self, deadline=15.0):
+        self._cv = threading.Condition()
+        self._eof = False
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [BIN, "run", "-c", self.config_path, "--allow-root"] + self.args,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+        ready = self.wait_event("ready", deadline)
+        self.port = int(ready["listen"].split()[0].rsplit(":", 1)[1])
+        self.admin = ready.get("admin") or None
+        return self
+
+    def _drain(self):
+        buf = b""
+        fd = self.proc.stderr.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    ev = {"event": "text", "text": text}
+                with self._cv:
+                    self.lines.append(text)
+                    self.events.append(ev)
+                    self._cv.notify_all()
+        with self._cv:
+            if buf:
+                self.lines.append(buf.decode(errors="replace"))
+            self._eof = True
+            self._cv.notify_all()
+
+    def _read_lines(self, timeout):
+        with self._cv:
+            n = len(self.events)
+            if self._eof:
+                raise RuntimeError("portcullis exited (rc=%s)" % self.proc.poll())
+            return self._cv.wait_for(lambda: len(self.events) > n or self._eof, timeout)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def finish(self):
+        """SIGTERM; the daemon must exit 0 and have printed no sanitizer report."""
+        assert self.proc.poll() is None, "daemon died: %s" % self.lines[-20:]
+        rc = self.stop()
+        self._drainer.join(10)
+        reports = [line for line in self.lines if SANITIZER_REPORT.search(line)]
+        assert not reports, "\n".join(self.lines[-60:])
+        assert rc == 0, "exit %s; stderr tail:\n%s" % (rc, "\n".join(self.lines[-30:]))
+
+
+def fault_config(ports, tmp_path, server="", cache=False, extra=""):
+    """base_config plus [server] keys, no abuse blocking (every client here is
+    127.0.0.1, refused on purpose) and optionally the cache."""
+    text = base_config(ports, log_dir=str(tmp_path), extra="""
+[abuse]
+refusals_to_block = 0
+""" + extra)
+    if "max_connections_per_client" not in server:
+        server += "\nmax_connections_per_client = 1000"
+    text = text.replace("workers = 1\n", "workers = 1\n%s\n" % server, 1)
+    if cache:
+        text += f"""
+[cache]
+enabled = true
+dir = "{cache if isinstance(cache, str) else str(tmp_path) + '/cache'}"
+max_size = "64 MiB"
+max_object_size = "32 MiB"
+min_free_disk = "0 B"
+"""
+    return text
+
+
+@pytest.fixture
+def started():
+    """Collects FaultProxy objects; any still running at teardown is killed
+    (a failed test must not leave a daemon behind)."""
+    proxies = []
+    yield proxies
+    for p in proxies:
+        if p.proc and p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
+
+
+def start_proxy(started, config_text, tmp_path):
+    p = FaultProxy(config_text, tmpdir=str(tmp_path))
+    started.append(p)
+    return p
+
+
+# ---------------------------------------------------------------- raw clients
+
+
+class Response:
+    def __init__(self, status, head, headers, body, complete):
+        self.status, self.head, self.headers, self.body, self.complete = status, head, headers, body, complete
+
+    def __repr__(self):
+        return "Response(%s, complete=%s, body=%d bytes, head=%r)" % (
+            self.status, self.complete, len(self.body), self.head[:300])
+
+
+class Reader:
+    """Reads HTTP/1.1 responses off one socket, within one overall deadline.
+    A close before the end of a body gives complete=False; a close before any
+    head gives None; running past the deadline raises (a hang is a failure)."""
+
+    def __init__(self, sock, deadline):
+        self.sock = sock
+        self.end = time.monotonic() + deadline
+        self.buf = b""
+        self.eof = False
+
+    def _fill(self):
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no answer in time; have %r" % self.buf[:200])
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except socket.timeout:
+            raise TimeoutError("no answer in time; have %r" % self.buf[:200])
+        except (ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                out, self.buf = self.buf, b""
+                return out, False
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out, True
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            if not self._fill():
+                return None
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_response(self, head_request=False):
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill():
+                return None
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        parts = head.split(b"\r\n")[0].split(b" ")
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        headers = {}
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode(errors="replace")
+        if head_request or status in (204, 304) or (status is not None and status < 200):
+            return Response(status, head, headers, b"", True)
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = b""
+            while True:
+                line = self._line()
+                if line is None:
+                    return Response(status, head, headers, body, False)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while True:  # trailers, then the empty line
+                        t = self._line()
+                        if t is None:
+                            return Response(status, head, headers, body, False)
+                        if t == b"":
+                            return Response(status, head, headers, body, True)
+                data, ok = self._take(size + 2)
+                body += data[:size]
+                if not ok:
+                    return Response(status, head, headers, body, False)
+        if "content-length" in headers:
+            body, ok = self._take(int(headers["content-length"]))
+            return Response(status, head, headers, body, ok)
+        while self._fill():  # close-delimited
+            pass
+        body, self.buf = self.buf, b""
+        return Response(status, head, headers, body, True)
+
+    def wait_closed(self):
+        """True when the peer closes (after any bytes) before the deadline."""
+        while self._fill():
+            pass
+        return self.eof
+
+
+def connect(port, timeout=10):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def get(port, url, deadline=10.0, headers=b"", close=True):
+    """One GET through the proxy on a fresh connection."""
+    s = connect(port, deadline)
+    try:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n%s%s\r\n" % (
+            url.encode(), headers, b"Connection: close\r\n" if close else b""))
+        return Reader(s, deadline).read_response()
+    finally:
+        s.close()
+
+
+def assert_serves(p, origin, path="/alive", deadline=10.0):
+    """The daemon is up and still forwards a normal request."""
+    r = get(p.port, origin.url(path), deadline)
+    assert r is not None and r.status == 200 and r.complete, r
+    assert r.body == b"hello from origin\n"
+
+
+# ---------------------------------------------------------------- a raw origin
+
+
+class RawOrigin:
+    """A misbehaving origin: a thread accepts on 127.0.0.1:0 and, for each
+    request head read, calls behave(conn, head, stop_event); it returns True
+    to keep reading requests on that connection."""
+
+    def __init__(self, behave):
+        self.behave = behave
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.paths = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    @property
+    def requests(self):
+        with self.lock:
+            return len(self.paths)
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(5)
+        buf = b""
+        try:
+            while not self.stop.is_set():
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                with self.lock:
+                    self.paths.append(head.split(b" ")[1].decode())
+                if not self.behave(conn, head, self.stop):
+                    return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+CACHEABLE = b"Cache-Control: max-age=3600\r\n"
+
+
+def _garbage_status(conn, head, stop):
+    conn.sendall(b"SPAM/9.9 what is this\r\n" + CACHEABLE + b"Content-Length: 2\r\n\r\nok")
+    return False
+
+
+def _huge_header(conn, head, stop):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + CACHEABLE + b"X-Big: " + b"a" * MIB +
+                 b"\r\nContent-Length: 2\r\n\r\nok")
+    return False
+
+
+def _endless_header(conn, head, stop):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + CACHEABLE)
+    line = b"X-Endless: " + b"e" * 1000 + b"\r\n"
+    end = time.monotonic() + 5
+    for _ in range(16 * 1024):  # at most 16 MiB, at most 5 s: until the proxy hangs up
+        if stop.is_set() or time.monotonic() > end:
+            break
+        conn.sendall(line)
+    return False
+
+
+def _close_mid_body(conn, head, stop):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + CACHEABLE + b"Content-Length: %d\r\n\r\n" % (2 * MIB))
+    conn.sendall(body_of_size(256 * 1024))
+    return False
+
+
+def _never_answer(conn, head, stop):
+    stop.wait(10)  # holds the connection, says nothing
+    return False
+
+
+BAD_ORIGINS = {
+    "garbage-status-line": _garbage_status,
+    "1MiB-header": _huge_header,
+    "endless-header": _endless_header,
+    "close-mid-body": _close_mid_body,
+    "never-answers": _never_answer,
+}
+
+FIRST_BYTE_TIMEOUT = 2.0
+MARGIN = 3.0  # slack for a loaded 2-core machine and ASan
+
+
+@pytest.mark.parametrize("name", list(BAD_ORIGINS))
+def test_misbehaving_origin(name, origin, tmp_path, started):
+    bad = RawOrigin(BAD_ORIGINS[name])
+    try:
+        p = start_proxy(started, fault_config(
+            [origin.port, bad.port], tmp_path, cache=True,
+            server='first_byte_timeout = "%ds"' % FIRST_BYTE_TIMEOUT), tmp_path)
+        seen = 0
+        for attempt in range(2):
+            # Within the first-byte deadline plus slack: a 504, never a hang.
+            r = get(p.port, bad.url("/bad/%s" % name), deadline=FIRST_BYTE_TIMEOUT + MARGIN)
+            assert r is not None, "closed without any answer"
+            if name == "never-answers":
+                assert r.status == 504, r
+            else:
+                assert r.status in (502, 504) or (r.status == 200 and not r.complete), r
+            if r.status in (502, 504):
+                assert "portcullis" in r.headers.get("proxy-status", ""), r
+            # Nothing was cached: the second request reaches the origin again.
+            assert bad.requests > seen, "attempt %d served without the origin" % attempt
+            seen = bad.requests
+        assert_serves(p, origin)
+        p.finish()
+    finally:
+        bad.close()
+
+
+def test_origin_body_longer_than_content_length_not_relayed(origin, tmp_path, started):
+    # The extra bytes look like a whole response: if the proxy kept the
+    # upstream connection and read them as the answer to the next request,
+    # the client would see SMUGGLED.
+    def behave(conn, head, stop):
+        if b" /long " in head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nSMUGGLED")
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nnormal")
+        return True
+
+    bad = RawOrigin(behave)
+    try:
+        p = start_proxy(started, fault_config([origin.port, bad.port], tmp_path), tmp_path)
+        s = connect(p.port)
+        reader = Reader(s, 10)
+        for path, want in (("/long", b"0123456789"), ("/next1", b"normal"),
+                           ("/long", b"0123456789"), ("/next2", b"normal"), ("/next3", b"normal")):
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % bad.url(path).encode())
+            r = reader.read_response()
+            assert r is not None and r.status == 200 and r.complete, (path, r)
+            assert r.body == want, (path, r)
+        s.close()
+        assert b"SMUGGLED" not in reader.buf
+        assert_serves(p, origin)
+        p.finish()
+    finally:
+        bad.close()
+
+
+# ---------------------------------------------------------------- slowloris
+
+
+SLOW_CLIENTS = 300
+HEADER_TIMEOUT = 3.0
+
+
+def test_slowloris_cut_by_header_timeout(origin, tmp_path, started):
+    p = start_proxy(started, fault_config(
+        [origin.port], tmp_path,
+        server='header_timeout = "%ds"\nmax_connections_per_client = 1000' % HEADER_TIMEOUT), tmp_path)
+    sel = selectors.DefaultSelector()
+    began = {}
+    closed = {}
+    answers = {}
+    partial = b"GET %s HTTP/1.1\r\nHost: x\r\n" % origin.url("/slow").encode()
+    for i in range(SLOW_CLIENTS):
+        s = connect(p.port)
+        s.sendall(partial)
+        began[s] = time.monotonic()
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        answers[s] = b""
+
+    normal = {}
+
+    def normal_client():
+        t0 = time.monotonic()
+        normal["response"] = get(p.port, origin.url("/normal"), deadline=10)
+        normal["elapsed"] = time.monotonic() - t0
+
+    normal_thread = None
+    drip = b"X-Drip: " + b"d" * 64
+    end = time.monotonic() + HEADER_TIMEOUT + 2 * MARGIN
+    tick = 0
+    next_tick = time.monotonic() + 1.0
+    while len(closed) < SLOW_CLIENTS and time.monotonic() < end:
+        for key, _ in sel.select(timeout=max(0.0, next_tick - time.monotonic())):
+            s = key.fileobj
+            try:
+                data = s.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            except BlockingIOError:
+                continue
+            answers[s] += data
+            if not data:
+                closed[s] = time.monotonic()
+                sel.unregister(s)
+        if time.monotonic() >= next_tick:
+            # One more byte from every slow client that is still open.
+            for s in list(began):
+                if s in closed:
+                    continue
+                try:
+                    s.send(drip[tick % len(drip):tick % len(drip) + 1])
+                except (BlockingIOError, ConnectionResetError, BrokenPipeError):
+                    pass
+            tick += 1
+            next_tick += 1.0
+            if normal_thread is None:  # every slow client is mid-head now
+                normal_thread = threading.Thread(target=normal_client)
+                normal_thread.start()
+    normal_thread.join(15)
+    for s in began:
+        s.close()
+    sel.close()
+
+    r = normal.get("response")
+    assert r is not None and r.status == 200 and r.complete, normal
+    assert normal["elapsed"] < 1.0, "a normal client waited %.2fs" % normal["elapsed"]
+    assert len(closed) == SLOW_CLIENTS, "%d slow clients still open" % (SLOW_CLIENTS - len(closed))
+    late = [closed[s] - began[s] for s in closed if closed[s] - began[s] > HEADER_TIMEOUT + MARGIN]
+    assert not late, "cut after %.1fs" % max(late)
+    cuts = sorted(closed[s] - began[s] for s in closed)
+    print("\nslowloris: normal client answered in %.3fs; slow clients cut after %.2f-%.2fs"
+          % (normal["elapsed"], cuts[0], cuts[-1]))
+    for s, data in answers.items():
+        assert data == b"" or data.startswith(b"HTTP/1.1 408 "), data[:200]
+    assert_serves(p, origin)
+    p.finish()
+
+
+# ---------------------------------------------------------------- many idle connections
+
+
+IDLE = 2000
+MAX_CONNECTIONS = 2100
+RSS_BOUND_MIB = 192 if ASAN else 32
+
+
+def test_idle_keepalive_memory_and_connection_cap(origin, tmp_path, started):
+    p = start_proxy(started, fault_config(
+        [origin.port], tmp_path,
+        server="max_connections = %d\nmax_connections_per_client = %d" % (MAX_CONNECTIONS, MAX_CONNECTIONS)),
+        tmp_path)
+    rss_start = p.rss_kib()
+    held = []
+    try:
+        request = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % origin.url("/idle").encode()
+        # Small batches: the threaded test origin has a short listen queue,
+        # and the proxy reuses its pooled upstream connections batch after batch.
+        for batch in range(IDLE // 25):
+            socks = [connect(p.port) for _ in range(25)]
+            for s in socks:
+                s.sendall(request)
+            for s in socks:
+                r = Reader(s, 15).read_response()
+                assert r is not None and r.status == 200 and r.complete, r
+            held += socks
+        rss_idle = p.rss_kib()
+        print("\nRSS: %.1f MiB at start, %.1f MiB holding %d idle keep-alive connections (bound %d MiB)"
+              % (rss_start / 1024, rss_idle / 1024, IDLE, RSS_BOUND_MIB))
+        assert rss_idle < RSS_BOUND_MIB * 1024
+
+        # Fill up to max_connections with silent connections, then one more
+        # must be refused at once (503 or a close), not left hanging.
+        for _ in range(MAX_CONNECTIONS - IDLE):
+            held.append(connect(p.port))
+        for _ in range(5):
+            s = connect(p.port)
+            reader = Reader(s, 1.0)
+            r = reader.read_response()
+            assert r is None or r.status == 503, r
+            if r is not None:
+                assert b"connection limit" in r.body
+            s.close()
+
+        # Freeing connections lets new clients in again (release is asynchronous: poll).
+        for s in held[:200]:
+            s.close()
+        del held[:200]
+        deadline = time.monotonic() + 10
+        while True:
+            r = get(p.port, origin.url("/after"), deadline=5)
+            if (r is not None and r.status == 200) or time.monotonic() > deadline:
+                break
+        assert r is not None and r.status == 200, r
+    finally:
+        for s in held:
+            s.close()
+    p.finish()
+
+
+# ---------------------------------------------------------------- misbehaving clients
+
+
+def test_client_disconnects_mid_head_mid_body_mid_response(origin, tmp_path, started):
+    p = start_proxy(started, fault_config([origin.port], tmp_path), tmp_path)
+    url = origin.url
+    for i in range(20):  # mid request head
+        s = connect(p.port)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nUser-Ag" % url("/head").encode())
+        s.close()
+    for i in range(10):  # mid request body (the proxy is streaming it upstream)
+        s = connect(p.port)
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" % url("/echo").encode())
+        s.sendall(b"b" * 20000)
+        s.close()
+    for i in range(5):  # mid response, large body
+        s = connect(p.port)
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % url("/size/30000000").encode())
+        reader = Reader(s, 10)
+        got = 0
+        while got < 200_000 and reader._fill():
+            got = len(reader.buf)
+        assert got >= 200_000
+        s.close()
+    assert_serves(p, origin)
+    p.finish()
+
+
+def test_client_disconnects_mid_tunnel(origin, tmp_path, started):
+    p = start_proxy(started, fault_config([origin.port], tmp_path), tmp_path)
+    for i in range(5):
+        s = connect(p.port)
+        s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (origin.port, origin.port))
+        reader = Reader(s, 10)
+        r = reader.read_response(head_request=True)
+        assert r is not None and r.status == 200, r
+        s.sendall(b"GET /size/20000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        while len(reader.buf) < 200_000 and reader._fill():
+            pass
+        assert len(reader.buf) >= 200_000
+        s.close()
+    assert_serves(p, origin)
+    p.finish()
+
+
+def _fast_sized(conn, head, stop):
+    # The whole response in one write: the threaded test origin writes head and
+    # body separately, and Nagle plus delayed ACKs cost it 40 ms a response.
+    k = int(head.split(b" ")[1].rsplit(b"/", 1)[1])
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % k + body_of_size(k))
+    return True
+
+
+def test_thousand_pipelined_requests_in_one_write(origin, tmp_path, started):
+    fast = RawOrigin(_fast_sized)
+    try:
+        p = start_proxy(started, fault_config([origin.port, fast.port], tmp_path), tmp_path)
+        n = 1000
+        sizes = [i % 50 + 1 for i in range(n)]
+        reqs = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % fast.url("/size/%d" % k).encode()
+                        for k in sizes[:-1])
+        reqs += b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % fast.url(
+            "/size/%d" % sizes[-1]).encode()
+        s = connect(p.port, 30)
+        # Write from a thread and read here, so neither side's buffers can wedge the other.
+        writer = threading.Thread(target=s.sendall, args=(reqs,))
+        writer.start()
+        reader = Reader(s, 30)
+        for i, k in enumerate(sizes):
+            r = reader.read_response()
+            assert r is not None and r.status == 200 and r.complete, (i, r)
+            assert r.body == body_of_size(k), i
+        assert reader.wait_closed()
+        writer.join(10)
+        s.close()
+        assert fast.requests == n
+        assert_serves(p, origin)
+        p.finish()
+    finally:
+        fast.close()
+
+
+# ---------------------------------------------------------------- DNS failure
+
+
+DNS_TIMEOUT = 2.0
+
+
+class SilentNameserver:
+    """A UDP socket on 127.0.0.1 that takes DNS queries and never answers:
+    a lookup timeout without depending on how this machine's network fails."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                self.sock.recvfrom(4096)
+                self.queries += 1
+            except (socket.timeout, OSError):
+                continue
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("resolver", ["system", "silent"])
+def test_dns_failure_answered_clearly_while_others_are_served(resolver, origin, tmp_path, started):
+    ns = SilentNameserver() if resolver == "silent" else None
+    dns = 'timeout = "%ds"\n' % DNS_TIMEOUT
+    if ns:
+        dns += 'nameservers = ["127.0.0.1:%d"]\nhosts_file = false\n' % ns.port
+    cfg = fault_config([origin.port], tmp_path, extra="""
+[[rule]]
+name = "local-to-web"
+allow = { from = "local", to = "web" }
+
+[dns]
+""" + dns)
+    cfg = cfg.replace("[destinations]\n", '[destinations]\nweb = { hosts = ["*"], ports = [80] }\n', 1)
+    try:
+        p = start_proxy(started, cfg, tmp_path)
+        host = "does-not-exist.invalid" if resolver == "system" else "no-answer.portcullis-test.example"
+        result = {}
+
+        def lookup():
+            t0 = time.monotonic()
+            # evdns tries twice: two timeouts plus slack, still a bounded wait.
+            result["r"] = get(p.port, "http://%s/" % host, deadline=2 * DNS_TIMEOUT + MARGIN)
+            result["elapsed"] = time.monotonic() - t0
+
+        t = threading.Thread(target=lookup)
+        t.start()
+        if ns:  # the lookup is really pending while the others go through
+            end = time.monotonic() + 5
+            while ns.queries == 0 and time.monotonic() < end:
+                time.sleep(0.01)  # polling a counter with a deadline
+            assert ns.queries > 0
+        for i in range(5):
+            r = get(p.port, origin.url("/meanwhile"), deadline=2 + MARGIN)
+            assert r is not None and r.status == 200, r
+        if ns:
+            assert t.is_alive(), "the lookup ended before its timeout"
+        t.join(2 * DNS_TIMEOUT + 2 * MARGIN)
+        r = result.get("r")
+        assert r is not None and r.status in (502, 504), result
+        assert re.search(r"error=dns_(error|timeout)", r.headers.get("proxy-status", "")), r
+        assert host.encode() in r.body, r.body[:500]
+        print("\nDNS failure (%s resolver) answered %d in %.2fs" % (resolver, r.status, result["elapsed"]))
+        assert_serves(p, origin)
+        p.finish()
+    finally:
+        if ns:
+            ns.close()
+
+
+# ---------------------------------------------------------------- cache on a full disk
+
+
+def test_full_cache_filesystem_keeps_proxying_without_caching(origin, tmp_path, started):
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(cache_dir)],
+                       capture_output=True, timeout=20)
+    if m.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % m.stderr.decode(errors="replace").strip())
+    try:
+        p = start_proxy(started, fault_config([origin.port], tmp_path, cache=str(cache_dir)), tmp_path)
+
+        def fetch(path):
+            r = get(p.port, origin.url(path))
+            assert r is not None and r.status == 200 and r.complete, r
+            return r.body
+
+        # While there is room, the cache works (this test would pass vacuously otherwise).
+        before = "/c/before?size=20000"
+        assert fetch(before) == fetch(before) == body_of_size(20000, seed=b"/c/before")
+        assert origin.count("/c/before") == 1
+
+        # Fill the file system to the last block.
+        with open(cache_dir / "filler", "wb") as f:
+            for _ in range(200):  # 200 x 16 KiB > 2 MiB: the loop ends on ENOSPC
+                try:
+                    f.write(b"\0" * 16384)
+                    f.flush()
+                except OSError:
+                    break
+            else:
+                pytest.fail("tmpfs never filled up")
+        st = os.statvfs(cache_dir)
+        assert st.f_bavail == 0
+
+        after = "/c/after?size=300000"
+        for _ in range(3):
+            assert fetch(after) == body_of_size(300000, seed=b"/c/after")
+        assert origin.count("/c/after") == 3
+        small = "/c/small?size=100"
+        assert fetch(small) == fetch(small) == body_of_size(100, seed=b"/c/small")
+        assert origin.count("/c/small") == 2
+        assert fetch(before) == body_of_size(20000, seed=b"/c/before")  # still served
+        assert_serves(p, origin)
+        p.finish()
+    finally:
+        for p in started:
+            if p.proc and p.proc.poll() is None:
+                p.proc.kill()
+                p.proc.wait(10)
+        subprocess.run(["umount", str(cache_dir)], capture_output=True, timeout=20)
+
+
+# ---------------------------------------------------------------- SIGHUP storm
+
+
+def test_sighup_storm_under_load(origin, tmp_path, started):
+    p = start_proxy(started, fault_config([origin.port], tmp_path), tmp_path)
+    done = threading.Event()
+
+    def storm():
+        for _ in range(50):
+            p.signal(signal.SIGHUP)
+            time.sleep(0.1)  # pacing the signals, not synchronising
+        done.set()
+
+    t = threading.Thread(target=storm)
+    t.start()
+    ok = 0
+    keep = connect(p.port)
+    keep_reader = Reader(keep, 60)
+    end = time.monotonic() + 30
+    for i in range(20000):  # bounded in count and time; normally ends with the storm
+        if done.is_set() or time.monotonic() > end:
+            break
+        if i % 2:
+            r = get(p.port, origin.url("/size/%d" % (i % 300 + 1)), deadline=10)
+        else:  # and a long-lived keep-alive connection across reloads
+            keep.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % origin.url("/size/%d" % (i % 300 + 1)).encode())
+            r = keep_reader.read_response()
+        assert r is not None and r.status == 200 and r.complete, (i, r)
+        assert r.body == body_of_size(i % 300 + 1), i
+        ok += 1
+    t.join(15)
+    keep.close()
+    assert done.is_set()
+    p.wait_event("reload", deadline=10)
+    assert not [e for e in p.events if e.get("event") == "reload_failed"]
+    print("\nSIGHUP storm: %d requests, %d reloads logged"
+          % (ok, sum(1 for e in p.events if e.get("event") == "reload")))
+    assert_serves(p, origin)
+    p.finish()
