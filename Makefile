@@ -33,14 +33,17 @@ check-asan: test-deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-# What CI runs: everything.
+# What CI runs: everything, ending with a short libFuzzer run of every target.
 test: check check-asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
-# libFuzzer builds (clang); each target runs for FUZZ_SECONDS.
-FUZZ_SECONDS ?= 60
+# libFuzzer builds (clang, ASan+UBSan); each target runs for FUZZ_SECONDS.
+FUZZ_SECONDS    ?= 60
+CI_FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,fuzz_%,$(wildcard tests/fuzz/*_fuzz.cpp))
 fuzz: test-deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPORTCULLIS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build-fuzz -j $(JOBS)
+	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
 	tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
 
 clean:

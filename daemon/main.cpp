@@ -167,6 +167,28 @@ int runDaemon(const std::string& path, bool allowRoot) {
                  "(privileges are dropped after binding), or pass --allow-root\n";
     return 1;
   }
+  proxy::ProxyHooks hooks;
+  hooks.clientEvent = [&d](std::string_view event, const std::string& client) {
+    d.events.emit(log::Level::kWarn, event, {{"client", client}});
+  };
+  hooks.access = [&d](const log::AccessRecord& r) {
+    if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
+  };
+  d.server = std::make_unique<proxy::Server>(d.config, d.stats, std::move(hooks));
+  d.stats.setConnectionLimit(d.config->server.maxConnections);
+  d.stats.setWorkerCount(d.config->server.workers);
+  if (auto r = d.server->bind(); !r.ok()) {
+    std::cerr << "portcullis: " << r.error().message << "\n";
+    return 1;
+  }
+  if (rootAction == os::RootAction::kDrop) {
+    if (auto r = os::dropPrivileges(d.config->server.user); !r.ok()) {
+      std::cerr << "portcullis: cannot drop privileges: " << r.error().message << "\n";
+      return 1;
+    }
+  }
+  // Logs and the cache are opened as the user that will write them, so a
+  // reopen after rotation and a later start under systemd can use them.
   if (auto r = d.events.open(d.config->log.events); !r.ok()) {
     std::cerr << "portcullis: event log: " << r.error().message << "\n";
     return 1;
@@ -177,14 +199,6 @@ int runDaemon(const std::string& path, bool allowRoot) {
       return 1;
     }
   }
-  proxy::ProxyHooks hooks;
-  hooks.clientEvent = [&d](std::string_view event, const std::string& client) {
-    d.events.emit(log::Level::kWarn, event, {{"client", client}});
-  };
-  hooks.access = [&d](const log::AccessRecord& r) {
-    if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
-  };
-  d.server = std::make_unique<proxy::Server>(d.config, d.stats, std::move(hooks));
   if (d.config->cache.enabled) {
     auto opened = cache::Cache::open(cacheOptions(d.config->cache));
     if (!opened.ok()) {
@@ -194,22 +208,10 @@ int runDaemon(const std::string& path, bool allowRoot) {
     d.cache = std::move(opened.value());
     d.server->setCache(d.cache.get());
   }
-  d.stats.setConnectionLimit(d.config->server.maxConnections);
-  d.stats.setWorkerCount(d.config->server.workers);
   {
     std::vector<std::pair<std::string, const log::LogSink*>> sinks{{"events", &d.events.sink()}};
     if (d.access.isOpen()) sinks.emplace_back("access", &d.access);
     d.stats.setLogSinks(std::move(sinks));
-  }
-  if (auto r = d.server->bind(); !r.ok()) {
-    std::cerr << "portcullis: " << r.error().message << "\n";
-    return 1;
-  }
-  if (rootAction == os::RootAction::kDrop) {
-    if (auto r = os::dropPrivileges(d.config->server.user); !r.ok()) {
-      std::cerr << "portcullis: cannot drop privileges: " << r.error().message << "\n";
-      return 1;
-    }
   }
   if (!d.config->admin.listen.empty()) {
     // Bound before privileges drop (a Unix socket may live under /run).
