@@ -146,8 +146,20 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
       if (self->state_ == State::kReadingHead) self->close();
       return;
     }
+    if (self->state_ == State::kSendingBody && (what & BEV_EVENT_TIMEOUT) &&
+        (what & BEV_EVENT_READING)) {
+      self->releaseUpstream(false);
+      ErrorReply e;
+      e.status = 408;
+      e.proxyStatusError = "http_request_error";
+      e.title = "Request timeout";
+      e.message = "The request body stopped arriving.";
+      e.detail = "client request body timeout";
+      self->reply(std::move(e));
+      return;
+    }
     if (self->txn_.active) {
-      self->txn_.record.error = (what & BEV_EVENT_TIMEOUT) ? "client write timeout"
+      self->txn_.record.error = (what & BEV_EVENT_TIMEOUT) ? "client timeout"
                                                            : "client closed the connection";
     }
     self->close();
@@ -585,6 +597,10 @@ void ClientSession::sendRequestHead() {
     return;
   }
   state_ = State::kSendingBody;
+  // A client that stalls mid-body is cut after body_timeout, not blamed on the origin.
+  timeval rt = toTimeval(t.config->server.bodyTimeout);
+  timeval wt = toTimeval(t.config->server.bodyTimeout);
+  bufferevent_set_timeouts(client_.get(), &rt, &wt);
   bufferevent_enable(client_.get(), EV_READ);
   pumpRequestBody();
 }
@@ -623,6 +639,8 @@ void ClientSession::pumpRequestBody() {
   }
   if (t.requestBodyDone) {
     if (state_ == State::kSendingBody) state_ = State::kAwaitingResponse;
+    timeval wt = toTimeval(t.config->server.bodyTimeout);
+    bufferevent_set_timeouts(client_.get(), nullptr, &wt);
     bufferevent_disable(client_.get(), EV_READ);
     return;
   }

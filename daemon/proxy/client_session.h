@@ -138,6 +138,8 @@ class ClientSession {
   void finishResponseBody();
   void onUpstreamClosed(short what);
   void startTunnel();
+  /// Ends a response whose head went out but whose body broke.
+  void cutShort(std::string error);
 
   // cache (session_cache.cpp)
   /// True when the request was answered (hit) or parked (collapsed waiter).

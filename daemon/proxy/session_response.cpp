@@ -139,9 +139,7 @@ void ClientSession::pumpResponseBody() {
       auto outcome = t.responseChunks.decode(std::string_view(data, avail), scratch_);
       if (outcome.status == http::ParseStatus::kInvalid) {
         // Headers already went out: all we can do is cut the transfer short.
-        t.record.error = "bad upstream chunking: " + std::string(outcome.reason);
-        worker_.server().stats().upstreamError();
-        close();
+        cutShort("bad upstream chunking: " + std::string(outcome.reason));
         return;
       }
       size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
@@ -204,6 +202,20 @@ void ClientSession::finishResponseBody() {
   finishTransaction();
 }
 
+void ClientSession::cutShort(std::string error) {
+  // The client must see an incomplete transfer, never a short body passed
+  // off as complete: what is buffered (the head, part of the body) is sent,
+  // then the connection is closed without the rest or a last chunk.
+  auto& t = txn_;
+  t.record.error = std::move(error);
+  worker_.server().stats().upstreamError();
+  finishCacheWrite(false);
+  releaseUpstream(false);
+  t.keepAlive = false;
+  logTransaction();
+  closeAfterFlush();
+}
+
 void ClientSession::onUpstreamClosed(short what) {
   auto& t = txn_;
   if (state_ == State::kRelayingResponse) {
@@ -214,12 +226,7 @@ void ClientSession::onUpstreamClosed(short what) {
       finishResponseBody();
       return;
     }
-    // Truncated: the client must see an incomplete transfer, never a short
-    // body passed off as complete, so the connection is cut.
-    t.record.error = (what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
-                                                : "upstream closed mid-body";
-    worker_.server().stats().upstreamError();
-    close();
+    cutShort((what & BEV_EVENT_TIMEOUT) ? "upstream body timeout" : "upstream closed mid-body");
     return;
   }
   // No final response yet.
