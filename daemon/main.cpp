@@ -168,8 +168,13 @@ int runDaemon(const std::string& path, bool allowRoot) {
     return 1;
   }
   proxy::ProxyHooks hooks;
-  hooks.clientEvent = [&d](std::string_view event, const std::string& client) {
-    d.events.emit(log::Level::kWarn, event, {{"client", client}});
+  hooks.clientEvent = [&d](std::string_view event, const std::string& client,
+                           std::string_view detail) {
+    if (detail.empty()) {
+      d.events.emit(log::Level::kWarn, event, {{"client", client}});
+    } else {
+      d.events.emit(log::Level::kWarn, event, {{"client", client}, {"limit", detail}});
+    }
   };
   hooks.access = [&d](const log::AccessRecord& r) {
     if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));

@@ -48,6 +48,7 @@ void ClientSession::start() {
   bufferevent_setcb(client_.get(), &ClientSession::onClientRead, &ClientSession::onClientWrite,
                     &ClientSession::onClientEvent, this);
   bufferevent_setwatermark(client_.get(), EV_READ, 0, highWater);
+  net::setLargeIo(client_.get(), server.bufferBytes);
   bufferevent_setwatermark(client_.get(), EV_WRITE, server.bufferBytes / 2, 0);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(client_.get(), nullptr, &wt);
@@ -90,7 +91,7 @@ void ClientSession::noteRefusal() {
   o.blockFor = config.abuse.blockTime;
   if (worker_.server().abuseGuard().noteRefusal(clientIp_, o, std::chrono::steady_clock::now())) {
     const auto& hooks = worker_.server().hooks();
-    if (hooks.clientEvent) hooks.clientEvent("client_blocked", clientIp_.toString());
+    if (hooks.clientEvent) hooks.clientEvent("client_blocked", clientIp_.toString(), {});
   }
 }
 
@@ -520,6 +521,7 @@ void ClientSession::connectUpstream() {
                     &ClientSession::onUpstreamEvent, this);
   const auto& server = t.config->server;
   bufferevent_setwatermark(bev, EV_READ, 0, server.bufferBytes);
+  net::setLargeIo(bev, server.bufferBytes);
   bufferevent_setwatermark(bev, EV_WRITE, server.bufferBytes / 2, 0);
   if (t.upstream->reused) {
     state_ = State::kConnecting;

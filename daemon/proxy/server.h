@@ -28,8 +28,10 @@ class Worker;
 /// Where finished transactions and daemon events go. Set before start().
 struct ProxyHooks {
   std::function<void(const log::AccessRecord&)> access;
-  /// A per-client event for the event log ("client_blocked", "client_unblocked").
-  std::function<void(std::string_view event, const std::string& client)> clientEvent;
+  /// A per-client event for the event log ("client_blocked", "client_unblocked",
+  /// "limit_hit" with the limit's name as `detail`).
+  std::function<void(std::string_view event, const std::string& client, std::string_view detail)>
+      clientEvent;
 };
 
 class Server {

@@ -106,17 +106,19 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
     return;
   }
   if (blockEnded && server_.hooks().clientEvent) {
-    server_.hooks().clientEvent("client_unblocked", ip->toString());
+    server_.hooks().clientEvent("client_unblocked", ip->toString(), {});
   }
   auto admitted = server_.limiter().admit(*ip, config->server.maxConnections,
                                           config->server.maxConnectionsPerClient);
   if (admitted == AdmitResult::kGlobalLimit) {
     stats.connectionRefused(admin::RefuseReason::kMaxConnections);
+    noteLimitHit("max_connections", *ip);
     refuseAtAccept(fd, "connection limit reached");
     return;
   }
   if (admitted == AdmitResult::kClientLimit) {
     stats.connectionRefused(admin::RefuseReason::kPerClient);
+    noteLimitHit("max_connections_per_client", *ip);
     refuseAtAccept(fd, "per-client connection limit reached");
     return;
   }
@@ -128,6 +130,16 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   raw->start();
+}
+
+void Worker::noteLimitHit(std::string_view limit, const acl::IpAddress& client) {
+  // One event per worker per 10 s at most: a flood must not flood the log too.
+  auto now = std::chrono::steady_clock::now();
+  if (now - lastLimitEvent_ < std::chrono::seconds(10)) return;
+  lastLimitEvent_ = now;
+  if (server_.hooks().clientEvent) {
+    server_.hooks().clientEvent("limit_hit", client.toString(), limit);
+  }
 }
 
 void Worker::onShutdownEvent(evutil_socket_t, short, void* arg) noexcept {

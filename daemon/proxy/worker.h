@@ -48,6 +48,7 @@ class Worker {
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
   void accept(int fd, const sockaddr* addr, int len);
+  void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
   void drain();
   void maybeFinishDrain();
 
@@ -63,6 +64,7 @@ class Worker {
   net::EventPtr graceTimer_;
   net::EventPtr lagProbe_;  ///< fires every second; lateness = loop lag
   std::chrono::steady_clock::time_point lagProbeDue_;
+  std::chrono::steady_clock::time_point lastLimitEvent_{};
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
   std::vector<std::unique_ptr<ClientSession>> retired_;
   bool shuttingDown_ = false;

@@ -98,3 +98,29 @@ bandwidth = "100 KiB"
         assert elapsed >= 1.8
     finally:
         p.stop()
+
+
+def test_connection_limit_refuses_fast_and_logs_one_event(origin, tmp_path):
+    import socket
+    cfg = base_config([origin.port]).replace("workers = 1", "workers = 1\nmax_connections_per_client = 2")
+    p = Proxy(cfg, tmpdir=str(tmp_path))
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", p.port), timeout=5)
+            held.append(s)
+        # The proxy counts a connection once it has accepted it: a request
+        # answered on each proves both are in.
+        for s in held:
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % origin.url("/").encode())
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        start = time.monotonic()
+        answer = raw_exchange(p.port, b"GET / HTTP/1.1\r\n\r\n", deadline=5)
+        assert status_of(answer) == 503 and b"per-client connection limit" in answer
+        assert time.monotonic() - start < 2
+        ev = p.wait_event("limit_hit")
+        assert ev["limit"] == "max_connections_per_client" and ev["client"] == "127.0.0.1"
+    finally:
+        for s in held:
+            s.close()
+        p.stop()
