@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "cache/policy/cache_control.h"
 #include "cache/policy/invalidation.h"
@@ -303,23 +304,30 @@ void ClientSession::continueWaiting() {
   const size_t watermark = t.config->server.bufferBytes;
   uint64_t available = view.body->bytesWritten();
   while (t.waiterOffset < available && evbuffer_get_length(out) < watermark) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(available - t.waiterOffset, 64 * 1024));
-    std::string buf(want, '\0');
-    ssize_t got = ::pread(t.waiterFd.get(), buf.data(), want, static_cast<off_t>(t.waiterOffset));
-    if (got <= 0) {
+    // sendfile straight from the growing cache file: no copy through us.
+    const uint64_t length = std::min<uint64_t>(available - t.waiterOffset, 1 << 20);
+    int fd = ::dup(t.waiterFd.get());
+    if (fd < 0) {
       t.record.error = "cache read failed while streaming a collapsed response";
       close();
       return;
     }
-    buf.resize(static_cast<size_t>(got));
-    t.waiterOffset += static_cast<uint64_t>(got);
-    if (t.waiterEncoding == BodyEncoding::kChunked) {
-      std::string chunk;
-      http::appendChunk(chunk, buf);
-      writeToClient(chunk);
-    } else {
-      writeToClient(buf);
+    const bool chunked = t.waiterEncoding == BodyEncoding::kChunked;
+    if (chunked) {
+      char size[24];
+      int n = std::snprintf(size, sizeof size, "%llx\r\n", static_cast<unsigned long long>(length));
+      evbuffer_add(out, size, static_cast<size_t>(n));
     }
+    // libevent owns (and closes) the dup'd descriptor once it is sent.
+    if (evbuffer_add_file(out, fd, static_cast<ev_off_t>(t.waiterOffset),
+                          static_cast<ev_off_t>(length)) != 0) {
+      t.record.error = "cache read failed while streaming a collapsed response";
+      close();
+      return;
+    }
+    if (chunked) evbuffer_add(out, "\r\n", 2);
+    t.waiterOffset += length;
+    t.record.bytesOut += length;
   }
   view = t.fetch->view();  // the phase may have moved on meanwhile
   if (t.waiterOffset >= view.body->bytesWritten()) {

@@ -138,6 +138,22 @@ class OriginHandler(BaseHTTPRequestHandler):
                 time.sleep(float(q.get("gap", ["0.01"])[0]))
             with self.server.lock:
                 self.server.finished[path] = time.monotonic()
+        elif path.startswith("/slowchunked/"):
+            # A cacheable chunked body sent in paced pieces (collapsed waiters
+            # then stream it re-chunked from the growing cache file).
+            n = int(q.get("size", ["2000000"])[0])
+            body = body_of_size(n, seed=b"slowchunked")
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Cache-Control", "max-age=3600")
+            self.end_headers()
+            step = 50000
+            for i in range(0, n, step):
+                part = body[i:i + step]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+                time.sleep(0.01)
+            self.wfile.write(b"0\r\n\r\n")
         elif path == "/status":
             code = int(q.get("code", ["200"])[0])
             self._send(code, b"" if code in (204, 304) else b"status body")

@@ -250,3 +250,49 @@ def test_classroom_burst_collapses_to_one_fetch(proxy, origin):
         assert status == 200, head
         assert length == size and digest == expected
         assert first < done  # streamed while the origin was still sending
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_collapsed_waiters_of_a_chunked_response(proxy, origin, version):
+    """Waiters get the leader's chunked body re-chunked (HTTP/1.1) or
+    close-delimited (HTTP/1.0), complete and byte-identical."""
+    path = "/slowchunked/" + version
+    url = origin.url(path + "?size=2000000")
+    n_clients = 5
+    barrier = threading.Barrier(n_clients)
+    bodies = [None] * n_clients
+
+    def client(i):
+        s = socket.create_connection(("127.0.0.1", proxy.port), timeout=30)
+        barrier.wait(10)
+        s.sendall(b"GET %s HTTP/%s\r\nHost: x\r\nConnection: close\r\n\r\n" % (url.encode(), version.encode()))
+        data = b""
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        bodies[i] = data
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    want = body_of_size(2000000, seed=b"slowchunked")
+    for data in bodies:
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert status_of(data) == 200, head
+        if b"transfer-encoding: chunked" in head.lower():
+            decoded = b""
+            while True:
+                line, _, body = body.partition(b"\r\n")
+                size = int(line, 16)
+                if size == 0:
+                    break
+                decoded += body[:size]
+                body = body[size + 2:]
+            body = decoded
+        assert body == want
+    assert origin.count(path) == 1
