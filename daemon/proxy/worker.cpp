@@ -23,6 +23,12 @@ void refuseAtAccept(int fd, std::string_view why) {
       std::string(why) + "\n";
   // Best effort on a fresh non-blocking socket: the kernel buffer takes it.
   [[maybe_unused]] auto n = ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+  // Half-close and drain what the client already sent, so that close() ends
+  // with a FIN rather than a reset that could discard our answer.
+  ::shutdown(fd, SHUT_WR);
+  char sink[4096];
+  for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
   ::close(fd);
 }
 }  // namespace

