@@ -1,16 +1,6 @@
 #include "daemon/proxy/connection_limiter.h"
 
-#include <cstring>
-
 namespace portcullis::proxy {
-
-size_t ConnectionLimiter::Hash::operator()(const acl::IpAddress& a) const noexcept {
-  uint64_t lo = 0;
-  uint64_t hi = 0;
-  std::memcpy(&hi, a.bytes().data(), 8);
-  std::memcpy(&lo, a.bytes().data() + 8, 8);
-  return std::hash<uint64_t>{}(lo ^ (hi * 0x9e3779b97f4a7c15ull));
-}
 
 AdmitResult ConnectionLimiter::admit(const acl::IpAddress& client, uint32_t maxTotal,
                                      uint32_t maxPerClient) {

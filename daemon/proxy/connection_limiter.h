@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "acl/ip_address.h"
+#include "daemon/proxy/abuse_guard.h"
 
 namespace portcullis::proxy {
 
@@ -21,12 +22,9 @@ class ConnectionLimiter {
   uint64_t active() const { return active_.load(std::memory_order_relaxed); }
 
  private:
-  struct Hash {
-    size_t operator()(const acl::IpAddress& a) const noexcept;
-  };
   std::atomic<uint64_t> active_{0};
   std::mutex mutex_;
-  std::unordered_map<acl::IpAddress, uint32_t, Hash> perClient_;
+  std::unordered_map<acl::IpAddress, uint32_t, IpHash> perClient_;
 };
 
 }  // namespace portcullis::proxy

@@ -2,16 +2,11 @@
 
 #include <event2/buffer.h>
 
+#include "daemon/proxy/session_util.h"
+
 namespace portcullis::proxy {
 
-namespace {
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-}  // namespace
+using detail::toTimeval;
 
 Tunnel::Tunnel(net::BufferEventPtr client, net::BufferEventPtr upstream, size_t watermark,
                std::chrono::milliseconds idleTimeout, DoneCallback done)

@@ -3,16 +3,11 @@
 #include <event2/buffer.h>
 #include <sys/time.h>
 
+#include "daemon/proxy/session_util.h"
+
 namespace portcullis::proxy {
 
-namespace {
-timeval toTimeval(std::chrono::milliseconds ms) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-}  // namespace
+using detail::toTimeval;
 
 UpstreamPool::UpstreamPool(event_base* base, std::chrono::milliseconds idleTimeout,
                            size_t maxIdlePerKey)
