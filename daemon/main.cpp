@@ -176,6 +176,14 @@ int runDaemon(const std::string& path, bool allowRoot) {
       d.events.emit(log::Level::kWarn, event, {{"client", client}, {"limit", detail}});
     }
   };
+  hooks.cacheEvent = [&d](std::string_view event, std::string_view detail) {
+    // Once per change: proxying goes on uncached meanwhile.
+    if (detail.empty()) {
+      d.events.emit(log::Level::kInfo, event);
+    } else {
+      d.events.emit(log::Level::kWarn, event, {{"error", detail}});
+    }
+  };
   hooks.access = [&d](const log::AccessRecord& r) {
     if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
   };

@@ -53,6 +53,21 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   config_.store(std::move(config));
 }
 
+void Server::noteCacheStorage(bool ok, std::string_view why) {
+  // Only storage trouble (disk full, I/O errors) flips the state; an object
+  // that is too large or a Vary: * response is not a failing cache.
+  if (!ok) {
+    static constexpr std::string_view kStorageErrors[] = {"min_free_disk", "create", "write:",
+                                                          "fsync", "rename", "statvfs", "open "};
+    bool storage = false;
+    for (auto marker : kStorageErrors) storage |= why.find(marker) != std::string_view::npos;
+    if (!storage) return;
+  }
+  bool wasFailing = cacheStoreFailing_.exchange(!ok);
+  if (wasFailing == !ok || !hooks_.cacheEvent) return;
+  hooks_.cacheEvent(ok ? "cache_store_recovered" : "cache_store_failing", why);
+}
+
 void Server::beginShutdown() {
   for (auto& w : workers_) w->requestShutdown();
 }

@@ -32,6 +32,9 @@ struct ProxyHooks {
   /// "limit_hit" with the limit's name as `detail`).
   std::function<void(std::string_view event, const std::string& client, std::string_view detail)>
       clientEvent;
+  /// The cache's storage changed state: "cache_store_failing" (with the
+  /// error) or "cache_store_recovered". Reported once per change.
+  std::function<void(std::string_view event, std::string_view detail)> cacheEvent;
 };
 
 class Server {
@@ -64,6 +67,9 @@ class Server {
   void setCache(cache::Cache* cache) { cache_ = cache; }
   cache::Cache* cache() const { return cache_; }
   CollapsedForwarding& collapsed() { return collapsed_; }
+  /// Records whether storing into the cache worked; emits cacheEvent on a
+  /// change. `why` is the cache's error. Thread-safe.
+  void noteCacheStorage(bool ok, std::string_view why = {});
   AbuseGuard& abuseGuard() { return abuseGuard_; }
   RequestRateLimiter& rateLimiter() { return rateLimiter_; }
   const ProxyHooks& hooks() const { return hooks_; }
@@ -74,6 +80,7 @@ class Server {
   ConnectionLimiter limiter_;
   admin::Stats& stats_;
   cache::Cache* cache_ = nullptr;
+  std::atomic<bool> cacheStoreFailing_{false};
   CollapsedForwarding collapsed_;
   AbuseGuard abuseGuard_;
   RequestRateLimiter rateLimiter_;

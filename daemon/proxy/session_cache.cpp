@@ -184,7 +184,11 @@ bool ClientSession::onResponseHeadForCache() {
       w.expectedLength = t.responseFraming.length;
     }
     auto writer = store->beginWrite(std::move(w));
-    if (writer.ok()) t.writer = std::move(writer.value());
+    if (writer.ok()) {
+      t.writer = std::move(writer.value());
+    } else {
+      worker_.server().noteCacheStorage(false, writer.error().message);
+    }
   }
   if (t.fetch && t.leader) {
     if (t.writer) {
@@ -217,8 +221,9 @@ void ClientSession::teeToCache(evbuffer* body, size_t n) {
 void ClientSession::teeToCache(std::string_view bytes) {
   auto& t = txn_;
   if (!t.writer || bytes.empty()) return;
-  if (!t.writer->append(bytes).ok()) {
+  if (auto appended = t.writer->append(bytes); !appended.ok()) {
     // Too big or disk trouble: keep relaying, uncached.
+    worker_.server().noteCacheStorage(false, appended.error().message);
     t.writer.reset();
     if (t.fetch && t.leader) leaveFetch(InFlightFetch::Phase::kFailed);
     return;
@@ -231,7 +236,9 @@ void ClientSession::finishCacheWrite(bool complete) {
   bool committed = false;
   if (t.writer) {
     if (complete) {
-      committed = t.writer->commit().ok();
+      auto result = t.writer->commit();
+      committed = result.ok();
+      worker_.server().noteCacheStorage(committed, committed ? "" : result.error().message);
     } else {
       t.writer->abort();
     }

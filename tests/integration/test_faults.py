@@ -808,6 +808,17 @@ def test_full_cache_filesystem_keeps_proxying_without_caching(origin, tmp_path, 
         assert fetch(small) == fetch(small) == body_of_size(100, seed=b"/c/small")
         assert origin.count("/c/small") == 2
         assert fetch(before) == body_of_size(20000, seed=b"/c/before")  # still served
+        first = p.wait_event("cache_store_failing")  # the event log is written in batches
+        assert "min_free_disk" in first["error"] or "write" in first["error"]
+
+        # The disk recovers: caching resumes, and the event log says so.
+        os.unlink(cache_dir / "filler")
+        again = "/c/again?size=5000"
+        assert fetch(again) == fetch(again) == body_of_size(5000, seed=b"/c/again")
+        assert origin.count("/c/again") == 1
+        p.wait_event("cache_store_recovered")
+        failing = [e for e in p.events if e.get("event") == "cache_store_failing"]
+        assert len(failing) == 1, failing  # said once, not per failed request
         assert_serves(p, origin)
         p.finish()
     finally:
