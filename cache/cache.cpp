@@ -1,5 +1,9 @@
 #include "cache/cache.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "cache/cache_core.h"
 #include "cache/index/sqlite_index.h"
 #include "cache/policy/validation.h"
@@ -42,6 +46,28 @@ Result<UniqueFd> Cache::openBody(const StoredEntry& entry) {
   auto fd = entry.openBody();
   if (!fd) core_->dropIfCurrent(entry);
   return fd;
+}
+
+SharedBody Cache::memoryBody(const StoredEntry& entry) {
+  MemoryTier& tier = core_->memory();
+  if (!tier.accepts(entry.bodySize)) return nullptr;
+  if (SharedBody body = tier.find(entry.id)) return body;
+  auto fd = openBody(entry);
+  if (!fd) return nullptr;
+  auto bytes = std::make_shared<std::string>(entry.bodySize, '\0');
+  uint64_t got = 0;
+  while (got < entry.bodySize) {
+    ssize_t n = ::pread(fd->get(), bytes->data() + got, entry.bodySize - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {  // shrank under us, or an I/O error: not servable
+      core_->dropIfCurrent(entry);
+      return nullptr;
+    }
+    got += static_cast<uint64_t>(n);
+  }
+  SharedBody body = std::move(bytes);
+  tier.insert(entry.id, body);
+  return body;
 }
 
 Result<std::unique_ptr<EntryWriter>> Cache::beginWrite(WriteRequest request) {

@@ -24,6 +24,7 @@
 
 #include "cache/cache_options.h"
 #include "cache/entry_writer.h"
+#include "cache/store/memory_tier.h"
 #include "cache/stored_entry.h"
 #include "daemon/base/clock.h"
 #include "daemon/base/result.h"
@@ -67,6 +68,10 @@ class Cache {
   /// Opens the entry's body (size-checked). On error the entry is dropped
   /// from the cache if it is still the indexed one; treat as a miss.
   Result<UniqueFd> openBody(const StoredEntry& entry);
+  /// The whole body from RAM when it is small enough for the memory tier
+  /// (read from disk into it on first use), else nullptr: then use
+  /// openBody. nullptr also when the file is unusable (dropped as above).
+  SharedBody memoryBody(const StoredEntry& entry);
 
   /// Starts storing a response. The caller has checked policy::isStorable.
   /// Errors (store nothing, relay uncached): expectedLength above

@@ -70,7 +70,8 @@ CacheCore::CacheCore(CacheOptions options, uint64_t firstNewId)
       store_(options_.dir),
       nextId_(firstNewId),
       firstNewId_(firstNewId),
-      eviction_(makeEvictionPolicy(options_.eviction, options_.maxSize)) {}
+      eviction_(makeEvictionPolicy(options_.eviction, options_.maxSize)),
+      memory_(options_.memorySize, options_.memoryMaxObjectSize) {}
 
 EntryPtr CacheCore::lookup(std::string_view key, const http::HeaderMap& requestHeaders) {
   std::lock_guard lk(mu_);
@@ -90,7 +91,12 @@ void CacheCore::removeLocked(const EntryPtr& e) {
   IndexRow row;
   row.id = e->id;
   queueLocked(IndexOp::Kind::kDeleteId, std::move(row));
-  unlinks_.push_back(e->bodyFile);
+  forgetBodyLocked(*e);
+}
+
+void CacheCore::forgetBodyLocked(const StoredEntry& e) {
+  unlinks_.push_back(e.bodyFile);
+  memory_.erase(e.id);
 }
 
 void CacheCore::evictWhileOverLocked() {
@@ -103,7 +109,7 @@ void CacheCore::evictWhileOverLocked() {
     IndexRow row;
     row.id = e->id;
     queueLocked(IndexOp::Kind::kDeleteId, std::move(row));
-    unlinks_.push_back(e->bodyFile);
+    forgetBodyLocked(*e);
   }
 }
 
@@ -131,7 +137,7 @@ size_t CacheCore::invalidate(std::string_view key) {
   auto removed = index_.removeKey(key);
   for (const auto& e : removed) {
     eviction_->onRemove(e->keyHash);
-    unlinks_.push_back(e->bodyFile);
+    forgetBodyLocked(*e);
   }
   // By key, not by id: rows not loaded yet must go too.
   IndexRow row;
@@ -147,6 +153,8 @@ CacheStats CacheCore::stats() const {
   s.bytes = index_.bytes();
   s.writesInProgress = writers_.load();
   s.ready = ready_;
+  s.memoryObjects = memory_.count();
+  s.memoryBytes = memory_.bytes();
   return s;
 }
 
@@ -184,7 +192,7 @@ Result<EntryPtr> CacheCore::publish(EntryPtr entry) {
   if (EntryPtr replaced = index_.insert(entry)) {
     // A refetch of a known object keeps its eviction history.
     eviction_->onReplace(entry->keyHash, entry->bodySize);
-    unlinks_.push_back(replaced->bodyFile);  // its row is replaced by the upsert
+    forgetBodyLocked(*replaced);  // its row is replaced by the upsert
   } else {
     eviction_->onInsert(entry->keyHash, entry->bodySize);
   }

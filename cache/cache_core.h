@@ -15,6 +15,7 @@
 #include "cache/index/sqlite_index.h"
 #include "cache/store/body_store.h"
 #include "cache/store/eviction_policy.h"
+#include "cache/store/memory_tier.h"
 #include "daemon/http/message.h"
 
 namespace portcullis::cache {
@@ -30,6 +31,7 @@ class CacheCore {
   const CacheOptions& options() const { return options_; }
   const BodyStore& store() const { return store_; }
   uint64_t newId() { return nextId_.fetch_add(1, std::memory_order_relaxed); }
+  MemoryTier& memory() { return memory_; }
 
   // --- any thread ---
   EntryPtr lookup(std::string_view key, const http::HeaderMap& requestHeaders);
@@ -65,6 +67,7 @@ class CacheCore {
  private:
   void evictWhileOverLocked();
   void removeLocked(const EntryPtr& e);  // index row and body file go too
+  void forgetBodyLocked(const StoredEntry& e);  // unlink later; drop the RAM copy now
   void queueLocked(IndexOp::Kind kind, IndexRow row);
   void writeQueued(SqliteIndex& index);
   void loadAll(SqliteIndex& index);
@@ -82,6 +85,7 @@ class CacheCore {
   std::condition_variable cv_;
   MemoryIndex index_;
   std::unique_ptr<EvictionPolicy> eviction_;
+  MemoryTier memory_;
   std::vector<IndexOp> ops_;
   std::vector<std::string> unlinks_;  // relative body paths
   std::unordered_set<uint64_t> publishing_;

@@ -27,6 +27,10 @@ struct CacheOptions {
   uint64_t minFreeDisk = 0;
   EvictionKind eviction = EvictionKind::kS3Fifo;
   FsyncPolicy fsync = FsyncPolicy::kNone;
+  /// RAM copies of small bodies (read-through, LRU): total bytes (0 = off)...
+  uint64_t memorySize = 64ULL << 20;
+  /// ...and the largest body kept there; bigger ones are sent with sendfile.
+  uint64_t memoryMaxObjectSize = 64ULL << 10;
   /// Vary variants kept per URI; the oldest is dropped beyond this.
   size_t maxVariantsPerKey = 8;
   /// Index writes are batched: flushed at this interval or...
@@ -43,6 +47,8 @@ struct CacheStats {
   uint64_t objects = 0;
   uint64_t bytes = 0;            ///< sum of body sizes
   uint64_t writesInProgress = 0;
+  uint64_t memoryObjects = 0;    ///< bodies also held in RAM
+  uint64_t memoryBytes = 0;
   bool ready = true;             ///< start-up load and reconcile finished
 };
 

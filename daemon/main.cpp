@@ -130,6 +130,8 @@ cache::CacheOptions cacheOptions(const config::CacheConfig& c) {
   o.dir = c.dir;
   o.maxSize = c.maxSize;
   o.maxObjectSize = c.maxObjectSize;
+  o.memorySize = c.memorySize;
+  o.memoryMaxObjectSize = c.memoryMaxObjectSize;
   o.minFreeDisk = c.minFreeDisk;
   o.eviction = c.eviction == config::EvictionPolicy::kLru ? cache::EvictionKind::kLru
                                                           : cache::EvictionKind::kS3Fifo;
@@ -143,7 +145,7 @@ void onCacheGauge(evutil_socket_t, short, void* arg) noexcept {
   try {
     if (d->cache) {
       auto st = d->cache->stats();
-      d->stats.setCacheUsage(st.bytes, st.objects);
+      d->stats.setCacheUsage(st.bytes, st.objects, st.memoryBytes, st.memoryObjects);
     }
   } catch (...) {
   }

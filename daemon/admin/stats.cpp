@@ -117,9 +117,12 @@ void Stats::setConnectionLimit(uint64_t limit) noexcept {
   limit_.store(limit, kRelaxed);
 }
 
-void Stats::setCacheUsage(uint64_t bytes, uint64_t objects) noexcept {
+void Stats::setCacheUsage(uint64_t bytes, uint64_t objects, uint64_t memoryBytes,
+                          uint64_t memoryObjects) noexcept {
   cacheBytes_.store(bytes, kRelaxed);
   cacheObjects_.store(objects, kRelaxed);
+  cacheMemoryBytes_.store(memoryBytes, kRelaxed);
+  cacheMemoryObjects_.store(memoryObjects, kRelaxed);
 }
 
 void Stats::setWorkerCount(size_t workers) noexcept {
@@ -184,6 +187,8 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   s.dnsFailures = dnsFailures_.load(kRelaxed);
   s.cacheBytes = cacheBytes_.load(kRelaxed);
   s.cacheObjects = cacheObjects_.load(kRelaxed);
+  s.cacheMemoryBytes = cacheMemoryBytes_.load(kRelaxed);
+  s.cacheMemoryObjects = cacheMemoryObjects_.load(kRelaxed);
   s.reloadsOk = reloadsOk_.load(kRelaxed);
   s.reloadsFailed = reloadsFailed_.load(kRelaxed);
   s.lastReloadOk = lastReloadOk_.load(kRelaxed);

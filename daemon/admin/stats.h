@@ -64,6 +64,8 @@ struct StatsSnapshot {
   std::map<std::string, uint64_t> aclDenials;
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
+  uint64_t cacheMemoryBytes = 0;    ///< small bodies also held in RAM
+  uint64_t cacheMemoryObjects = 0;
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
   int lastReloadOk = -1;          ///< -1 none yet, 0 failed, 1 succeeded
@@ -95,7 +97,8 @@ class Stats {
   void dnsFailure() noexcept;
   void reloadFinished(bool ok) noexcept;
   void setConnectionLimit(uint64_t limit) noexcept;
-  void setCacheUsage(uint64_t bytes, uint64_t objects) noexcept;
+  void setCacheUsage(uint64_t bytes, uint64_t objects, uint64_t memoryBytes = 0,
+                     uint64_t memoryObjects = 0) noexcept;
   /// Number of worker loops whose lag is shown (<= kMaxWorkers).
   void setWorkerCount(size_t workers) noexcept;
   /// Latest measured lag of worker `worker`'s loop (timer lateness), in ms.
@@ -129,6 +132,7 @@ class Stats {
   std::atomic<uint64_t> cacheableBytesOut_{0}, bytesFromCache_{0};
   std::atomic<uint64_t> upstreamErrors_{0}, dnsFailures_{0};
   std::atomic<uint64_t> cacheBytes_{0}, cacheObjects_{0};
+  std::atomic<uint64_t> cacheMemoryBytes_{0}, cacheMemoryObjects_{0};
   std::atomic<uint64_t> reloadsOk_{0}, reloadsFailed_{0};
   std::atomic<int> lastReloadOk_{-1};
   std::atomic<size_t> workers_{0};

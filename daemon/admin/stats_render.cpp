@@ -124,6 +124,10 @@ void promDaemon(PromWriter& w, const StatsSnapshot& s) {
   w.one("portcullis_cache_size_bytes", "gauge", "Bytes of bodies in the cache store.",
         s.cacheBytes);
   w.one("portcullis_cache_objects", "gauge", "Objects in the cache store.", s.cacheObjects);
+  w.one("portcullis_cache_memory_bytes", "gauge", "Bytes of small bodies also kept in RAM.",
+        s.cacheMemoryBytes);
+  w.one("portcullis_cache_memory_objects", "gauge", "Bodies also kept in RAM.",
+        s.cacheMemoryObjects);
   w.family("portcullis_reloads_total", "counter", "Configuration reloads, by outcome.");
   w.sample(s.reloadsOk, "outcome=\"success\"");
   w.sample(s.reloadsFailed, "outcome=\"failure\"");
@@ -188,6 +192,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   for (const auto& [rule, n] : s.aclDenials) denials.field(rule, n);
   log::JsonObject cache;
   cache.field("size_bytes", s.cacheBytes).field("objects", s.cacheObjects);
+  cache.field("memory_bytes", s.cacheMemoryBytes).field("memory_objects", s.cacheMemoryObjects);
   log::JsonObject reloads;
   reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
   if (s.lastReloadOk < 0)

@@ -126,6 +126,8 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
   r.getString(t, "dir", c.dir);
   r.getSize(t, "max_size", c.maxSize);
   r.getSize(t, "max_object_size", c.maxObjectSize);
+  r.getSize(t, "memory_size", c.memorySize);
+  r.getSize(t, "memory_max_object_size", c.memoryMaxObjectSize);
   r.getSize(t, "min_free_disk", c.minFreeDisk);
   readEnum<EvictionPolicy>(r, t, "eviction",
                            {{"s3fifo", EvictionPolicy::kS3Fifo}, {"lru", EvictionPolicy::kLru}},

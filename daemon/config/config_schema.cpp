@@ -39,6 +39,8 @@ const std::vector<KeySpec> kSchema = {
   {"cache.dir", K::kValue, "string", R"("")", "Directory for cached bodies and the index; required when enabled."},
   {"cache.max_size", K::kValue, "size", R"("1 GiB")", "Total size of cached objects; the eviction policy keeps it under this."},
   {"cache.max_object_size", K::kValue, "size", R"("64 MiB")", "Larger responses are relayed but not stored."},
+  {"cache.memory_size", K::kValue, "size", R"("64 MiB")", "RAM kept for copies of small cached bodies (like Squid's cache_mem); \"0\" = every hit reads the disk."},
+  {"cache.memory_max_object_size", K::kValue, "size", R"("64 KiB")", "Bodies up to this size are also kept in RAM; larger hits are sent from the disk with sendfile."},
   {"cache.min_free_disk", K::kValue, "size", R"("1 GiB")", "Stop storing when the file system has less free space than this."},
   {"cache.eviction", K::kValue, "\"s3fifo\" or \"lru\"", R"("s3fifo")", "Which objects go first when the cache is full."},
   {"cache.fsync", K::kValue, "\"never\" or \"always\"", R"("never")", "Whether each stored object is fsync'ed (slower, survives power loss)."},

@@ -121,7 +121,10 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
     reply(std::move(e), false);
     return true;
   }
-  auto body = store->openBody(*entry);
+  // Small bodies come from RAM: head and body leave in one writev.
+  cache::SharedBody inMemory =
+      t.request.methodKind == http::Method::kHead ? nullptr : store->memoryBody(*entry);
+  Result<UniqueFd> body = inMemory ? Result<UniqueFd>(UniqueFd()) : store->openBody(*entry);
   if (!body.ok()) return false;
   uint64_t offset = 0;
   uint64_t length = entry->bodySize;
@@ -140,7 +143,10 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   }
   writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, length, !t.keepAlive,
                                     pseudonym, &extra));
-  if (t.request.methodKind != http::Method::kHead && length > 0) {
+  if (t.request.methodKind != http::Method::kHead && length > 0 && inMemory) {
+    evbuffer_add(bufferevent_get_output(client_.get()), inMemory->data() + offset, length);
+    t.record.bytesOut += length;
+  } else if (t.request.methodKind != http::Method::kHead && length > 0) {
     // sendfile from the page cache; libevent closes the fd when sent.
     evbuffer_add_file(bufferevent_get_output(client_.get()), body->release(),
                       static_cast<ev_off_t>(offset), static_cast<ev_off_t>(length));

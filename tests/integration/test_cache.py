@@ -57,6 +57,46 @@ def test_hit_after_miss(proxy, origin):
     assert cache_results(proxy, 2) == ["MISS", "HIT"]
 
 
+def status_cache(proxy):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://{proxy.admin}/status", timeout=5) as r:
+        return json.loads(r.read())["cache"]
+
+
+def poll(what, fn, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_small_hits_come_from_ram_large_from_disk(origin, tmp_path):
+    p = Proxy(cache_config(origin, tmp_path, 'memory_max_object_size = "8 KiB"'), tmpdir=str(tmp_path))
+    try:
+        small, large = origin.url("/c/ram?size=5000"), origin.url("/c/disk?size=300000")
+        for url, size, seed in ((small, 5000, b"/c/ram"), (large, 300000, b"/c/disk")):
+            for _ in range(3):
+                _, body = get(p, url)
+                assert body == body_of_size(size, seed=seed)
+        assert cache_results(p, 6) == ["MISS", "HIT", "HIT"] * 2
+        # Only the small body is held in RAM (the gauge refreshes every second).
+        st = poll("the small body in RAM", lambda: (lambda c: c if c["memory_objects"] == 1 else None)(
+            status_cache(p)))
+        assert st["memory_bytes"] == 5000
+        # After an unsafe method the RAM copy goes with the entry: refetched.
+        assert curl(["-x", p.url, "-d", "x=1", small]).returncode == 0
+        _, body = get(p, small)
+        assert body == body_of_size(5000, seed=b"/c/ram")
+        assert [r["method"] for r in origin.requests if r["path"].startswith("/c/ram")] == \
+            ["GET", "POST", "GET"]
+    finally:
+        p.stop()
+
+
 def test_head_answered_from_stored_get(proxy, origin):
     url = origin.url("/c/head?size=700")
     get(proxy, url)
