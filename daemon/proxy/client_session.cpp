@@ -31,6 +31,7 @@ ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& p
   headTimer_.reset(evtimer_new(worker.base(), &ClientSession::onHeadTimer, this));
   resumeEvent_.reset(event_new(worker.base(), -1, 0, &ClientSession::onResume, this));
   cacheWake_.reset(event_new(worker.base(), -1, 0, &ClientSession::onCacheWake, this));
+  clientFlush_.reset(event_new(worker.base(), -1, 0, &ClientSession::onClientFlush, this));
   config_ = worker.server().config();
 }
 
@@ -52,7 +53,9 @@ void ClientSession::start() {
   bufferevent_setwatermark(client_.get(), EV_WRITE, server.bufferBytes / 2, 0);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(client_.get(), nullptr, &wt);
-  bufferevent_enable(client_.get(), EV_READ | EV_WRITE);
+  bufferevent_enable(client_.get(), EV_READ);  // EV_WRITE only when a write would block
+  outputWatch_ = evbuffer_add_cb(bufferevent_get_output(client_.get()),
+                                 &ClientSession::onClientOutputAdded, this);
   applyLimits();
   armHeadTimer(server.headerTimeout);
 }
@@ -118,24 +121,75 @@ void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
   }
 }
 
-void ClientSession::onClientWrite(bufferevent*, void* arg) noexcept {
+void ClientSession::onClientWrite(bufferevent* bev, void* arg) noexcept {
   auto* self = static_cast<ClientSession*>(arg);
   try {
-    if (self->state_ == State::kWaitingForFetch) {
-      self->continueWaiting();
-      return;
+    // Back to direct writes once libevent has written everything.
+    if (!self->bandwidth_ && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+      bufferevent_disable(bev, EV_WRITE);
     }
-    if (self->state_ == State::kFlushingThenClose) {
-      if (evbuffer_get_length(bufferevent_get_output(self->client_.get())) == 0) self->close();
-      return;
-    }
-    // The client drained below the watermark: resume reading the origin.
-    if (self->state_ == State::kRelayingResponse && self->txn_.upstream) {
-      bufferevent_enable(self->txn_.upstream->bev.get(), EV_READ);
-    }
+    self->onClientDrained();
   } catch (...) {
     self->close();
   }
+}
+
+void ClientSession::onClientDrained() {
+  if (state_ == State::kWaitingForFetch) {
+    continueWaiting();
+    return;
+  }
+  if (state_ == State::kFlushingThenClose) {
+    if (evbuffer_get_length(bufferevent_get_output(client_.get())) == 0) close();
+    return;
+  }
+  // The client drained below the watermark: resume reading the origin.
+  if (state_ == State::kRelayingResponse && txn_.upstream) {
+    bufferevent_enable(txn_.upstream->bev.get(), EV_READ);
+  }
+}
+
+void ClientSession::onClientOutputAdded(evbuffer*, const evbuffer_cb_info* info,
+                                        void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  if (info->n_added == 0 || self->flushScheduled_ || !self->client_) return;
+  if (bufferevent_get_enabled(self->client_.get()) & EV_WRITE) return;  // libevent is on it
+  self->flushScheduled_ = true;
+  event_active(self->clientFlush_.get(), 0, 0);
+}
+
+void ClientSession::onClientFlush(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<ClientSession*>(arg);
+  try {
+    self->flushScheduled_ = false;
+    if (!self->client_ || self->state_ == State::kClosed) return;
+    bufferevent* bev = self->client_.get();
+    evbuffer* out = bufferevent_get_output(bev);
+    // A rate-limited client is paced by libevent's token bucket.
+    if (!self->bandwidth_) {
+      const evutil_socket_t fd = bufferevent_getfd(bev);
+      // Bounded: the socket buffer fills (EAGAIN) long before this ends.
+      for (int i = 0; i < 8 && evbuffer_get_length(out) > 0; ++i) {
+        if (evbuffer_write(out, fd) <= 0) break;  // EAGAIN, or an error libevent will report
+      }
+    }
+    if (evbuffer_get_length(out) > 0) {
+      bufferevent_enable(bev, EV_WRITE);
+      return;
+    }
+    self->onClientDrained();
+  } catch (...) {
+    self->close();
+  }
+}
+
+void ClientSession::stopDirectWrites() {
+  if (outputWatch_ != nullptr && client_) {
+    evbuffer_remove_cb_entry(bufferevent_get_output(client_.get()), outputWatch_);
+  }
+  outputWatch_ = nullptr;
+  if (clientFlush_) event_del(clientFlush_.get());
+  flushScheduled_ = false;
 }
 
 void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept {
@@ -762,6 +816,7 @@ void ClientSession::close() {
   txn_.upstream.reset();
   if (headTimer_) evtimer_del(headTimer_.get());
   if (resumeEvent_) event_del(resumeEvent_.get());
+  stopDirectWrites();
   client_.reset();
   worker_.server().limiter().release(clientIp_);
   worker_.server().stats().connectionClosed();

@@ -12,6 +12,8 @@
 // Every libevent callback is noexcept and funnels into the methods below; a
 // session that finishes asks its Worker to delete it after the callback.
 
+#include <event2/buffer.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -118,6 +120,8 @@ class ClientSession {
   static void onHeadTimer(evutil_socket_t, short, void* arg) noexcept;
   static void onResume(evutil_socket_t, short, void* arg) noexcept;
   static void onCacheWake(evutil_socket_t, short, void* arg) noexcept;
+  static void onClientFlush(evutil_socket_t, short, void* arg) noexcept;
+  static void onClientOutputAdded(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
 
   // request side
   void readHead();
@@ -170,6 +174,11 @@ class ClientSession {
   bool overRequestRate();
   void noteRefusal();
   void writeToClient(const std::string& bytes);
+  /// What to do once the client's output has drained (below the write
+  /// watermark): resume the origin, the waiter, or the pending close.
+  void onClientDrained();
+  /// Stops the direct-write path before the bufferevent changes hands.
+  void stopDirectWrites();
   void releaseUpstream(bool reusable);
 
   Worker& worker_;
@@ -180,6 +189,13 @@ class ClientSession {
   net::EventPtr headTimer_;
   net::EventPtr resumeEvent_;
   net::EventPtr cacheWake_;
+  /// Direct writes: EV_WRITE on the client stays off while its output is
+  /// empty; bytes added schedule clientFlush_, which writes them straight
+  /// to the socket at the end of this loop turn (one writev, no epoll_ctl)
+  /// and only enables EV_WRITE when the socket did not take everything.
+  net::EventPtr clientFlush_;
+  evbuffer_cb_entry* outputWatch_ = nullptr;
+  bool flushScheduled_ = false;
   std::unique_ptr<Tunnel> tunnel_;
   State state_ = State::kReadingHead;
   Transaction txn_;

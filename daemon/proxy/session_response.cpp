@@ -262,6 +262,7 @@ void ClientSession::startTunnel() {
   t.record.bytesOut += kEstablished.size();
   state_ = State::kTunnel;
   evtimer_del(headTimer_.get());
+  stopDirectWrites();  // the tunnel drives the bufferevent from here on
   tunnel_ = std::make_unique<Tunnel>(
       std::move(client_), std::move(t.upstream->bev), server.bufferBytes, server.tunnelIdleTimeout,
       [this](const Tunnel::Totals& totals) {
