@@ -201,6 +201,12 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
       if (self->state_ == State::kReadingHead) self->close();
       return;
     }
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && self->busyWithExchange()) {
+      // A half-close after the request: answer it first; the EOF is seen
+      // again when reading resumes after the response.
+      bufferevent_disable(self->client_.get(), EV_READ);
+      return;
+    }
     if (self->state_ == State::kSendingBody && (what & BEV_EVENT_TIMEOUT) &&
         (what & BEV_EVENT_READING)) {
       self->releaseUpstream(false);
@@ -481,7 +487,9 @@ bool ClientSession::checkTarget() {
 
 void ClientSession::resolve() {
   state_ = State::kResolving;
-  bufferevent_disable(client_.get(), EV_READ);
+  // Client reads stay enabled: toggling them costs two epoll_ctl calls per
+  // request. Pipelined bytes or an EOF arriving meanwhile switch reading
+  // off then (onClientRead, onClientEvent).
   auto answer = worker_.resolver().resolve(
       txn_.target.host, [this](const net::DnsAnswer& a) { onResolved(a); }, txn_.dnsTicket);
   if (answer) onResolved(*answer);

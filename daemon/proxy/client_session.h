@@ -177,6 +177,12 @@ class ClientSession {
   /// What to do once the client's output has drained (below the write
   /// watermark): resume the origin, the waiter, or the pending close.
   void onClientDrained();
+  /// Between a complete request and the end of its response.
+  bool busyWithExchange() const {
+    return state_ == State::kResolving || state_ == State::kConnecting ||
+           state_ == State::kAwaitingResponse || state_ == State::kRelayingResponse ||
+           state_ == State::kWaitingForFetch;
+  }
   /// Stops the direct-write path before the bufferevent changes hands.
   void stopDirectWrites();
   void releaseUpstream(bool reusable);
