@@ -107,8 +107,11 @@ int64_t currentAge(const StoredResponse& stored, SystemTime now) {
   const int64_t requestTime = toUnixSeconds(stored.requestTime);
   int64_t ageValue = 0;
   if (auto a = stored.headers.get("Age")) {
-    // §5.1: an invalid Age is ignored.
-    ageValue = parseDeltaSeconds(*a).value_or(0);
+    // §5.1: of a list ("7200, 0") the first member counts; an invalid Age
+    // is ignored.
+    std::string_view first = a->substr(0, a->find(','));
+    while (!first.empty() && (first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
+    ageValue = parseDeltaSeconds(first).value_or(0);
   }
   // RFC 9111 §4.2.3.
   const int64_t apparentAge = std::max<int64_t>(0, responseTime - dateValue(stored));

@@ -118,14 +118,20 @@ StoredResponse mergeNotModified(const StoredResponse& stored, const http::Respon
                                 SystemTime requestTime, SystemTime responseTime) {
   StoredResponse out = stored;
   const http::HeaderMap incoming = headersForStorage(notModified.headers);
+  // §3.2: fields that describe the stored content itself are kept: the 304
+  // has no content (Content-Length) and cannot re-encode or re-slice the
+  // stored bytes (Content-Encoding, Content-Range, Content-MD5).
+  auto describesStoredContent = [](std::string_view name) {
+    for (auto kept : {"Content-Length", "Content-Encoding", "Content-Range", "Content-MD5"}) {
+      if (http::equalsIgnoreCase(name, kept)) return true;
+    }
+    return false;
+  };
   for (const auto& f : incoming.fields()) {
-    // §3.2: Content-Length describes the 304 (none), not the stored content.
-    if (http::equalsIgnoreCase(f.name, "Content-Length")) continue;
-    out.headers.remove(f.name);
+    if (!describesStoredContent(f.name)) out.headers.remove(f.name);
   }
   for (const auto& f : incoming.fields()) {
-    if (http::equalsIgnoreCase(f.name, "Content-Length")) continue;
-    out.headers.add(f.name, f.value);
+    if (!describesStoredContent(f.name)) out.headers.add(f.name, f.value);
   }
   // A 304 without Age means the origin just validated it: the old Age no
   // longer describes the refreshed response.

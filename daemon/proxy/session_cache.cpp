@@ -174,6 +174,15 @@ bool ClientSession::onResponseHeadForCache() {
       auto entry = refreshed ? refreshed : t.stored;
       releaseUpstream(t.upstreamReusable);
       if (serveStored(entry, 0, log::CacheResult::kRevalidated)) return true;
+    } else if (t.response.status == 304) {
+      // §4.3.4: a 304 that selects no stored response (another strong ETag)
+      // updates nothing, and the client's request carried only our
+      // validators: ask once more, unconditionally.
+      t.stored.reset();
+      releaseUpstream(t.upstreamReusable);
+      t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
+      connectUpstream();
+      return true;
     }
     if (t.response.status >= 500 && serveStaleOnError()) return true;
   }

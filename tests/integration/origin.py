@@ -109,6 +109,12 @@ class OriginHandler(BaseHTTPRequestHandler):
             etag = q.get("etag", [None])[0]
             if etag:
                 headers["ETag"] = '"%s"' % etag
+                if q.get("bogus304") and self.headers.get("If-None-Match"):
+                    # A 304 naming another representation than the one asked about.
+                    self.send_response(304)
+                    self.send_header("ETag", '"other"')
+                    self.end_headers()
+                    return
                 if self.headers.get("If-None-Match") == '"%s"' % etag:
                     self.send_response(304)
                     for k, v in headers.items():

@@ -124,6 +124,18 @@ def test_revalidation_with_304(proxy, origin):
     assert cache_results(proxy, 2) == ["MISS", "REVALIDATED"]
 
 
+def test_304_for_another_etag_is_refetched_not_relayed(proxy, origin):
+    # RFC 9111 §4.3.4: a 304 that selects no stored response updates nothing;
+    # the client asked unconditionally, so it must get the full response.
+    url = origin.url("/c/bogus304?etag=v1&cc=max-age=0&bogus304=1&size=3000")
+    get(proxy, url)
+    head, body = get(proxy, url)
+    assert head.startswith("HTTP/1.1 200"), head
+    assert body == body_of_size(3000, seed=b"/c/bogus304")
+    sent = [r["headers"].get("If-None-Match") for r in origin.requests if r["path"].startswith("/c/bogus304")]
+    assert sent == [None, '"v1"', None]
+
+
 def test_client_conditional_answered_304_from_cache(proxy, origin):
     url = origin.url("/c/cond?etag=abc")
     get(proxy, url)

@@ -108,6 +108,9 @@ TEST_CASE("current age per RFC 9111 §4.2.3") {
       {"apparent age from a Date in the past", headers({{"Date", date(-50)}}), kT0, kT0, kT0 + 10, 60},
       {"Date in the future gives no negative age", headers({{"Date", date(+500)}}), kT0, kT0, kT0 + 1, 1},
       {"invalid Age ignored", headers({{"Date", kT0Date}, {"Age", "x"}}), kT0, kT0, kT0 + 5, 5},
+      {"Age list: the first member counts", headers({{"Date", kT0Date}, {"Age", "7200, 0"}}), kT0, kT0, kT0, 7200},
+      {"Age list: first member 0", headers({{"Date", kT0Date}, {"Age", "0 , 7200"}}), kT0, kT0, kT0, 0},
+      {"Age list: invalid first member ignored", headers({{"Date", kT0Date}, {"Age", "x, 7200"}}), kT0, kT0, kT0, 0},
       {"no Date", headers({}), kT0, kT0, kT0 + 7, 7},
       {"corrected age wins over apparent", headers({{"Date", date(-5)}, {"Age", "100"}}), kT0 - 1, kT0, kT0, 101},
   };

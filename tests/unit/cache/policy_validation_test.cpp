@@ -59,14 +59,21 @@ TEST_CASE("revalidation request headers (RFC 9111 §4.3.1)") {
 
 TEST_CASE("304 refreshes stored headers (RFC 9111 §3.2, §4.3.4)") {
   auto s = stored(200, headers({{"ETag", "\"v1\""}, {"Cache-Control", "max-age=10"}, {"Content-Length", "5"},
-                                {"X-Old", "keep"}, {"Age", "50"}}));
+                                {"X-Old", "keep"}, {"Age", "50"}, {"Content-Encoding", "gzip"},
+                                {"Content-MD5", "old"}}));
   auto nm = response(304, headers({{"ETag", "\"v1\""}, {"Cache-Control", "max-age=99"}, {"Content-Length", "0"},
-                                   {"Connection", "close, X-Hop"}, {"X-Hop", "1"}, {"Date", kT0Date}}));
+                                   {"Connection", "close, X-Hop"}, {"X-Hop", "1"}, {"Date", kT0Date},
+                                   {"Content-Encoding", "br"}, {"Content-MD5", "new"},
+                                   {"Content-Range", "bytes 0-1/5"}}));
   REQUIRE(policy::notModifiedMatches(s, nm));
   auto merged = policy::mergeNotModified(s, nm, at(kT0 + 1), at(kT0 + 2));
   CHECK(merged.headers.get("Cache-Control") == "max-age=99");
   CHECK(merged.headers.getAll("Cache-Control").size() == 1);
   CHECK(merged.headers.get("Content-Length") == "5");
+  // The stored bytes are what these describe; a 304 cannot change them.
+  CHECK(merged.headers.get("Content-Encoding") == "gzip");
+  CHECK(merged.headers.get("Content-MD5") == "old");
+  CHECK_FALSE(merged.headers.has("Content-Range"));
   CHECK(merged.headers.get("X-Old") == "keep");
   CHECK_FALSE(merged.headers.has("X-Hop"));
   CHECK_FALSE(merged.headers.has("Connection"));
