@@ -87,6 +87,15 @@ RangeSpec rangeForRequest(const http::RequestHead& request, const StoredResponse
   return parseRange(*range, size);
 }
 
+bool fetchWholeForRange(const http::RequestHead& request, uint64_t wholeMax) {
+  if (request.methodKind != http::Method::kGet || wholeMax == 0) return false;
+  auto range = request.headers.get("Range");
+  if (!range || request.headers.getAll("Range").size() != 1) return false;
+  // Parsed against the largest size we would fetch whole: a range that is
+  // satisfiable there starts within it.
+  return parseRange(*range, wholeMax).kind == RangeSpec::Kind::kSatisfiable;
+}
+
 std::string contentRangeValue(const RangeSpec& range, uint64_t size) {
   if (range.kind == RangeSpec::Kind::kSatisfiable) {
     return "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +

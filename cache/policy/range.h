@@ -36,6 +36,13 @@ RangeSpec parseRange(std::string_view rangeValue, uint64_t size);
 RangeSpec rangeForRequest(const http::RequestHead& request, const StoredResponse& stored,
                           uint64_t size);
 
+/// A Range miss: whether to fetch the whole object (then store it and cut
+/// the client's range from it) rather than forward the range. True for a
+/// GET with one byte range that starts at most `wholeMax` bytes in (a
+/// suffix range counts as starting at 0); the size is only known from the
+/// response, where the caller checks it against `wholeMax` again.
+bool fetchWholeForRange(const http::RequestHead& request, uint64_t wholeMax);
+
 /// "bytes first-last/size" for a 206, or "bytes */size" for a 416.
 std::string contentRangeValue(const RangeSpec& range, uint64_t size);
 

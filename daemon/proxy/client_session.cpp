@@ -645,7 +645,14 @@ void ClientSession::sendRequestHead() {
   if (t.requestFraming.kind == http::BodyKind::kContentLength) enc = BodyEncoding::kContentLength;
   if (t.requestFraming.kind == http::BodyKind::kChunked) enc = BodyEncoding::kChunked;
   std::string head;
-  if (t.stored) {
+  if (t.fetchWholeForRange) {
+    // The whole object goes into the cache; the client's range is cut from it.
+    http::RequestHead whole = t.request;
+    whole.headers.remove("Range");
+    whole.headers.remove("If-Range");
+    head = buildUpstreamRequest(whole, t.target, enc, t.requestFraming.length,
+                                t.config->server.viaPseudonym);
+  } else if (t.stored) {
     // Our own validators go upstream; the client's conditionals stay ours to answer.
     http::RequestHead conditional = t.request;
     cache::policy::addRevalidationHeaders(conditional.headers, t.stored->response);

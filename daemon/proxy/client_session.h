@@ -97,6 +97,12 @@ class ClientSession {
     bool cacheChecked = false;   ///< tryCache() ran (a collapsed waiter gone solo skips it)
     std::string cacheKey;
     std::shared_ptr<const cache::StoredEntry> stored;  ///< entry being revalidated
+    /// A Range miss fetched whole (cache.range_fetch_whole_max): the client
+    /// gets only its range, cut from the body as it streams past.
+    bool fetchWholeForRange = false;
+    bool sliceForClient = false;
+    uint64_t sliceSkip = 0;  ///< body bytes before the range still to drop
+    uint64_t sliceLeft = 0;  ///< range bytes still to send
     cache::policy::Evaluation evaluation;
     std::unique_ptr<cache::EntryWriter> writer;
     std::shared_ptr<InFlightFetch> fetch;
@@ -153,6 +159,10 @@ class ClientSession {
   /// On a response head: serve a revalidated/stale entry, or start storing.
   /// True when the response was consumed from the cache.
   bool onResponseHeadForCache();
+  /// For a Range miss fetched whole: false when the response is too big
+  /// or of unknown length (the request went again, with its Range);
+  /// otherwise sets up the 206/416 cut and adjusts the client's head.
+  bool prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength);
   void teeToCache(evbuffer* body, size_t n);
   void teeToCache(std::string_view bytes);
   void finishCacheWrite(bool complete);

@@ -78,6 +78,10 @@ bool ClientSession::tryCache() {
     reply(std::move(e), false);
     return true;
   }
+  if (!t.stored && policy::fetchWholeForRange(t.request, t.config->cache.rangeFetchWholeMax)) {
+    t.fetchWholeForRange = true;  // not collapsed: the fetch ends in a 206 for this client
+    return false;
+  }
   if (t.stored || m != http::Method::kGet || !t.config->cache.collapsedForwarding ||
       t.request.headers.has("Authorization") || t.request.headers.has("Range")) {
     return false;
@@ -155,6 +159,41 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   t.record.status = head.status;
   t.record.cache = result;
   finishTransaction();
+  return true;
+}
+
+bool ClientSession::prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength) {
+  auto& t = txn_;
+  if (!t.fetchWholeForRange || t.response.status != 200) return true;
+  const bool known = t.responseFraming.kind == http::BodyKind::kContentLength;
+  if (!known || t.responseFraming.length > t.config->cache.rangeFetchWholeMax) {
+    // Too big (or unknown) to fetch whole for a range: ask for just the range.
+    t.fetchWholeForRange = false;
+    releaseUpstream(false);
+    t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
+    connectUpstream();
+    return false;
+  }
+  policy::StoredResponse whole;
+  whole.status = t.response.status;
+  whole.headers = t.response.headers;
+  const uint64_t size = t.responseFraming.length;
+  auto range = policy::rangeForRequest(t.request, whole, size);
+  if (range.kind == policy::RangeSpec::Kind::kNone) return true;  // e.g. If-Range mismatch: 200
+  t.sliceForClient = true;
+  clientHead.headers.set("Content-Range", policy::contentRangeValue(range, size));
+  if (range.kind == policy::RangeSpec::Kind::kSatisfiable) {
+    clientHead.status = 206;
+    clientHead.reason = "Partial Content";
+    t.sliceSkip = range.first;
+    t.sliceLeft = range.length();
+  } else {
+    clientHead.status = 416;
+    clientHead.reason = "Range Not Satisfiable";
+    t.sliceSkip = size;
+    t.sliceLeft = 0;
+  }
+  clientLength = t.sliceLeft;
   return true;
 }
 

@@ -100,10 +100,16 @@ void ClientSession::startResponseBody() {
   t.upstreamReusable = upstreamReusable(t.response, t.responseFraming);
   if (t.clientEncoding == BodyEncoding::kUntilClose) t.keepAlive = false;
   if (!t.requestBodyDone) t.keepAlive = false;  // the origin answered before the body ended
+  http::ResponseHead clientHead;
+  uint64_t clientLength = t.responseFraming.length;
+  if (t.fetchWholeForRange) {
+    clientHead = t.response;
+    if (!prepareRangeCut(clientHead, clientLength)) return;
+  }
   if (onResponseHeadForCache()) return;
-  std::string head = buildClientResponse(t.response, t.clientEncoding, t.responseFraming.length,
-                                         !t.keepAlive, t.config->server.viaPseudonym);
-  t.record.status = t.response.status;
+  std::string head = buildClientResponse(t.sliceForClient ? clientHead : t.response, t.clientEncoding,
+                                         clientLength, !t.keepAlive, t.config->server.viaPseudonym);
+  t.record.status = t.sliceForClient ? clientHead.status : t.response.status;
   writeToClient(head);
   state_ = State::kRelayingResponse;
   timeval rt = toTimeval(t.config->server.bodyTimeout);
@@ -125,10 +131,21 @@ void ClientSession::pumpResponseBody() {
     case http::BodyKind::kContentLength: {
       size_t n = static_cast<size_t>(std::min<uint64_t>(avail, t.responseBodyLeft));
       teeToCache(in, n);
-      if (n > 0) evbuffer_remove_buffer(in, out, n);
+      size_t toClient = n;
+      if (t.sliceForClient) {  // the cache gets everything, the client its range
+        const auto skip = static_cast<size_t>(std::min<uint64_t>(n, t.sliceSkip));
+        evbuffer_drain(in, skip);
+        t.sliceSkip -= skip;
+        toClient = static_cast<size_t>(std::min<uint64_t>(n - skip, t.sliceLeft));
+        t.sliceLeft -= toClient;
+        if (toClient > 0) evbuffer_remove_buffer(in, out, toClient);
+        evbuffer_drain(in, n - skip - toClient);
+      } else if (n > 0) {
+        evbuffer_remove_buffer(in, out, n);
+      }
       t.responseBodyLeft -= n;
       t.record.upstreamBytes += n;
-      t.record.bytesOut += n;
+      t.record.bytesOut += toClient;
       done = t.responseBodyLeft == 0;
       break;
     }

@@ -171,6 +171,42 @@ def test_range_served_from_cache(proxy, origin):
     assert origin.count("/c/range") == 1
 
 
+def test_range_miss_fetches_whole_object_and_cuts_the_range(proxy, origin):
+    url = origin.url("/c/rangemiss?size=100000")
+    whole = body_of_size(100000, seed=b"/c/rangemiss")
+    head, body = get(proxy, url, ["Range: bytes=1000-1999"])
+    assert head.startswith("HTTP/1.1 206"), head
+    assert "Content-Range: bytes 1000-1999/100000" in head
+    assert "Content-Length: 1000" in head
+    assert body == whole[1000:2000]
+    # The origin was asked for the whole object, which is now cached...
+    sent = [r["headers"].get("Range") for r in origin.requests if r["path"].startswith("/c/rangemiss")]
+    assert sent == [None]
+    head, body = get(proxy, url, ["Range: bytes=-10"])
+    assert head.startswith("HTTP/1.1 206") and body == whole[-10:]
+    _, body = get(proxy, url)
+    assert body == whole
+    # ...and a range past the end is a 416 from it.
+    head, body = get(proxy, url, ["Range: bytes=200000-"])
+    assert head.startswith("HTTP/1.1 416") and "Content-Range: bytes */100000" in head
+    assert origin.count("/c/rangemiss") == 1
+    assert cache_results(proxy, 4) == ["MISS", "HIT", "HIT", "HIT"]
+
+
+def test_range_miss_on_a_large_object_forwards_the_range(origin, tmp_path):
+    p = Proxy(cache_config(origin, tmp_path, 'range_fetch_whole_max = "10 KiB"'), tmpdir=str(tmp_path))
+    try:
+        url = origin.url("/c/rangebig?size=100000")
+        head, body = get(p, url, ["Range: bytes=0-9"])
+        # The test origin ignores Range, so the client gets its full 200.
+        assert head.startswith("HTTP/1.1 200"), head
+        assert body == body_of_size(100000, seed=b"/c/rangebig")
+        sent = [r["headers"].get("Range") for r in origin.requests if r["path"].startswith("/c/rangebig")]
+        assert sent == [None, "bytes=0-9"]  # whole fetch given up at the head, then the range
+    finally:
+        p.stop()
+
+
 def test_post_invalidates(proxy, origin):
     url = origin.url("/c/inv")
     get(proxy, url)

@@ -183,3 +183,17 @@ TEST_CASE("Range on a stored full response (RFC 9110 §14)") {
     CHECK(policy::rangeForRequest(get(headers({{"Range", "bytes=0-1"}})), stored(404, headers({})), 10).kind == Kind::kNone);
   }
 }
+
+TEST_CASE("Range miss: fetch the whole object only when the range starts within the limit") {
+  CHECK(policy::fetchWholeForRange(get(headers({{"Range", "bytes=0-9"}})), 1000));
+  CHECK(policy::fetchWholeForRange(get(headers({{"Range", "bytes=999-"}})), 1000));
+  CHECK(policy::fetchWholeForRange(get(headers({{"Range", "bytes=-10"}})), 1000));
+  CHECK_FALSE(policy::fetchWholeForRange(get(headers({{"Range", "bytes=1000-"}})), 1000));
+  CHECK_FALSE(policy::fetchWholeForRange(get(headers({{"Range", "bytes=0-1,5-6"}})), 1000));
+  CHECK_FALSE(policy::fetchWholeForRange(get(headers({{"Range", "items=0-1"}})), 1000));
+  CHECK_FALSE(policy::fetchWholeForRange(get(), 1000));
+  CHECK_FALSE(policy::fetchWholeForRange(get(headers({{"Range", "bytes=0-9"}})), 0));  // off
+  auto head = get(headers({{"Range", "bytes=0-9"}}));
+  head.methodKind = http::Method::kHead;
+  CHECK_FALSE(policy::fetchWholeForRange(head, 1000));
+}
