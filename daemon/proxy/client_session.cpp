@@ -12,6 +12,7 @@
 #include "daemon/http/framing.h"
 #include "daemon/http/head_parser.h"
 #include "daemon/http/message_writer.h"
+#include "daemon/net/large_read.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
 #include "daemon/proxy/worker.h"
@@ -32,6 +33,7 @@ ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& p
   resumeEvent_.reset(event_new(worker.base(), -1, 0, &ClientSession::onResume, this));
   cacheWake_.reset(event_new(worker.base(), -1, 0, &ClientSession::onCacheWake, this));
   clientFlush_.reset(event_new(worker.base(), -1, 0, &ClientSession::onClientFlush, this));
+  progressTimer_.reset(evtimer_new(worker.base(), &ClientSession::onProgressTimer, this));
   config_ = worker.server().config();
 }
 
@@ -110,7 +112,10 @@ void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
   try {
     switch (self->state_) {
       case State::kReadingHead: self->readHead(); break;
-      case State::kSendingBody: self->pumpRequestBody(); break;
+      case State::kSendingBody:
+        net::readMore(self->client_.get(), self->txn_.config->server.bufferBytes);
+        self->pumpRequestBody();
+        break;
       default:
         // Pipelined bytes wait in the buffer until this exchange is over.
         bufferevent_disable(self->client_.get(), EV_READ);
@@ -236,6 +241,7 @@ void ClientSession::onUpstreamRead(bufferevent*, void* arg) noexcept {
     if (self->state_ == State::kAwaitingResponse || self->state_ == State::kSendingBody) {
       self->readResponseHead();
     } else if (self->state_ == State::kRelayingResponse) {
+      net::readMore(self->txn_.upstream->bev.get(), self->txn_.config->server.bufferBytes);
       self->pumpResponseBody();
     }
   } catch (...) {
@@ -830,6 +836,7 @@ void ClientSession::close() {
   if (txn_.dnsTicket != 0) worker_.resolver().cancel(txn_.dnsTicket);
   txn_.upstream.reset();
   if (headTimer_) evtimer_del(headTimer_.get());
+  if (progressTimer_) evtimer_del(progressTimer_.get());
   if (resumeEvent_) event_del(resumeEvent_.get());
   stopDirectWrites();
   client_.reset();
