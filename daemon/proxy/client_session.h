@@ -99,6 +99,7 @@ class ClientSession {
     std::shared_ptr<const cache::StoredEntry> stored;  ///< entry being revalidated
     /// A Range miss fetched whole (cache.range_fetch_whole_max): the client
     /// gets only its range, cut from the body as it streams past.
+    uint64_t unannouncedBytes = 0;  ///< leader: stored but not yet announced to waiters
     bool fetchWholeForRange = false;
     bool sliceForClient = false;
     uint64_t sliceSkip = 0;  ///< body bytes before the range still to drop
@@ -127,6 +128,7 @@ class ClientSession {
   static void onResume(evutil_socket_t, short, void* arg) noexcept;
   static void onCacheWake(evutil_socket_t, short, void* arg) noexcept;
   static void onClientFlush(evutil_socket_t, short, void* arg) noexcept;
+  static void onProgressTimer(evutil_socket_t, short, void* arg) noexcept;
   static void onClientOutputAdded(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
 
   // request side
@@ -165,6 +167,8 @@ class ClientSession {
   bool prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength);
   void teeToCache(evbuffer* body, size_t n);
   void teeToCache(std::string_view bytes);
+  bool appendToCache(std::string_view bytes);  ///< false: storing stopped
+  void noteLeaderProgress(size_t bytes);
   void finishCacheWrite(bool complete);
   void leaveFetch(InFlightFetch::Phase leaderOutcome);
   void continueWaiting();
@@ -210,6 +214,7 @@ class ClientSession {
   /// to the socket at the end of this loop turn (one writev, no epoll_ctl)
   /// and only enables EV_WRITE when the socket did not take everything.
   net::EventPtr clientFlush_;
+  net::EventPtr progressTimer_;  ///< a leader's batched wake-up of its waiters
   evbuffer_cb_entry* outputWatch_ = nullptr;
   bool flushScheduled_ = false;
   std::unique_ptr<Tunnel> tunnel_;
