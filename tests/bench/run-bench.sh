@@ -13,10 +13,11 @@ bin=$build/portcullis
 peers_script=${PEERS_SCRIPT:-$root/../shared/bench/run-peers.sh}
 [[ -x $peers_script ]] || { echo "no $peers_script" >&2; exit 1; }
 workers=${WORKERS:-1}
+origin_port=${ORIGIN_PORT:-18080}  # run-peers.sh's origin; its 50 ms backend is the next port
 tmpl=$here/bench.toml.in
 
 make_cmd() {  # $1 = cache on/off
-  echo "sed -e 's#@PORT@#{port}#' -e 's#@DIR@#{dir}#' -e 's#@WORKERS@#$workers#' -e 's#@CACHE@#$1#' $tmpl > {dir}/portcullis.toml && exec $bin run -c {dir}/portcullis.toml --allow-root"
+  echo "sed -e 's#@PORT@#{port}#' -e 's#@DIR@#{dir}#' -e 's#@WORKERS@#$workers#' -e 's#@CACHE@#$1#' -e 's#@ORIGIN_PORT@#$origin_port#' -e 's#@SLOW_PORT@#$((origin_port + 1))#' $tmpl > {dir}/portcullis.toml && exec $bin run -c {dir}/portcullis.toml --allow-root"
 }
 
 export NEWPROXY_NAME=${NEWPROXY_NAME:-portcullis}
