@@ -55,7 +55,9 @@ void ClientSession::start() {
   bufferevent_setwatermark(client_.get(), EV_WRITE, server.bufferBytes / 2, 0);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(client_.get(), nullptr, &wt);
-  bufferevent_enable(client_.get(), EV_READ);  // EV_WRITE only when a write would block
+  // EV_WRITE (on by default in a new bufferevent) only when a write would block.
+  bufferevent_disable(client_.get(), EV_WRITE);
+  bufferevent_enable(client_.get(), EV_READ);
   outputWatch_ = evbuffer_add_cb(bufferevent_get_output(client_.get()),
                                  &ClientSession::onClientOutputAdded, this);
   applyLimits();
@@ -173,10 +175,14 @@ void ClientSession::onClientFlush(evutil_socket_t, short, void* arg) noexcept {
     // A rate-limited client is paced by libevent's token bucket.
     if (!self->bandwidth_) {
       const evutil_socket_t fd = bufferevent_getfd(bev);
+      // The bufferevent keeps its output's start frozen outside its own
+      // writes (only it drains); thaw it for ours, as it does.
+      evbuffer_unfreeze(out, 1);
       // Bounded: the socket buffer fills (EAGAIN) long before this ends.
       for (int i = 0; i < 8 && evbuffer_get_length(out) > 0; ++i) {
         if (evbuffer_write(out, fd) <= 0) break;  // EAGAIN, or an error libevent will report
       }
+      evbuffer_freeze(out, 1);
     }
     if (evbuffer_get_length(out) > 0) {
       bufferevent_enable(bev, EV_WRITE);
