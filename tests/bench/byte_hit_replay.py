@@ -324,6 +324,7 @@ def replay(proxy, origin, trace, warmup, sample_every, deadline_s):
     client_bytes = 0
     before = origin.stats()
     at_warmup = None
+    done = 0  # requests sent
     t0 = time.monotonic()
     try:
         for i, (obj, size) in enumerate(trace):
@@ -333,6 +334,7 @@ def replay(proxy, origin, trace, warmup, sample_every, deadline_s):
                 errors.append("replay stopped at request %d: over %ss" % (i, deadline_s))
                 break
             err = client.fetch(obj, size)
+            done += 1
             if err:
                 errors.append("request %d (/obj/%d/%d): %s" % (i, obj, size, err))
                 if len(errors) >= MAX_ERRORS:
@@ -345,7 +347,6 @@ def replay(proxy, origin, trace, warmup, sample_every, deadline_s):
         client.close()
     elapsed = time.monotonic() - t0
     after = origin.stats()
-    done = i + 1 if trace else 0
     if at_warmup is None:
         at_warmup = (after, client_bytes, done)
     w_stats, w_client_bytes, w_index = at_warmup
