@@ -95,6 +95,7 @@ Result<std::unique_ptr<EntryWriter>> Cache::beginWrite(WriteRequest request) {
   entry->response.responseTime = request.responseTime;
   entry->bodyFile = BodyStore::relativeBodyPath(entry->keyHash, entry->id);
   entry->bodyPath = core_->store().absolute(entry->bodyFile);
+  entry->originAddress = std::move(request.originAddress);
   std::string temp = core_->store().tempPath(entry->id);
   auto fd = core_->store().createTemp(temp);
   if (!fd) return fd.error();

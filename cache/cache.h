@@ -44,6 +44,7 @@ struct WriteRequest {
   /// Content-Length when the framing gave one; commit() then insists on it.
   /// nullopt for chunked bodies (commit only after the last chunk).
   std::optional<uint64_t> expectedLength;
+  std::string originAddress;  ///< the IP the response came from
 };
 
 class Cache {

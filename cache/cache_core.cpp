@@ -34,6 +34,7 @@ IndexRow rowFromEntry(const StoredEntry& e) {
   r.headers = encodeHeaders(e.response.headers);
   r.requestTimeMs = toMs(e.response.requestTime);
   r.responseTimeMs = toMs(e.response.responseTime);
+  r.originAddress = e.originAddress;
   return r;
 }
 
@@ -59,6 +60,7 @@ EntryPtr entryFromRow(const IndexRow& row, const BodyStore& store) {
   e->response.headers = decodeHeaders(row.headers);
   e->response.requestTime = fromMs(row.requestTimeMs);
   e->response.responseTime = fromMs(row.responseTimeMs);
+  e->originAddress = row.originAddress;
   e->bodySize = row.bodySize;
   e->bodyFile = row.file;
   e->bodyPath = store.absolute(row.file);

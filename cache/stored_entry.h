@@ -24,6 +24,9 @@ struct StoredEntry {
   uint64_t bodySize = 0;
   std::string bodyFile;  ///< relative to the cache dir
   std::string bodyPath;  ///< absolute path of the body file
+  /// The origin's IP address the body was fetched from ("" when unknown):
+  /// lets the proxy re-check the destination rules when DNS is down.
+  std::string originAddress;
 
   /// Opens the body read-only and checks that its length is bodySize. An
   /// error means the entry is no longer usable (evicted, replaced, or the

@@ -24,6 +24,7 @@ struct IndexRow {
   std::string headers;  ///< encodeHeaders() form
   int64_t requestTimeMs = 0;
   int64_t responseTimeMs = 0;
+  std::string originAddress;  ///< IP the body came from ("" when unknown)
 };
 
 /// "name: value\r\n" per field, in order. Field names never contain ':'

@@ -3,7 +3,8 @@
 namespace portcullis::cache {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: + origin (the address the body was fetched from).
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS objects(
@@ -17,12 +18,14 @@ CREATE TABLE IF NOT EXISTS objects(
   reason TEXT NOT NULL,
   headers BLOB NOT NULL,
   request_time_ms INTEGER NOT NULL,
-  response_time_ms INTEGER NOT NULL);
+  response_time_ms INTEGER NOT NULL,
+  origin TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX IF NOT EXISTS objects_key ON objects(key, secondary);
 )sql";
 
 constexpr const char* kColumns =
-    "id, key, secondary, vary, file, body_size, status, reason, headers, request_time_ms, response_time_ms";
+    "id, key, secondary, vary, file, body_size, status, reason, headers, request_time_ms, "
+    "response_time_ms, origin";
 
 std::string columnText(sqlite3_stmt* s, int col) {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(s, col));
@@ -44,6 +47,7 @@ IndexRow readRow(sqlite3_stmt* s) {
   r.headers = columnText(s, 8);
   r.requestTimeMs = sqlite3_column_int64(s, 9);
   r.responseTimeMs = sqlite3_column_int64(s, 10);
+  r.originAddress = columnText(s, 11);
   return r;
 }
 
@@ -85,7 +89,7 @@ Result<void> SqliteIndex::prepareAll() {
     std::string sql;
   };
   const Entry entries[] = {
-      {&upsert_, "INSERT OR REPLACE INTO objects(" + cols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?)"},
+      {&upsert_, "INSERT OR REPLACE INTO objects(" + cols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&deleteId_, "DELETE FROM objects WHERE id = ?"},
       {&deleteKey_, "DELETE FROM objects WHERE key = ?"},
       {&updateHead_, "UPDATE objects SET status = ?, reason = ?, headers = ?, request_time_ms = ?, "
@@ -123,7 +127,12 @@ Result<std::unique_ptr<SqliteIndex>> SqliteIndex::open(const std::string& path) 
     if (!v) return v.error();
     int version = 0;
     if (sqlite3_step(v->get()) == SQLITE_ROW) version = sqlite3_column_int(v->get(), 0);
-    if (version == 0) {
+    if (version == 1) {  // rows from version 1 keep an empty origin
+      if (auto r = index->exec("ALTER TABLE objects ADD COLUMN origin TEXT NOT NULL DEFAULT ''"); !r) {
+        return r.error();
+      }
+    }
+    if (version == 0 || version == 1) {
       if (auto r = index->exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !r) {
         return r.error();
       }
@@ -187,6 +196,7 @@ Result<void> SqliteIndex::apply(const std::vector<IndexOp>& ops) {
         sqlite3_bind_blob(s, 9, r.headers.data(), static_cast<int>(r.headers.size()), SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 10, r.requestTimeMs);
         sqlite3_bind_int64(s, 11, r.responseTimeMs);
+        bindText(s, 12, r.originAddress);
         break;
       case IndexOp::Kind::kDeleteId:
         s = deleteId_.get();

@@ -522,35 +522,16 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
                 answer.detail + ").";
     e.detail = answer.detail;
     t.record.error = "dns: " + answer.detail;
-    if (serveStaleOnError()) return;
+    if (serveStoredWithoutDns()) return;
     reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
     return;
   }
   // Every address the name resolved to is checked (DNS rebinding, SSRF).
-  acl::RequestFacts facts;
-  facts.client = clientIp_;
-  facts.method = t.request.method;
-  const bool isConnect = t.request.methodKind == http::Method::kConnect;
-  facts.scheme = isConnect ? std::string_view() : std::string_view(t.target.scheme);
-  facts.host = t.target.host;
-  facts.port = t.target.port;
-  facts.isConnect = isConnect;
-  facts.addresses = answer.addresses;
-  auto decision = t.config->policy->evaluate(facts);
+  auto decision = checkAddresses(answer.addresses);
   if (!decision.allowed()) {
     denied(decision.rule, decision.where.file.empty() ? "" : decision.where.toString(),
            decision.reason);
     return;
-  }
-  // Our own listening sockets are never a destination (a loop), whatever
-  // port the kernel gave them.
-  for (const auto& ip : answer.addresses) {
-    for (const auto& self : worker_.server().boundAddresses()) {
-      if (self.port() == t.target.port && self.ip() && *self.ip() == ip) {
-        denied("hard:self", "", "The proxy's own address is never a destination.");
-        return;
-      }
-    }
   }
   t.record.rule = decision.rule;
   t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
@@ -563,6 +544,34 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
     if (tryCache()) return;
   }
   connectUpstream();
+}
+
+acl::Decision ClientSession::checkAddresses(const std::vector<acl::IpAddress>& addresses) const {
+  const auto& t = txn_;
+  acl::RequestFacts facts;
+  facts.client = clientIp_;
+  facts.method = t.request.method;
+  const bool isConnect = t.request.methodKind == http::Method::kConnect;
+  facts.scheme = isConnect ? std::string_view() : std::string_view(t.target.scheme);
+  facts.host = t.target.host;
+  facts.port = t.target.port;
+  facts.isConnect = isConnect;
+  facts.addresses = addresses;
+  auto decision = t.config->policy->evaluate(facts);
+  if (!decision.allowed()) return decision;
+  // Our own listening sockets are never a destination (a loop), whatever
+  // port the kernel gave them.
+  for (const auto& ip : addresses) {
+    for (const auto& self : worker_.server().boundAddresses()) {
+      if (self.port() == t.target.port && self.ip() && *self.ip() == ip) {
+        acl::Decision refused;
+        refused.rule = "hard:self";
+        refused.reason = "The proxy's own address is never a destination.";
+        return refused;
+      }
+    }
+  }
+  return decision;
 }
 
 void ClientSession::connectUpstream() {

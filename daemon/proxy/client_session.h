@@ -137,6 +137,8 @@ class ClientSession {
   bool checkTarget();
   void resolve();
   void onResolved(const net::DnsAnswer& answer);
+  /// The destination rules after DNS, on every address, plus hard:self.
+  acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
   void connectUpstream();
   void onUpstreamConnected();
   void onUpstreamFailed(short what);
@@ -175,6 +177,10 @@ class ClientSession {
   void stopWaitingAndFetch();
   /// Serve a stale entry after an origin failure when the policy allows it.
   bool serveStaleOnError();
+  /// DNS failed (the thin link is down): serve a stored copy if the rules
+  /// allow this client the address the copy was fetched from, and the copy
+  /// is fresh or may be served stale on error.
+  bool serveStoredWithoutDns();
 
   // endings
   void reply(ErrorReply error, bool close = true);

@@ -237,6 +237,9 @@ bool ClientSession::onResponseHeadForCache() {
     if (t.responseFraming.kind == http::BodyKind::kContentLength) {
       w.expectedLength = t.responseFraming.length;
     }
+    if (t.upstream) {
+      if (auto ip = t.upstream->address.ip()) w.originAddress = ip->toString();
+    }
     auto writer = store->beginWrite(std::move(w));
     if (writer.ok()) {
       t.writer = std::move(writer.value());
@@ -439,6 +442,37 @@ void ClientSession::continueWaiting() {
       close();
     }
   }
+}
+
+bool ClientSession::serveStoredWithoutDns() {
+  auto& t = txn_;
+  cache::Cache* store = worker_.server().cache();
+  const auto m = t.request.methodKind;
+  if (store == nullptr || !t.config->cache.serveStaleOnError ||
+      (m != http::Method::kGet && m != http::Method::kHead)) {
+    return false;
+  }
+  const auto key = policy::primaryKey(t.target);
+  auto entry = store->lookup(key, t.request.headers);
+  if (!entry) return false;
+  auto origin = acl::IpAddress::parse(entry->originAddress);
+  if (!origin) return false;  // stored before origins were recorded: cannot check
+  // The same rules as after a successful lookup, on the address the copy
+  // came from: a client may not read what it could not have fetched.
+  auto decision = checkAddresses({*origin});
+  if (!decision.allowed()) return false;
+  auto evaluation = policy::evaluate(t.request, entry->response, std::chrono::system_clock::now(),
+                                     policyOptions(*t.config));
+  log::CacheResult result = log::CacheResult::kHit;
+  if (evaluation.usability == policy::Usability::kMustRevalidate) {
+    if (!evaluation.staleOnErrorAllowed) return false;
+    result = log::CacheResult::kStale;
+  }
+  t.cacheEligible = true;
+  t.cacheKey = key;
+  t.record.rule = decision.rule;
+  t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  return serveStored(entry, evaluation.age, result);
 }
 
 bool ClientSession::serveStaleOnError() {

@@ -12,6 +12,7 @@ import resource
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -762,6 +763,84 @@ allow = { from = "local", to = "web" }
     finally:
         if ns:
             ns.close()
+
+
+class ScriptedNameserver:
+    """A UDP DNS server on 127.0.0.1 that answers every A query with
+    127.0.0.1 (TTL 0, no AAAA) until `failing` is set, then SERVFAIL: the
+    thin link going down between two requests."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.failing = False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _answer(self, query):
+        qid, end = query[:2], 12
+        while query[end] != 0:  # the question name's labels
+            end += 1 + query[end]
+        qtype = struct.unpack("!H", query[end + 1:end + 3])[0]
+        question = query[12:end + 5]
+        if self.failing:
+            return qid + b"\x81\x82" + struct.pack("!HHHH", 1, 0, 0, 0) + question
+        answers = b""
+        if qtype == 1:
+            answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) + socket.inet_aton("127.0.0.1")
+        return qid + b"\x81\x80" + struct.pack("!HHHH", 1, 1 if answers else 0, 0, 0) + question + answers
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                query, peer = self.sock.recvfrom(4096)
+                self.sock.sendto(self._answer(query), peer)
+            except (socket.timeout, OSError, IndexError, struct.error):
+                continue
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_dns_down_serves_stored_copy_only_to_clients_allowed_its_address(origin, tmp_path, started):
+    """The thin-link case: after DNS stops answering, a stored copy is still
+    served (stale on error), but only when the rules allow this client the
+    address the copy was fetched from; without that, the DNS error stands."""
+    ns = ScriptedNameserver()
+    host = "thinlink.portcullis-test.example"
+    url = "http://%s:%d/c/thin?cc=max-age=0&size=4000" % (host, origin.port)
+    dns = '\n[dns]\nnameservers = ["127.0.0.1:%d"]\nhosts_file = false\nmin_ttl = "0s"\n' \
+          'negative_ttl = "0s"\ntimeout = "2s"\n' % ns.port
+    cache_dir = str(tmp_path / "thin-cache")
+    try:
+        p = start_proxy(started, fault_config([origin.port], tmp_path, cache=cache_dir, extra=dns), tmp_path)
+        first = get(p.port, url, deadline=5 + MARGIN)
+        assert first is not None and first.status == 200, first
+        ns.failing = True
+        again = get(p.port, url, deadline=5 + MARGIN)
+        assert again is not None and again.status == 200 and again.body == first.body, again
+        assert origin.count("/c/thin") == 1
+        log = p.access_lines(2)
+        assert [line["cache"] for line in log] == ["MISS", "STALE"], log
+        p.finish()
+        # Same cache, but the rules no longer name 127.0.0.0/8 (a host rule
+        # alone never opens a special range): the copy is not served.
+        hosts_only = fault_config([origin.port], tmp_path, cache=cache_dir, extra=dns).replace(
+            'cidrs = ["127.0.0.0/8"]', 'hosts = ["%s"]' % host, 1)
+        q = start_proxy(started, hosts_only, tmp_path)
+        refused = get(q.port, url, deadline=5 + MARGIN)
+        # (evdns reports a SERVFAIL from its only server as a timeout.)
+        assert refused is not None and refused.status in (502, 504), refused
+        assert re.search(r"error=dns_(error|timeout)", refused.headers.get("proxy-status", "")), refused
+        assert origin.count("/c/thin") == 1
+        q.finish()
+    finally:
+        ns.close()
 
 
 # ---------------------------------------------------------------- cache on a full disk

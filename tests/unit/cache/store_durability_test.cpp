@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -166,4 +167,49 @@ TEST_CASE("min_free_disk and write failures: the store refuses gracefully") {
   freeBytes->store(100 << 20);
   put(*cache, "http://example.com/b", "ok");
   CHECK(bodyOf(*cache, "http://example.com/b") == "ok");
+}
+
+TEST_CASE("restart: the origin address an object came from is kept") {
+  TempDir dir;
+  {
+    auto cache = openCache(options(dir.path()));
+    auto w = writeRequest("http://example.com/o", 2);
+    w.originAddress = "192.0.2.7";
+    auto writer = cache->beginWrite(std::move(w));
+    REQUIRE(writer.ok());
+    REQUIRE(writer.value()->append("ok").ok());
+    REQUIRE(writer.value()->commit().ok());
+    put(*cache, "http://example.com/unknown", "u");
+  }
+  auto cache = openCache(options(dir.path()));
+  auto e = cache->lookup("http://example.com/o", {});
+  REQUIRE(e);
+  CHECK(e->originAddress == "192.0.2.7");
+  auto u = cache->lookup("http://example.com/unknown", {});
+  REQUIRE(u);
+  CHECK(u->originAddress.empty());
+}
+
+TEST_CASE("schema: an index of version 1 is upgraded in place") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path());
+  {
+    auto cache = openCache(options(dir.path()));  // creates the layout
+  }
+  // Make it look like version 1: no origin column.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir.path() + "/index.sqlite").c_str(), &db) == SQLITE_OK);
+  const char* v1 =
+      "DROP TABLE objects;"
+      "CREATE TABLE objects(id INTEGER PRIMARY KEY, key TEXT NOT NULL, secondary TEXT NOT NULL,"
+      " vary TEXT NOT NULL, file TEXT NOT NULL, body_size INTEGER NOT NULL, status INTEGER NOT NULL,"
+      " reason TEXT NOT NULL, headers BLOB NOT NULL, request_time_ms INTEGER NOT NULL,"
+      " response_time_ms INTEGER NOT NULL);"
+      "PRAGMA user_version=1;";
+  REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto cache = openCache(options(dir.path()));
+  auto e = put(*cache, "http://example.com/after", "x");
+  cache->flush();
+  CHECK(bodyOf(*cache, "http://example.com/after") == "x");
 }
