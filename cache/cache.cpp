@@ -76,7 +76,7 @@ Result<std::unique_ptr<EntryWriter>> Cache::beginWrite(WriteRequest request) {
     return makeError("object larger than max_object_size");
   }
   if (!core_->hasRoomFor(request.expectedLength.value_or(0))) {
-    return makeError("cache file system below min_free_disk");
+    return makeStorageError("cache file system below min_free_disk");
   }
   auto varyNames = policy::varyFieldNames(request.response.headers);
   for (const auto& n : varyNames) {

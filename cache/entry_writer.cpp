@@ -40,28 +40,28 @@ EntryWriter::EntryWriter(std::shared_ptr<CacheCore> core, std::shared_ptr<Stored
       expected_(expectedLength),
       progress_(new InFlightBody(std::move(tempPath), pending_->bodyPath)),
       nextSpaceCheck_(kSpaceCheckInterval) {
-  core_->writerStarted();
+  core_->writerStarted(*pending_);
 }
 
 EntryWriter::~EntryWriter() { abort(); }
 
-Result<void> EntryWriter::fail(std::string why) {
+Result<void> EntryWriter::fail(Error why) {
   abort();
-  return makeError(std::move(why));
+  return why;
 }
 
 Result<void> EntryWriter::append(std::string_view bytes) {
   if (done_) return makeError("cache writer already finished");
   const uint64_t after = written_ + bytes.size();
-  if (after > core_->options().maxObjectSize) return fail("object exceeds max_object_size");
-  if (expected_ && after > *expected_) return fail("body longer than its Content-Length");
+  if (after > core_->options().maxObjectSize) return fail(makeError("object exceeds max_object_size"));
+  if (expected_ && after > *expected_) return fail(makeError("body longer than its Content-Length"));
   if (after >= nextSpaceCheck_) {
     nextSpaceCheck_ = after + kSpaceCheckInterval;
     if (core_->options().minFreeDisk > 0 && !core_->hasRoomFor(bytes.size())) {
-      return fail("cache file system below min_free_disk");
+      return fail(makeStorageError("cache file system below min_free_disk"));
     }
   }
-  if (auto r = BodyStore::writeAll(fd_.get(), bytes); !r) return fail(r.error().message);
+  if (auto r = BodyStore::writeAll(fd_.get(), bytes); !r) return fail(r.error());
   written_ = after;
   progress_->written_.store(after, std::memory_order_release);
   return {};
@@ -86,15 +86,15 @@ Result<std::shared_ptr<const StoredEntry>> EntryWriter::commit() {
       progress_->state_.store(InFlightBody::State::kAborted, std::memory_order_release);
       done_ = true;
       fd_.reset();
-      core_->writerFinished();
+      core_->writerFinished(*pending_);
       return r.error();
     }
     progress_->renamed_ = true;
   }
   fd_.reset();
   done_ = true;
-  core_->writerFinished();
   auto published = core_->publish(pending_);
+  core_->writerFinished(*pending_);
   std::lock_guard lk(progress_->mu_);
   if (!published) {
     progress_->state_.store(InFlightBody::State::kAborted, std::memory_order_release);
@@ -114,7 +114,7 @@ void EntryWriter::abort() {
     ::unlink(progress_->tempPath_.c_str());
     progress_->state_.store(InFlightBody::State::kAborted, std::memory_order_release);
   }
-  core_->writerFinished();
+  core_->writerFinished(*pending_);
 }
 
 }  // namespace portcullis::cache

@@ -85,7 +85,7 @@ class EntryWriter {
   friend class Cache;
   EntryWriter(std::shared_ptr<CacheCore> core, std::shared_ptr<StoredEntry> pending, UniqueFd fd,
               std::string tempPath, std::optional<uint64_t> expectedLength);
-  Result<void> fail(std::string why);
+  Result<void> fail(Error why);
 
   std::shared_ptr<CacheCore> core_;
   std::shared_ptr<StoredEntry> pending_;  // filled in; published on commit

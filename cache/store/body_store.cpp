@@ -89,7 +89,7 @@ std::string BodyStore::tempPath(uint64_t id) const { return dir_ + "/tmp/" + hex
 
 Result<UniqueFd> BodyStore::createTemp(const std::string& path) const {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(errnoText("create", path));
+  if (fd < 0) return makeStorageError(errnoText("create", path));
   return UniqueFd(fd);
 }
 
@@ -98,7 +98,7 @@ Result<void> BodyStore::writeAll(int fd, std::string_view data) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return makeError(std::string("write: ") + std::strerror(errno));
+      return makeStorageError(std::string("write: ") + std::strerror(errno));
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -107,13 +107,13 @@ Result<void> BodyStore::writeAll(int fd, std::string_view data) {
 
 Result<void> BodyStore::publish(int fd, const std::string& tempPath, const std::string& relative,
                                 FsyncPolicy policy) const {
-  if (policy != FsyncPolicy::kNone && ::fsync(fd) != 0) return makeError(errnoText("fsync", tempPath));
+  if (policy != FsyncPolicy::kNone && ::fsync(fd) != 0) return makeStorageError(errnoText("fsync", tempPath));
   const std::string target = absolute(relative);
-  if (::rename(tempPath.c_str(), target.c_str()) != 0) return makeError(errnoText("rename", tempPath));
+  if (::rename(tempPath.c_str(), target.c_str()) != 0) return makeStorageError(errnoText("rename", tempPath));
   if (policy == FsyncPolicy::kFull) {
     const std::string shard = target.substr(0, target.rfind('/'));
     UniqueFd dfd(::open(shard.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dfd.valid() || ::fsync(dfd.get()) != 0) return makeError(errnoText("fsync", shard));
+    if (!dfd.valid() || ::fsync(dfd.get()) != 0) return makeStorageError(errnoText("fsync", shard));
   }
   return {};
 }
@@ -124,7 +124,7 @@ void BodyStore::removeBody(const std::string& relative) const {
 
 Result<uint64_t> BodyStore::freeBytes() const {
   struct statvfs vfs {};
-  if (::statvfs(dir_.c_str(), &vfs) != 0) return makeError(errnoText("statvfs", dir_));
+  if (::statvfs(dir_.c_str(), &vfs) != 0) return makeStorageError(errnoText("statvfs", dir_));
   return static_cast<uint64_t>(vfs.f_bavail) * static_cast<uint64_t>(vfs.f_frsize);
 }
 

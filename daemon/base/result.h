@@ -10,8 +10,13 @@ namespace portcullis {
 /// What went wrong, in words for a person, plus the HTTP status to answer
 /// with when the error ends a client transaction (0 when not applicable).
 struct Error {
+  enum class Kind {
+    kGeneric,
+    kStorage,  ///< the local disk failed or is full (not: what the data is)
+  };
   std::string message;
   int status = 0;
+  Kind kind = Kind::kGeneric;
 };
 
 /// Either a value or an Error. Cheap to move; never throws on access misuse
@@ -50,6 +55,15 @@ class [[nodiscard]] Result<void> {
   Error error_;
   bool ok_ = true;
 };
+
+/// An error of the local storage (disk full, I/O error), which callers may
+/// treat differently from a refusal of the data itself.
+inline Error makeStorageError(std::string message) {
+  Error e;
+  e.message = std::move(message);
+  e.kind = Error::Kind::kStorage;
+  return e;
+}
 
 inline Error makeError(std::string message, int status = 0) {
   return Error{std::move(message), status};

@@ -53,16 +53,12 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   config_.store(std::move(config));
 }
 
-void Server::noteCacheStorage(bool ok, std::string_view why) {
-  // Only storage trouble (disk full, I/O errors) flips the state; an object
-  // that is too large or a Vary: * response is not a failing cache.
-  if (!ok) {
-    static constexpr std::string_view kStorageErrors[] = {"min_free_disk", "create", "write:",
-                                                          "fsync", "rename", "statvfs", "open "};
-    bool storage = false;
-    for (auto marker : kStorageErrors) storage |= why.find(marker) != std::string_view::npos;
-    if (!storage) return;
-  }
+void Server::noteCacheStorage(const Error* failure) {
+  // An object that is too large, Vary: * or invalidated meanwhile is not a
+  // failing cache; a full or broken disk is.
+  if (failure != nullptr && failure->kind != Error::Kind::kStorage) return;
+  const bool ok = failure == nullptr;
+  const std::string_view why = ok ? std::string_view() : std::string_view(failure->message);
   bool wasFailing = cacheStoreFailing_.exchange(!ok);
   if (wasFailing == !ok || !hooks_.cacheEvent) return;
   hooks_.cacheEvent(ok ? "cache_store_recovered" : "cache_store_failing", why);

@@ -68,8 +68,9 @@ class Server {
   cache::Cache* cache() const { return cache_; }
   CollapsedForwarding& collapsed() { return collapsed_; }
   /// Records whether storing into the cache worked; emits cacheEvent on a
-  /// change. `why` is the cache's error. Thread-safe.
-  void noteCacheStorage(bool ok, std::string_view why = {});
+  /// change. Thread-safe. After each store attempt: nullptr when it worked, else its error. Only
+  /// storage errors (Error::Kind::kStorage) flip the failing/recovered state.
+  void noteCacheStorage(const Error* failure);
   AbuseGuard& abuseGuard() { return abuseGuard_; }
   RequestRateLimiter& rateLimiter() { return rateLimiter_; }
   const ProxyHooks& hooks() const { return hooks_; }
