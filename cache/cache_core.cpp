@@ -136,6 +136,8 @@ EntryPtr CacheCore::refreshHead(const StoredEntry& entry, const http::ResponseHe
 size_t CacheCore::invalidate(std::string_view key) {
   std::lock_guard lk(mu_);
   if (loading_) touchedWhileLoading_.emplace(key);
+  auto [first, last] = writing_.equal_range(std::string(key));
+  for (auto it = first; it != last; ++it) doomed_.insert(it->second);
   auto removed = index_.removeKey(key);
   for (const auto& e : removed) {
     eviction_->onRemove(e->keyHash);
@@ -171,6 +173,25 @@ bool CacheCore::hasRoomFor(uint64_t extraBytes) const {
   return *free >= options_.minFreeDisk && *free - options_.minFreeDisk >= extraBytes;
 }
 
+void CacheCore::writerStarted(const StoredEntry& pending) {
+  writers_.fetch_add(1);
+  std::lock_guard lk(mu_);
+  writing_.emplace(pending.key, pending.id);
+}
+
+void CacheCore::writerFinished(const StoredEntry& pending) {
+  writers_.fetch_sub(1);
+  std::lock_guard lk(mu_);
+  auto [first, last] = writing_.equal_range(pending.key);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == pending.id) {
+      writing_.erase(it);
+      break;
+    }
+  }
+  doomed_.erase(pending.id);
+}
+
 void CacheCore::beginPublish(uint64_t id) {
   std::lock_guard lk(mu_);
   publishing_.insert(id);
@@ -184,6 +205,10 @@ void CacheCore::cancelPublish(uint64_t id) {
 Result<EntryPtr> CacheCore::publish(EntryPtr entry) {
   std::lock_guard lk(mu_);
   publishing_.erase(entry->id);
+  if (doomed_.erase(entry->id) > 0) {
+    unlinks_.push_back(entry->bodyFile);
+    return makeError("the URL was invalidated while this response was being stored");
+  }
   EntryPtr same = index_.byHash(entry->keyHash);
   if (same && (same->key != entry->key || same->secondaryKey != entry->secondaryKey)) {
     // 64-bit hash collision between two keys: keep the stored one.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -45,8 +46,8 @@ class CacheCore {
   bool hasRoomFor(uint64_t extraBytes) const;
 
   // --- writers ---
-  void writerStarted() { writers_.fetch_add(1); }
-  void writerFinished() { writers_.fetch_sub(1); }
+  void writerStarted(const StoredEntry& pending);
+  void writerFinished(const StoredEntry& pending);
   /// Announces that body `id` is about to be renamed into objects/, so that
   /// reconcile does not take it for an orphan.
   void beginPublish(uint64_t id);
@@ -89,6 +90,10 @@ class CacheCore {
   std::vector<IndexOp> ops_;
   std::vector<std::string> unlinks_;  // relative body paths
   std::unordered_set<uint64_t> publishing_;
+  // Bodies being written, by key; an invalidation of the key dooms them:
+  // a response fetched before a POST must not be stored after it (§4.4).
+  std::unordered_multimap<std::string, uint64_t> writing_;
+  std::unordered_set<uint64_t> doomed_;
   bool loading_ = true;
   std::unordered_set<std::string> touchedWhileLoading_;
   bool ready_ = false;

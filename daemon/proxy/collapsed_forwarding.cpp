@@ -71,6 +71,11 @@ void CollapsedForwarding::remove(const std::string& key, const InFlightFetch* fe
   if (it != fetches_.end() && it->second.get() == fetch) fetches_.erase(it);
 }
 
+void CollapsedForwarding::forget(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  fetches_.erase(key);
+}
+
 size_t CollapsedForwarding::size() const {
   std::lock_guard lock(mutex_);
   return fetches_.size();

@@ -66,6 +66,10 @@ class CollapsedForwarding {
   std::shared_ptr<InFlightFetch> join(const std::string& key, event* wake, bool& leader);
   /// The leader removes its fetch once no new waiter should join.
   void remove(const std::string& key, const InFlightFetch* fetch);
+  /// The URL was invalidated (an unsafe method succeeded): later requests
+  /// must not join a fetch that started before it. Sessions already
+  /// waiting keep theirs; the cache refuses to store its body.
+  void forget(const std::string& key);
   size_t size() const;
 
  private:

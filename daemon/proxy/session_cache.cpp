@@ -205,6 +205,7 @@ bool ClientSession::onResponseHeadForCache() {
   // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
   for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response)) {
     store->invalidate(key);
+    worker_.server().collapsed().forget(key);
   }
   if (!t.cacheEligible) return false;
   if (t.stored) {
@@ -244,7 +245,7 @@ bool ClientSession::onResponseHeadForCache() {
     if (writer.ok()) {
       t.writer = std::move(writer.value());
     } else {
-      worker_.server().noteCacheStorage(false, writer.error().message);
+      worker_.server().noteCacheStorage(&writer.error());
     }
   }
   if (t.fetch && t.leader) {
@@ -285,7 +286,7 @@ bool ClientSession::appendToCache(std::string_view bytes) {
   auto& t = txn_;
   if (auto appended = t.writer->append(bytes); !appended.ok()) {
     // Too big or disk trouble: keep relaying, uncached.
-    worker_.server().noteCacheStorage(false, appended.error().message);
+    worker_.server().noteCacheStorage(&appended.error());
     t.writer.reset();
     if (t.fetch && t.leader) leaveFetch(InFlightFetch::Phase::kFailed);
     return false;
@@ -327,7 +328,7 @@ void ClientSession::finishCacheWrite(bool complete) {
     if (complete) {
       auto result = t.writer->commit();
       committed = result.ok();
-      worker_.server().noteCacheStorage(committed, committed ? "" : result.error().message);
+      worker_.server().noteCacheStorage(committed ? nullptr : &result.error());
     } else {
       t.writer->abort();
     }

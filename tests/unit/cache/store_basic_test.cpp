@@ -190,3 +190,39 @@ TEST_CASE("store: a damaged body is never served and is dropped") {
   CHECK_FALSE(cache->openBody(*e).ok());
   CHECK(cache->lookup(key, {}) == nullptr);
 }
+
+TEST_CASE("store: a response being written when its URL is invalidated is not stored (RFC 9111 §4.4)") {
+  TempDir dir;
+  auto cache = openCache(options(dir.path()));
+  const std::string key = "http://example.com/posted";
+  auto before = cache->beginWrite(writeRequest(key, 3));
+  REQUIRE(before.ok());
+  REQUIRE(before.value()->append("old").ok());
+  CHECK(cache->invalidate(key) == 0);  // a POST went through meanwhile
+  auto committed = before.value()->commit();
+  CHECK_FALSE(committed.ok());
+  CHECK(committed.error().kind == Error::Kind::kGeneric);  // not disk trouble
+  CHECK(cache->lookup(key, {}) == nullptr);
+  // A fetch that starts after the invalidation is stored as usual.
+  put(*cache, key, "new");
+  CHECK(bodyOf(*cache, key) == "new");
+  cache->flush();
+  CHECK(filesUnder(dir.path(), "objects").size() == 1);
+}
+
+TEST_CASE("store: storage failures are marked as such, refusals of the object are not") {
+  TempDir dir;
+  auto o = options(dir.path());
+  o.maxObjectSize = 10;
+  auto cache = openCache(o);
+  auto tooBig = cache->beginWrite(writeRequest("http://example.com/big", 11));
+  REQUIRE_FALSE(tooBig.ok());
+  CHECK(tooBig.error().kind == Error::Kind::kGeneric);
+  auto o2 = options(dir.path() + "/full");
+  o2.minFreeDisk = 1 << 20;
+  o2.freeSpaceProbe = [] { return std::optional<uint64_t>(0); };
+  auto full = openCache(o2);
+  auto refused = full->beginWrite(writeRequest("http://example.com/x", 1));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == Error::Kind::kStorage);
+}

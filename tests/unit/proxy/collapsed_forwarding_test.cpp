@@ -67,3 +67,25 @@ TEST_CASE("a fetch that ended uncacheable takes no new waiters") {
   CHECK(registry.join("k", wake.get(), waiterLeads) == nullptr);
   CHECK_FALSE(waiterLeads);
 }
+
+TEST_CASE("after an invalidation, new requests start a fresh fetch; waiters keep theirs") {
+  net::EventBasePtr base(event_base_new());
+  int wakes = 0;
+  net::EventPtr wake(event_new(base.get(), -1, 0, &countWake, &wakes));
+  CollapsedForwarding registry;
+  bool leader = false;
+  auto before = registry.join("http://h/x", nullptr, leader);
+  REQUIRE(leader);
+  bool waiterLeads = true;
+  auto waiting = registry.join("http://h/x", wake.get(), waiterLeads);
+  CHECK_FALSE(waiterLeads);
+  registry.forget("http://h/x");  // a POST to the URL succeeded
+  bool nextLeads = false;
+  auto after = registry.join("http://h/x", nullptr, nextLeads);
+  CHECK(nextLeads);
+  CHECK(after != before);
+  CHECK(waiting == before);
+  registry.remove("http://h/x", before.get());  // the old leader's removal leaves the new fetch
+  CHECK(registry.size() == 1);
+  waiting->removeWaiter(wake.get());
+}
