@@ -1,11 +1,13 @@
 #include "daemon/proxy/tunnel.h"
 
 #include <event2/buffer.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "daemon/proxy/session_util.h"
@@ -22,13 +24,45 @@ namespace {
 // cannot starve the other connections on this worker.
 constexpr int kMaxReadsPerWake = 4;
 
-/// One scratch buffer per worker thread: an idle tunnel holds no buffer, a
-/// busy one borrows this for the length of one callback.
-char* scratch(size_t bytes) {
-  thread_local std::vector<char> buffer;
-  if (buffer.size() < bytes) buffer.resize(bytes);
-  return buffer.data();
-}
+/// Spare pipes of this worker thread. A tunnel borrows one per direction only
+/// while bytes sit in it, so thousands of idle tunnels hold no pipe at all.
+class PipePool {
+ public:
+  static constexpr size_t kMaxSpare = 32;
+
+  static PipePool& local() {
+    thread_local PipePool pool;
+    return pool;
+  }
+
+  /// False when the system is out of descriptors or pipe memory.
+  bool take(Tunnel::Pipe& out, size_t bytes) {
+    if (!spare_.empty()) {
+      out = std::move(spare_.back());
+      spare_.pop_back();
+      return true;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+    out.read = UniqueFd(fds[0]);
+    out.write = UniqueFd(fds[1]);
+    // A larger pipe moves a whole chunk per splice; the kernel may refuse
+    // (pipe-max-size, per-user pipe pages), then the default 64 KiB does.
+    int size = ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(bytes));
+    if (size < 0) size = ::fcntl(fds[1], F_GETPIPE_SZ);
+    out.capacity = size > 0 ? static_cast<size_t>(size) : 4096;
+    return true;
+  }
+
+  /// Only for an empty pipe: bytes left in it would leak into another tunnel.
+  void giveBack(Tunnel::Pipe& pipe) {
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(pipe));
+    pipe = Tunnel::Pipe{};
+  }
+
+ private:
+  std::vector<Tunnel::Pipe> spare_;
+};
 
 /// Moves whatever a bufferevent still buffers to the end of `out`.
 void moveInto(evbuffer* from, std::string& out) {
@@ -129,12 +163,18 @@ void Tunnel::onReadable(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Tunnel::relay(Direction& d) {
+  PipePool& pool = PipePool::local();
   for (int round = 0; round < kMaxReadsPerWake; ++round) {
-    size_t want = options_.chunkBytes;
+    if (!d.pipe.valid() && !pool.take(d.pipe, options_.chunkBytes)) {
+      finish("tunnel pipe: " + std::string(std::strerror(errno)));
+      return;
+    }
+    size_t want = std::min(options_.chunkBytes, d.pipe.capacity);
     if (d.bucket.rate > 0) {
       want = std::min(want, d.bucket.available(Clock::now()));
       if (want == 0) {
         // Out of tokens: stop reading this side until the bucket refills.
+        pool.giveBack(d.pipe);
         event_del(d.readable.get());
         auto wait = std::chrono::duration<double>((d.bucket.capacity - d.bucket.tokens) /
                                                   d.bucket.rate);
@@ -144,33 +184,26 @@ void Tunnel::relay(Direction& d) {
         return;
       }
     }
-    char* buf = scratch(options_.chunkBytes);
-    ssize_t n = ::read(d.from, buf, want);
-    if (n == 0) {
-      endOfInput(d);
-      return;
-    }
-    if (n < 0) {
-      if (!wouldBlock(errno)) finish("connection error");
+    ssize_t n = ::splice(d.from, nullptr, d.pipe.write.get(), nullptr, want,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n <= 0) {
+      int err = errno;
+      pool.giveBack(d.pipe);  // nothing went in
+      if (n == 0) {
+        endOfInput(d);
+      } else if (!wouldBlock(err)) {
+        finish("connection error");
+      }
       return;
     }
     lastActivity_ = Clock::now();
     *d.counter += static_cast<size_t>(n);
     if (d.bucket.rate > 0) d.bucket.tokens -= static_cast<double>(n);
-    // MSG_NOSIGNAL: a peer that is gone is an error to report, not a signal.
-    ssize_t w = ::send(d.to, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
-    if (w < 0) {
-      if (!wouldBlock(errno)) {
-        finish("connection error");
-        return;
-      }
-      w = 0;
-    }
-    if (w < n) {
-      // The other side is full: keep the rest (at most one chunk) and stop
-      // reading this side until it is written. This is the backpressure.
-      d.pending.assign(buf + w, static_cast<size_t>(n - w));
-      d.pendingOffset = 0;
+    d.inPipe = static_cast<size_t>(n);
+    if (!flushPending(d)) {
+      if (finished_) return;
+      // The other side is full: the rest waits in the pipe (at most one
+      // chunk) and this side is not read until it is written. Backpressure.
       event_del(d.readable.get());
       event_add(d.writable.get(), nullptr);
       return;
@@ -189,9 +222,20 @@ bool Tunnel::flushPending(Direction& d) {
     }
     d.pendingOffset += static_cast<size_t>(w);
   }
-  // Give the memory back: thousands of idle tunnels must not each hold a chunk.
-  std::string().swap(d.pending);
-  d.pendingOffset = 0;
+  if (!d.pending.empty()) {
+    std::string().swap(d.pending);
+    d.pendingOffset = 0;
+  }
+  while (d.inPipe > 0) {
+    ssize_t w = ::splice(d.pipe.read.get(), nullptr, d.to, nullptr, d.inPipe,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (w <= 0) {
+      if (w < 0 && !wouldBlock(errno)) finish("connection error");
+      return false;
+    }
+    d.inPipe -= static_cast<size_t>(w);
+  }
+  if (d.pipe.valid()) PipePool::local().giveBack(d.pipe);
   return true;
 }
 
@@ -214,7 +258,7 @@ void Tunnel::resumeReading(Direction& d) {
 void Tunnel::endOfInput(Direction& d) {
   d.eof = true;
   event_del(d.readable.get());
-  if (!d.pending.empty()) return;  // onWritable comes back here once it is written
+  if (!d.pending.empty() || d.inPipe > 0) return;  // onWritable comes back here once written
   // Half-close (RFC 9110 §9.3.6: the tunnel lasts until both sides close):
   // pass the EOF on and keep relaying the other way.
   ::shutdown(d.to, SHUT_WR);

@@ -1,11 +1,12 @@
 #pragma once
 // A CONNECT tunnel: bytes both ways between the client and the upstream
 // socket. The tunnel takes the two sockets out of their bufferevents and
-// relays with plain non-blocking reads and writes on persistent events, so the
-// steady state is epoll_wait -> read -> write with no epoll_ctl per chunk.
+// relays with splice(2) through a pipe on persistent events, so the steady
+// state is epoll_wait -> splice in -> splice out: no epoll_ctl and no copy of
+// the bytes into user space.
 //
 // Per direction (client->upstream, upstream->client):
-//   reading   --partial write-->  draining (EV_READ off, EV_WRITE on)
+//   reading   --partial write-->  draining (EV_READ off, EV_WRITE on; the pipe holds the rest)
 //   draining  --all written---->  reading  (or shutdown(SHUT_WR) after EOF)
 //   reading   --EOF------------>  done     (half-close forwarded)
 // The tunnel ends when both directions are done, on any socket error, or when
@@ -55,6 +56,15 @@ class Tunnel {
   void start();
   const Totals& totals() const { return totals_; }
 
+  /// A pipe that carries one direction's bytes between two splice(2) calls.
+  /// Borrowed from a per-thread pool only while it holds bytes.
+  struct Pipe {
+    UniqueFd read;
+    UniqueFd write;
+    size_t capacity = 0;
+    bool valid() const { return read.valid(); }
+  };
+
  private:
   /// Refills continuously at `rate` bytes/s up to a tenth of a second's worth.
   struct TokenBucket {
@@ -73,8 +83,10 @@ class Tunnel {
     net::EventPtr readable;  ///< persistent EV_READ on `from`
     net::EventPtr writable;  ///< persistent EV_WRITE on `to`, only while draining
     net::EventPtr refill;    ///< one-shot timer while the bucket is empty
-    std::string pending;     ///< bytes read but not yet written; empty when idle
+    std::string pending;  ///< bytes the bufferevents held at the start, until written
     size_t pendingOffset = 0;
+    Pipe pipe;            ///< spliced in but not yet out; empty when idle
+    size_t inPipe = 0;
     bool eof = false;   ///< `from` said EOF
     bool done = false;  ///< EOF forwarded with shutdown(to, SHUT_WR)
     uint64_t* counter = nullptr;
@@ -87,7 +99,8 @@ class Tunnel {
   static void onIdleTimer(evutil_socket_t, short, void* arg) noexcept;
   void setUp(Direction& d, int from, int to, uint64_t* counter);
   void relay(Direction& d);
-  /// Writes d.pending; false when the socket would block (or on error).
+  /// Writes d.pending, then what is in d.pipe; false when the socket would
+  /// block (or on error, after finish()).
   bool flushPending(Direction& d);
   void endOfInput(Direction& d);
   void resumeReading(Direction& d);
