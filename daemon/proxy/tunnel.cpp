@@ -86,7 +86,9 @@ int takeSocket(net::BufferEventPtr bev) {
   return fd;
 }
 
-bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+bool wouldBlock(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
 
 }  // namespace
 
@@ -95,6 +97,12 @@ size_t Tunnel::TokenBucket::available(Clock::time_point now) {
   last = now;
   tokens = std::min(capacity, tokens + rate * elapsed);
   return tokens < 1 ? 0 : static_cast<size_t>(tokens);
+}
+
+std::chrono::milliseconds Tunnel::TokenBucket::untilFull() const {
+  auto wait = std::chrono::duration<double>((capacity - tokens) / rate);
+  return std::max(std::chrono::milliseconds(1),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(wait));
 }
 
 Tunnel::Tunnel(net::BufferEventPtr client, net::BufferEventPtr upstream, Options options,
@@ -176,10 +184,7 @@ void Tunnel::relay(Direction& d) {
         // Out of tokens: stop reading this side until the bucket refills.
         pool.giveBack(d.pipe);
         event_del(d.readable.get());
-        auto wait = std::chrono::duration<double>((d.bucket.capacity - d.bucket.tokens) /
-                                                  d.bucket.rate);
-        timeval tv = toTimeval(std::max(std::chrono::milliseconds(1),
-                                        std::chrono::duration_cast<std::chrono::milliseconds>(wait)));
+        timeval tv = toTimeval(d.bucket.untilFull());
         evtimer_add(d.refill.get(), &tv);
         return;
       }
@@ -279,8 +284,8 @@ void Tunnel::onIdleTimer(evutil_socket_t, short, void* arg) noexcept {
     return;
   }
   // Busy since the timer was set: check again when the idle time could be up.
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(self->options_.idleTimeout -
-                                                                    idleFor);
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(self->options_.idleTimeout - idleFor);
   timeval tv = toTimeval(std::max(left, std::chrono::milliseconds(1)));
   evtimer_add(self->idleTimer_.get(), &tv);
 }

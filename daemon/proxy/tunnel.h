@@ -44,7 +44,8 @@ class Tunnel {
   /// still queued in them (the "200 Connection established" in the client's
   /// output, bytes the client pipelined after CONNECT, bytes the origin sent
   /// first) are relayed in order before anything read later.
-  /// Runs on the worker thread that owns both bufferevents. `done` is called
+  /// Runs on the worker thread that owns both bufferevents. splice(2) has no
+  /// MSG_NOSIGNAL: the process must ignore SIGPIPE (main does). `done` is called
   /// once, from a libevent callback; the owner must delete the Tunnel later,
   /// not inside `done`.
   Tunnel(net::BufferEventPtr client, net::BufferEventPtr upstream, Options options,
@@ -73,6 +74,7 @@ class Tunnel {
     double tokens = 0;
     std::chrono::steady_clock::time_point last;
     size_t available(std::chrono::steady_clock::time_point now);
+    std::chrono::milliseconds untilFull() const;
   };
 
   /// One way through the tunnel: bytes read from `from` are written to `to`.
@@ -83,9 +85,9 @@ class Tunnel {
     net::EventPtr readable;  ///< persistent EV_READ on `from`
     net::EventPtr writable;  ///< persistent EV_WRITE on `to`, only while draining
     net::EventPtr refill;    ///< one-shot timer while the bucket is empty
-    std::string pending;  ///< bytes the bufferevents held at the start, until written
+    std::string pending;     ///< bytes the bufferevents held at the start, until written
     size_t pendingOffset = 0;
-    Pipe pipe;            ///< spliced in but not yet out; empty when idle
+    Pipe pipe;  ///< spliced in but not yet out; empty when idle
     size_t inPipe = 0;
     bool eof = false;   ///< `from` said EOF
     bool done = false;  ///< EOF forwarded with shutdown(to, SHUT_WR)
