@@ -314,3 +314,37 @@ bandwidth = "100 KiB"
         assert elapsed >= 1.8, elapsed
     finally:
         p.stop()
+
+
+def test_idle_tunnels_hold_no_pipe_or_buffer(tmp_path):
+    # Each tunnel moves bytes both ways, then sits idle: it must give back
+    # what carried them, so the proxy holds two sockets per tunnel and at most
+    # a small pool of spare pipes (32 per worker), not a pipe pair per tunnel.
+    def serve(conn, results):
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            conn.sendall(chunk)
+
+    o = TcpOrigin(serve)
+    p = start_proxy([o.port], tmp_path, server="max_connections_per_client = 1000")
+    tunnels = []
+    try:
+        fds_before = len(os.listdir("/proc/%d/fd" % p.proc.pid))
+        for i in range(100):
+            s, rest = open_tunnel(p.port, o.port)
+            s.sendall(b"z" * 100_000)
+            got = len(rest)
+            while got < 100_000:
+                chunk = s.recv(65536)
+                assert chunk
+                got += len(chunk)
+            tunnels.append(s)
+        held = len(os.listdir("/proc/%d/fd" % p.proc.pid)) - fds_before
+        assert 200 <= held <= 200 + 2 * 32, held
+    finally:
+        for s in tunnels:
+            s.close()
+        p.stop()
+        o.close()
