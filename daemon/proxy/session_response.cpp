@@ -279,9 +279,15 @@ void ClientSession::startTunnel() {
   t.record.bytesOut += kEstablished.size();
   state_ = State::kTunnel;
   evtimer_del(headTimer_.get());
-  stopDirectWrites();  // the tunnel drives the bufferevent from here on
+  stopDirectWrites();  // the tunnel takes the sockets (and what is queued) from here on
+  Tunnel::Options options;
+  options.chunkBytes = server.bufferBytes;
+  options.idleTimeout = server.tunnelIdleTimeout;
+  // The client's bufferevent rate limit goes away with the bufferevent: the
+  // tunnel paces both directions itself.
+  options.bandwidth = limit_ != nullptr ? limit_->bandwidth : 0;
   tunnel_ = std::make_unique<Tunnel>(
-      std::move(client_), std::move(t.upstream->bev), server.bufferBytes, server.tunnelIdleTimeout,
+      std::move(client_), std::move(t.upstream->bev), options,
       [this](const Tunnel::Totals& totals) {
         txn_.record.bytesIn += totals.clientToUpstream;
         txn_.record.bytesOut += totals.upstreamToClient;
