@@ -110,8 +110,7 @@ void ClientSession::drain() {
 // ---------------------------------------------------------------- callbacks
 
 void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     switch (self->state_) {
       case State::kReadingHead: self->readHead(); break;
       case State::kSendingBody:
@@ -123,22 +122,17 @@ void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
         bufferevent_disable(self->client_.get(), EV_READ);
         break;
     }
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onClientWrite(bufferevent* bev, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     // Back to direct writes once libevent has written everything.
     if (!self->bandwidth_ && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
       bufferevent_disable(bev, EV_WRITE);
     }
     self->onClientDrained();
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onClientDrained() {
@@ -172,8 +166,7 @@ constexpr size_t kDirectWriteMax = 64 * 1024;
 }  // namespace
 
 void ClientSession::onClientFlush(evutil_socket_t, short, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     self->flushScheduled_ = false;
     if (!self->client_ || self->state_ == State::kClosed) return;
     bufferevent* bev = self->client_.get();
@@ -199,9 +192,7 @@ void ClientSession::onClientFlush(evutil_socket_t, short, void* arg) noexcept {
       return;
     }
     self->onClientDrained();
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::stopDirectWrites() {
@@ -214,8 +205,7 @@ void ClientSession::stopDirectWrites() {
 }
 
 void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     if (self->state_ == State::kReadingHead && (what & BEV_EVENT_EOF) &&
         evbuffer_get_length(bufferevent_get_input(self->client_.get())) > 0) {
       self->readHead();  // a last request sent just before a half-close
@@ -245,14 +235,11 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
                                                            : "client closed the connection";
     }
     self->close();
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onUpstreamRead(bufferevent*, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     self->txn_.responseBytesSeen = true;
     if (self->state_ == State::kAwaitingResponse || self->state_ == State::kSendingBody) {
       self->readResponseHead();
@@ -260,24 +247,18 @@ void ClientSession::onUpstreamRead(bufferevent*, void* arg) noexcept {
       net::readMore(self->txn_.upstream->bev.get(), self->txn_.config->server.bufferBytes);
       self->pumpResponseBody();
     }
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onUpstreamWrite(bufferevent*, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     // Upstream drained: take more of the request body from the client.
     if (self->state_ == State::kSendingBody) bufferevent_enable(self->client_.get(), EV_READ);
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onUpstreamEvent(bufferevent*, short what, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     if (what & BEV_EVENT_CONNECTED) {
       self->onUpstreamConnected();
     } else if (self->state_ == State::kConnecting) {
@@ -285,14 +266,11 @@ void ClientSession::onUpstreamEvent(bufferevent*, short what, void* arg) noexcep
     } else {
       self->onUpstreamClosed(what);
     }
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onHeadTimer(evutil_socket_t, short, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     if (self->state_ != State::kReadingHead) return;
     if (!self->headStarted_) {
       self->close();  // idle keep-alive connection: just close
@@ -305,18 +283,13 @@ void ClientSession::onHeadTimer(evutil_socket_t, short, void* arg) noexcept {
     e.message = "The request head did not arrive in time.";
     e.detail = "header timeout";
     self->reply(std::move(e));
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 void ClientSession::onResume(evutil_socket_t, short, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     if (self->state_ == State::kReadingHead) self->readHead();
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 // ---------------------------------------------------------------- request side

@@ -117,7 +117,18 @@ class ClientSession {
     BodyEncoding waiterEncoding = BodyEncoding::kNone;
   };
 
-  // libevent entry points
+  // libevent entry points. Each runs its body through guarded(): no
+  // exception (an allocation failure, say) crosses into libevent; the
+  // session closes instead.
+  template <class Body>
+  static void guarded(void* arg, Body&& body) noexcept {
+    auto* self = static_cast<ClientSession*>(arg);
+    try {
+      body(self);
+    } catch (...) {
+      self->close();
+    }
+  }
   static void onClientRead(bufferevent*, void* arg) noexcept;
   static void onClientWrite(bufferevent*, void* arg) noexcept;
   static void onClientEvent(bufferevent*, short what, void* arg) noexcept;

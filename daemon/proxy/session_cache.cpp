@@ -40,12 +40,9 @@ http::ResponseHead headOf(const policy::StoredResponse& stored) {
 }  // namespace
 
 void ClientSession::onCacheWake(evutil_socket_t, short, void* arg) noexcept {
-  auto* self = static_cast<ClientSession*>(arg);
-  try {
+  guarded(arg, [&](ClientSession* self) {
     if (self->state_ == State::kWaitingForFetch) self->continueWaiting();
-  } catch (...) {
-    self->close();
-  }
+  });
 }
 
 bool ClientSession::tryCache() {

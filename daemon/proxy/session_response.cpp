@@ -14,6 +14,7 @@
 
 namespace portcullis::proxy {
 
+using detail::badUpstreamResponse;
 using detail::isIdempotent;
 using detail::protocolError;
 using detail::toTimeval;
@@ -42,15 +43,10 @@ void ClientSession::readResponseHead() {
     if (outcome.status == http::ParseStatus::kInvalid) {
       worker_.server().stats().upstreamError();
       releaseUpstream(false);
-      ErrorReply e;
-      e.status = 502;
-      e.proxyStatusError = "http_protocol_error";
-      e.title = "Bad answer from the server";
-      e.message = "The origin server sent a response the proxy cannot pass on safely (" +
-                  std::string(outcome.reason) + ").";
-      e.detail = std::string(outcome.reason);
       t.record.error = "bad upstream response: " + std::string(outcome.reason);
-      reply(std::move(e));
+      reply(badUpstreamResponse("The origin server sent a response the proxy cannot pass on safely (" +
+                                    std::string(outcome.reason) + ").",
+                                outcome.reason));
       return;
     }
     t.record.upstreamBytes += outcome.consumed;
@@ -83,15 +79,10 @@ void ClientSession::startResponseBody() {
   if (!framing.ok()) {
     worker_.server().stats().upstreamError();
     releaseUpstream(false);
-    ErrorReply e;
-    e.status = 502;
-    e.proxyStatusError = "http_protocol_error";
-    e.title = "Bad answer from the server";
-    e.message = "The origin server's response framing is ambiguous (" + framing.error().message +
-                "); the proxy will not pass it on.";
-    e.detail = framing.error().message;
     t.record.error = "bad upstream framing: " + framing.error().message;
-    reply(std::move(e));
+    reply(badUpstreamResponse("The origin server's response framing is ambiguous (" +
+                                  framing.error().message + "); the proxy will not pass it on.",
+                              framing.error().message));
     return;
   }
   t.responseFraming = *framing;

@@ -41,4 +41,16 @@ inline ErrorReply protocolError(int status, std::string_view why) {
   return e;
 }
 
+/// The 502 for an origin's response we will not pass on (RFC 9209
+/// http_protocol_error); `message` is the sentence for people.
+inline ErrorReply badUpstreamResponse(std::string message, std::string_view detail) {
+  ErrorReply e;
+  e.status = 502;
+  e.proxyStatusError = "http_protocol_error";
+  e.title = "Bad answer from the server";
+  e.message = std::move(message);
+  e.detail = std::string(detail);
+  return e;
+}
+
 }  // namespace portcullis::proxy::detail
