@@ -28,9 +28,9 @@ struct CacheOptions {
   EvictionKind eviction = EvictionKind::kS3Fifo;
   FsyncPolicy fsync = FsyncPolicy::kNone;
   /// RAM copies of small bodies (read-through, LRU): total bytes (0 = off)...
-  uint64_t memorySize = 64ULL << 20;
+  uint64_t memorySize = 256ULL << 20;
   /// ...and the largest body kept there; bigger ones are sent with sendfile.
-  uint64_t memoryMaxObjectSize = 64ULL << 10;
+  uint64_t memoryMaxObjectSize = 1ULL << 20;
   /// Vary variants kept per URI; the oldest is dropped beyond this.
   size_t maxVariantsPerKey = 8;
   /// Index writes are batched: flushed at this interval or...

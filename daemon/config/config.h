@@ -58,8 +58,8 @@ struct CacheConfig {
   std::string dir;
   uint64_t maxSize = 1ull << 30;
   uint64_t maxObjectSize = 64ull << 20;
-  uint64_t memorySize = 64ull << 20;           ///< RAM tier for small bodies; 0 = off
-  uint64_t memoryMaxObjectSize = 64ull << 10;  ///< largest body kept in RAM
+  uint64_t memorySize = 256ull << 20;         ///< RAM tier for small bodies; 0 = off
+  uint64_t memoryMaxObjectSize = 1ull << 20;  ///< largest body kept in RAM
   uint64_t minFreeDisk = 1ull << 30;
   EvictionPolicy eviction = EvictionPolicy::kS3Fifo;
   FsyncPolicy fsync = FsyncPolicy::kNever;

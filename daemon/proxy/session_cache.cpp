@@ -30,6 +30,14 @@ policy::PolicyOptions policyOptions(const config::Config& config) {
   return o;
 }
 
+// Up to this size a RAM body is copied into the output (one writev with the
+// head); beyond it the output references the shared body.
+constexpr size_t kCopyMax = 16 * 1024;
+
+void releaseSharedBody(const void*, size_t, void* keep) {
+  delete static_cast<cache::SharedBody*>(keep);
+}
+
 http::ResponseHead headOf(const policy::StoredResponse& stored) {
   http::ResponseHead head;
   head.status = stored.status;
@@ -145,7 +153,18 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, length, !t.keepAlive,
                                     pseudonym, &extra));
   if (t.request.methodKind != http::Method::kHead && length > 0 && inMemory) {
-    evbuffer_add(bufferevent_get_output(client_.get()), inMemory->data() + offset, length);
+    evbuffer* out = bufferevent_get_output(client_.get());
+    if (length <= kCopyMax) {
+      evbuffer_add(out, inMemory->data() + offset, length);
+    } else {
+      // Larger bodies are referenced, not copied: the chain keeps the
+      // shared body alive until libevent has sent it.
+      auto* keep = new cache::SharedBody(inMemory);
+      if (evbuffer_add_reference(out, inMemory->data() + offset, length, &releaseSharedBody, keep) != 0) {
+        delete keep;
+        return false;
+      }
+    }
     t.record.bytesOut += length;
   } else if (t.request.methodKind != http::Method::kHead && length > 0) {
     // sendfile from the page cache; libevent closes the fd when sent.
