@@ -638,7 +638,9 @@ void ClientSession::onUpstreamConnected() {
   timeval rt = toTimeval(server.firstByteTimeout);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
-  bufferevent_enable(t.upstream->bev.get(), EV_READ | EV_WRITE);
+  // EV_WRITE is armed by sendRequestHead only when something must wait for
+  // the socket (enabling it arms the event even with nothing to write).
+  bufferevent_enable(t.upstream->bev.get(), EV_READ);
   sendRequestHead();
 }
 
@@ -666,7 +668,22 @@ void ClientSession::sendRequestHead() {
     head = buildUpstreamRequest(t.request, t.target, enc, t.requestFraming.length,
                                 t.config->server.viaPseudonym);
   }
-  bufferevent_write(t.upstream->bev.get(), head.data(), head.size());
+  // The connection is established here (fresh or pooled): send the head at
+  // once when nothing is queued before it, so a small request costs one
+  // send and no EV_WRITE round trip. What the socket does not take, or an
+  // error, goes through the bufferevent, which reports errors as usual.
+  bufferevent* up = t.upstream->bev.get();
+  size_t sent = 0;
+  if (evbuffer_get_length(bufferevent_get_output(up)) == 0) {
+    ssize_t n = ::send(bufferevent_getfd(up), head.data(), head.size(), MSG_NOSIGNAL);
+    if (n > 0) sent = static_cast<size_t>(n);
+  }
+  if (sent < head.size() || !t.requestBodyDone) {
+    bufferevent_enable(up, EV_WRITE);
+    if (sent < head.size()) bufferevent_write(up, head.data() + sent, head.size() - sent);
+  } else {
+    bufferevent_disable(up, EV_WRITE);  // nothing to send: no write event
+  }
   if (t.requestBodyDone) {
     state_ = State::kAwaitingResponse;
     return;
