@@ -22,6 +22,7 @@ namespace portcullis::proxy {
 using detail::isIdempotent;
 using detail::kSmtpPort;
 using detail::protocolError;
+using detail::requestTimeout;
 using detail::toTimeval;
 
 
@@ -221,13 +222,7 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
     if (self->state_ == State::kSendingBody && (what & BEV_EVENT_TIMEOUT) &&
         (what & BEV_EVENT_READING)) {
       self->releaseUpstream(false);
-      ErrorReply e;
-      e.status = 408;
-      e.proxyStatusError = "http_request_error";
-      e.title = "Request timeout";
-      e.message = "The request body stopped arriving.";
-      e.detail = "client request body timeout";
-      self->reply(std::move(e));
+      self->reply(requestTimeout("The request body stopped arriving.", "client request body timeout"));
       return;
     }
     if (self->txn_.active) {
@@ -276,13 +271,7 @@ void ClientSession::onHeadTimer(evutil_socket_t, short, void* arg) noexcept {
       self->close();  // idle keep-alive connection: just close
       return;
     }
-    ErrorReply e;
-    e.status = 408;
-    e.proxyStatusError = "http_request_error";
-    e.title = "Request timeout";
-    e.message = "The request head did not arrive in time.";
-    e.detail = "header timeout";
-    self->reply(std::move(e));
+    self->reply(requestTimeout("The request head did not arrive in time.", "header timeout"));
   });
 }
 

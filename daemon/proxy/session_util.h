@@ -41,6 +41,17 @@ inline ErrorReply protocolError(int status, std::string_view why) {
   return e;
 }
 
+/// The 408 for a client whose request stopped arriving.
+inline ErrorReply requestTimeout(std::string message, std::string_view detail) {
+  ErrorReply e;
+  e.status = 408;
+  e.proxyStatusError = "http_request_error";
+  e.title = "Request timeout";
+  e.message = std::move(message);
+  e.detail = std::string(detail);
+  return e;
+}
+
 /// The 502 for an origin's response we will not pass on (RFC 9209
 /// http_protocol_error); `message` is the sentence for people.
 inline ErrorReply badUpstreamResponse(std::string message, std::string_view detail) {
