@@ -10,10 +10,45 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BIN = os.environ.get("PORTCULLIS_BIN", os.path.join(os.path.dirname(__file__), "../../build/portcullis"))
 SOURCE_DIR = os.environ.get("PORTCULLIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+
+
+class ThreadedAcceptor:
+    """A test server on 127.0.0.1:0: a thread accepts and runs
+    self.handle(conn) for each connection in a thread of its own. Subclasses
+    set what handle() uses before calling this __init__ (it starts
+    accepting at once)."""
+
+    def __init__(self, backlog=16):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.sock.settimeout(0.2)  # so the loop sees `stop` promptly
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        raise NotImplementedError
+
+    def close(self, deadline=5.0):
+        self.stop.set()
+        self.thread.join(deadline)
+        self.sock.close()
 
 
 def base_config(origin_ports, extra="", log_dir=None, workers=1, allow_loopback=True):

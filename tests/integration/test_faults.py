@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from harness import BIN, Proxy, base_config
+from harness import BIN, Proxy, ThreadedAcceptor, base_config
 from origin import body_of_size
 
 # 10,000 held connections need more descriptors than the usual 1,024; the
@@ -288,24 +288,16 @@ def assert_serves(p, origin, path="/alive", deadline=10.0):
 # ---------------------------------------------------------------- a raw origin
 
 
-class RawOrigin:
-    """A misbehaving origin: a thread accepts on 127.0.0.1:0 and, for each
-    request head read, calls behave(conn, head, stop_event); it returns True
-    to keep reading requests on that connection."""
+class RawOrigin(ThreadedAcceptor):
+    """A misbehaving origin: for each request head read on a connection, it
+    calls behave(conn, head, stop_event), which returns True to keep reading
+    requests on that connection."""
 
     def __init__(self, behave):
         self.behave = behave
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.paths = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(backlog=64)
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
@@ -315,15 +307,7 @@ class RawOrigin:
         with self.lock:
             return len(self.paths)
 
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def handle(self, conn):
         conn.settimeout(5)
         buf = b""
         try:
@@ -344,9 +328,7 @@ class RawOrigin:
             conn.close()
 
     def close(self):
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
+        super().close(deadline=2.0)
 
 
 CACHEABLE = b"Cache-Control: max-age=3600\r\n"

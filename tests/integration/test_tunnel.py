@@ -10,38 +10,23 @@ import socket
 import threading
 import time
 
-from harness import Proxy, base_config, curl
+from harness import Proxy, ThreadedAcceptor, base_config, curl
 from origin import body_of_size
 
 MIB = 1024 * 1024
 
 
-class TcpOrigin:
-    """Accepts on 127.0.0.1:0 and runs serve(conn, results) for each connection
-    in its own thread; `results` is a dict the test reads afterwards."""
+class TcpOrigin(ThreadedAcceptor):
+    """Runs serve(conn, results) for each connection in its own thread;
+    `results` is a dict the test reads afterwards."""
 
     def __init__(self, serve):
         self.serve = serve
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.results = {}
         self.done = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
-
-    def _run(self, conn):
+    def handle(self, conn):
         conn.settimeout(20)
         try:
             self.serve(conn, self.results)
@@ -50,11 +35,6 @@ class TcpOrigin:
         finally:
             conn.close()
             self.done.set()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 def read_to_eof(s):
