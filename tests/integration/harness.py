@@ -18,18 +18,19 @@ SOURCE_DIR = os.environ.get("PORTCULLIS_SOURCE_DIR", os.path.join(os.path.dirnam
 
 
 class ThreadedAcceptor:
-    """A test server on 127.0.0.1:0: a thread accepts and runs
-    self.handle(conn) for each connection in a thread of its own. Subclasses
-    set what handle() uses before calling this __init__ (it starts
-    accepting at once)."""
+    """A test server (127.0.0.1 and an ephemeral port unless told): a thread
+    accepts, counts the connection in `accepted`, and runs self.handle(conn)
+    in a thread of its own. Subclasses set what handle() uses before calling
+    this __init__ (it starts accepting at once)."""
 
-    def __init__(self, backlog=16):
+    def __init__(self, host="127.0.0.1", port=0, backlog=16):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(backlog)
         self.sock.settimeout(0.2)  # so the loop sees `stop` promptly
         self.port = self.sock.getsockname()[1]
+        self.accepted = 0  # counted before handle() runs, so a check right after a request sees it
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
@@ -40,6 +41,7 @@ class ThreadedAcceptor:
                 conn, _ = self.sock.accept()
             except (socket.timeout, OSError):
                 continue
+            self.accepted += 1
             threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
     def handle(self, conn):

@@ -12,6 +12,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from harness import ThreadedAcceptor
+
 
 def body_of_size(n, seed=b"portcullis"):
     """Deterministic bytes so clients can check every byte."""
@@ -202,31 +204,27 @@ class Origin:
         self.httpd.server_close()
 
 
-class SilentListener:
-    """A TCP listener that records whether anything ever connected to it."""
+class CountingListener(ThreadedAcceptor):
+    """A TCP listener that counts the connections made to it. Without a
+    greeting it closes each at once; with one it talks like an SMTP server:
+    greets, reads whatever comes, greets again, closes."""
 
-    def __init__(self, port=0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+    def __init__(self, port=0, host="127.0.0.1", greeting=None):
+        self.greeting = greeting
+        super().__init__(host, port)
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                self.connections += 1
-                conn.close()
-            except (socket.timeout, OSError):
-                continue
+    @property
+    def connections(self):
+        return self.accepted
 
-    def close(self):
-        self._stop.set()
-        self.thread.join(2)
-        self.sock.close()
+    def handle(self, conn):
+        try:
+            if self.greeting:
+                conn.settimeout(5)
+                conn.sendall(self.greeting)
+                conn.recv(4096)
+                conn.sendall(self.greeting)
+        except OSError:
+            pass
+        finally:
+            conn.close()

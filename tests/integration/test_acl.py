@@ -16,7 +16,7 @@ import http.client
 import pytest
 
 from harness import BIN, SOURCE_DIR, Proxy, raw_exchange, status_of
-from origin import SilentListener
+from origin import CountingListener
 
 ACCESS_HEAD = """
 [server]
@@ -83,58 +83,12 @@ def assert_denied(proxy, answer, url, rule, where=None):
     return line
 
 
-class Listener:
-    """A TCP listener on any loopback address that counts connections."""
-
-    def __init__(self, host="127.0.0.1", port=0, greeting=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.greeting = greeting
-        self.connections = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.connections += 1
-            if self.greeting:
-                threading.Thread(target=self._greet, args=(conn,), daemon=True).start()
-            else:
-                conn.close()
-
-    def _greet(self, conn):
-        # Like an SMTP server: greet first, then answer whatever comes, then close.
-        try:
-            conn.settimeout(5)
-            conn.sendall(self.greeting)
-            conn.recv(4096)
-            conn.sendall(self.greeting)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self._stop.set()
-        self.thread.join(2)
-        self.sock.close()
-
-
 def listener_on_port_25(deadline=10.0):
-    """A SilentListener on port 25; another test file may hold it briefly, so retry."""
+    """A CountingListener on port 25; another test file may hold it briefly, so retry."""
     end = time.monotonic() + deadline
     while True:
         try:
-            return SilentListener(25)
+            return CountingListener(25)
         except OSError as e:
             if e.errno != errno.EADDRINUSE or time.monotonic() > end:
                 raise
@@ -244,7 +198,7 @@ def test_destination_in_set_is_allowed(one_destination, origin):
 def test_destination_outside_set_is_refused(one_destination, origin, kind):
     p = one_destination
     # Something listens where the request points: it must see no connection.
-    target = Listener("127.0.0.2", origin.port) if kind == "other-address" else Listener()
+    target = CountingListener(origin.port, host="127.0.0.2") if kind == "other-address" else CountingListener()
     try:
         url = {
             "other-port": "http://127.0.0.1:%d/x" % target.port,
@@ -394,7 +348,7 @@ allow = { from = "local", to = "all" }
 
 def test_connect_to_port_not_named_is_refused(tmp_path, origin):
     # A set without ports allows plain requests to any port but CONNECT only to 443.
-    target = Listener()
+    target = CountingListener()
     body = """
 [sources]
 local = ["127.0.0.1/32"]
@@ -770,7 +724,7 @@ def run_proxycheck(proxy_port, sink):
 
 @pytest.fixture
 def sink():
-    s = Listener(greeting=b"220 portcullis-acl-sink ready\r\n")
+    s = CountingListener(greeting=b"220 portcullis-acl-sink ready\r\n")
     yield s
     s.close()
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import Proxy, base_config, curl, raw_exchange, status_of
+from harness import Proxy, base_config, curl, status_of
 from origin import body_of_size
 
 

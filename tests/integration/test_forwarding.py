@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from harness import Proxy, base_config, curl, raw_exchange, status_of
-from origin import SilentListener, body_of_size
+from origin import CountingListener, body_of_size
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_origin_down_gives_502(proxy):
     b"GET http://127.0.0.1:25/ HTTP/1.0\r\n\r\n",
 ])
 def test_port_25_never_reached(tmp_path, request_bytes):
-    smtp = SilentListener(25)
+    smtp = CountingListener(25)
     try:
         # Even a config that names port 25 explicitly cannot open it.
         p = Proxy(base_config([25]), tmpdir=str(tmp_path))
