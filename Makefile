@@ -5,6 +5,9 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CONFIG     ?= etc/portcullis.toml
+# Started as root (a fresh machine), `make run` drops to this user after binding:
+# the daemon refuses to serve as root.
+RUN_USER   ?= $(if $(filter 0,$(shell id -u)),nobody)
 
 .PHONY: all deps test-deps build run test check check-asan fuzz clean
 
@@ -21,7 +24,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/portcullis run -c $(CONFIG)
+	$(BUILD)/portcullis run -c $(CONFIG)$(if $(RUN_USER), --user $(RUN_USER))
 
 # The plain suite: quick feedback while developing.
 check: test-deps build

@@ -151,7 +151,7 @@ void onCacheGauge(evutil_socket_t, short, void* arg) noexcept {
   }
 }
 
-int runDaemon(const std::string& path, bool allowRoot) {
+int runDaemon(const std::string& path, bool allowRoot, const std::string& userFlag) {
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
   Daemon d;
@@ -163,10 +163,13 @@ int runDaemon(const std::string& path, bool allowRoot) {
     return 1;
   }
   d.config = loaded.config;
-  auto rootAction = os::decideRootAction(os::runningAsRoot(), d.config->server.user, allowRoot);
+  // --user wins over [server] user, like a command-line option over the file
+  // (the quick start's `make run` uses it when started as root).
+  const std::string dropUser = userFlag.empty() ? d.config->server.user : userFlag;
+  auto rootAction = os::decideRootAction(os::runningAsRoot(), dropUser, allowRoot);
   if (rootAction == os::RootAction::kRefuse) {
     std::cerr << "portcullis: refusing to run as root: set [server] user = \"portcullis\" "
-                 "(privileges are dropped after binding), or pass --allow-root\n";
+                 "or pass --user NAME (privileges are dropped after binding), or pass --allow-root\n";
     return 1;
   }
   proxy::ProxyHooks hooks;
@@ -197,7 +200,7 @@ int runDaemon(const std::string& path, bool allowRoot) {
     return 1;
   }
   if (rootAction == os::RootAction::kDrop) {
-    if (auto r = os::dropPrivileges(d.config->server.user); !r.ok()) {
+    if (auto r = os::dropPrivileges(dropUser); !r.ok()) {
       std::cerr << "portcullis: cannot drop privileges: " << r.error().message << "\n";
       return 1;
     }
@@ -347,7 +350,11 @@ int main(int argc, char** argv) {
   bool allowRoot = false;
   auto* run = app.add_subcommand("run", "Run the proxy in the foreground (systemd runs it so).");
   run->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  run->add_flag("--allow-root", allowRoot, "Keep running as root when no [server] user is set");
+  run->add_flag("--allow-root", allowRoot, "Keep running as root when no user is set");
+  std::string userFlag;
+  run->add_option("--user", userFlag,
+                  "When started as root, drop privileges to this user after binding "
+                  "(overrides [server] user)");
 
   bool strict = false;
   auto* validateCmd = app.add_subcommand(
@@ -410,7 +417,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (run->parsed()) return runDaemon(configPath, allowRoot);
+  if (run->parsed()) return runDaemon(configPath, allowRoot, userFlag);
   if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
   if (explainCmd->parsed()) {
     return config::runExplain(configPath, from, to, method, std::cout, std::cerr, resolve);

@@ -429,14 +429,19 @@ exec "$@"
 """
 
 
-def test_run_as_root_drops_to_the_configured_user(namespaces, tmp_path):
+@pytest.mark.parametrize("named_by", ["config", "flag"])
+def test_run_as_root_drops_to_the_configured_user(namespaces, tmp_path, named_by):
     need("useradd")
-    conf = write_config(tmp_path, 'user = "pc-test-drop"')
+    if named_by == "config":
+        conf, flag = write_config(tmp_path, 'user = "pc-test-drop"'), []
+    else:  # --user, as `make run` passes it when started as root
+        conf, flag = write_config(tmp_path, ""), ["--user", "pc-test-drop"]
     scratch = namespaces / "scratch"
     scratch.mkdir()
     notify = NotifySocket()
     # The throwaway user exists only in this process's private /etc overlay.
-    cmd = throwaway(["etc"], ["sh", "-c", USERADD_SH, "sh", BIN, "run", "-c", conf], str(scratch))
+    cmd = throwaway(["etc"], ["sh", "-c", USERADD_SH, "sh", BIN, "run", "-c", conf] + flag,
+                    str(scratch))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=dict(os.environ, NOTIFY_SOCKET=notify.name))
     try:
@@ -493,6 +498,22 @@ def test_run_as_root_without_user_refuses_unless_allow_root(tmp_path):
             proc.kill()
             proc.wait()
         notify.close()
+
+
+def test_make_run_drops_root_to_nobody():
+    # The README's quick start is `make run`; as root the daemon would refuse
+    # to serve, so the Makefile names a user to drop to after binding.
+    need("make")
+    cmd = ["make", "-n", "-s", "-C", SOURCE_DIR, "run"]
+    lines = run(cmd, timeout=60).stdout.splitlines()
+    started = [l for l in lines if " run -c etc/portcullis.toml" in l]
+    assert len(started) == 1, lines
+    if os.geteuid() == 0:
+        assert started[0].endswith(" --user nobody"), started
+    else:
+        assert "--user" not in started[0], started
+    other = run(cmd + ["RUN_USER=proxy"], timeout=60).stdout.splitlines()
+    assert [l for l in other if " run -c " in l][0].endswith(" --user proxy")
 
 
 # --- the container recipe (no container engine here: checked statically) -----------
