@@ -25,7 +25,6 @@ using detail::protocolError;
 using detail::requestTimeout;
 using detail::toTimeval;
 
-
 ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& peer,
                              acl::IpAddress clientIp)
     : worker_(worker), peer_(peer), clientIp_(clientIp), clientText_(peer.toString()) {
@@ -66,24 +65,36 @@ void ClientSession::start() {
 }
 
 void ClientSession::applyLimits() {
+  const uint64_t oldBandwidth = limit_ ? limit_->bandwidth : 0;
+  limit_.reset();
   const auto& sources = config_->policy->impl().sources;
   for (const auto& limit : config_->limits) {
-    if (limit.sourceIndex < sources.size() && sources[limit.sourceIndex].cidrs.contains(clientIp_)) {
-      limit_ = &limit;
+    if (limit.sourceIndex < sources.size() &&
+        sources[limit.sourceIndex].cidrs.contains(clientIp_)) {
+      limit_ = limit;
       break;
     }
   }
-  if (limit_ == nullptr || limit_->bandwidth == 0) return;
+  const uint64_t bandwidth = limit_ ? limit_->bandwidth : 0;
+  if (bandwidth == oldBandwidth) return;
+  if (bandwidth == 0) {
+    bufferevent_set_rate_limit(client_.get(), nullptr);
+    bandwidth_.reset();
+    return;
+  }
   // A delay pool per connection: libevent paces what we write to the client.
-  const auto rate = static_cast<size_t>(limit_->bandwidth);
+  const auto rate = static_cast<size_t>(bandwidth);
   timeval tick{0, 100000};  // refill ten times a second for smooth pacing
-  bandwidth_.reset(ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
-                                           std::max<size_t>(1, rate / 10), rate, &tick));
-  if (bandwidth_) bufferevent_set_rate_limit(client_.get(), bandwidth_.get());
+  decltype(bandwidth_) bucket(ev_token_bucket_cfg_new(EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
+                                                      std::max<size_t>(1, rate / 10), rate, &tick));
+  // libevent keeps a pointer to the bucket config: install the new one
+  // before the old one is freed.
+  if (bucket) bufferevent_set_rate_limit(client_.get(), bucket.get());
+  bandwidth_ = std::move(bucket);
 }
 
 bool ClientSession::overRequestRate() {
-  if (limit_ == nullptr || limit_->requestsPerSecond <= 0) return false;
+  if (!limit_ || limit_->requestsPerSecond <= 0) return false;
   return !worker_.server().rateLimiter().take(clientIp_, limit_->requestsPerSecond, limit_->burst,
                                               std::chrono::steady_clock::now());
 }
@@ -92,7 +103,8 @@ void ClientSession::noteRefusal() {
   const auto& config = config_ ? *config_ : *worker_.server().config();
   if (config.abuse.refusalsToBlock == 0) return;
   // Clients of an allowed network are not blocked unless the admin says so.
-  if (!config.abuse.blockAllowedSources && config.policy->evaluateSource(clientIp_).allowed()) return;
+  if (!config.abuse.blockAllowedSources && config.policy->evaluateSource(clientIp_).allowed())
+    return;
   AbuseGuard::Options o;
   o.refusalsToBlock = config.abuse.refusalsToBlock;
   o.window = config.abuse.refusalWindow;
@@ -113,7 +125,9 @@ void ClientSession::drain() {
 void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
   guarded(arg, [&](ClientSession* self) {
     switch (self->state_) {
-      case State::kReadingHead: self->readHead(); break;
+      case State::kReadingHead:
+        self->readHead();
+        break;
       case State::kSendingBody:
         net::readMore(self->client_.get(), self->txn_.config->server.bufferBytes);
         self->pumpRequestBody();
@@ -222,12 +236,13 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
     if (self->state_ == State::kSendingBody && (what & BEV_EVENT_TIMEOUT) &&
         (what & BEV_EVENT_READING)) {
       self->releaseUpstream(false);
-      self->reply(requestTimeout("The request body stopped arriving.", "client request body timeout"));
+      self->reply(
+          requestTimeout("The request body stopped arriving.", "client request body timeout"));
       return;
     }
     if (self->txn_.active) {
-      self->txn_.record.error = (what & BEV_EVENT_TIMEOUT) ? "client timeout"
-                                                           : "client closed the connection";
+      self->txn_.record.error =
+          (what & BEV_EVENT_TIMEOUT) ? "client timeout" : "client closed the connection";
     }
     self->close();
   });
@@ -326,7 +341,12 @@ void ClientSession::beginTransaction(size_t headBytes) {
   auto& t = txn_;
   t.active = true;
   t.config = worker_.server().config();
-  config_ = t.config;
+  if (t.config != config_) {
+    // A reload happened since the last request: this connection now runs
+    // under the new snapshot, limits included.
+    config_ = t.config;
+    applyLimits();
+  }
   t.started = std::chrono::steady_clock::now();
   t.record.start = std::chrono::system_clock::now();
   t.record.client = clientText_;
@@ -361,7 +381,8 @@ void ClientSession::beginTransaction(size_t headBytes) {
     e.status = 429;
     e.proxyStatusError = "http_request_denied";
     e.title = "Too many requests";
-    e.message = "This client sends requests faster than the proxy's limit allows; try again shortly.";
+    e.message =
+        "This client sends requests faster than the proxy's limit allows; try again shortly.";
     e.rule = limit_->name;
     e.detail = "request rate limit";
     t.record.rule = limit_->name;
@@ -376,8 +397,8 @@ void ClientSession::beginTransaction(size_t headBytes) {
 bool ClientSession::checkTarget() {
   auto& t = txn_;
   const bool isConnect = t.request.methodKind == http::Method::kConnect;
-  if (!isConnect && (t.request.target.empty() || t.request.target[0] == '/' ||
-                     t.request.target == "*")) {
+  if (!isConnect &&
+      (t.request.target.empty() || t.request.target[0] == '/' || t.request.target == "*")) {
     ErrorReply e;
     e.status = 400;
     e.proxyStatusError = "http_request_error";
@@ -434,25 +455,6 @@ bool ClientSession::checkTarget() {
     reply(std::move(e));
     return false;
   }
-  if (maxForwardsExhausted(t.request)) {
-    // RFC 9110 §7.6.2: the last recipient answers TRACE/OPTIONS itself.
-    http::ResponseHead head;
-    head.status = 200;
-    head.reason = "OK";
-    std::string body;
-    if (t.request.methodKind == http::Method::kTrace) {
-      head.headers.add("Content-Type", "message/http");
-      http::writeRequestHead(body, t.request.method, t.request.target, t.request.headers);
-    } else {
-      head.headers.add("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT");
-    }
-    writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, body.size(),
-                                      !t.keepAlive, t.config->server.viaPseudonym));
-    writeToClient(body);
-    t.record.status = 200;
-    finishTransaction();
-    return false;
-  }
   acl::RequestFacts facts;
   facts.client = clientIp_;
   facts.method = t.request.method;
@@ -466,7 +468,38 @@ bool ClientSession::checkTarget() {
            decision.reason);
     return false;
   }
+  // The rule that allowed the name; the address check after DNS may name
+  // another, but a request that never gets there (DNS failure) is still
+  // logged with the rule that let it through.
+  t.record.rule = decision.rule;
+  t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  // Only an admitted request is answered by the proxy itself: a stranger
+  // gets 403, not our Allow list.
+  if (maxForwardsExhausted(t.request)) {
+    answerMaxForwards();
+    return false;
+  }
   return true;
+}
+
+/// RFC 9110 §7.6.2: the last recipient answers TRACE/OPTIONS itself.
+void ClientSession::answerMaxForwards() {
+  auto& t = txn_;
+  http::ResponseHead head;
+  head.status = 200;
+  head.reason = "OK";
+  std::string body;
+  if (t.request.methodKind == http::Method::kTrace) {
+    head.headers.add("Content-Type", "message/http");
+    http::writeRequestHead(body, t.request.method, t.request.target, t.request.headers);
+  } else {
+    head.headers.add("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, CONNECT");
+  }
+  writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, body.size(), !t.keepAlive,
+                                    t.config->server.viaPseudonym));
+  writeToClient(body);
+  t.record.status = 200;
+  finishTransaction();
 }
 
 void ClientSession::resolve() {
@@ -490,8 +523,8 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
     e.status = timeout ? 504 : 502;
     e.proxyStatusError = timeout ? "dns_timeout" : "dns_error";
     e.title = timeout ? "DNS lookup timed out" : "Unknown host";
-    e.message = "The proxy could not find the address of " + t.target.host + " (" +
-                answer.detail + ").";
+    e.message =
+        "The proxy could not find the address of " + t.target.host + " (" + answer.detail + ").";
     e.detail = answer.detail;
     t.record.error = "dns: " + answer.detail;
     if (serveStoredWithoutDns()) return;
@@ -624,6 +657,7 @@ void ClientSession::onUpstreamConnected() {
     startTunnel();
     return;
   }
+  t.firstByteDeadline = std::chrono::steady_clock::now() + server.firstByteTimeout;
   timeval rt = toTimeval(server.firstByteTimeout);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
@@ -698,7 +732,8 @@ void ClientSession::pumpRequestBody() {
     t.record.bytesIn += n;
     t.requestBodyDone = t.requestBodyLeft == 0;
   } else if (avail > 0) {
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+    const char* data =
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
     scratch_.clear();
     auto outcome = t.requestChunks.decode(std::string_view(data, avail), scratch_);
     if (outcome.status == http::ParseStatus::kInvalid) {
@@ -793,6 +828,10 @@ void ClientSession::finishTransaction() {
   ++requestsServed_;
   if (t.dnsTicket != 0) worker_.resolver().cancel(t.dnsTicket);
   t.upstream.reset();
+  // Answered before its body was read (a denial, a 429, a hit, a 504 for
+  // only-if-cached...): the body must never be parsed as the next request
+  // (CL.0 desync). Drop it if it is all here, else close (RFC 9112 §9.3).
+  if (!t.requestBodyDone && !discardRequestBody()) t.keepAlive = false;
   const bool keepAlive = t.keepAlive && !draining_;
   if (!keepAlive) {
     closeAfterFlush();
@@ -808,6 +847,17 @@ void ClientSession::finishTransaction() {
   if (evbuffer_get_length(bufferevent_get_input(client_.get())) > 0) {
     event_active(resumeEvent_.get(), 0, 0);
   }
+}
+
+bool ClientSession::discardRequestBody() {
+  auto& t = txn_;
+  if (t.requestFraming.kind != http::BodyKind::kContentLength || !client_) return false;
+  evbuffer* in = bufferevent_get_input(client_.get());
+  if (evbuffer_get_length(in) < t.requestBodyLeft) return false;
+  evbuffer_drain(in, static_cast<size_t>(t.requestBodyLeft));
+  t.requestBodyLeft = 0;
+  t.requestBodyDone = true;
+  return true;
 }
 
 void ClientSession::logTransaction() {

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,10 @@ class ClientSession {
     std::unique_ptr<UpstreamConnection> upstream;
     bool retried = false;
     bool responseBytesSeen = false;
+    /// first_byte_timeout counts from the request, not from the last 1xx.
+    std::chrono::steady_clock::time_point firstByteDeadline;
+    unsigned interimCount = 0;
+    size_t interimBytes = 0;
     http::ResponseHead response;
     http::Framing responseFraming;
     BodyEncoding clientEncoding = BodyEncoding::kNone;
@@ -158,6 +163,9 @@ class ClientSession {
 
   // response side
   void readResponseHead();
+  /// Relays one 1xx (bounded in count and bytes); false when the exchange
+  /// was answered with an error instead.
+  bool relayInterim(http::ResponseHead head, size_t headBytes);
   void startResponseBody();
   void pumpResponseBody();
   void finishResponseBody();
@@ -192,15 +200,24 @@ class ClientSession {
   /// allow this client the address the copy was fetched from, and the copy
   /// is fresh or may be served stale on error.
   bool serveStoredWithoutDns();
+  /// The rules for this client allow the address a stored copy (or a
+  /// collapsed fetch) came from. Unknown addresses are refused.
+  bool mayReadCopyFrom(std::string_view originAddress) const;
 
   // endings
   void reply(ErrorReply error, bool close = true);
   void denied(const std::string& rule, const std::string& where, const std::string& reason);
   void finishTransaction();
+  /// Drops a Content-Length request body that already arrived whole; false
+  /// when it has not (or is chunked): the connection must then close.
+  bool discardRequestBody();
+  void answerMaxForwards();
   void logTransaction();
   void closeAfterFlush();
   void close();
   void armHeadTimer(std::chrono::milliseconds timeout);
+  /// Resolves this client's [[limit]] from config_ (after start and after a
+  /// reload swapped config_) and sets the connection's bandwidth bucket.
   void applyLimits();
   bool overRequestRate();
   void noteRefusal();
@@ -242,8 +259,9 @@ class ClientSession {
   size_t requestsServed_ = 0;
   std::string scratch_;
   std::shared_ptr<const config::Config> config_;  // for the connection-level limits
-  /// The [[limit]] that applies to this client, if any (index into config_->limits).
-  const config::RateLimitConfig* limit_ = nullptr;
+  /// The [[limit]] that applies to this client under config_, copied by
+  /// value: nothing in a session points into a snapshot it might outlive.
+  std::optional<config::RateLimitConfig> limit_;
   UniqueHandle<ev_token_bucket_cfg, ev_token_bucket_cfg_free> bandwidth_;
 };
 

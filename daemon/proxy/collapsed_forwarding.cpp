@@ -25,12 +25,14 @@ void InFlightFetch::removeWaiter(event* wake) {
 
 void InFlightFetch::publishHead(http::ResponseHead head, std::vector<std::string> varyNames,
                                 std::string secondaryKey,
-                                std::shared_ptr<const cache::InFlightBody> body) {
+                                std::shared_ptr<const cache::InFlightBody> body,
+                                std::string originAddress) {
   std::lock_guard lock(mutex_);
   view_.head = std::make_shared<const http::ResponseHead>(std::move(head));
   view_.varyNames = std::move(varyNames);
   view_.secondaryKey = std::move(secondaryKey);
   view_.body = std::move(body);
+  view_.originAddress = std::move(originAddress);
   view_.phase = Phase::kStreaming;
   wakeAllLocked();
 }

@@ -38,6 +38,9 @@ class InFlightFetch {
     std::vector<std::string> varyNames;
     std::string secondaryKey;
     std::shared_ptr<const cache::InFlightBody> body;
+    /// The IP the leader fetched from: each waiter checks it against its
+    /// own client's rules before it may read the body.
+    std::string originAddress;
   };
 
   View view() const;
@@ -46,7 +49,8 @@ class InFlightFetch {
 
   // Leader side.
   void publishHead(http::ResponseHead head, std::vector<std::string> varyNames,
-                   std::string secondaryKey, std::shared_ptr<const cache::InFlightBody> body);
+                   std::string secondaryKey, std::shared_ptr<const cache::InFlightBody> body,
+                   std::string originAddress = {});
   void notifyProgress();
   void finish(Phase phase);
 

@@ -63,6 +63,9 @@ bool ClientSession::tryCache() {
   t.record.cache = log::CacheResult::kMiss;
   auto now = std::chrono::system_clock::now();
   auto entry = store->lookup(t.cacheKey, t.request.headers);
+  // A copy fetched from an address this client may not reach is not its to
+  // read (the name may point elsewhere now): treat it as a miss.
+  if (entry && !mayReadCopyFrom(entry->originAddress)) entry.reset();
   if (entry) {
     t.evaluation = policy::evaluate(t.request, entry->response, now, policyOptions(*t.config));
     if (t.evaluation.usability != policy::Usability::kMustRevalidate) {
@@ -103,8 +106,8 @@ bool ClientSession::tryCache() {
   return true;
 }
 
-bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry,
-                                int64_t age, log::CacheResult result) {
+bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
+                                log::CacheResult result) {
   auto& t = txn_;
   cache::Cache* store = worker_.server().cache();
   const auto& pseudonym = t.config->server.viaPseudonym;
@@ -160,7 +163,8 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
       // Larger bodies are referenced, not copied: the chain keeps the
       // shared body alive until libevent has sent it.
       auto* keep = new cache::SharedBody(inMemory);
-      if (evbuffer_add_reference(out, inMemory->data() + offset, length, &releaseSharedBody, keep) != 0) {
+      if (evbuffer_add_reference(out, inMemory->data() + offset, length, &releaseSharedBody,
+                                 keep) != 0) {
         delete keep;
         return false;
       }
@@ -268,8 +272,12 @@ bool ClientSession::onResponseHeadForCache() {
     if (t.writer) {
       auto names = policy::varyFieldNames(t.response.headers);
       auto secondary = policy::secondaryKey(names, t.request.headers);
-      t.fetch->publishHead(t.response, std::move(names), std::move(secondary),
-                           t.writer->progress());
+      std::string origin;
+      if (t.upstream) {
+        if (auto ip = t.upstream->address.ip()) origin = ip->toString();
+      }
+      t.fetch->publishHead(t.response, std::move(names), std::move(secondary), t.writer->progress(),
+                           std::move(origin));
     } else {
       leaveFetch(InFlightFetch::Phase::kUncacheable);
     }
@@ -384,7 +392,8 @@ void ClientSession::continueWaiting() {
   if (view.phase == Phase::kWaitingHead) return;
   if (!t.waiterHeadSent) {
     if (view.phase == Phase::kUncacheable || view.phase == Phase::kFailed || !view.head ||
-        policy::secondaryKey(view.varyNames, t.request.headers) != view.secondaryKey) {
+        policy::secondaryKey(view.varyNames, t.request.headers) != view.secondaryKey ||
+        !mayReadCopyFrom(view.originAddress)) {
       stopWaitingAndFetch();  // not a response we may share: fetch our own
       return;
     }
@@ -459,6 +468,16 @@ void ClientSession::continueWaiting() {
       close();
     }
   }
+}
+
+bool ClientSession::mayReadCopyFrom(std::string_view originAddress) const {
+  auto origin = acl::IpAddress::parse(originAddress);
+  if (!origin) return false;  // stored before origins were recorded: cannot check
+  const auto& resolved = txn_.addresses;
+  if (std::find(resolved.begin(), resolved.end(), *origin) != resolved.end()) {
+    return true;  // checked for this client a moment ago (onResolved)
+  }
+  return checkAddresses({*origin}).allowed();
 }
 
 bool ClientSession::serveStoredWithoutDns() {

@@ -27,7 +27,8 @@ void ClientSession::readResponseHead() {
     size_t len = evbuffer_get_length(in);
     if (len == 0) return;
     size_t view = std::min(len, server.maxHeaderBytes + 1);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
+    const char* data =
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
     http::ParseLimits limits;
     limits.maxRequestLine = server.maxHeaderBytes;
     limits.maxHeaderBytes = server.maxHeaderBytes;
@@ -44,33 +45,65 @@ void ClientSession::readResponseHead() {
       worker_.server().stats().upstreamError();
       releaseUpstream(false);
       t.record.error = "bad upstream response: " + std::string(outcome.reason);
-      reply(badUpstreamResponse("The origin server sent a response the proxy cannot pass on safely (" +
-                                    std::string(outcome.reason) + ").",
-                                outcome.reason));
+      reply(badUpstreamResponse(
+          "The origin server sent a response the proxy cannot pass on safely (" +
+              std::string(outcome.reason) + ").",
+          outcome.reason));
       return;
     }
     t.record.upstreamBytes += outcome.consumed;
     evbuffer_drain(in, outcome.consumed);
     if (head.status >= 100 && head.status < 200) {
-      // Interim responses go to 1.1 clients as they come (RFC 9110 §15.2);
-      // 101 is impossible: Upgrade is never forwarded.
-      if (head.status == 101) {
-        releaseUpstream(false);
-        reply(protocolError(502, "unexpected 101 Switching Protocols"));
-        return;
-      }
-      if (t.request.versionMinor >= 1) {
-        std::string interim;
-        http::removeHopByHopFields(head.headers);
-        http::writeResponseHead(interim, head.status, head.reason, head.headers);
-        writeToClient(interim);
-      }
+      if (!relayInterim(std::move(head), outcome.consumed)) return;
       continue;
     }
     t.response = std::move(head);
     startResponseBody();
     return;
   }
+}
+
+namespace {
+// An origin may send several interim responses (100, 102, 103 Early Hints)
+// before the final one; more than this is a flood, not HTTP.
+constexpr unsigned kMaxInterimResponses = 16;
+}  // namespace
+
+bool ClientSession::relayInterim(http::ResponseHead head, size_t headBytes) {
+  auto& t = txn_;
+  // 101 is impossible: Upgrade is never forwarded.
+  if (head.status == 101) {
+    releaseUpstream(false);
+    reply(protocolError(502, "unexpected 101 Switching Protocols"));
+    return false;
+  }
+  // Interim responses are bounded in number and in bytes together (one
+  // head's worth), so an origin streaming 1xx forever to a client that
+  // never reads cannot grow our memory.
+  t.interimBytes += headBytes;
+  if (++t.interimCount > kMaxInterimResponses || t.interimBytes > t.config->server.maxHeaderBytes) {
+    worker_.server().stats().upstreamError();
+    releaseUpstream(false);
+    t.record.error = "bad upstream response: too many interim responses";
+    reply(badUpstreamResponse("The origin server sent too many interim (1xx) responses.",
+                              "too many interim responses"));
+    return false;
+  }
+  // Interim responses go to 1.1 clients as they come (RFC 9110 §15.2).
+  if (t.request.versionMinor >= 1) {
+    std::string interim;
+    http::removeHopByHopFields(head.headers);
+    http::writeResponseHead(interim, head.status, head.reason, head.headers);
+    writeToClient(interim);
+  }
+  // Each read restarts libevent's read timeout; the final response must
+  // still arrive within first_byte_timeout of the request being sent.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.firstByteDeadline - std::chrono::steady_clock::now());
+  timeval rt = toTimeval(std::max(left, std::chrono::milliseconds(1)));
+  timeval wt = toTimeval(t.config->server.bodyTimeout);
+  bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
+  return true;
 }
 
 void ClientSession::startResponseBody() {
@@ -98,8 +131,9 @@ void ClientSession::startResponseBody() {
     if (!prepareRangeCut(clientHead, clientLength)) return;
   }
   if (onResponseHeadForCache()) return;
-  std::string head = buildClientResponse(t.sliceForClient ? clientHead : t.response, t.clientEncoding,
-                                         clientLength, !t.keepAlive, t.config->server.viaPseudonym);
+  std::string head =
+      buildClientResponse(t.sliceForClient ? clientHead : t.response, t.clientEncoding,
+                          clientLength, !t.keepAlive, t.config->server.viaPseudonym);
   t.record.status = t.sliceForClient ? clientHead.status : t.response.status;
   writeToClient(head);
   state_ = State::kRelayingResponse;
@@ -142,7 +176,8 @@ void ClientSession::pumpResponseBody() {
     }
     case http::BodyKind::kChunked: {
       if (avail == 0) break;
-      const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+      const char* data =
+          reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
       scratch_.clear();
       auto outcome = t.responseChunks.decode(std::string_view(data, avail), scratch_);
       if (outcome.status == http::ParseStatus::kInvalid) {
@@ -172,7 +207,8 @@ void ClientSession::pumpResponseBody() {
       t.record.upstreamBytes += avail;
       teeToCache(in, avail);
       if (t.clientEncoding == BodyEncoding::kChunked) {
-        const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
+        const char* data =
+            reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
         std::string chunk;
         http::appendChunk(chunk, std::string_view(data, avail));
         evbuffer_drain(in, avail);
@@ -276,16 +312,15 @@ void ClientSession::startTunnel() {
   options.idleTimeout = server.tunnelIdleTimeout;
   // The client's bufferevent rate limit goes away with the bufferevent: the
   // tunnel paces both directions itself.
-  options.bandwidth = limit_ != nullptr ? limit_->bandwidth : 0;
-  tunnel_ = std::make_unique<Tunnel>(
-      std::move(client_), std::move(t.upstream->bev), options,
-      [this](const Tunnel::Totals& totals) {
-        txn_.record.bytesIn += totals.clientToUpstream;
-        txn_.record.bytesOut += totals.upstreamToClient;
-        txn_.record.upstreamBytes += totals.upstreamToClient;
-        if (!totals.error.empty()) txn_.record.error = totals.error;
-        close();
-      });
+  options.bandwidth = limit_ ? limit_->bandwidth : 0;
+  tunnel_ = std::make_unique<Tunnel>(std::move(client_), std::move(t.upstream->bev), options,
+                                     [this](const Tunnel::Totals& totals) {
+                                       txn_.record.bytesIn += totals.clientToUpstream;
+                                       txn_.record.bytesOut += totals.upstreamToClient;
+                                       txn_.record.upstreamBytes += totals.upstreamToClient;
+                                       if (!totals.error.empty()) txn_.record.error = totals.error;
+                                       close();
+                                     });
   t.upstream.reset();
   tunnel_->start();
 }

@@ -749,13 +749,14 @@ allow = { from = "local", to = "web" }
 
 class ScriptedNameserver:
     """A UDP DNS server on 127.0.0.1 that answers every A query with
-    127.0.0.1 (TTL 0, no AAAA) until `failing` is set, then SERVFAIL: the
-    thin link going down between two requests."""
+    `address` (127.0.0.1 unless told; TTL 0, no AAAA) until `failing` is
+    set, then SERVFAIL: the thin link going down between two requests."""
 
-    def __init__(self):
+    def __init__(self, address="127.0.0.1"):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.address = address  # may be changed between requests: the name moved
         self.failing = False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -771,7 +772,7 @@ class ScriptedNameserver:
             return qid + b"\x81\x82" + struct.pack("!HHHH", 1, 0, 0, 0) + question
         answers = b""
         if qtype == 1:
-            answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) + socket.inet_aton("127.0.0.1")
+            answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) + socket.inet_aton(self.address)
         return qid + b"\x81\x80" + struct.pack("!HHHH", 1, 1 if answers else 0, 0, 0) + question + answers
 
     def _run(self):
