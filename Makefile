@@ -8,6 +8,9 @@ CONFIG     ?= etc/portcullis.toml
 # Started as root (a fresh machine), `make run` drops to this user after binding:
 # the daemon refuses to serve as root.
 RUN_USER   ?= $(if $(filter 0,$(shell id -u)),nobody)
+# ccache when the machine has it (a developer's rebuilds); the build never needs it.
+CCACHE     := $(shell command -v ccache 2>/dev/null)
+LAUNCHER   := $(if $(CCACHE),-DCMAKE_CXX_COMPILER_LAUNCHER=$(CCACHE) -DCMAKE_C_COMPILER_LAUNCHER=$(CCACHE))
 
 .PHONY: all deps test-deps build run test check check-asan fuzz clean
 
@@ -20,7 +23,7 @@ test-deps:
 	@packaging/build-deps.sh --test
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER)
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
@@ -32,7 +35,7 @@ check: test-deps build
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors.
 check-asan: test-deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPORTCULLIS_SANITIZE=ON -DPORTCULLIS_WERROR=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPORTCULLIS_SANITIZE=ON -DPORTCULLIS_WERROR=ON $(LAUNCHER)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
@@ -45,7 +48,7 @@ FUZZ_SECONDS    ?= 60
 CI_FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.cpp,fuzz_%,$(wildcard tests/fuzz/*_fuzz.cpp))
 fuzz: test-deps
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPORTCULLIS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DPORTCULLIS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER)
 	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
 	tests/fuzz/run-all.sh build-fuzz $(FUZZ_SECONDS)
 
