@@ -148,7 +148,8 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       // Microseconds are the most a log reader wants: 12.634, not 12.634299.
       .field("duration_ms", std::round(r.durationMs * 1000) / 1000)
       .optional("upstream", r.upstream)
-      .optional("error", r.error);
+      .optional("error", r.error)
+      .optional("termination", r.termination);
 }
 
 std::string formatJson(const AccessRecord& r) {

@@ -241,8 +241,10 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
       return;
     }
     if (self->txn_.active) {
-      self->txn_.record.error =
-          (what & BEV_EVENT_TIMEOUT) ? "client timeout" : "client closed the connection";
+      const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
+      self->txn_.record.error = timedOut ? "client timeout" : "client closed the connection";
+      self->txn_.record.termination =
+          describe(timedOut ? Termination::kClientTimeout : Termination::kClientClosed).name;
     }
     self->close();
   });
@@ -377,14 +379,11 @@ void ClientSession::beginTransaction(size_t headBytes) {
     t.requestBodyDone = true;
   }
   if (overRequestRate()) {
-    ErrorReply e;
-    e.status = 429;
-    e.proxyStatusError = "http_request_denied";
-    e.title = "Too many requests";
-    e.message =
-        "This client sends requests faster than the proxy's limit allows; try again shortly.";
+    ErrorReply e = errorReply(
+        Termination::kRateLimited,
+        "This client sends requests faster than the proxy's limit allows; try again shortly.",
+        "request rate limit");
     e.rule = limit_->name;
-    e.detail = "request rate limit";
     t.record.rule = limit_->name;
     reply(std::move(e), false);
     return;
@@ -399,15 +398,12 @@ bool ClientSession::checkTarget() {
   const bool isConnect = t.request.methodKind == http::Method::kConnect;
   if (!isConnect &&
       (t.request.target.empty() || t.request.target[0] == '/' || t.request.target == "*")) {
-    ErrorReply e;
-    e.status = 400;
-    e.proxyStatusError = "http_request_error";
-    e.title = "This is a proxy server";
-    e.message =
+    ErrorReply e = errorReply(
+        Termination::kNotAProxyRequest,
         "Portcullis is a forward proxy: it relays requests of the form "
         "\"GET http://host/path\" and tunnels \"CONNECT host:443\". Configure it as the HTTP "
-        "proxy in your browser or with curl -x instead of visiting it directly.";
-    e.detail = "origin-form request to a forward proxy";
+        "proxy in your browser or with curl -x instead of visiting it directly.",
+        "origin-form request to a forward proxy");
     t.keepAlive = false;
     reply(std::move(e));
     return false;
@@ -415,8 +411,10 @@ bool ClientSession::checkTarget() {
   if (t.request.methodKind == http::Method::kOther) {
     // Methods are case-sensitive tokens (RFC 9110 §9.1): "get" is not GET.
     // A forward proxy has no business relaying methods it does not know.
-    ErrorReply e = protocolError(501, "method not supported by this proxy");
-    e.title = "Method not supported";
+    ErrorReply e = errorReply(Termination::kMethodNotSupported,
+                              "The proxy could not accept this request: method not supported by "
+                              "this proxy.",
+                              "method not supported by this proxy");
     t.keepAlive = false;
     reply(std::move(e));
     return false;
@@ -436,21 +434,17 @@ bool ClientSession::checkTarget() {
     return false;
   }
   if (!isConnect && t.target.scheme != "http") {
-    ErrorReply e;
-    e.status = 501;
-    e.proxyStatusError = "http_request_error";
-    e.title = "Use CONNECT for https";
-    e.message = "This proxy relays https:// only through CONNECT tunnels.";
-    e.detail = "absolute-form https request";
+    ErrorReply e = errorReply(Termination::kHttpsWithoutConnect,
+                              "This proxy relays https:// only through CONNECT tunnels.",
+                              "absolute-form https request");
     reply(std::move(e));
     return false;
   }
   if (viaNamesUs(t.request.headers, t.config->server.viaPseudonym)) {
-    ErrorReply e;
-    e.status = 508;
-    e.proxyStatusError = "proxy_loop_detected";
-    e.title = "Forwarding loop";
-    e.message = "This request has already passed through this proxy: it would loop forever.";
+    ErrorReply e = errorReply(
+        Termination::kForwardingLoop,
+        "This request has already passed through this proxy: it would loop forever.");
+
     t.keepAlive = false;
     reply(std::move(e));
     return false;
@@ -518,14 +512,11 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   if (state_ != State::kResolving) return;
   if (answer.failure) {
     worker_.server().stats().dnsFailure();
-    ErrorReply e;
     const bool timeout = *answer.failure == net::DnsFailure::kTimeout;
-    e.status = timeout ? 504 : 502;
-    e.proxyStatusError = timeout ? "dns_timeout" : "dns_error";
-    e.title = timeout ? "DNS lookup timed out" : "Unknown host";
-    e.message =
-        "The proxy could not find the address of " + t.target.host + " (" + answer.detail + ").";
-    e.detail = answer.detail;
+    ErrorReply e = errorReply(
+        timeout ? Termination::kDnsTimeout : Termination::kDnsError,
+        "The proxy could not find the address of " + t.target.host + " (" + answer.detail + ").",
+        answer.detail);
     t.record.error = "dns: " + answer.detail;
     if (serveStoredWithoutDns()) return;
     reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
@@ -582,11 +573,8 @@ acl::Decision ClientSession::checkAddresses(const std::vector<acl::IpAddress>& a
 void ClientSession::connectUpstream() {
   auto& t = txn_;
   if (t.nextAddress >= t.addresses.size()) {
-    ErrorReply e;
-    e.status = 502;
-    e.proxyStatusError = "connection_refused";
-    e.title = "Cannot reach the server";
-    e.message = "The proxy could not connect to " + t.target.authority() + ".";
+    ErrorReply e = errorReply(Termination::kConnectRefused,
+                              "The proxy could not connect to " + t.target.authority() + ".");
     t.record.error = "connect failed";
     worker_.server().stats().upstreamError();
     reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
@@ -634,12 +622,10 @@ void ClientSession::onUpstreamFailed(short what) {
   }
   worker_.server().stats().upstreamError();
   if (serveStaleOnError()) return;
-  ErrorReply e;
-  e.status = timedOut ? 504 : 502;
-  e.proxyStatusError = timedOut ? "connection_timeout" : "connection_refused";
-  e.title = timedOut ? "The server did not answer" : "Cannot reach the server";
-  e.message = "The proxy could not connect to " + t.target.authority() +
-              (timedOut ? ": the connection attempt timed out." : ": the connection was refused.");
+  ErrorReply e = errorReply(
+      timedOut ? Termination::kConnectTimeout : Termination::kConnectRefused,
+      "The proxy could not connect to " + t.target.authority() +
+          (timedOut ? ": the connection attempt timed out." : ": the connection was refused."));
   t.record.error = timedOut ? "upstream connect timeout" : "upstream connect refused";
   reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
 }
@@ -789,13 +775,10 @@ void ClientSession::denied(const std::string& rule, const std::string& where,
   txn_.record.decision = log::AccessDecision::kDeny;
   txn_.record.rule = rule;
   txn_.record.ruleWhere = where;
-  ErrorReply e;
-  e.status = 403;
-  e.proxyStatusError = rule == "hard:special-address" || rule == "hard:self"
-                           ? "destination_ip_prohibited"
-                           : "http_request_denied";
-  e.title = "Access denied";
-  e.message = reason.empty() ? "The proxy's access rules do not allow this request." : reason;
+  const bool prohibitedAddress = rule == "hard:special-address" || rule == "hard:self";
+  ErrorReply e = errorReply(
+      prohibitedAddress ? Termination::kDestinationProhibited : Termination::kDeniedByRule,
+      reason.empty() ? "The proxy's access rules do not allow this request." : reason);
   e.rule = rule;
   e.ruleWhere = where;
   reply(std::move(e), true);
@@ -811,6 +794,8 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
   }
   if (closeAfter) t.keepAlive = false;
   t.record.status = error.status;
+  t.record.termination = describe(error.termination).name;
+
   if (t.record.error.empty() && !error.detail.empty()) t.record.error = error.detail;
   std::string_view pseudonym =
       t.config ? std::string_view(t.config->server.viaPseudonym) : std::string_view("portcullis");
@@ -864,7 +849,9 @@ void ClientSession::logTransaction() {
   auto& t = txn_;
   if (!t.active) return;
   t.active = false;
+  if (t.record.termination.empty()) t.record.termination = describe(Termination::kCompleted).name;
   auto elapsed = std::chrono::steady_clock::now() - t.started;
+
   t.record.durationMs = std::chrono::duration<double, std::milli>(elapsed).count();
   worker_.server().stats().recordRequest(t.record);
   const auto& hooks = worker_.server().hooks();

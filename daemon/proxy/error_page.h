@@ -5,9 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/proxy/termination.h"
+
 namespace portcullis::proxy {
 
 struct ErrorReply {
+  /// Why the exchange ended; build replies with errorReply() (termination.h)
+  /// so status, Proxy-Status and title come from the one table.
+  Termination termination = Termination::kBadRequest;
   int status = 500;
   /// RFC 9209 §2.3 error type, e.g. "http_request_denied", "dns_timeout",
   /// "destination_ip_prohibited", "connection_refused", "http_protocol_error".

@@ -78,11 +78,9 @@ bool ClientSession::tryCache() {
   // RFC 9111 §5.2.1.7: only-if-cached and nothing usable -> 504, no fetch.
   if ((!entry || t.evaluation.usability == policy::Usability::kMustRevalidate) &&
       policy::parseCacheControl(t.request.headers).onlyIfCached) {
-    ErrorReply e;
-    e.status = 504;
-    e.proxyStatusError = "http_request_error";
-    e.title = "Not in cache";
-    e.message = "The request said only-if-cached and the cache has no usable copy.";
+    ErrorReply e =
+        errorReply(Termination::kNotInCache,
+                   "The request said only-if-cached and the cache has no usable copy.");
     reply(std::move(e), false);
     return true;
   }
@@ -126,10 +124,9 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   head.headers.remove("Age");
   if (conditional == policy::ClientConditional::kPreconditionFailed) {
     t.record.cache = result;
-    ErrorReply e;
-    e.status = 412;
-    e.title = "Precondition failed";
-    e.message = "The stored response does not satisfy the request's preconditions.";
+    ErrorReply e =
+        errorReply(Termination::kPreconditionFailed,
+                   "The stored response does not satisfy the request's preconditions.");
     reply(std::move(e), false);
     return true;
   }
@@ -431,6 +428,7 @@ void ClientSession::continueWaiting() {
     int fd = ::dup(t.waiterFd.get());
     if (fd < 0) {
       t.record.error = "cache read failed while streaming a collapsed response";
+      t.record.termination = describe(Termination::kStorageError).name;
       close();
       return;
     }
@@ -444,6 +442,7 @@ void ClientSession::continueWaiting() {
     if (evbuffer_add_file(out, fd, static_cast<ev_off_t>(t.waiterOffset),
                           static_cast<ev_off_t>(length)) != 0) {
       t.record.error = "cache read failed while streaming a collapsed response";
+      t.record.termination = describe(Termination::kStorageError).name;
       close();
       return;
     }
@@ -465,6 +464,8 @@ void ClientSession::continueWaiting() {
     } else if (view.phase == Phase::kFailed || view.phase == Phase::kUncacheable) {
       // The leader's body broke: never pass a short body off as complete.
       t.record.error = "collapsed fetch failed mid-body";
+      t.record.termination = describe(Termination::kOriginBodyBroken).name;
+
       close();
     }
   }

@@ -74,7 +74,9 @@ bool ClientSession::relayInterim(http::ResponseHead head, size_t headBytes) {
   // 101 is impossible: Upgrade is never forwarded.
   if (head.status == 101) {
     releaseUpstream(false);
-    reply(protocolError(502, "unexpected 101 Switching Protocols"));
+    reply(badUpstreamResponse("The origin server tried to switch protocols; this proxy never "
+                              "forwards an Upgrade.",
+                              "unexpected 101 Switching Protocols"));
     return false;
   }
   // Interim responses are bounded in number and in bytes together (one
@@ -252,6 +254,8 @@ void ClientSession::cutShort(std::string error) {
   // then the connection is closed without the rest or a last chunk.
   auto& t = txn_;
   t.record.error = std::move(error);
+  t.record.termination = describe(Termination::kOriginBodyBroken).name;
+
   worker_.server().stats().upstreamError();
   finishCacheWrite(false);
   releaseUpstream(false);
@@ -287,12 +291,10 @@ void ClientSession::onUpstreamClosed(short what) {
   releaseUpstream(false);
   worker_.server().stats().upstreamError();
   if (serveStaleOnError()) return;
-  ErrorReply e;
-  e.status = timedOut ? 504 : 502;
-  e.proxyStatusError = timedOut ? "connection_read_timeout" : "connection_terminated";
-  e.title = timedOut ? "The server took too long" : "The server closed the connection";
-  e.message = timedOut ? "The origin server accepted the request but did not answer in time."
-                       : "The origin server closed the connection without answering.";
+  ErrorReply e = errorReply(
+      timedOut ? Termination::kOriginTimeout : Termination::kOriginClosed,
+      timedOut ? "The origin server accepted the request but did not answer in time."
+               : "The origin server closed the connection without answering.");
   t.record.error = timedOut ? "upstream first byte timeout" : "upstream closed before response";
   reply(std::move(e));
 }

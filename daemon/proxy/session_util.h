@@ -9,6 +9,7 @@
 
 #include "daemon/http/message.h"
 #include "daemon/proxy/error_page.h"
+#include "daemon/proxy/termination.h"
 
 namespace portcullis::proxy::detail {
 
@@ -26,42 +27,22 @@ inline bool isIdempotent(http::Method m) {
          m == http::Method::kTrace || m == http::Method::kPut || m == http::Method::kDelete;
 }
 
-/// The reply to a request we refuse to parse or forward.
+/// The reply to a request we refuse to parse or forward (400, 414, 431, 505).
 inline ErrorReply protocolError(int status, std::string_view why) {
-  ErrorReply e;
-  e.status = status;
-  e.proxyStatusError = "http_request_error";
-  e.title = status == 414   ? "Request line too long"
-            : status == 431 ? "Request header fields too large"
-            : status == 505 ? "HTTP version not supported"
-            : status == 501 ? "Not implemented"
-                            : "Bad request";
-  e.message = "The proxy could not accept this request: " + std::string(why) + ".";
-  e.detail = std::string(why);
-  return e;
+  return errorReply(Termination::kBadRequest,
+                    "The proxy could not accept this request: " + std::string(why) + ".",
+                    std::string(why), status);
 }
 
 /// The 408 for a client whose request stopped arriving.
 inline ErrorReply requestTimeout(std::string message, std::string_view detail) {
-  ErrorReply e;
-  e.status = 408;
-  e.proxyStatusError = "http_request_error";
-  e.title = "Request timeout";
-  e.message = std::move(message);
-  e.detail = std::string(detail);
-  return e;
+  return errorReply(Termination::kClientTimeout, std::move(message), std::string(detail));
 }
 
 /// The 502 for an origin's response we will not pass on (RFC 9209
 /// http_protocol_error); `message` is the sentence for people.
 inline ErrorReply badUpstreamResponse(std::string message, std::string_view detail) {
-  ErrorReply e;
-  e.status = 502;
-  e.proxyStatusError = "http_protocol_error";
-  e.title = "Bad answer from the server";
-  e.message = std::move(message);
-  e.detail = std::string(detail);
-  return e;
+  return errorReply(Termination::kBadOriginResponse, std::move(message), std::string(detail));
 }
 
 }  // namespace portcullis::proxy::detail

@@ -24,7 +24,13 @@ RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CLIENT = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 ACCESS_KEYS = {"ts", "client", "user", "method", "url", "status", "bytes_in", "bytes_out",
                "upstream_bytes", "cache", "decision", "rule", "rule_where", "duration_ms",
-               "upstream", "error"}
+               "upstream", "error", "termination"}
+TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_limited",
+                "bad_request", "not_a_proxy_request", "method_not_supported",
+                "https_without_connect", "forwarding_loop", "client_timeout", "client_closed",
+                "dns_error", "dns_timeout", "connect_refused", "connect_timeout", "origin_timeout",
+                "origin_closed", "bad_origin_response", "origin_body_broken", "not_in_cache",
+                "precondition_failed", "storage_error"}
 CACHE_RESULTS = {"NONE", "HIT", "MISS", "REVALIDATED", "STALE", "COLLAPSED", "BYPASS"}
 MAX_CONNECTIONS = 777
 
@@ -149,6 +155,7 @@ def check_access_line(line):
     assert type(line["duration_ms"]) in (int, float) and line["duration_ms"] >= 0
     assert line["upstream"] is None or isinstance(line["upstream"], str)
     assert line["error"] is None or isinstance(line["error"], str)
+    assert line["termination"] in TERMINATIONS, line["termination"]
 
 
 def via_proxy(proxy, url, extra=()):
@@ -196,6 +203,8 @@ def test_each_kind_of_request_logs_one_wellformed_line(cache_proxy, origin, deni
     assert deny["url"] == "http://127.0.0.1:%d/secret" % denied_port
     assert deny["upstream"] is None and deny["upstream_bytes"] == 0
     assert deny["cache"] == "NONE" and deny["bytes_out"] > 0
+    assert deny["termination"] == "denied_by_rule"
+    assert miss["termination"] == hit["termination"] == tunnel["termination"] == "completed"
 
     assert tunnel["method"] == "CONNECT" and tunnel["url"] == origin_addr
     assert tunnel["status"] == 200 and tunnel["cache"] == "NONE"

@@ -452,6 +452,7 @@ timeout = "1s"
         assert r is not None and r.status in (502, 504), r
         line = p.access_lines(1)[0]
         assert line["rule"] == "local-to-web", line
+        assert line["termination"] in ("dns_error", "dns_timeout"), line
         p.finish()
     finally:
         ns.close()

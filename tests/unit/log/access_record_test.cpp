@@ -34,6 +34,7 @@ AccessRecord sample() {
   r.durationMs = 12.5;
   r.upstream = "93.184.216.34:80";
   r.error = "";
+  r.termination = "completed";
   return r;
 }
 
@@ -70,6 +71,7 @@ TEST_CASE("formatJson: every field present and typed") {
       {"duration_ms", Type::kNumber},
       {"upstream", Type::kString},
       {"error", Type::kNull},
+      {"termination", Type::kString},
   };
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {
@@ -87,6 +89,7 @@ TEST_CASE("formatJson: every field present and typed") {
   CHECK(v.at("decision").string == "allow");
   CHECK(v.at("rule_where").string == "/etc/portcullis/portcullis.toml:42");
   CHECK(v.at("duration_ms").number == 12.5);
+  CHECK(v.at("termination").string == "completed");
 }
 
 TEST_CASE("formatJson: duration rounded to microseconds") {
@@ -104,6 +107,7 @@ TEST_CASE("formatJson: unauthenticated, denied, with error") {
   r.cache = CacheResult::kNone;
   r.status = 403;
   r.error = "destination denied";
+  r.termination = "denied_by_rule";
   const auto v = JsonReader::parse(formatJson(r));
   CHECK(v.at("user").type == Type::kNull);
   CHECK(v.at("upstream").type == Type::kNull);
@@ -111,6 +115,7 @@ TEST_CASE("formatJson: unauthenticated, denied, with error") {
   CHECK(v.at("decision").string == "deny");
   CHECK(v.at("cache").string == "NONE");
   CHECK(v.at("error").string == "destination denied");
+  CHECK(v.at("termination").string == "denied_by_rule");
 }
 
 TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
@@ -121,7 +126,7 @@ TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
   CHECK(line.find('\n') == std::string::npos);
   CHECK(portcullis::testing::isValidUtf8(line));
   const auto v = JsonReader::parse(line);
-  CHECK(v.object.size() == 16);
+  CHECK(v.object.size() == 17);
   CHECK(v.at("url").string ==
         "http://x/\",\"decision\":\"allow\"}\n{\"status\":200,\"x\":\"\x01\xef\xbf\xbd\x7f");
   CHECK(v.at("user").string == "bob\"\\");
