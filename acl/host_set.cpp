@@ -69,9 +69,13 @@ std::optional<HostPattern> parseHostPattern(std::string_view text, bool bareMean
   }
   std::string_view rest = text;
   p.match = bareMeansBoth ? HostMatch::kBoth : HostMatch::kExact;
+  // "*.example.org" and ".example.org" both mean the domain and everything
+  // under it, inline and in list files alike: blocklists in the wild write
+  // "*.ads.example" meaning the whole domain, and a rule that left the bare
+  // name out would let "ads.example" itself through.
   if (rest.starts_with("*.")) {
     rest.remove_prefix(2);
-    p.match = HostMatch::kSubdomains;
+    p.match = HostMatch::kBoth;
   } else if (rest.starts_with(".")) {
     rest.remove_prefix(1);
     p.match = HostMatch::kBoth;

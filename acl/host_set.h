@@ -15,9 +15,9 @@ namespace portcullis::acl {
 
 /// How a stored name matches.
 enum class HostMatch : uint8_t {
-  kExact = 1,       ///< "example.org" matches example.org only
-  kSubdomains = 2,  ///< "*.example.org" matches www.example.org, not example.org
-  kBoth = 3,        ///< ".example.org" (and names in list files): both
+  kExact = 1,       ///< "example.org" (inline) matches example.org only
+  kSubdomains = 2,  ///< proper subdomains only (no pattern syntax; a flag bit)
+  kBoth = 3,        ///< "*.example.org", ".example.org", list-file names: both
 };
 
 struct HostPattern {
@@ -27,7 +27,9 @@ struct HostPattern {
 };
 
 /// Parses one pattern: "*", "example.org", "*.example.org", ".example.org".
-/// `bareMeansBoth` makes a bare name also match its subdomains (list files).
+/// "*.name" and ".name" match the name itself and its subdomains; a bare
+/// name matches exactly, unless `bareMeansBoth` (list files), when it too
+/// matches its subdomains.
 /// On failure returns nullopt and sets `error`.
 std::optional<HostPattern> parseHostPattern(std::string_view text, bool bareMeansBoth,
                                             std::string& error);
