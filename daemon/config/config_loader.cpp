@@ -310,7 +310,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   try {
     root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    r.error(e.source(), std::string(e.description()));
+    r.error(e.source(), describeParseError(e.description(), text, e.source().begin.line));
     return result;
   }
   auto cfg = std::make_shared<Config>();

@@ -156,9 +156,10 @@ std::vector<std::string_view> childKeys(std::string_view parent) {
 
 std::string configReferenceMarkdown() {
   std::string out =
-      "Sizes are integers (bytes) or strings like \"512 KiB\", \"10 GiB\" (KiB/MiB/GiB/TiB, or "
-      "KB/MB/GB/TB for powers of 1000). Durations are strings like \"250ms\", \"30s\", \"5m\", "
-      "\"1h\", \"1d\". Unknown keys are errors.\n";
+      "Sizes are quoted strings with a unit, like \"512 KiB\", \"10 GiB\" (B, KiB/MiB/GiB/TiB, "
+      "or KB/MB/GB/TB for powers of 1000); a number without a unit is an error, except 0. "
+      "Durations are quoted strings like \"250ms\", \"30s\", \"5m\", \"1h\", \"1d\". Unknown "
+      "keys are errors.\n";
   for (const KeySpec& k : kSchema) {
     if (k.kind != KeyKind::kValue && parentOf(k.path).empty()) {
       out += "\n### " + sectionTitle(k.path) + "\n\n" + std::string(k.description) + "\n\n";

@@ -50,6 +50,20 @@ TEST_CASE("each diagnostic names file:line:col") {
        "t.toml:2:18: error: 'header_timeout' must be a duration string"},
       {"bad size", "[server]\nbuffer_size = \"lots\"\n" + kPolicy,
        "t.toml:2:15: error: 'buffer_size': 'lots' is not a size"},
+      {"size without a unit", "[cache]\nmax_size = 10\n" + kPolicy,
+       "t.toml:2:12: error: 'max_size' = 10: size needs a unit: write \"10 GiB\" (or \"10 B\" for "
+       "bytes)"},
+      {"size string without a unit", "[server]\nbuffer_size = \"256\"\n" + kPolicy,
+       "t.toml:2:15: error: 'buffer_size' = \"256\": size needs a unit: write \"256 KiB\" (or "
+       "\"256 B\" for bytes)"},
+      {"unquoted size", "[cache]\nmax_size = 10 GiB\n" + kPolicy,
+       "t.toml:2:15: error: invalid TOML while parsing key-value pair: expected a comment or "
+       "whitespace, saw 'G'; sizes and durations are strings: max_size = \"10 GiB\""},
+      {"unquoted duration", "[server]\nheader_timeout = 30s   # comment\n" + kPolicy,
+       "; sizes and durations are strings: header_timeout = \"30s\""},
+      {"unquoted text", "[cache]\ndir = /var/cache/portcullis\n" + kPolicy,
+       "t.toml:2:7: error: invalid TOML while parsing value: could not determine value type; "
+       "text values are strings in quotes: dir = \"/var/cache/portcullis\""},
       {"bad listen", "[server]\nlisten = [\"localhost:3128\"]\n" + kPolicy,
        "t.toml:2:11: error: 'listen': 'localhost' is not an IP address"},
       {"bad listen port", "[server]\nlisten = [\"127.0.0.1:65536\"]\n" + kPolicy,
