@@ -196,4 +196,39 @@ bool HostSet::coversAll(const HostSet& other) const {
   return true;
 }
 
+bool HostSet::reaches(const HostSet& other) const {
+  constexpr auto kExactBit = static_cast<uint8_t>(HostMatch::kExact);
+  constexpr auto kSubBit = static_cast<uint8_t>(HostMatch::kSubdomains);
+  for (const Slot& s : slots_) {
+    if (s.flags == 0) continue;
+    std::string_view name = nameAt(s);
+    if ((s.flags & kExactBit) && other.contains(name)) return true;
+    // Subdomains of `name` are shared when `other` matches the subdomains of
+    // `name` or of a parent; a subtree of `other` below `name` is found when
+    // `other` walks towards this set (see intersects).
+    if ((s.flags & kSubBit) && other.subtreeCovered(name)) return true;
+  }
+  return false;
+}
+
+bool HostSet::intersects(const HostSet& other) const {
+  if (empty() || other.empty()) return false;
+  if (any_ || other.any_) return true;
+  return reaches(other) || other.reaches(*this);
+}
+
+std::string HostSet::patternCoveredBy(const HostSet& outer) const {
+  constexpr auto kExactBit = static_cast<uint8_t>(HostMatch::kExact);
+  constexpr auto kSubBit = static_cast<uint8_t>(HostMatch::kSubdomains);
+  if (any_) return outer.any_ ? "*" : "";
+  for (const Slot& s : slots_) {
+    if (s.flags == 0) continue;
+    std::string_view name = nameAt(s);
+    bool covered = outer.any_ || ((!(s.flags & kExactBit) || outer.contains(name)) &&
+                                  (!(s.flags & kSubBit) || outer.subtreeCovered(name)));
+    if (covered) return (s.flags & kSubBit) ? "*." + std::string(name) : std::string(name);
+  }
+  return "";
+}
+
 }  // namespace portcullis::acl

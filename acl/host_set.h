@@ -51,6 +51,12 @@ class HostSet {
   /// True when every pattern of `other` is also matched here, pattern by
   /// pattern (used to find rules shadowed by earlier ones).
   bool coversAll(const HostSet& other) const;
+  /// True when some host name is matched both here and by `other`.
+  bool intersects(const HostSet& other) const;
+  /// One pattern of this set that `outer` matches whole, as it would be
+  /// written ("name", "*.name" or "*"); "" when there is none. Which one,
+  /// when several are, is unspecified (for diagnostics).
+  std::string patternCoveredBy(const HostSet& outer) const;
 
  private:
   struct Slot {
@@ -62,6 +68,8 @@ class HostSet {
   uint8_t flagsOf(std::string_view name, uint64_t hash) const;
   void grow(size_t capacity = 0);
   bool subtreeCovered(std::string_view name) const;
+  /// Some entry here shares a name with `other`, found from this side.
+  bool reaches(const HostSet& other) const;
   std::string_view nameAt(const Slot& s) const { return {arena_.data() + s.offset, s.length}; }
 
   std::string arena_;

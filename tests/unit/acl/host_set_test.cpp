@@ -164,3 +164,36 @@ TEST_CASE("a list line and an inline pattern mean the same") {
     CHECK(setOf({c.pattern}).contains(c.host) == c.inline_);
   }
 }
+
+TEST_CASE("HostSet::intersects and patternCoveredBy") {
+  struct Case {
+    std::vector<const char*> a, b;
+    bool meet;
+  };
+  const Case cases[] = {
+      {{"*"}, {"x.test"}, true},
+      {{"x.test"}, {"y.test"}, false},
+      {{"x.test"}, {"*.x.test"}, true},
+      {{"*.x.test"}, {"a.b.x.test"}, true},
+      {{"*.x.test"}, {"*.b.x.test"}, true},
+      {{"*.b.x.test"}, {"x.test"}, false},
+      {{"www.x.test"}, {"x.test"}, false},
+      {{"badx.test"}, {"*.x.test"}, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.a[0]);
+    CAPTURE(c.b[0]);
+    HostSet a, b;
+    std::string err;
+    for (const char* p : c.a) a.add(*parseHostPattern(p, false, err));
+    for (const char* p : c.b) b.add(*parseHostPattern(p, false, err));
+    CHECK(a.intersects(b) == c.meet);
+    CHECK(b.intersects(a) == c.meet);
+  }
+  CHECK(setOf({"video.test", "learn.test"}).patternCoveredBy(setOf({"*.video.test"})) ==
+        "video.test");
+  CHECK(setOf({"*.cdn.test"}).patternCoveredBy(setOf({"*.test"})) == "*.cdn.test");
+  CHECK(setOf({"*"}).patternCoveredBy(setOf({"*.test"})).empty());
+  CHECK(setOf({"learn.test"}).patternCoveredBy(setOf({"*"})) == "learn.test");
+  CHECK(setOf({"x.test"}).patternCoveredBy(setOf({"www.x.test"})).empty());
+}

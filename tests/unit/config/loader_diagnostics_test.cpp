@@ -64,6 +64,13 @@ TEST_CASE("each diagnostic names file:line:col") {
       {"unquoted text", "[cache]\ndir = /var/cache/portcullis\n" + kPolicy,
        "t.toml:2:7: error: invalid TOML while parsing value: could not determine value type; "
        "text values are strings in quotes: dir = \"/var/cache/portcullis\""},
+      {"lower-case method",
+       "[sources]\nlan = [\"10.0.0.0/8\"]\n[destinations]\n"
+       "web = { hosts = [\"*\"], methods = [\"GET\", \"get\"] }\n"
+       "[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n",
+       "t.toml:4:42: warning: method 'get' can never match: methods are case-sensitive and clients "
+       "send them in capitals; write \"GET\"",
+       false},
       {"bad listen", "[server]\nlisten = [\"localhost:3128\"]\n" + kPolicy,
        "t.toml:2:11: error: 'listen': 'localhost' is not an IP address"},
       {"bad listen port", "[server]\nlisten = [\"127.0.0.1:65536\"]\n" + kPolicy,
@@ -112,7 +119,7 @@ TEST_CASE("each diagnostic names file:line:col") {
       {"overlap in a set", "[sources]\nlan = [\"10.0.0.0/8\", \"10.1.0.0/16\"]\n" + kPolicy.substr(kPolicy.find("[dest")),
        "t.toml:2:22: warning: '10.1.0.0/16' in set 'lan' is already covered by '10.0.0.0/8' (line 2)", false},
       {"shadowed rule", kPolicy + "[[rule]]\nname = \"again\"\nallow = { from = \"lan\", to = \"web\" }\n",
-       "t.toml:7:1: warning: rule 'again' can never match: rule 'rule#1' (line 5) comes first", false},
+       "t.toml:7:1: warning: rule 'again' can never match: rule 'rule#1' (t.toml:5) comes first", false},
       {"unused set",
        "[sources]\nlan = [\"10.0.0.0/8\"]\n[destinations]\nspare = { ports = [8080] }\n"
        "web = { hosts = [\"*\"] }\n[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n",
