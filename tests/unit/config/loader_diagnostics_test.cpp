@@ -64,6 +64,8 @@ TEST_CASE("each diagnostic names file:line:col") {
       {"unquoted text", "[cache]\ndir = /var/cache/portcullis\n" + kPolicy,
        "t.toml:2:7: error: invalid TOML while parsing value: could not determine value type; "
        "text values are strings in quotes: dir = \"/var/cache/portcullis\""},
+      {"object larger than the cache", "[cache]\nenabled = false\nmax_size = \"10 MiB\"\n" + kPolicy,
+       "t.toml:3:12: warning: 'max_object_size' is larger than 'max_size'", false},
       {"lower-case method",
        "[sources]\nlan = [\"10.0.0.0/8\"]\n[destinations]\n"
        "web = { hosts = [\"*\"], methods = [\"GET\", \"get\"] }\n"
