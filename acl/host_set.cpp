@@ -69,9 +69,13 @@ std::optional<HostPattern> parseHostPattern(std::string_view text, bool bareMean
   }
   std::string_view rest = text;
   p.match = bareMeansBoth ? HostMatch::kBoth : HostMatch::kExact;
+  // "*.example.org" and ".example.org" both mean the domain and everything
+  // under it, inline and in list files alike: blocklists in the wild write
+  // "*.ads.example" meaning the whole domain, and a rule that left the bare
+  // name out would let "ads.example" itself through.
   if (rest.starts_with("*.")) {
     rest.remove_prefix(2);
-    p.match = HostMatch::kSubdomains;
+    p.match = HostMatch::kBoth;
   } else if (rest.starts_with(".")) {
     rest.remove_prefix(1);
     p.match = HostMatch::kBoth;
@@ -190,6 +194,41 @@ bool HostSet::coversAll(const HostSet& other) const {
     }
   }
   return true;
+}
+
+bool HostSet::reaches(const HostSet& other) const {
+  constexpr auto kExactBit = static_cast<uint8_t>(HostMatch::kExact);
+  constexpr auto kSubBit = static_cast<uint8_t>(HostMatch::kSubdomains);
+  for (const Slot& s : slots_) {
+    if (s.flags == 0) continue;
+    std::string_view name = nameAt(s);
+    if ((s.flags & kExactBit) && other.contains(name)) return true;
+    // Subdomains of `name` are shared when `other` matches the subdomains of
+    // `name` or of a parent; a subtree of `other` below `name` is found when
+    // `other` walks towards this set (see intersects).
+    if ((s.flags & kSubBit) && other.subtreeCovered(name)) return true;
+  }
+  return false;
+}
+
+bool HostSet::intersects(const HostSet& other) const {
+  if (empty() || other.empty()) return false;
+  if (any_ || other.any_) return true;
+  return reaches(other) || other.reaches(*this);
+}
+
+std::string HostSet::patternCoveredBy(const HostSet& outer) const {
+  constexpr auto kExactBit = static_cast<uint8_t>(HostMatch::kExact);
+  constexpr auto kSubBit = static_cast<uint8_t>(HostMatch::kSubdomains);
+  if (any_) return outer.any_ ? "*" : "";
+  for (const Slot& s : slots_) {
+    if (s.flags == 0) continue;
+    std::string_view name = nameAt(s);
+    bool covered = outer.any_ || ((!(s.flags & kExactBit) || outer.contains(name)) &&
+                                  (!(s.flags & kSubBit) || outer.subtreeCovered(name)));
+    if (covered) return (s.flags & kSubBit) ? "*." + std::string(name) : std::string(name);
+  }
+  return "";
 }
 
 }  // namespace portcullis::acl

@@ -15,9 +15,9 @@ namespace portcullis::acl {
 
 /// How a stored name matches.
 enum class HostMatch : uint8_t {
-  kExact = 1,       ///< "example.org" matches example.org only
-  kSubdomains = 2,  ///< "*.example.org" matches www.example.org, not example.org
-  kBoth = 3,        ///< ".example.org" (and names in list files): both
+  kExact = 1,       ///< "example.org" (inline) matches example.org only
+  kSubdomains = 2,  ///< proper subdomains only (no pattern syntax; a flag bit)
+  kBoth = 3,        ///< "*.example.org", ".example.org", list-file names: both
 };
 
 struct HostPattern {
@@ -27,7 +27,9 @@ struct HostPattern {
 };
 
 /// Parses one pattern: "*", "example.org", "*.example.org", ".example.org".
-/// `bareMeansBoth` makes a bare name also match its subdomains (list files).
+/// "*.name" and ".name" match the name itself and its subdomains; a bare
+/// name matches exactly, unless `bareMeansBoth` (list files), when it too
+/// matches its subdomains.
 /// On failure returns nullopt and sets `error`.
 std::optional<HostPattern> parseHostPattern(std::string_view text, bool bareMeansBoth,
                                             std::string& error);
@@ -49,6 +51,12 @@ class HostSet {
   /// True when every pattern of `other` is also matched here, pattern by
   /// pattern (used to find rules shadowed by earlier ones).
   bool coversAll(const HostSet& other) const;
+  /// True when some host name is matched both here and by `other`.
+  bool intersects(const HostSet& other) const;
+  /// One pattern of this set that `outer` matches whole, as it would be
+  /// written ("name", "*.name" or "*"); "" when there is none. Which one,
+  /// when several are, is unspecified (for diagnostics).
+  std::string patternCoveredBy(const HostSet& outer) const;
 
  private:
   struct Slot {
@@ -60,6 +68,8 @@ class HostSet {
   uint8_t flagsOf(std::string_view name, uint64_t hash) const;
   void grow(size_t capacity = 0);
   bool subtreeCovered(std::string_view name) const;
+  /// Some entry here shares a name with `other`, found from this side.
+  bool reaches(const HostSet& other) const;
   std::string_view nameAt(const Slot& s) const { return {arena_.data() + s.offset, s.length}; }
 
   std::string arena_;

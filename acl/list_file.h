@@ -3,8 +3,8 @@
 // take the file's text, so they can be fuzzed and tested without disk.
 //
 // Host list: one pattern per line; '#' starts a comment; blank lines are
-// skipped. A bare name matches itself and its subdomains (the blocklist
-// convention); "*.name" matches subdomains only. Hosts-file lines
+// skipped. Every name matches itself and its subdomains, written bare,
+// "*.name" or ".name" (the blocklist convention). Hosts-file lines
 // ("0.0.0.0 ads.example.com") are accepted: the address is ignored.
 // CIDR list: one address or CIDR per line, same comment rules.
 

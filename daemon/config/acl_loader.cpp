@@ -11,14 +11,13 @@
 #include "acl/list_file.h"
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
-#include "acl/rule_analysis.h"
+#include "daemon/config/acl_warnings.h"
 
 namespace portcullis::config {
 
 namespace {
 
 constexpr size_t kMaxListIssues = 10;
-constexpr size_t kMaxPairwiseOverlapCheck = 2000;
 
 struct Ctx {
   TomlReader& r;
@@ -104,34 +103,6 @@ void parseCidrs(Ctx& c, const std::vector<std::string>& items,
   }
 }
 
-/// Warns about blocks that another block of the same set already contains.
-void warnOverlaps(Ctx& c, const std::string& setName, const std::vector<acl::Cidr>& cidrs,
-                  const std::vector<toml::source_region>& where) {
-  if (cidrs.size() > kMaxPairwiseOverlapCheck) return;
-  for (size_t i = 0; i < cidrs.size(); ++i) {
-    for (size_t j = 0; j < cidrs.size(); ++j) {
-      if (i == j || !cidrs[j].covers(cidrs[i])) continue;
-      // Report identical blocks once, at the later one.
-      if (cidrs[i].prefix == cidrs[j].prefix && j > i) continue;
-      c.r.warning(where[i], "'" + cidrs[i].toString() + "' in set '" + setName +
-                                "' is already covered by '" + cidrs[j].toString() + "' (line " +
-                                std::to_string(where[j].begin.line) + ")");
-      break;
-    }
-  }
-}
-
-void warnWholeInternet(Ctx& c, const std::string& setName, const std::vector<acl::Cidr>& cidrs,
-                       const std::vector<toml::source_region>& where) {
-  for (size_t i = 0; i < cidrs.size(); ++i) {
-    if (cidrs[i].writtenPrefix() == 0) {
-      c.r.warning(where[i], "source set '" + setName + "' contains " + cidrs[i].toString() +
-                                ": every client on the Internet; on a public address this is an "
-                                "open proxy");
-    }
-  }
-}
-
 void collectStrings(Ctx& c, const toml::array& a, const std::string& what,
                     std::vector<std::string>& items, std::vector<toml::source_region>& where) {
   for (const toml::node& el : a) {
@@ -184,8 +155,8 @@ void readSourceSet(Ctx& c, const std::string& name, const toml::node& node) {
   std::vector<acl::Cidr> inlineCidrs;
   std::vector<toml::source_region> cidrWhere;
   parseCidrs(c, items, where, inlineCidrs, &cidrWhere);
-  warnOverlaps(c, name, inlineCidrs, cidrWhere);
-  warnWholeInternet(c, name, inlineCidrs, cidrWhere);
+  warnOverlaps(c.r, name, inlineCidrs, cidrWhere);
+  warnWholeInternet(c.r, name, inlineCidrs, cidrWhere);
   for (const acl::Cidr& x : inlineCidrs) set.cidrs.add(x);
   for (const acl::Cidr& x : fromFile) set.cidrs.add(x);
   set.cidrs.finalize();
@@ -295,7 +266,7 @@ void readDestCidrs(Ctx& c, const toml::table& t, acl::DestinationSet& set) {
   std::vector<acl::Cidr> cidrs;
   std::vector<toml::source_region> cidrWhere;
   parseCidrs(c, items, where, cidrs, &cidrWhere);
-  warnOverlaps(c, set.name, cidrs, cidrWhere);
+  warnOverlaps(c.r, set.name, cidrs, cidrWhere);
   for (size_t i = 0; i < cidrs.size(); ++i) {
     set.cidrs.add(cidrs[i]);
     if (acl::cidrWithinSpecial(cidrs[i])) {
@@ -346,6 +317,7 @@ void readDestinationSet(Ctx& c, const std::string& name, const toml::node& node)
     readDestCidrs(c, *t, set);
     readPorts(c, *t, set);
     readWords(c, *t, "methods", set.methods, validMethod, "a method is a token such as \"GET\"");
+    warnLowerCaseMethods(c.r, *t);
     readWords(c, *t, "schemes", set.schemes, validScheme, "use \"http\", \"https\" or \"connect\"");
   }
   c.destIndex.emplace(name, c.impl.destinations.size());
@@ -502,16 +474,6 @@ void warnUnused(Ctx& c) {
   }
 }
 
-void warnShadowed(Ctx& c) {
-  for (const acl::Shadowed& s : acl::findShadowedRules(c.impl)) {
-    const acl::Rule& rule = c.impl.rules[s.rule];
-    const acl::Rule& by = c.impl.rules[s.by];
-    c.r.add(Severity::kWarning, rule.where.file, rule.where.line, rule.where.column,
-            "rule '" + rule.name + "' can never match: rule '" + by.name + "' (line " +
-                std::to_string(by.where.line) + ") comes first and matches every request it would");
-  }
-}
-
 }  // namespace
 
 std::shared_ptr<acl::Policy> loadPolicy(TomlReader& reader, const toml::table& root,
@@ -523,7 +485,7 @@ std::shared_ptr<acl::Policy> loadPolicy(TomlReader& reader, const toml::table& r
   readRules(c, root);
   checkUsable(c, root);
   warnUnused(c);
-  if (reader.errorCount() == errorsBefore) warnShadowed(c);
+  if (reader.errorCount() == errorsBefore) warnRuleOrder(reader, c.impl);
   if (reader.errorCount() != errorsBefore) return nullptr;
   return std::make_shared<acl::Policy>(std::make_shared<const acl::PolicyImpl>(std::move(c.impl)));
 }

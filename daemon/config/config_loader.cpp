@@ -142,7 +142,10 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
     r.error(t.source(), "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");
   }
   if (c.maxObjectSize > c.maxSize) {
-    r.warning(t.source(), "'max_object_size' is larger than 'max_size'; no object that large can be kept");
+    // At the key the admin wrote, not at the [cache] header.
+    const toml::node* at = t.contains("max_size") ? t.get("max_size") : t.get("max_object_size");
+    r.warning(at != nullptr ? at->source() : t.source(),
+              "'max_object_size' is larger than 'max_size'; no object that large can be kept");
   }
 }
 
@@ -310,7 +313,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   try {
     root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
-    r.error(e.source(), std::string(e.description()));
+    r.error(e.source(), describeParseError(e.description(), text, e.source().begin.line));
     return result;
   }
   auto cfg = std::make_shared<Config>();

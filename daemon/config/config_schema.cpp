@@ -71,8 +71,8 @@ const std::vector<KeySpec> kSchema = {
 
   {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme."},
   {"destinations.<name>", K::kTable, "table", "", "One destination set."},
-  {"destinations.<name>.hosts", K::kValue, "array of strings", "", "Host names: \"example.org\" (exactly), \"*.example.org\" (any subdomain, not example.org itself), \".example.org\" (both), \"*\" (any host; does not open special address ranges)."},
-  {"destinations.<name>.hosts_file", K::kValue, "string", "", "A file with one name per line ('#' comments; \"0.0.0.0 name\" hosts-file lines accepted). Each name matches itself and its subdomains."},
+  {"destinations.<name>.hosts", K::kValue, "array of strings", "", "Host names: \"example.org\" (exactly), \"*.example.org\" or \".example.org\" (example.org and every subdomain), \"*\" (any host; does not open special address ranges)."},
+  {"destinations.<name>.hosts_file", K::kValue, "string", "", "A file with one name per line ('#' comments; \"0.0.0.0 name\" hosts-file lines accepted). Each name, bare or \"*.name\", matches itself and its subdomains."},
   {"destinations.<name>.cidrs", K::kValue, "array of strings", "", "Destination addresses, checked on every address after DNS. A CIDR inside a special range (e.g. \"10.1.0.0/16\") opens it; \"0.0.0.0/0\" and \"::/0\" never do."},
   {"destinations.<name>.ports", K::kValue, "array of integers or \"A-B\" strings", "", "Ports and ranges, e.g. [80, 443, \"8000-8080\"]. Empty = any port, but CONNECT goes only to named ports (443 when none)."},
   {"destinations.<name>.methods", K::kValue, "array of strings", "", "Request methods, e.g. [\"GET\", \"HEAD\"] (case-sensitive)."},
@@ -156,9 +156,10 @@ std::vector<std::string_view> childKeys(std::string_view parent) {
 
 std::string configReferenceMarkdown() {
   std::string out =
-      "Sizes are integers (bytes) or strings like \"512 KiB\", \"10 GiB\" (KiB/MiB/GiB/TiB, or "
-      "KB/MB/GB/TB for powers of 1000). Durations are strings like \"250ms\", \"30s\", \"5m\", "
-      "\"1h\", \"1d\". Unknown keys are errors.\n";
+      "Sizes are quoted strings with a unit, like \"512 KiB\", \"10 GiB\" (B, KiB/MiB/GiB/TiB, "
+      "or KB/MB/GB/TB for powers of 1000); a number without a unit is an error, except 0. "
+      "Durations are quoted strings like \"250ms\", \"30s\", \"5m\", \"1h\", \"1d\". Unknown "
+      "keys are errors.\n";
   for (const KeySpec& k : kSchema) {
     if (k.kind != KeyKind::kValue && parentOf(k.path).empty()) {
       out += "\n### " + sectionTitle(k.path) + "\n\n" + std::string(k.description) + "\n\n";

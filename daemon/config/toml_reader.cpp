@@ -1,6 +1,7 @@
 #include "daemon/config/toml_reader.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "daemon/config/config_schema.h"
 #include "daemon/config/units.h"
@@ -23,6 +24,25 @@ size_t editDistance(std::string_view a, std::string_view b) {
     }
   }
   return row[b.size()];
+}
+
+/// The unit of the schema default of size key `key` ("GiB" for max_size),
+/// the likeliest meant; "MiB" when the default has none.
+std::string likelyUnit(std::string_view key) {
+  for (const KeySpec& k : configSchema()) {
+    if (k.type != "size" || !k.path.ends_with("." + std::string(key))) continue;
+    std::string_view def = k.defaultValue;
+    size_t space = def.find(' ');
+    if (space != std::string_view::npos && def.ends_with('"')) {
+      return std::string(def.substr(space + 1, def.size() - space - 2));
+    }
+  }
+  return "MiB";
+}
+
+std::string sizeNeedsUnit(std::string_view key, const std::string& number) {
+  return "size needs a unit: write \"" + number + " " + likelyUnit(key) + "\" (or \"" + number +
+         " B\" for bytes)";
 }
 
 std::string where(std::string_view path) {
@@ -165,16 +185,28 @@ bool TomlReader::getSize(const toml::table& t, std::string_view key, uint64_t& o
       error(n->source(), quoteKey(key) + " must not be negative");
       return false;
     }
-    out = static_cast<uint64_t>(v);
+    // 0 is 0 in any unit; any other bare number is ambiguous ("10" meant as
+    // 10 GiB would be 10 bytes), so it is refused with the fix spelled out.
+    if (v != 0) {
+      error(n->source(), quoteKey(key) + " = " + std::to_string(v) + ": " +
+                             sizeNeedsUnit(key, std::to_string(v)));
+      return false;
+    }
+    out = 0;
     return true;
   }
   if (!n->is_string()) {
-    error(n->source(), quoteKey(key) + " must be a size such as \"512 KiB\" or an integer, not " +
-                           typeName(*n));
+    error(n->source(), quoteKey(key) + " must be a size such as \"512 KiB\", not " + typeName(*n));
+    return false;
+  }
+  const std::string& text = n->as_string()->get();
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos &&
+      text.find_first_not_of('0') != std::string::npos) {
+    error(n->source(), quoteKey(key) + " = \"" + text + "\": " + sizeNeedsUnit(key, text));
     return false;
   }
   std::string err;
-  auto s = parseSize(n->as_string()->get(), err);
+  auto s = parseSize(text, err);
   if (!s) {
     error(n->source(), quoteKey(key) + ": " + err);
     return false;
@@ -206,6 +238,62 @@ bool TomlReader::getStringArray(const toml::table& t, std::string_view key,
     if (where != nullptr) where->push_back(el.source());
   }
   return ok;
+}
+
+namespace {
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::string_view lineOf(std::string_view text, size_t line) {
+  size_t pos = 0;
+  for (size_t i = 1; i < line && pos != std::string_view::npos; ++i) {
+    pos = text.find('\n', pos);
+    if (pos != std::string_view::npos) ++pos;
+  }
+  if (pos == std::string_view::npos || pos > text.size()) return {};
+  return text.substr(pos, text.find('\n', pos) - pos);
+}
+
+/// For `key = bare words` (an unquoted value): how to write it as a string.
+std::string unquotedValueHint(std::string_view line) {
+  line = line.substr(0, line.find('#'));
+  size_t eq = line.find('=');
+  if (eq == std::string_view::npos) return {};
+  std::string_view key = trim(line.substr(0, eq));
+  std::string_view value = trim(line.substr(eq + 1));
+  bool keyOk =
+      !key.empty() && key.find_first_not_of(
+                          "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string_view::npos;
+  if (!keyOk || value.empty() ||
+      std::string_view("\"'[{").find(value[0]) != std::string_view::npos || value == "true" ||
+      value == "false") {
+    return {};
+  }
+  std::string type;
+  for (const KeySpec& k : configSchema()) {
+    if (k.path == key || k.path.ends_with("." + std::string(key))) type = std::string(k.type);
+  }
+  bool numberAndUnit = std::isdigit(static_cast<unsigned char>(value[0])) &&
+                       value.find_first_not_of("0123456789 ") != std::string_view::npos;
+  std::string fix = std::string(key) + " = \"" + std::string(value) + "\"";
+  if (type == "size" || type == "duration" || numberAndUnit) {
+    return "sizes and durations are strings: " + fix;
+  }
+  return "text values are strings in quotes: " + fix;
+}
+}  // namespace
+
+std::string describeParseError(std::string_view description, std::string_view text, size_t line) {
+  std::string what(description);
+  // toml++ says "Error while parsing X: ...": "error:" is already printed.
+  if (what.starts_with("Error while parsing")) what = "invalid TOML " + what.substr(6);
+  std::string hint = unquotedValueHint(lineOf(text, line));
+  return hint.empty() ? what : what + "; " + hint;
 }
 
 void checkUnknownKeys(TomlReader& reader, const toml::table& root) {

@@ -32,7 +32,8 @@ class TomlReader {
   bool getInteger(const toml::table& t, std::string_view key, int64_t min, int64_t max,
                   int64_t& out);
   bool getDuration(const toml::table& t, std::string_view key, std::chrono::milliseconds& out);
-  /// Integer bytes or a string such as "10 GiB".
+  /// A string with a unit such as "10 GiB" (or 0). A bare number is an
+  /// error naming the fix: "10" would otherwise be read as 10 bytes.
   bool getSize(const toml::table& t, std::string_view key, uint64_t& out);
   /// Array of strings; bad elements are reported and skipped. `where`
   /// receives each kept element's source position.
@@ -47,6 +48,11 @@ class TomlReader {
   std::vector<Diagnostic>& out_;
   size_t errors_ = 0;
 };
+
+/// The message for a TOML syntax error at 1-based `line` of `text`:
+/// toml++'s description, plus how to quote the value when the line reads
+/// `key = 10 GiB` or `key = 30s` (sizes and durations are strings).
+std::string describeParseError(std::string_view description, std::string_view text, size_t line);
 
 /// Reports every key of the document that is not in the schema, with a
 /// "did you mean" hint when a known key is close.

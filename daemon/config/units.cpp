@@ -48,7 +48,6 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text, st
 
 std::optional<uint64_t> parseSize(std::string_view text, std::string& error) {
   static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"", 1},
       {"B", 1},
       {"KiB", uint64_t{1} << 10},
       {"MiB", uint64_t{1} << 20},
@@ -62,6 +61,14 @@ std::optional<uint64_t> parseSize(std::string_view text, std::string& error) {
   std::string_view unit;
   if (!splitNumber(text, n, unit)) {
     error = "'" + std::string(text) + "' is not a size; write e.g. \"512 KiB\", \"10 GiB\"";
+    return std::nullopt;
+  }
+  // A bare number is refused (except 0, the same in every unit): "10" meant
+  // as 10 GiB would otherwise quietly become 10 bytes.
+  if (unit.empty()) {
+    if (n == 0) return 0;
+    error = "size needs a unit: write \"" + std::to_string(n) + " MiB\" (or \"" +
+            std::to_string(n) + " B\" for bytes)";
     return std::nullopt;
   }
   for (const auto& [name, factor] : kUnits) {

@@ -13,8 +13,9 @@ namespace portcullis::config {
 /// between is allowed). nullopt and `error` set when invalid or overflowing.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text, std::string& error);
 
-/// "512", "512 B", "8 KiB", "10 GiB", "1 TiB", "500 KB", "2 GB" (KB/MB/GB/TB
-/// are powers of 1000). nullopt and `error` set when invalid or overflowing.
+/// "512 B", "8 KiB", "10 GiB", "1 TiB", "500 KB", "2 GB" (KB/MB/GB/TB are
+/// powers of 1000), and "0". A number without a unit other than 0 is an
+/// error. nullopt and `error` set when invalid or overflowing.
 std::optional<uint64_t> parseSize(std::string_view text, std::string& error);
 
 }  // namespace portcullis::config

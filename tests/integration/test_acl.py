@@ -683,6 +683,9 @@ SCHOOL = os.path.join(SOURCE_DIR, "etc", "examples", "school.toml")
     ("10.30.1.1", "https-host.example:443", 0, "staff-web"),
     ("10.20.3.4", "http://intranet.school.example/", 0, "intranet"),
     ("10.20.3.4", "http://www.games.example/", 1, "blocklist"),
+    # blocklist.txt has "*.ads.example": it blocks ads.example itself too.
+    ("10.20.3.4", "http://ads.example/", 1, "blocklist"),
+    ("10.20.3.4", "ads.example:443", 1, "blocklist"),
     ("127.0.0.1", "http://www.example.org/", 1, "default-deny"),
     ("10.20.3.4", "http://www.example.org:8080/", 1, "default-deny"),
     ("10.20.3.4", "mail.example.org:25", 1, "hard:port-25"),

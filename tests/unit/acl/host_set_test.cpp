@@ -23,7 +23,8 @@ TEST_CASE("host patterns: exact, *.suffix, .both") {
   struct Case { const char* host; bool in; };
   const Case cases[] = {
       {"exact.test", true},      {"www.exact.test", false},
-      {"example.org", false},    {"www.example.org", true},  {"a.b.example.org", true},
+      // "*.name" covers the name itself too, as ".name" and list-file lines do.
+      {"example.org", true},     {"www.example.org", true},  {"a.b.example.org", true},
       {"badexample.org", false},  // a suffix match is label-aligned
       {"example.org.evil", false}, {"both.test", true}, {"x.both.test", true},
       {"test", false}, {"", false},
@@ -76,7 +77,8 @@ TEST_CASE("HostSet::coversAll") {
   CHECK(setOf({"*.example.org", "example.org"}).coversAll(setOf({"www.example.org", "example.org"})));
   CHECK(setOf({"*.org"}).coversAll(setOf({"*.example.org"})));
   CHECK_FALSE(setOf({"www.example.org"}).coversAll(setOf({"*.example.org"})));
-  CHECK_FALSE(setOf({"*.example.org"}).coversAll(setOf({"example.org"})));
+  CHECK(setOf({"*.example.org"}).coversAll(setOf({"example.org"})));
+  CHECK_FALSE(setOf({"example.org"}).coversAll(setOf({"*.example.org"})));
   CHECK(setOf({"*"}).coversAll(setOf({"x.test"})));
 }
 
@@ -105,7 +107,7 @@ TEST_CASE("host list files: comments, hosts-file lines, bad lines") {
   CHECK(s.contains("sub.ads.example.com"));  // list names cover subdomains
   CHECK(s.contains("tracker.test"));
   CHECK(s.contains("other.test"));
-  CHECK_FALSE(s.contains("wild.test"));
+  CHECK(s.contains("wild.test"));  // "*.wild.test" in a list: the name too
   CHECK(s.contains("a.wild.test"));
   CHECK_FALSE(s.contains("example.com"));
 }
@@ -132,4 +134,66 @@ TEST_CASE("CIDR list files") {
   CHECK(issues[0].message.find("10.0.0.0/24") != std::string::npos);
   CHECK(issues[1].line == 5);
   CHECK(issues[1].column == 1);
+}
+
+TEST_CASE("a list line and an inline pattern mean the same") {
+  // The README's one rule: "*.name" and ".name" match the name and its
+  // subdomains; in a list file a bare name does too.
+  struct Case {
+    const char* pattern;
+    const char* host;
+    bool inList;
+    bool inline_;
+  };
+  const Case cases[] = {
+      {"*.ads.example", "ads.example", true, true},
+      {"*.ads.example", "x.ads.example", true, true},
+      {".ads.example", "ads.example", true, true},
+      {"ads.example", "x.ads.example", true, false},  // bare: exact inline only
+      {"ads.example", "ads.example", true, true},
+      {"*.ads.example", "badads.example", false, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.pattern);
+    CAPTURE(c.host);
+    HostSet list;
+    std::vector<ListIssue> issues;
+    parseHostList(std::string(c.pattern) + "\n", list, issues);
+    CHECK(issues.empty());
+    CHECK(list.contains(c.host) == c.inList);
+    CHECK(setOf({c.pattern}).contains(c.host) == c.inline_);
+  }
+}
+
+TEST_CASE("HostSet::intersects and patternCoveredBy") {
+  struct Case {
+    std::vector<const char*> a, b;
+    bool meet;
+  };
+  const Case cases[] = {
+      {{"*"}, {"x.test"}, true},
+      {{"x.test"}, {"y.test"}, false},
+      {{"x.test"}, {"*.x.test"}, true},
+      {{"*.x.test"}, {"a.b.x.test"}, true},
+      {{"*.x.test"}, {"*.b.x.test"}, true},
+      {{"*.b.x.test"}, {"x.test"}, false},
+      {{"www.x.test"}, {"x.test"}, false},
+      {{"badx.test"}, {"*.x.test"}, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.a[0]);
+    CAPTURE(c.b[0]);
+    HostSet a, b;
+    std::string err;
+    for (const char* p : c.a) a.add(*parseHostPattern(p, false, err));
+    for (const char* p : c.b) b.add(*parseHostPattern(p, false, err));
+    CHECK(a.intersects(b) == c.meet);
+    CHECK(b.intersects(a) == c.meet);
+  }
+  CHECK(setOf({"video.test", "learn.test"}).patternCoveredBy(setOf({"*.video.test"})) ==
+        "video.test");
+  CHECK(setOf({"*.cdn.test"}).patternCoveredBy(setOf({"*.test"})) == "*.cdn.test");
+  CHECK(setOf({"*"}).patternCoveredBy(setOf({"*.test"})).empty());
+  CHECK(setOf({"learn.test"}).patternCoveredBy(setOf({"*"})) == "learn.test");
+  CHECK(setOf({"x.test"}).patternCoveredBy(setOf({"www.x.test"})).empty());
 }

@@ -69,6 +69,8 @@ TEST_CASE("school example: blocklist, intranet, classrooms") {
   CHECK(c.cache.enabled);
   CHECK(ask(c, "10.20.1.1", "www.games.example", 80, "93.184.216.34").rule == "blocklist");
   CHECK(ask(c, "10.20.1.1", "x.ads.example", 80, "93.184.216.34").rule == "blocklist");
+  // blocklist.txt says "*.ads.example": the domain itself is blocked too.
+  CHECK(ask(c, "10.20.1.1", "ads.example", 80, "93.184.216.34").rule == "blocklist");
   CHECK(ask(c, "10.20.1.1", "tracker.example", 443, "93.184.216.34").rule == "blocklist");
   CHECK(ask(c, "10.20.1.1", "www.example.org", 80, "93.184.216.34").rule == "classrooms-web");
   CHECK(ask(c, "10.30.1.1", "wiki.school.example", 80, "10.99.0.5").rule == "intranet");

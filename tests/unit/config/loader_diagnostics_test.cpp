@@ -50,6 +50,29 @@ TEST_CASE("each diagnostic names file:line:col") {
        "t.toml:2:18: error: 'header_timeout' must be a duration string"},
       {"bad size", "[server]\nbuffer_size = \"lots\"\n" + kPolicy,
        "t.toml:2:15: error: 'buffer_size': 'lots' is not a size"},
+      {"size without a unit", "[cache]\nmax_size = 10\n" + kPolicy,
+       "t.toml:2:12: error: 'max_size' = 10: size needs a unit: write \"10 GiB\" (or \"10 B\" for "
+       "bytes)"},
+      {"size string without a unit", "[server]\nbuffer_size = \"256\"\n" + kPolicy,
+       "t.toml:2:15: error: 'buffer_size' = \"256\": size needs a unit: write \"256 KiB\" (or "
+       "\"256 B\" for bytes)"},
+      {"unquoted size", "[cache]\nmax_size = 10 GiB\n" + kPolicy,
+       "t.toml:2:15: error: invalid TOML while parsing key-value pair: expected a comment or "
+       "whitespace, saw 'G'; sizes and durations are strings: max_size = \"10 GiB\""},
+      {"unquoted duration", "[server]\nheader_timeout = 30s   # comment\n" + kPolicy,
+       "; sizes and durations are strings: header_timeout = \"30s\""},
+      {"unquoted text", "[cache]\ndir = /var/cache/portcullis\n" + kPolicy,
+       "t.toml:2:7: error: invalid TOML while parsing value: could not determine value type; "
+       "text values are strings in quotes: dir = \"/var/cache/portcullis\""},
+      {"object larger than the cache", "[cache]\nenabled = false\nmax_size = \"10 MiB\"\n" + kPolicy,
+       "t.toml:3:12: warning: 'max_object_size' is larger than 'max_size'", false},
+      {"lower-case method",
+       "[sources]\nlan = [\"10.0.0.0/8\"]\n[destinations]\n"
+       "web = { hosts = [\"*\"], methods = [\"GET\", \"get\"] }\n"
+       "[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n",
+       "t.toml:4:42: warning: method 'get' can never match: methods are case-sensitive and clients "
+       "send them in capitals; write \"GET\"",
+       false},
       {"bad listen", "[server]\nlisten = [\"localhost:3128\"]\n" + kPolicy,
        "t.toml:2:11: error: 'listen': 'localhost' is not an IP address"},
       {"bad listen port", "[server]\nlisten = [\"127.0.0.1:65536\"]\n" + kPolicy,
@@ -98,7 +121,7 @@ TEST_CASE("each diagnostic names file:line:col") {
       {"overlap in a set", "[sources]\nlan = [\"10.0.0.0/8\", \"10.1.0.0/16\"]\n" + kPolicy.substr(kPolicy.find("[dest")),
        "t.toml:2:22: warning: '10.1.0.0/16' in set 'lan' is already covered by '10.0.0.0/8' (line 2)", false},
       {"shadowed rule", kPolicy + "[[rule]]\nname = \"again\"\nallow = { from = \"lan\", to = \"web\" }\n",
-       "t.toml:7:1: warning: rule 'again' can never match: rule 'rule#1' (line 5) comes first", false},
+       "t.toml:7:1: warning: rule 'again' can never match: rule 'rule#1' (t.toml:5) comes first", false},
       {"unused set",
        "[sources]\nlan = [\"10.0.0.0/8\"]\n[destinations]\nspare = { ports = [8080] }\n"
        "web = { hosts = [\"*\"] }\n[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n",

@@ -29,7 +29,7 @@ TEST_CASE("durations") {
 
 TEST_CASE("sizes") {
   struct Case { const char* in; uint64_t bytes; };
-  const Case ok[] = {{"512", 512},           {"512 B", 512},        {"8 KiB", 8192},
+  const Case ok[] = {{"0", 0},               {"512 B", 512},        {"8 KiB", 8192},
                      {"256KiB", 262144},     {"1 GiB", 1ull << 30}, {"2 TiB", 2ull << 40},
                      {"500 KB", 500000},     {"3 GB", 3000000000ull}};
   for (const Case& c : ok) {
@@ -39,10 +39,45 @@ TEST_CASE("sizes") {
     REQUIRE(s);
     CHECK(*s == c.bytes);
   }
-  for (const char* bad : {"", "GiB", "1 gib", "1 XB", "-1", "99999999999 TiB"}) {
+  for (const char* bad : {"", "GiB", "1 gib", "1 XB", "-1", "99999999999 TiB", "512", "10"}) {
     CAPTURE(bad);
     std::string err;
     CHECK_FALSE(parseSize(bad, err));
+  }
+  std::string err;
+  CHECK_FALSE(parseSize("10", err));
+  CHECK(err.find("size needs a unit") != std::string::npos);
+}
+
+TEST_CASE("every size key refuses a bare number at its own line and column") {
+  // max_size = 10 meant as 10 GiB used to load as 10 bytes.
+  for (const KeySpec& k : configSchema()) {
+    if (k.type != "size") continue;
+    std::string path(k.path);
+    std::string section = path.substr(0, path.find('.'));
+    std::string key = path.substr(path.find('.') + 1);
+    CAPTURE(path);
+    std::string head = section == "limit" ? "[[limit]]\nfrom = \"lan\"\n" : "[" + section + "]\n";
+    std::string policy =
+        "[sources]\nlan = [\"10.0.0.0/8\"]\n[destinations]\nweb = { hosts = [\"*\"] }\n"
+        "[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n";
+    int line = section == "limit" ? 3 : 2;
+    int col = static_cast<int>(key.size()) + 4;
+    for (const char* value : {"10", "\"10\""}) {
+      CAPTURE(value);
+      LoadResult r = loadConfigText(policy + head + key + " = " + value + "\n", "t.toml");
+      std::string text;
+      for (const Diagnostic& d : r.diagnostics) text += d.format() + "\n";
+      CAPTURE(text);
+      CHECK_FALSE(r.config);
+      std::string where = "t.toml:" + std::to_string(line + 6) + ":" + std::to_string(col);
+      CHECK(text.find(where + ": error: '" + key + "' = " + value +
+                      ": size needs a unit: write \"10 ") != std::string::npos);
+      CHECK(text.find("(or \"10 B\" for bytes)") != std::string::npos);
+    }
+    // 0 is 0 in every unit: accepted bare.
+    LoadResult zero = loadConfigText(policy + head + key + " = 0\n", "t.toml");
+    CHECK(zero.config);
   }
 }
 
@@ -101,7 +136,7 @@ upstream_idle_timeout = "6s"
 tunnel_idle_timeout = "7s"
 shutdown_grace = "8s"
 buffer_size = "1 KiB"
-max_request_line = 100
+max_request_line = "100 B"
 max_header_size = "2 KiB"
 via_pseudonym = "gate"
 user = "nobody"
