@@ -748,7 +748,7 @@ void ClientSession::releaseUpstream(bool reusable) {
 }
 
 void ClientSession::denied(const std::string& rule, const std::string& where,
-                           const std::string& reason) {
+                           [[maybe_unused]] const std::string& reason) {
   worker_.server().stats().aclDenied(rule);
   noteRefusal();
   txn_.record.decision = log::AccessDecision::kDeny;
@@ -760,9 +760,10 @@ void ClientSession::denied(const std::string& rule, const std::string& where,
                            ? "destination_ip_prohibited"
                            : "http_request_denied";
   e.title = "Access denied";
-  e.message = reason.empty() ? "The proxy's access rules do not allow this request." : reason;
+  // The ACL's reason names rules' file:line (even a builtin's, e.g. the allow
+  // rule hard:special-address overrode): for `explain`, not for a pupil.
+  e.message = "The proxy's access rules do not allow this request.";
   e.rule = rule;
-  e.ruleWhere = where;
   reply(std::move(e), true);
 }
 
@@ -777,10 +778,8 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
   if (closeAfter) t.keepAlive = false;
   t.record.status = error.status;
   if (t.record.error.empty() && !error.detail.empty()) t.record.error = error.detail;
-  std::string_view pseudonym =
-      t.config ? std::string_view(t.config->server.viaPseudonym) : std::string_view("portcullis");
   bool headOnly = t.request.methodKind == http::Method::kHead;
-  std::string bytes = renderErrorResponse(error, pseudonym, !t.keepAlive, headOnly);
+  std::string bytes = renderErrorResponse(error, t.config.get(), !t.keepAlive, headOnly);
   writeToClient(bytes);
   finishTransaction();
 }
