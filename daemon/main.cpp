@@ -16,6 +16,7 @@
 
 #include "cache/cache.h"
 #include "cache/cache_admin.h"
+#include "daemon/admin/admin_commands.h"
 #include "daemon/admin/admin_server.h"
 #include "daemon/admin/stats.h"
 #include "daemon/audit/audit.h"
@@ -29,6 +30,7 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/os/privileges.h"
 #include "daemon/os/sd_notify.h"
+#include "daemon/proxy/abuse_admin.h"
 #include "daemon/proxy/server.h"
 #include "portcullis_version.h"
 
@@ -80,7 +82,7 @@ void reload(Daemon& d) {
   }
   if (!loaded.config) {
     // The old rules keep running: a broken file never opens or closes anything.
-    d.stats.reloadFinished(false);
+    d.stats.reloadFinished(false, diagnostics);
     d.events.emit(log::Level::kError, "reload_failed",
                   {{"config", d.configPath}, {"diagnostics", diagnostics}});
     os::sdNotify("READY=1\nSTATUS=reload failed; previous configuration kept");
@@ -193,6 +195,7 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
   };
   d.server = std::make_unique<proxy::Server>(d.config, d.stats, std::move(hooks));
+  d.stats.setBlockedClientsSource(proxy::blockedClientsSource(*d.server));
   d.stats.setConnectionLimit(d.config->server.maxConnections);
   d.stats.setWorkerCount(d.config->server.workers);
   if (auto r = d.server->bind(); !r.ok()) {
@@ -225,6 +228,7 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     }
     d.cache = std::move(opened.value());
     d.server->setCache(d.cache.get());
+    d.stats.setCacheLimit(d.config->cache.maxSize);
   }
   {
     std::vector<std::pair<std::string, const log::LogSink*>> sinks{{"events", &d.events.sink()}};
@@ -234,6 +238,7 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
   if (!d.config->admin.listen.empty()) {
     // Bound before privileges drop (a Unix socket may live under /run).
     d.admin = std::make_unique<admin::AdminServer>(d.stats);
+    d.admin->setUnblockHandler(proxy::unblockHandler(*d.server));
     if (d.cache) {
       d.admin->setPurgeHandler([&d](std::string_view url) -> Result<std::string> {
         auto n = d.cache->purge(url);
@@ -379,10 +384,16 @@ int main(int argc, char** argv) {
   bool json = false;
   auto* statusCmd =
       app.add_subcommand("status", "Live figures from the running daemon's admin listener.");
-  statusCmd->add_option("--admin", adminAddress, "Admin address (host:port or unix:/path)")
-      ->capture_default_str();
   statusCmd->add_flag("-f,--follow", follow, "Stream recent requests like tail -f");
   statusCmd->add_flag("--json", json, "Print the raw JSON");
+  std::string unblockIp;
+  auto* unblockCmd = app.add_subcommand("unblock", "End the abuse guard's block of a client.");
+  unblockCmd->add_option("ip", unblockIp, "Client IP address")->required();
+  for (auto* sub : {statusCmd, unblockCmd}) {  // -c FILE: its [admin] listen; --admin wins
+    sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+    sub->add_option("--admin", adminAddress, "Admin address (host:port or unix:/path)")
+        ->capture_default_str();
+  }
 
   auto* cacheCmd = app.add_subcommand("cache", "Inspect or purge the disk cache.");
   cacheCmd->require_subcommand(1);
@@ -423,7 +434,17 @@ int main(int argc, char** argv) {
     return config::runExplain(configPath, from, to, method, std::cout, std::cerr, resolve);
   }
   if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
-  if (statusCmd->parsed()) return admin::runStatus(adminAddress, follow, json, std::cout, std::cerr);
+  if (statusCmd->parsed() || unblockCmd->parsed()) {
+    auto* sub = statusCmd->parsed() ? statusCmd : unblockCmd;
+    const admin::AdminTarget adminTarget{configPath, sub->count("--config") > 0, adminAddress,
+                                         sub->count("--admin") > 0};
+    if (unblockCmd->parsed())
+      return admin::runUnblock(adminTarget, unblockIp, std::cout, std::cerr);
+    admin::StatusOptions o;
+    o.follow = follow;
+    o.json = json;
+    return admin::runStatus(adminTarget, o, std::cout, std::cerr);
+  }
   if (cacheCmd->parsed()) {
     return runCacheCommand(configPath, cachePurge->parsed() ? "purge" : "stats", purgeUrl);
   }

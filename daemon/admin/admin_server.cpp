@@ -113,6 +113,10 @@ void AdminServer::setPurgeHandler(PurgeHandler handler) {
   purge_ = std::move(handler);
 }
 
+void AdminServer::setUnblockHandler(UnblockHandler handler) {
+  unblock_ = std::move(handler);
+}
+
 Result<void> AdminServer::setAllowList(const std::vector<std::string>& allow) {
   auto parsed = PeerAllowList::parse(allow);
   if (!parsed) return parsed.error();
@@ -263,12 +267,12 @@ void AdminServer::handle(evhttp_request* req) {
   const evhttp_cmd_type method = evhttp_request_get_command(req);
   const bool get = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD;
 
-  if (path == "/cache/purge") {
+  if (path == "/cache/purge" || path == "/unblock") {
     if (method != EVHTTP_REQ_POST) {
       evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
       return replyText(req, 405, "Method Not Allowed", "use POST\n");
     }
-    return servePurge(req, query);
+    return path == "/unblock" ? serveUnblock(req, query) : servePurge(req, query);
   }
   if (path != "/" && path != "/status" && path != "/metrics") {
     return replyText(req, 404, "Not Found", "not found: try /, /status or /metrics\n");
@@ -325,6 +329,25 @@ void AdminServer::servePurge(evhttp_request* req, const std::string& query) {
   auto result = purge_(url);
   if (!result) return replyText(req, 500, "Internal Server Error", result.error().message + "\n");
   replyText(req, 200, "OK", *result + "\n");
+}
+
+void AdminServer::serveUnblock(evhttp_request* req, const std::string& query) {
+  if (!unblock_) return replyText(req, 404, "Not Found", "unblock is not enabled\n");
+  // As for purge: the custom header forces a CORS preflight we never approve.
+  if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Portcullis-Admin") == nullptr) {
+    return replyText(req, 403, "Forbidden", "forbidden: X-Portcullis-Admin header required\n");
+  }
+  const Query q(query);
+  const std::string ip = q.get("ip");
+  if (!q.ok || ip.empty()) return replyText(req, 400, "Bad Request", "ip parameter required\n");
+  auto result = unblock_(ip);
+  if (result) return replyText(req, 200, "OK", *result + "\n");
+  const int code = result.error().status == 0 ? 500 : result.error().status;
+  replyText(req, code,
+            code == 404   ? "Not Found"
+            : code == 400 ? "Bad Request"
+                          : "Error",
+            result.error().message + "\n");
 }
 
 }  // namespace portcullis::admin

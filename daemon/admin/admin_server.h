@@ -7,6 +7,7 @@
 //                  `--follow`, with the newest seq in X-Portcullis-Seq)
 //   GET /metrics   Prometheus text format
 //   POST /cache/purge?url=U   through a handler the daemon sets (optional)
+//   POST /unblock?ip=A        ends an abuse-guard block (handler, optional)
 // Every request is checked first against the peer allow list (403), and the
 // Host header must be an IP literal or "localhost" (403): a web page the
 // admin's browser visits cannot read /status through DNS rebinding.
@@ -36,6 +37,10 @@ class AdminServer {
   /// Purges `url` from the cache; returns a short message for the reply.
   /// Runs on the admin thread: must be thread-safe against the workers.
   using PurgeHandler = std::function<Result<std::string>(std::string_view url)>;
+  /// Ends the abuse-guard block of client address `ip`; returns a short
+  /// message, or an Error whose status (400 bad address, 404 not blocked)
+  /// is the reply's. Runs on the admin thread.
+  using UnblockHandler = std::function<Result<std::string>(std::string_view ip)>;
 
   /// `stats` must outlive the server.
   explicit AdminServer(Stats& stats);
@@ -45,6 +50,8 @@ class AdminServer {
 
   /// Before start(). Without a handler, POST /cache/purge answers 404.
   void setPurgeHandler(PurgeHandler handler);
+  /// Before start(). Without a handler, POST /unblock answers 404.
+  void setUnblockHandler(UnblockHandler handler);
 
   /// Binds `listen` (see AdminAddress; port 0 picks a free port), then
   /// starts the admin thread. For a Unix socket, a stale socket file at the
@@ -70,11 +77,13 @@ class AdminServer {
   void handle(evhttp_request* req);
   void serveStatus(evhttp_request* req, const std::string& query);
   void servePurge(evhttp_request* req, const std::string& query);
+  void serveUnblock(evhttp_request* req, const std::string& query);
   bool peerAllowed(evhttp_request* req) const;
   Result<int> bindSocket(const AdminAddress& addr);
 
   Stats& stats_;
   PurgeHandler purge_;
+  UnblockHandler unblock_;
   std::unique_ptr<Handles> h_;
   AdminAddress bound_;
   mutable std::mutex allowMu_;

@@ -1,5 +1,7 @@
 #include "daemon/admin/stats.h"
 
+#include <algorithm>
+
 namespace portcullis::admin {
 namespace {
 
@@ -19,6 +21,8 @@ std::string_view toString(RefuseReason reason) {
       return "per_client";
     case RefuseReason::kSourceDenied:
       return "source_denied";
+    case RefuseReason::kBlocked:
+      return "blocked";
     case RefuseReason::kDraining:
       return "draining";
     case RefuseReason::kOther:
@@ -108,9 +112,23 @@ void Stats::dnsFailure() noexcept {
   dnsFailures_.fetch_add(1, kRelaxed);
 }
 
-void Stats::reloadFinished(bool ok) noexcept {
+void Stats::reloadFinished(bool ok, std::string_view diagnostics) noexcept {
   (ok ? reloadsOk_ : reloadsFailed_).fetch_add(1, kRelaxed);
   lastReloadOk_.store(ok ? 1 : 0, kRelaxed);
+  try {
+    std::lock_guard lock(mu_);
+    lastReloadError_ = ok ? std::string() : std::string(diagnostics);
+  } catch (...) {  // out of memory: the counters above are still right
+  }
+}
+
+void Stats::setCacheLimit(uint64_t maxSize) noexcept {
+  cacheMaxSize_.store(maxSize, kRelaxed);
+}
+
+void Stats::setBlockedClientsSource(std::function<std::vector<BlockedClient>()> source) {
+  std::lock_guard lock(mu_);
+  blockedSource_ = std::move(source);
 }
 
 void Stats::setConnectionLimit(uint64_t limit) noexcept {
@@ -189,15 +207,22 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   s.cacheObjects = cacheObjects_.load(kRelaxed);
   s.cacheMemoryBytes = cacheMemoryBytes_.load(kRelaxed);
   s.cacheMemoryObjects = cacheMemoryObjects_.load(kRelaxed);
+  s.cacheMaxSize = cacheMaxSize_.load(kRelaxed);
   s.reloadsOk = reloadsOk_.load(kRelaxed);
   s.reloadsFailed = reloadsFailed_.load(kRelaxed);
   s.lastReloadOk = lastReloadOk_.load(kRelaxed);
   const size_t workers = workers_.load(kRelaxed);
   for (size_t i = 0; i < workers; ++i) s.loopLagMs.push_back(loopLagMs_[i].load(kRelaxed));
-  std::lock_guard lock(mu_);
-  s.aclDenials.insert(denials_.begin(), denials_.end());
-  for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
-  s.lastSeq = seq_;
+  std::function<std::vector<BlockedClient>()> blocked;
+  {
+    std::lock_guard lock(mu_);
+    s.aclDenials.insert(denials_.begin(), denials_.end());
+    for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
+    s.lastSeq = seq_;
+    if (s.lastReloadOk == 0) s.lastReloadError = lastReloadError_;
+    blocked = blockedSource_;
+  }
+  if (blocked) s.blockedClients = blocked();
   return s;
 }
 
@@ -214,6 +239,13 @@ std::vector<std::pair<uint64_t, log::AccessRecord>> Stats::recent(uint64_t since
   for (const auto& e : recent_) {
     if (e.first > sinceSeq) out.push_back(e);
   }
+  return out;
+}
+
+std::vector<std::pair<std::string, uint64_t>> denialsByCount(const StatsSnapshot& s) {
+  std::vector<std::pair<std::string, uint64_t>> out(s.aclDenials.begin(), s.aclDenials.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,8 +24,9 @@
 namespace portcullis::admin {
 
 /// Why a connection was refused before any request was read.
-enum class RefuseReason { kMaxConnections, kPerClient, kSourceDenied, kDraining, kOther };
-inline constexpr size_t kRefuseReasons = 5;
+/// kBlocked: the client is under an abuse-guard block ([abuse]).
+enum class RefuseReason { kMaxConnections, kPerClient, kSourceDenied, kBlocked, kDraining, kOther };
+inline constexpr size_t kRefuseReasons = 6;
 std::string_view toString(RefuseReason reason);  ///< "max_connections", "per_client", ...
 
 inline constexpr size_t kCacheResults = 7;       ///< log::CacheResult values
@@ -39,6 +41,12 @@ struct HistoryPoint {
   uint64_t hits = 0;            ///< of those, served from cache (see log::servedFromCache)
   uint64_t bytesOut = 0;        ///< bytes to clients for those requests
   uint64_t bytesFromCache = 0;  ///< of those bytes, served from cache (= saved upstream)
+};
+
+/// A client the abuse guard blocks at accept, and for how much longer.
+struct BlockedClient {
+  std::string client;       ///< IP address
+  int64_t secondsLeft = 0;  ///< rounded up
 };
 
 /// Every figure at one moment; what the renderers format.
@@ -66,10 +74,13 @@ struct StatsSnapshot {
   uint64_t cacheObjects = 0;
   uint64_t cacheMemoryBytes = 0;    ///< small bodies also held in RAM
   uint64_t cacheMemoryObjects = 0;
+  uint64_t cacheMaxSize = 0;  ///< [cache] max_size; 0 when the cache is off
   uint64_t reloadsOk = 0;
   uint64_t reloadsFailed = 0;
-  int lastReloadOk = -1;          ///< -1 none yet, 0 failed, 1 succeeded
-  std::vector<double> loopLagMs;  ///< per worker
+  int lastReloadOk = -1;        ///< -1 none yet, 0 failed, 1 succeeded
+  std::string lastReloadError;  ///< the failed reload's diagnostics; "" unless lastReloadOk == 0
+  std::vector<BlockedClient> blockedClients;  ///< by the abuse guard, soonest unblocked first
+  std::vector<double> loopLagMs;              ///< per worker
   std::vector<std::pair<std::string, log::SinkCounters>> logs;
   uint64_t lastSeq = 0;
 
@@ -95,8 +106,14 @@ class Stats {
   void aclDenied(std::string_view rule) noexcept;
   void upstreamError() noexcept;
   void dnsFailure() noexcept;
-  void reloadFinished(bool ok) noexcept;
+  /// `diagnostics`: the config errors that made a reload fail, one per line.
+  void reloadFinished(bool ok, std::string_view diagnostics = {}) noexcept;
   void setConnectionLimit(uint64_t limit) noexcept;
+  /// The cache's [cache] max_size, shown beside its use; 0 = cache off.
+  void setCacheLimit(uint64_t maxSize) noexcept;
+  /// Where snapshot() asks for the clients blocked at accept (the abuse
+  /// guard). Called on the reading thread, without this object's lock.
+  void setBlockedClientsSource(std::function<std::vector<BlockedClient>()> source);
   void setCacheUsage(uint64_t bytes, uint64_t objects, uint64_t memoryBytes = 0,
                      uint64_t memoryObjects = 0) noexcept;
   /// Number of worker loops whose lag is shown (<= kMaxWorkers).
@@ -132,7 +149,7 @@ class Stats {
   std::atomic<uint64_t> cacheableBytesOut_{0}, bytesFromCache_{0};
   std::atomic<uint64_t> upstreamErrors_{0}, dnsFailures_{0};
   std::atomic<uint64_t> cacheBytes_{0}, cacheObjects_{0};
-  std::atomic<uint64_t> cacheMemoryBytes_{0}, cacheMemoryObjects_{0};
+  std::atomic<uint64_t> cacheMemoryBytes_{0}, cacheMemoryObjects_{0}, cacheMaxSize_{0};
   std::atomic<uint64_t> reloadsOk_{0}, reloadsFailed_{0};
   std::atomic<int> lastReloadOk_{-1};
   std::atomic<size_t> workers_{0};
@@ -145,6 +162,8 @@ class Stats {
   std::deque<HistoryPoint> history_;                                // guarded by mu_
   HistoryPoint lastSample_;                                         // guarded by mu_
   std::vector<std::pair<std::string, const log::LogSink*>> sinks_;  // guarded by mu_
+  std::string lastReloadError_;                                     // guarded by mu_
+  std::function<std::vector<BlockedClient>()> blockedSource_;       // guarded by mu_
 
   void countDenial(std::string_view rule);  // needs mu_
 };
@@ -158,11 +177,15 @@ std::string renderStatusJson(const StatsSnapshot& s,
                              const std::vector<std::pair<uint64_t, log::AccessRecord>>& recent,
                              const std::vector<HistoryPoint>& history);
 
+/// The denial counts, most frequent first (ties by name).
+std::vector<std::pair<std::string, uint64_t>> denialsByCount(const StatsSnapshot& s);
+
 /// The figures as aligned plain text for `portcullis status`.
 std::string renderStatusText(const StatsSnapshot& s);
 
-/// One terminal line per recent record (for `status --follow`); control
-/// bytes are shown as \xHH so a URL cannot drive the terminal.
+/// One terminal line per recent record (for `status --follow`), with the
+/// deciding rule of a denial; control bytes are shown as \xHH so a URL
+/// cannot drive the terminal.
 std::string renderRecentLines(const std::vector<std::pair<uint64_t, log::AccessRecord>>& recent,
                               bool json);
 

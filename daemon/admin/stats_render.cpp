@@ -128,6 +128,10 @@ void promDaemon(PromWriter& w, const StatsSnapshot& s) {
         s.cacheMemoryBytes);
   w.one("portcullis_cache_memory_objects", "gauge", "Bodies also kept in RAM.",
         s.cacheMemoryObjects);
+  w.one("portcullis_cache_max_size_bytes", "gauge", "The cache's max_size (0: cache off).",
+        s.cacheMaxSize);
+  w.one("portcullis_clients_blocked", "gauge", "Clients the abuse guard blocks at accept now.",
+        static_cast<uint64_t>(s.blockedClients.size()));
   w.family("portcullis_reloads_total", "counter", "Configuration reloads, by outcome.");
   w.sample(s.reloadsOk, "outcome=\"success\"");
   w.sample(s.reloadsFailed, "outcome=\"failure\"");
@@ -188,10 +192,14 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("to_clients", s.bytesToClients)
       .field("from_upstream", s.bytesFromUpstream)
       .field("served_from_cache", s.bytesFromCache);
-  log::JsonObject denials;
-  for (const auto& [rule, n] : s.aclDenials) denials.field(rule, n);
+  log::JsonObject denials;  // most frequent first
+  for (const auto& [rule, n] : denialsByCount(s)) denials.field(rule, n);
   log::JsonObject cache;
   cache.field("size_bytes", s.cacheBytes).field("objects", s.cacheObjects);
+  if (s.cacheMaxSize == 0)
+    cache.null("max_size_bytes");
+  else
+    cache.field("max_size_bytes", s.cacheMaxSize);
   cache.field("memory_bytes", s.cacheMemoryBytes).field("memory_objects", s.cacheMemoryObjects);
   log::JsonObject reloads;
   reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
@@ -199,6 +207,13 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
     reloads.null("last_ok");
   else
     reloads.field("last_ok", s.lastReloadOk == 1);
+  reloads.optional("last_error", s.lastReloadError);
+  log::JsonArray blocked;
+  for (const auto& b : s.blockedClients) {
+    log::JsonObject one;
+    one.field("client", b.client).field("seconds_left", b.secondsLeft);
+    blocked.raw(one.finish());
+  }
   log::JsonArray lag;
   for (const double ms : s.loopLagMs) lag.value(ms);
   log::JsonObject logs;
@@ -223,6 +238,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .raw("acl_denials", denials.finish())
       .raw("cache", cache.finish())
       .raw("reloads", reloads.finish())
+      .raw("blocked_clients", blocked.finish())
       .raw("loop_lag_ms", lag.finish())
       .raw("logs", logs.finish())
       .field("seq", s.lastSeq);

@@ -36,13 +36,26 @@ th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); 
 td.url { max-width:480px; overflow:hidden; text-overflow:ellipsis; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .deny { color:var(--bad); }
+.alert { background:#fef2f2; border:1px solid #fca5a5; color:var(--bad); border-radius:8px; padding:8px 12px; margin-bottom:12px; }
+.alert pre { margin:6px 0 0; white-space:pre-wrap; font-size:12.5px; color:var(--fg); }
+.cols { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:0 20px; }
+button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
+.empty { color:var(--muted); }
 .hit { color:var(--good); }
 </style>
 </head>
 <body>
 <header><h1>Portcullis</h1><span class="meta" id="meta">connecting&hellip;</span><span id="state"></span></header>
 <main>
+<div class="alert" id="reload" hidden><b>The last reload FAILED: the previous configuration is still in force.</b><pre id="reload-error"></pre></div>
 <div class="grid" id="cards"></div>
+<div class="cols">
+<div><h2>Denials by rule</h2>
+<table><thead><tr><th>rule</th><th class="num">denials</th></tr></thead><tbody id="denials"></tbody></table></div>
+<div><h2>Clients blocked by the abuse guard</h2>
+<table><thead><tr><th>client</th><th class="num">time left</th><th></th></tr></thead><tbody id="blocked"></tbody></table>
+<div class="legend" id="unblock-result"></div></div>
+</div>
 <h2>Last hour: hit ratio and bytes saved per minute</h2>
 <canvas id="chart" width="1160" height="220"></canvas>
 <div class="legend"><b style="background:#2563eb"></b>request hit ratio (left axis, %)<b style="background:#93c5fd"></b>bytes served from cache per minute (right axis)</div>
@@ -87,14 +100,62 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
       ["hit ratio", pct(st.hit_ratio), "bytes: " + pct(st.byte_hit_ratio)],
       ["to clients", fmtBytes(st.bytes.to_clients), "from upstream " + fmtBytes(st.bytes.from_upstream)],
       ["saved", fmtBytes(st.bytes.served_from_cache), "served from cache"],
-      ["cache store", fmtBytes(st.cache.size_bytes), fmtInt(st.cache.objects) + " objects"],
+      ["cache store", fmtBytes(st.cache.size_bytes), (st.cache.max_size_bytes ? "of " + fmtBytes(st.cache.max_size_bytes) + " (" + pct(st.cache.size_bytes / st.cache.max_size_bytes) + "), " : "") + fmtInt(st.cache.objects) + " objects"],
       ["errors", fmtInt(st.upstream_errors + st.dns_failures), "upstream " + st.upstream_errors + ", dns " + st.dns_failures],
-      ["acl denials", fmtInt(denied), Object.keys(st.acl_denials).slice(0, 3).join(", ")],
+      ["acl denials", fmtInt(denied), Object.keys(st.acl_denials).length + " rules"],
+      ["blocked clients", fmtInt(st.blocked_clients.length), "by the abuse guard"],
       ["reloads", fmtInt(st.reloads.success + st.reloads.failure), st.reloads.last_ok === false ? "last one FAILED" : st.reloads.failure + " failed"],
       ["loop lag", lag, st.loop_lag_ms.length + " workers"],
     ];
     const box = $("cards");
     box.replaceChildren.apply(box, items.map((i) => card(i[0], i[1], i[2])));
+  }
+  function row(cells, classes) {
+    const tr = document.createElement("tr");
+    cells.forEach((c, i) => {
+      const td = document.createElement("td");
+      if (typeof c === "string") td.textContent = c; else td.append(c);
+      if (classes[i]) td.className = classes[i];
+      tr.append(td);
+    });
+    return tr;
+  }
+  function emptyRow(text, span) {
+    const tr = document.createElement("tr"), td = document.createElement("td");
+    td.colSpan = span; td.className = "empty"; td.textContent = text; tr.append(td);
+    return tr;
+  }
+  function renderDenials(st) {
+    // All rules, most denials first (the JSON is in that order already).
+    const rows = Object.entries(st.acl_denials).sort((a, b) => b[1] - a[1])
+      .map((e) => row([e[0], fmtInt(e[1])], ["deny", "num"]));
+    const tb = $("denials");
+    tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("no denials", 2)]);
+  }
+  async function unblock(ip) {
+    let text;
+    try {
+      const res = await fetch("unblock?ip=" + encodeURIComponent(ip),
+                              { method: "POST", headers: { "X-Portcullis-Admin": "1" }, cache: "no-store" });
+      text = (await res.text()).trim();
+    } catch (err) { text = "unblock failed: " + err; }
+    $("unblock-result").textContent = text;
+    tick();
+  }
+  function renderBlocked(st) {
+    const rows = st.blocked_clients.map((b) => {
+      const btn = document.createElement("button");
+      btn.textContent = "unblock";
+      btn.addEventListener("click", () => unblock(b.client));
+      return row([b.client, b.seconds_left >= 60 ? dur(b.seconds_left) : b.seconds_left + " s", btn], ["", "num", ""]);
+    });
+    const tb = $("blocked");
+    tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("none", 3)]);
+  }
+  function renderReload(st) {
+    const failed = st.reloads.last_ok === false;
+    $("reload").hidden = !failed;
+    $("reload-error").textContent = failed ? (st.reloads.last_error || "") : "";
   }
   function renderRecent(st) {
     const rows = st.recent.slice(-50).reverse().map((e) => {
@@ -164,7 +225,8 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
       last = st;
       $("meta").textContent = "version " + st.version + ", up " + dur(st.uptime_s) + ", " + st.now;
       $("state").textContent = "live"; $("state").className = "";
-      renderCards(st); renderRecent(st); renderChart(st.history);
+      renderReload(st); renderCards(st); renderDenials(st); renderBlocked(st);
+      renderRecent(st); renderChart(st.history);
     } catch (err) {
       $("state").textContent = "offline (" + (err && err.message ? err.message : "error") + ")";
       $("state").className = "off";

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "daemon/admin/stats.h"
 #include "daemon/log/json_writer.h"
 #include "portcullis_version.h"
@@ -37,6 +39,17 @@ std::string terminalSafe(std::string_view s) {
       fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
     else
       out.push_back(ch);
+  }
+  return out;
+}
+
+std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    out.push_back(text.substr(pos, eol - pos));
+    pos = eol + 1;
   }
   return out;
 }
@@ -78,13 +91,25 @@ std::string renderStatusText(const StatsSnapshot& s) {
                             humanBytes(s.bytesFromUpstream), humanBytes(s.bytesFromCache)));
   line("errors", fmt::format("upstream {}, dns {}", s.upstreamErrors, s.dnsFailures));
   std::string denials;
-  for (const auto& [rule, n] : s.aclDenials)
+  for (const auto& [rule, n] : denialsByCount(s))
     denials += fmt::format(", {} {}", terminalSafe(rule), n);
   line("acl denials", denials.empty() ? "none" : denials.substr(2));
-  line("cache store", fmt::format("{} in {} objects", humanBytes(s.cacheBytes), s.cacheObjects));
+  line("cache store",
+       s.cacheMaxSize == 0
+           ? fmt::format("{} in {} objects", humanBytes(s.cacheBytes), s.cacheObjects)
+           : fmt::format(
+                 "{} of {} ({:.1f}%) in {} objects", humanBytes(s.cacheBytes),
+                 humanBytes(s.cacheMaxSize),
+                 100.0 * static_cast<double>(s.cacheBytes) / static_cast<double>(s.cacheMaxSize),
+                 s.cacheObjects));
   line("reloads",
        fmt::format("{} ok, {} failed{}", s.reloadsOk, s.reloadsFailed,
                    s.lastReloadOk == 0 ? " (last one FAILED: old config in force)" : ""));
+  for (const std::string& diag : splitLines(s.lastReloadError)) line("", terminalSafe(diag));
+  std::string blocked;
+  for (const auto& b : s.blockedClients)
+    blocked += fmt::format(", {} ({} left)", terminalSafe(b.client), humanDuration(b.secondsLeft));
+  line("blocked", blocked.empty() ? "none" : blocked.substr(2));
   std::string lag;
   for (size_t i = 0; i < s.loopLagMs.size(); ++i)
     lag += fmt::format(", w{} {:.1f} ms", i, s.loopLagMs[i]);
@@ -105,10 +130,12 @@ std::string renderRecentLines(const std::vector<std::pair<uint64_t, log::AccessR
     if (json) {
       out += log::formatJson(r);
     } else {
-      fmt::format_to(std::back_inserter(out), "{} {} {} {} {} {} {} {:.0f}ms{}",
+      const bool denied = r.decision == log::AccessDecision::kDeny;
+      fmt::format_to(std::back_inserter(out), "{} {} {} {} {} {} {} {:.0f}ms{}{}",
                      log::formatTimestamp(r.start), terminalSafe(r.client), r.status,
                      log::toString(r.cache), terminalSafe(r.method), terminalSafe(r.url),
                      r.bytesOut, r.durationMs,
+                     denied ? " denied-by=" + terminalSafe(r.rule.empty() ? "-" : r.rule) : "",
                      r.error.empty() ? "" : " error=" + terminalSafe(r.error));
     }
     out.push_back('\n');

@@ -13,6 +13,8 @@
 
 namespace portcullis::config {
 
+struct ErrorPages;  // error_pages.h
+
 using Seconds = std::chrono::milliseconds;  // durations are kept in ms
 
 struct ListenAddress {
@@ -39,6 +41,9 @@ struct ServerConfig {
   size_t maxHeaderBytes = 65536;
   std::string viaPseudonym = "portcullis";  ///< our Via received-by; loop detection
   std::string user;                  ///< drop privileges to this user when started as root
+  std::shared_ptr<const ErrorPages> errorPages;  ///< [server] error_pages; null: built-in page
+  std::string errorContact;  ///< [server] error_contact: who to ask, shown on error pages
+  std::string organisation;  ///< [server] organisation: the school's name, shown on error pages
 };
 
 struct DnsConfig {

@@ -11,6 +11,7 @@
 #include "acl/cidr.h"
 #include "acl/policy_impl.h"
 #include "daemon/config/acl_loader.h"
+#include "daemon/config/error_pages_loader.h"
 #include "daemon/config/toml_reader.h"
 
 namespace portcullis::config {
@@ -320,7 +321,10 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   cfg->path = name;
   cfg->server.listen.push_back(ListenAddress{"127.0.0.1:3128", "127.0.0.1", 3128});
   checkUnknownKeys(r, root);
-  if (const toml::table* t = section(r, root, "server")) readServer(r, *t, cfg->server);
+  if (const toml::table* t = section(r, root, "server")) {
+    readServer(r, *t, cfg->server);
+    readErrorPages(r, *t, baseDir, cfg->server);
+  }
   if (const toml::table* t = section(r, root, "dns")) readDns(r, *t, cfg->dns);
   if (const toml::table* t = section(r, root, "cache")) readCache(r, *t, cfg->cache);
   if (const toml::table* t = section(r, root, "log")) readLog(r, *t, cfg->log);

@@ -25,6 +25,9 @@ const std::vector<KeySpec> kSchema = {
   {"server.max_header_size", K::kValue, "size", R"("64 KiB")", "Largest request head accepted (431 beyond)."},
   {"server.via_pseudonym", K::kValue, "string", R"("portcullis")", "Name put in the Via header; also used to detect request loops."},
   {"server.user", K::kValue, "string", R"("")", "When started as root, drop privileges to this user after binding."},
+  {"server.error_pages", K::kValue, "string", R"("")", "Directory of error page templates (like Squid's error_directory): error.html for every error, NNN.html for status NNN; relative to the config file; \"\" = the built-in page. Placeholders: {{status}} {{reason}} {{title}} {{message}} {{rule}} {{contact}} {{organisation}} {{proxy}}, each HTML-escaped; {{#rule}}...{{/rule}} shows only when rule is set."},
+  {"server.error_contact", K::kValue, "string", R"("")", "Who to ask when a page is blocked (e.g. \"Ask the IT office, room 12\"); shown on error pages ({{contact}})."},
+  {"server.organisation", K::kValue, "string", R"("")", "The school's or company's name, shown on error pages ({{organisation}})."},
 
   {"dns", K::kTable, "table", "", "Name resolution."},
   {"dns.nameservers", K::kValue, "array of strings", "[]", "Name servers (\"IP\" or \"IP:port\"); empty = those of /etc/resolv.conf."},

@@ -44,6 +44,29 @@ bool AbuseGuard::blocked(const acl::IpAddress& client, SteadyTime now, bool& end
   return false;
 }
 
+std::vector<AbuseGuard::Block> AbuseGuard::blockedClients(SteadyTime now) {
+  std::vector<Block> out;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [client, e] : entries_) {
+      if (!e.isBlocked || now >= e.blockedUntil) continue;
+      out.push_back(Block{
+          client, std::chrono::duration_cast<std::chrono::milliseconds>(e.blockedUntil - now)});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Block& a, const Block& b) { return a.left < b.left; });
+  return out;
+}
+
+bool AbuseGuard::unblock(const acl::IpAddress& client, SteadyTime now) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(client);
+  if (it == entries_.end()) return false;
+  const bool wasBlocked = it->second.isBlocked && now < it->second.blockedUntil;
+  entries_.erase(it);
+  return wasBlocked;
+}
+
 void AbuseGuard::forgetOldest(SteadyTime now, const Options& options) {
   // Drop windows that have expired and blocks that are over; if that frees
   // nothing, drop everything not blocked (a flood of distinct addresses).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "acl/ip_address.h"
 
@@ -32,6 +33,16 @@ class AbuseGuard {
   /// True while the client is blocked. `ended` is set when a block has just
   /// expired (reported once, for the event log).
   bool blocked(const acl::IpAddress& client, SteadyTime now, bool& ended);
+
+  struct Block {
+    acl::IpAddress client;
+    std::chrono::milliseconds left{0};
+  };
+  /// The clients blocked at `now`, soonest unblocked first.
+  std::vector<Block> blockedClients(SteadyTime now);
+  /// Ends the client's block at once and forgets its refusals (an admin's
+  /// unblock). False when it was not blocked.
+  bool unblock(const acl::IpAddress& client, SteadyTime now);
 
  private:
   struct Entry {

@@ -316,18 +316,19 @@ void ClientSession::releaseUpstream(bool reusable) {
 }
 
 void ClientSession::denied(const std::string& rule, const std::string& where,
-                           const std::string& reason) {
+                           [[maybe_unused]] const std::string& reason) {
   worker_.server().stats().aclDenied(rule);
   noteRefusal();
   txn_.record.decision = log::AccessDecision::kDeny;
   txn_.record.rule = rule;
   txn_.record.ruleWhere = where;
   const bool prohibitedAddress = rule == "hard:special-address" || rule == "hard:self";
+  // The ACL's reason names rules' file:line (even a builtin's, e.g. the allow
+  // rule hard:special-address overrode): for `explain`, not for a pupil.
   ErrorReply e = errorReply(
       prohibitedAddress ? Termination::kDestinationProhibited : Termination::kDeniedByRule,
-      reason.empty() ? "The proxy's access rules do not allow this request." : reason);
+      "The proxy's access rules do not allow this request.");
   e.rule = rule;
-  e.ruleWhere = where;
   reply(std::move(e), true);
 }
 
@@ -342,12 +343,9 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
   if (closeAfter) t.keepAlive = false;
   t.record.status = error.status;
   t.record.termination = describe(error.termination).name;
-
   if (t.record.error.empty() && !error.detail.empty()) t.record.error = error.detail;
-  std::string_view pseudonym =
-      t.config ? std::string_view(t.config->server.viaPseudonym) : std::string_view("portcullis");
   bool headOnly = t.request.methodKind == http::Method::kHead;
-  std::string bytes = renderErrorResponse(error, pseudonym, !t.keepAlive, headOnly);
+  std::string bytes = renderErrorResponse(error, t.config.get(), !t.keepAlive, headOnly);
   writeToClient(bytes);
   finishTransaction();
 }

@@ -1,29 +1,10 @@
 #include "daemon/proxy/error_page.h"
 
+#include "daemon/config/config.h"
+#include "daemon/config/error_pages.h"
 #include "daemon/http/message_writer.h"
 
 namespace portcullis::proxy {
-
-std::string htmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 namespace {
 // An sf-string for Proxy-Status details (RFC 8941 §3.3.3): printable ASCII,
@@ -39,34 +20,46 @@ std::string sfString(std::string_view text) {
   out += '"';
   return out;
 }
+
+std::string renderBody(const ErrorReply& reply, const config::Config* config) {
+  using config::ErrorField;
+  std::vector<std::string> values(config::kErrorFields);
+  auto set = [&values](ErrorField f, std::string v) {
+    values[static_cast<size_t>(f)] = std::move(v);
+  };
+  set(ErrorField::kStatus, std::to_string(reply.status));
+  set(ErrorField::kReason, std::string(http::reasonPhrase(reply.status)));
+  set(ErrorField::kTitle, reply.title);
+  set(ErrorField::kMessage, reply.message);
+  set(ErrorField::kRule, reply.rule);
+  set(ErrorField::kProxy, config ? config->server.viaPseudonym : "portcullis");
+  const config::PageTemplate* page = &config::defaultErrorPage();
+  if (config != nullptr) {
+    set(ErrorField::kContact, config->server.errorContact);
+    set(ErrorField::kOrganisation, config->server.organisation);
+    if (config->server.errorPages) page = &config->server.errorPages->forStatus(reply.status);
+  }
+  return page->render(values);
+}
 }  // namespace
 
-std::string renderErrorResponse(const ErrorReply& reply, std::string_view pseudonym, bool close,
+std::string renderErrorResponse(const ErrorReply& reply, const config::Config* config, bool close,
                                 bool headOnly) {
-  std::string body;
-  body.reserve(1024);
-  body += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
-  body += std::to_string(reply.status) + " " + htmlEscape(reply.title);
-  body += "</title></head>\n<body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\">\n";
-  body += "<h1>" + htmlEscape(reply.title) + "</h1>\n<p>" + htmlEscape(reply.message) + "</p>\n";
-  if (!reply.rule.empty()) {
-    body += "<p>Decided by rule <code>" + htmlEscape(reply.rule) + "</code>";
-    if (!reply.ruleWhere.empty()) body += " (" + htmlEscape(reply.ruleWhere) + ")";
-    body += ".</p>\n";
-  }
-  body += "<hr><p><small>" + htmlEscape(pseudonym) + " proxy</small></p>\n</body></html>\n";
-
+  const std::string body = renderBody(reply, config);
   http::HeaderMap headers;
   headers.add("Content-Type", "text/html; charset=utf-8");
   headers.add("Content-Length", std::to_string(body.size()));
   headers.add("Cache-Control", "no-store");
-  std::string proxyStatus(pseudonym);
+  // The page is self-contained; an admin's template cannot make a pupil's
+  // browser fetch anything either (images only as data: URIs).
+  headers.add("Content-Security-Policy",
+              "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+  std::string proxyStatus(config ? config->server.viaPseudonym : "portcullis");
   if (!reply.proxyStatusError.empty()) proxyStatus += "; error=" + reply.proxyStatusError;
   std::string details = reply.detail;
   if (!reply.rule.empty()) {
     if (!details.empty()) details += "; ";
     details += "rule " + reply.rule;
-    if (!reply.ruleWhere.empty()) details += " at " + reply.ruleWhere;
   }
   if (!details.empty()) proxyStatus += "; details=" + sfString(details);
   headers.add("Proxy-Status", proxyStatus);

@@ -1,11 +1,19 @@
 #pragma once
 // Errors are real HTTP answers: a status, a small HTML page for a person,
-// and a Proxy-Status field (RFC 9209) for a program.
+// and a Proxy-Status field (RFC 9209) for a program. The page is the
+// built-in template or the admin's ([server] error_pages); a client sees
+// the deciding rule's name, never the config file's path or line (those
+// are in the access log and `portcullis explain`).
 
 #include <string>
 #include <string_view>
 
+#include "daemon/config/page_template.h"
 #include "daemon/proxy/termination.h"
+
+namespace portcullis::config {
+struct Config;
+}
 
 namespace portcullis::proxy {
 
@@ -19,16 +27,18 @@ struct ErrorReply {
   std::string proxyStatusError;
   std::string title;    ///< one line: "Access denied"
   std::string message;  ///< what happened and what to do, plain text (escaped here)
-  std::string rule;     ///< deciding rule, when an ACL decided
-  std::string ruleWhere;  ///< "file:line" of that rule
+  std::string rule;     ///< deciding rule's name, when an ACL decided
   std::string detail;   ///< goes into Proxy-Status details (sanitised)
 };
 
-/// Full response bytes (head + body). Always "Connection: close" when `close`.
-std::string renderErrorResponse(const ErrorReply& reply, std::string_view pseudonym, bool close,
+/// Full response bytes (head + body). Always "Connection: close" when
+/// `close`. `config` (may be null: built-in page, pseudonym "portcullis")
+/// gives the templates, the contact line, the organisation and the Via
+/// pseudonym. Never fails: templates were checked at config load.
+std::string renderErrorResponse(const ErrorReply& reply, const config::Config* config, bool close,
                                 bool headOnly = false);
 
-/// HTML-escapes text for the page body.
-std::string htmlEscape(std::string_view text);
+/// HTML-escapes text for a page body.
+using config::htmlEscape;
 
 }  // namespace portcullis::proxy

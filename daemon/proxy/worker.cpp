@@ -107,7 +107,7 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   bool blockEnded = false;
   if (server_.abuseGuard().blocked(*ip, std::chrono::steady_clock::now(), blockEnded)) {
     // A scanner under a block: closed at once, before any byte is read.
-    stats.connectionRefused(admin::RefuseReason::kSourceDenied);
+    stats.connectionRefused(admin::RefuseReason::kBlocked);
     ::close(fd);
     return;
   }

@@ -49,7 +49,7 @@ def test_man_page_source_names_every_key():
 def test_portcullis_8_lists_every_subcommand():
     with open(os.path.join(SOURCE_DIR, "packaging", "man", "portcullis.8")) as f:
         page = f.read()
-    for sub in ("run", "validate", "explain", "status", "audit", "cache"):
+    for sub in ("run", "validate", "explain", "status", "unblock", "audit", "cache"):
         assert re.search(r"\b%s\b" % sub, page), sub
         r = subprocess.run([BIN, sub, "--help"], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "Usage" in r.stdout + r.stderr, sub

@@ -576,7 +576,10 @@ def test_reloads_show_in_events_and_metrics(proxy):
     m = metrics(proxy)
     assert total(m, "portcullis_reloads_total", outcome="failure") == 1
     assert total(m, "portcullis_config_last_reload_successful") == 0
-    assert status_json(proxy)["reloads"] == {"success": 1, "failure": 1, "last_ok": False}
+    reloads = status_json(proxy)["reloads"]
+    assert {k: reloads[k] for k in ("success", "failure", "last_ok")} == \
+        {"success": 1, "failure": 1, "last_ok": False}
+    assert "no_such_section" in reloads["last_error"]
 
 
 # ---------------------------------------------------------------- status page

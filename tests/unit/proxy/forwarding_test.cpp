@@ -115,25 +115,3 @@ TEST_CASE("client response: hop-by-hop removed, Via and framing set") {
   CHECK(out.find("Via: 1.1 portcullis\r\n") != std::string::npos);
   CHECK(out.find("Connection: close\r\n") != std::string::npos);
 }
-
-TEST_CASE("error pages escape and carry Proxy-Status") {
-  ErrorReply e;
-  e.status = 403;
-  e.proxyStatusError = "http_request_denied";
-  e.title = "Access denied";
-  e.message = "<script>alert(1)</script>";
-  e.rule = "no-\"quotes\"";
-  e.ruleWhere = "portcullis.toml:12";
-  auto out = renderErrorResponse(e, "portcullis", true);
-  CHECK(out.rfind("HTTP/1.1 403 Forbidden\r\n", 0) == 0);
-  CHECK(out.find("<script>") == std::string::npos);
-  CHECK(out.find("&lt;script&gt;") != std::string::npos);
-  CHECK(out.find("Proxy-Status: portcullis; error=http_request_denied; details=\"rule no-\\\"quotes\\\" at portcullis.toml:12\"") !=
-        std::string::npos);
-  auto headOnly = renderErrorResponse(e, "portcullis", true, true);
-  CHECK(headOnly.find("<html>") == std::string::npos);
-  auto bodyStart = out.find("\r\n\r\n") + 4;
-  auto lengthAt = out.find("Content-Length: ");
-  REQUIRE(lengthAt != std::string::npos);
-  CHECK(std::stoul(out.substr(lengthAt + 16)) == out.size() - bodyStart);
-}
