@@ -128,7 +128,8 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
   size_t errors = 0, warnings = 0;
   for (const Diagnostic& d : r.diagnostics) {
     err << d.format() << "\n";
-    (d.severity == Severity::kError ? errors : warnings)++;
+    if (d.severity == Severity::kError) ++errors;
+    if (d.severity == Severity::kWarning) ++warnings;
   }
   if (errors > 0 || (strict && warnings > 0)) {
     err << path << ": " << errors << " error(s), " << warnings << " warning(s)"
