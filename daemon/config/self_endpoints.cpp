@@ -1,17 +1,58 @@
 #include "daemon/config/self_endpoints.h"
 
 #include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <string>
 
 #include "daemon/config/config_loader.h"
 
 namespace portcullis::config {
 
+// Without getifaddrs (it needs a netlink socket, which the systemd unit's
+// RestrictAddressFamilies= forbids): IPv4 from SIOCGIFCONF on an AF_INET
+// socket, IPv6 from /proc/net/if_inet6.
+std::vector<acl::IpAddress> localInterfaceAddressesWithoutNetlink() {
+  std::vector<acl::IpAddress> out;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    std::array<ifreq, 256> reqs{};
+    ifconf conf{};
+    conf.ifc_len = static_cast<int>(sizeof(ifreq) * reqs.size());
+    conf.ifc_req = reqs.data();
+    if (::ioctl(fd, SIOCGIFCONF, &conf) == 0) {
+      for (size_t i = 0; i < conf.ifc_len / sizeof(ifreq); ++i) {
+        if (auto a = acl::IpAddress::fromSockaddr(&reqs[i].ifr_addr)) out.push_back(*a);
+      }
+    }
+    ::close(fd);
+  }
+  std::ifstream in("/proc/net/if_inet6");
+  std::string hex, rest;
+  while (in >> hex && std::getline(in, rest)) {
+    if (hex.size() != 32) continue;
+    std::array<uint8_t, 16> b{};
+    bool ok = true;
+    for (size_t i = 0; i < 16 && ok; ++i) {
+      const char* p = hex.data() + 2 * i;
+      ok = std::from_chars(p, p + 2, b[i], 16).ec == std::errc();
+    }
+    if (ok) out.push_back(acl::IpAddress::fromBytes(b));
+  }
+  return out;
+}
+
 std::vector<acl::IpAddress> localInterfaceAddresses() {
   std::vector<acl::IpAddress> out;
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
+  if (getifaddrs(&list) != 0) return localInterfaceAddressesWithoutNetlink();
   std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> guard(list, freeifaddrs);
   for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
     if (auto a = acl::IpAddress::fromSockaddr(i->ifa_addr)) out.push_back(*a);

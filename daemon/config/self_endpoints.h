@@ -11,8 +11,13 @@
 
 namespace portcullis::config {
 
-/// Every address of this host's interfaces (getifaddrs); empty on failure.
+/// Every address of this host's interfaces (getifaddrs; where netlink is
+/// not allowed, the fallback below). Enumerated at each load and reload.
 std::vector<acl::IpAddress> localInterfaceAddresses();
+
+/// The same without a netlink socket: SIOCGIFCONF (IPv4) and
+/// /proc/net/if_inet6 (IPv6). Empty when neither is readable.
+std::vector<acl::IpAddress> localInterfaceAddressesWithoutNetlink();
 
 /// The endpoints the config names: each [server] listen and the [admin]
 /// listen when it is an IP address.
