@@ -8,7 +8,7 @@ using K = KeyKind;
 // clang-format off
 const std::vector<KeySpec> kSchema = {
   {"server", K::kTable, "table", "", "Listening sockets, limits and timeouts."},
-  {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination."},
+  {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination; with 0.0.0.0 or [::] every local address with that port is not (hard:self)."},
   {"server.workers", K::kValue, "integer or \"auto\"", R"("auto")", "Worker threads, one event loop each; \"auto\" = one per CPU core."},
   {"server.max_connections", K::kValue, "integer", "10000", "Client connections open at once, all workers together; more are refused."},
   {"server.max_connections_per_client", K::kValue, "integer", "256", "Client connections open at once from one client address."},
@@ -55,7 +55,7 @@ const std::vector<KeySpec> kSchema = {
   {"log.events", K::kValue, "string", R"("-")", "Event log path; \"-\" = standard error."},
 
   {"admin", K::kTable, "table", "", "The admin endpoint (status, metrics)."},
-  {"admin.listen", K::kValue, "string", R"("127.0.0.1:3129")", "\"IP:port\", \"unix:/path\" or \"\" (off)."},
+  {"admin.listen", K::kValue, "string", R"("127.0.0.1:3129")", "\"IP:port\", \"unix:/path\" or \"\" (off). Never a destination through the proxy (hard:self, every local address for 0.0.0.0 or [::])."},
   {"admin.allow", K::kValue, "array of strings", R"(["127.0.0.1/32", "::1/128"])", "Client networks (CIDRs) allowed to use the admin endpoint."},
 
   {"abuse", K::kTable, "table", "", "Scanner defence: clients refused again and again are blocked at accept."},
@@ -73,7 +73,7 @@ const std::vector<KeySpec> kSchema = {
   {"destinations.<name>", K::kTable, "table", "", "One destination set."},
   {"destinations.<name>.hosts", K::kValue, "array of strings", "", "Host names: \"example.org\" (exactly), \"*.example.org\" (any subdomain, not example.org itself), \".example.org\" (both), \"*\" (any host; does not open special address ranges)."},
   {"destinations.<name>.hosts_file", K::kValue, "string", "", "A file with one name per line ('#' comments; \"0.0.0.0 name\" hosts-file lines accepted). Each name matches itself and its subdomains."},
-  {"destinations.<name>.cidrs", K::kValue, "array of strings", "", "Destination addresses, checked on every address after DNS. A CIDR inside a special range (e.g. \"10.1.0.0/16\") opens it; \"0.0.0.0/0\" and \"::/0\" never do."},
+  {"destinations.<name>.cidrs", K::kValue, "array of strings", "", "Destination addresses, checked on every address after DNS. A CIDR inside a special range (e.g. \"10.1.0.0/16\") opens it for the requests this set matches (its ports, methods, schemes), not for another set of the same rule; \"0.0.0.0/0\" and \"::/0\" never do."},
   {"destinations.<name>.ports", K::kValue, "array of integers or \"A-B\" strings", "", "Ports and ranges, e.g. [80, 443, \"8000-8080\"]. Empty = any port, but CONNECT goes only to named ports (443 when none)."},
   {"destinations.<name>.methods", K::kValue, "array of strings", "", "Request methods, e.g. [\"GET\", \"HEAD\"] (case-sensitive)."},
   {"destinations.<name>.schemes", K::kValue, "array of strings", "", "\"http\", \"https\" (absolute-form) and \"connect\" (CONNECT tunnels)."},
