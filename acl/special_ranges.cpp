@@ -101,9 +101,49 @@ std::vector<SpecialRange> build() {
   return out;
 }
 
-const SpecialRange* mostSpecific(const IpAddress& a) {
-  for (const SpecialRange& r : specialRanges()) {
-    if (r.cidr.contains(a)) return &r;
+// Each entry's bounds, computed once and split by family: this runs for
+// every resolved address (about 30 ns for an IPv4 one).
+struct V4Bounds {
+  uint32_t first;
+  uint32_t last;
+  const SpecialRange* range;
+};
+struct V6Bounds {
+  U128 first;
+  U128 last;
+  const SpecialRange* range;
+};
+struct Index {
+  std::vector<V4Bounds> v4;
+  std::vector<V6Bounds> v6;
+};
+
+const Index& index() {
+  static const Index idx = [] {
+    Index out;
+    for (const SpecialRange& r : specialRanges()) {
+      if (r.cidr.v4) {
+        out.v4.push_back({r.cidr.base.v4(), r.cidr.last().toAddress().v4(), &r});
+      } else {
+        out.v6.push_back({r.cidr.first(), r.cidr.last(), &r});
+      }
+    }
+    return out;
+  }();
+  return idx;
+}
+
+const SpecialRange* mostSpecificV4(uint32_t v) {
+  for (const V4Bounds& b : index().v4) {
+    if (b.first <= v && v <= b.last) return b.range;
+  }
+  return nullptr;
+}
+
+const SpecialRange* mostSpecificV6(const IpAddress& a) {
+  const U128 v = U128::fromAddress(a);
+  for (const V6Bounds& b : index().v6) {
+    if (b.first <= v && v <= b.last) return b.range;
   }
   return nullptr;
 }
@@ -114,11 +154,10 @@ IpAddress v4At(const std::array<uint8_t, 16>& b, size_t off, uint32_t flip = 0) 
   return IpAddress::fromV4(v ^ flip);
 }
 
-/// The special entry an IPv4 address lies in, or nullptr (no recursion: an
-/// IPv4 address carries nothing further).
+/// The special entry an IPv4 address lies in, or nullptr.
 const SpecialRange* specialV4(const IpAddress& v4) {
-  const SpecialRange* r = mostSpecific(v4);
-  return r != nullptr && r->special() && r->embeds == Embedding::kNone ? r : nullptr;
+  const SpecialRange* r = mostSpecificV4(v4.v4());
+  return r != nullptr && r->special() ? r : nullptr;
 }
 }  // namespace
 
@@ -145,7 +184,12 @@ std::vector<IpAddress> embeddedV4(Embedding e, const IpAddress& a) {
 }
 
 std::optional<SpecialMatch> findSpecial(const IpAddress& a) {
-  const SpecialRange* r = mostSpecific(a);
+  // IPv4 (held v4-mapped): its own entry decides; it carries nothing further.
+  if (a.isV4()) {
+    if (const SpecialRange* r = specialV4(a)) return SpecialMatch{r, a};
+    return std::nullopt;
+  }
+  const SpecialRange* r = mostSpecificV6(a);
   if (r == nullptr) return std::nullopt;
   // An address carrying a special IPv4 address is as special as that one,
   // whatever its own entry says (RFC 6052 §3.1 forbids translating to
