@@ -453,6 +453,11 @@ def test_wildcard_listen_makes_every_local_address_self(tmp_path, origin):
             line = assert_denied(p, answer, url, "hard:self")
             assert line["error"] is None
         assert b"every local address" in get(p.port, "http://127.0.0.1:%d/status" % aport)
+        # A reload keeps the ports the kernel chose as the proxy's own.
+        hup(p, "reload")
+        for url, method in [("http://127.0.0.1:%d/status" % aport, "GET"),
+                            ("127.0.0.1:%d" % p.port, "CONNECT")]:
+            assert_denied(p, get(p.port, url, method), url, "hard:self")
     finally:
         p.stop()
 
