@@ -193,8 +193,9 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
     if (d.allowed()) {
       out << "after DNS: every address " << target->host
           << " resolves to is checked again; addresses in special ranges (loopback, private,"
-             " link-local, multicast, ...) are refused unless the allowing destination set names"
-             " them with a CIDR inside the range (use --resolve to check now)\n";
+             " link-local, multicast, ...) are refused unless a destination set of the allowing"
+             " rule names them with a CIDR inside the range and itself matches this request"
+             " (use --resolve to check now)\n";
     }
     return d.allowed() ? 0 : 1;
   }
