@@ -484,6 +484,25 @@ def test_validate_notes_what_a_wildcard_listen_makes_self(tmp_path):
         assert "'[::]:9090' listens on every local address" in err, err
 
 
+@pytest.mark.parametrize("addr", [
+    "::ffff:0:7f00:1",                        # SIIT form of 127.0.0.1
+    "64:ff9b:1::7f00:1",                      # RFC 8215 local-use NAT64
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",   # Teredo, client 127.0.0.1
+    "2002:7f00:1::1",                         # 6to4 of 127.0.0.1
+    "198.18.0.1",                             # benchmarking
+    "192.0.0.1",                              # IETF protocol assignments
+])
+@pytest.mark.parametrize("how", ["GET", "CONNECT"])
+def test_special_purpose_addresses_refused_without_connecting(any_host, origin, addr, how):
+    """Issue #12, finding 9: every address the attack run tried is refused by the policy."""
+    p = any_host
+    host = "[%s]" % addr if ":" in addr else addr
+    target = "%s:%d" % (host, origin.port)
+    url = target if how == "CONNECT" else "http://%s/x" % target
+    line = assert_denied(p, get(p.port, url, how), url, "hard:special-address")
+    assert line["error"] is None
+
+
 @pytest.mark.parametrize("request_kind", ["CONNECT", "GET", "POST"])
 def test_port_25_refused_and_logged_by_hard_rule(tmp_path, request_kind):
     smtp = listener_on_port_25()
