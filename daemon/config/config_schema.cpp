@@ -69,11 +69,11 @@ const std::vector<KeySpec> kSchema = {
   {"sources.<name>.cidrs", K::kValue, "array of strings", "[]", "IPv4/IPv6 CIDRs or single addresses."},
   {"sources.<name>.file", K::kValue, "string", "", "A file with one CIDR or address per line ('#' comments); relative to the config file."},
 
-  {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme."},
+  {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme. A special address range is opened only by a set that names it in cidrs and matches the whole request itself, never by another set of the same rule."},
   {"destinations.<name>", K::kTable, "table", "", "One destination set."},
   {"destinations.<name>.hosts", K::kValue, "array of strings", "", "Host names: \"example.org\" (exactly), \"*.example.org\" (any subdomain, not example.org itself), \".example.org\" (both), \"*\" (any host; does not open special address ranges)."},
   {"destinations.<name>.hosts_file", K::kValue, "string", "", "A file with one name per line ('#' comments; \"0.0.0.0 name\" hosts-file lines accepted). Each name matches itself and its subdomains."},
-  {"destinations.<name>.cidrs", K::kValue, "array of strings", "", "Destination addresses, checked on every address after DNS. A CIDR inside a special range (e.g. \"10.1.0.0/16\") opens it for the requests this set matches (its ports, methods, schemes), not for another set of the same rule; \"0.0.0.0/0\" and \"::/0\" never do."},
+  {"destinations.<name>.cidrs", K::kValue, "array of strings", "", "Destination addresses, checked on every address after DNS. A CIDR inside a special range (e.g. \"10.1.0.0/16\") opens it; \"0.0.0.0/0\" and \"::/0\" never do."},
   {"destinations.<name>.ports", K::kValue, "array of integers or \"A-B\" strings", "", "Ports and ranges, e.g. [80, 443, \"8000-8080\"]. Empty = any port, but CONNECT goes only to named ports (443 when none)."},
   {"destinations.<name>.methods", K::kValue, "array of strings", "", "Request methods, e.g. [\"GET\", \"HEAD\"] (case-sensitive)."},
   {"destinations.<name>.schemes", K::kValue, "array of strings", "", "\"http\", \"https\" (absolute-form) and \"connect\" (CONNECT tunnels)."},
