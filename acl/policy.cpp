@@ -82,9 +82,16 @@ Tri matchRule(const PolicyImpl& p, const Rule& r, const IpAddress& client, const
   return best;
 }
 
-bool opensSpecial(const PolicyImpl& p, const Rule& r, const IpAddress& addr) {
+// A special range is opened only by a destination set that both names it
+// (a CIDR inside the range, written by the admin) and matches the whole
+// request on its own: host or address, port, method and scheme. Another set
+// of the same rule (e.g. hosts = ["*"]) must not lend it the port or the
+// method that set lacks.
+bool opensSpecial(const PolicyImpl& p, const Rule& r, const Query& q, const IpAddress& addr,
+                  const IpAddress& checked) {
   return std::any_of(r.to.begin(), r.to.end(), [&](size_t i) {
-    return p.destinations[i].openedSpecial.contains(addr);
+    const DestinationSet& d = p.destinations[i];
+    return d.openedSpecial.contains(checked) && matchDestination(d, q, &addr).tri == Tri::kYes;
   });
 }
 
@@ -130,16 +137,40 @@ Query makeQuery(const RequestFacts& f) {
   return q;
 }
 
-Decision decideAddress(const PolicyImpl& p, const std::vector<std::pair<IpAddress, uint16_t>>& self,
-                       const Query& q, const IpAddress& client, const IpAddress& addr) {
-  for (const auto& [ip, port] : self) {
-    if (ip == addr && port == q.port) {
-      return builtin(Verdict::kDeny, "hard:self",
-                     addr.toString() + " port " + std::to_string(port) +
-                         " is this proxy's own listening address (a request loop)");
-    }
+Decision selfDecision(const SelfAddresses::Endpoint& e, const IpAddress& addr, uint16_t port) {
+  std::string via;
+  if (!(e.first == addr)) {
+    std::string listen = e.first.isV4() ? e.first.toString() : "[" + e.first.toString() + "]";
+    via = " (it listens on " + listen + ":" + std::to_string(e.second) +
+          (SelfAddresses::isWildcard(e.first) ? ", which answers on every local address)"
+                                              : "; the unspecified address reaches it)");
   }
-  const SpecialRange* special = findSpecialRange(addr);
+  return builtin(Verdict::kDeny, "hard:self",
+                 addr.toString() + " port " + std::to_string(port) +
+                     " is this proxy's own listening address" + via + ": a request loop");
+}
+
+Decision specialDenied(const Query& q, const IpAddress& addr, const SpecialMatch& sm,
+                       const Rule& rule) {
+  std::string who =
+      q.literal ? addr.toString() : q.host + " resolves to " + addr.toString() + ", which";
+  std::string carried;
+  if (!(sm.checked == addr))
+    carried = " (it carries the IPv4 address " + sm.checked.toString() + ")";
+  return builtin(Verdict::kDeny, "hard:special-address",
+                 who + " is a " + std::string(sm.range->what) + " address" + carried + " (" +
+                     sm.range->cidr.toString() + "); rule \"" + rule.name + "\" (" +
+                     rule.where.toString() +
+                     ") would allow it, but none of its destination sets both names this range "
+                     "with a CIDR inside it and matches the whole request (host, port, method, "
+                     "scheme)");
+}
+
+Decision decideAddress(const PolicyImpl& p, const SelfAddresses& self, const Query& q,
+                       const IpAddress& client, const IpAddress& addr) {
+  if (auto e = self.reaches(addr, q.port)) return selfDecision(*e, addr, q.port);
+  const std::optional<SpecialMatch> sm = findSpecial(addr);
+  const SpecialRange* special = sm ? sm->range : nullptr;
   const Rule* blockedAllow = nullptr;
   bool connectMiss = false;
   for (const Rule& r : p.rules) {
@@ -147,22 +178,13 @@ Decision decideAddress(const PolicyImpl& p, const std::vector<std::pair<IpAddres
     if (r.verdict == Verdict::kDeny) return byRule(r, " for address " + addr.toString());
     // An allow rule opens a special range only through a CIDR the admin wrote
     // inside that range; otherwise later rules may still open it.
-    if (special != nullptr && !opensSpecial(p, r, addr)) {
+    if (special != nullptr && !opensSpecial(p, r, q, addr, sm->checked)) {
       if (blockedAllow == nullptr) blockedAllow = &r;
       continue;
     }
     return byRule(r, " for address " + addr.toString());
   }
-  if (blockedAllow != nullptr) {
-    std::string who = q.literal ? addr.toString() : q.host + " resolves to " + addr.toString() + ", which";
-    Decision d = builtin(Verdict::kDeny, "hard:special-address",
-                         who + " is a " + std::string(special->what) + " address (" +
-                             special->cidr.toString() + "); rule \"" + blockedAllow->name +
-                             "\" (" + blockedAllow->where.toString() +
-                             ") would allow it, but its destination sets do not name this range "
-                             "with a CIDR inside it");
-    return d;
-  }
+  if (blockedAllow != nullptr) return specialDenied(q, addr, *sm, *blockedAllow);
   return defaultDeny(connectMiss, q.port);
 }
 
@@ -176,7 +198,7 @@ bool connectPortAllowed(const DestinationSet& set, uint16_t port) {
 Policy::Policy(std::shared_ptr<const PolicyImpl> impl) : impl_(std::move(impl)) {}
 Policy::~Policy() = default;
 
-void Policy::setSelfAddresses(std::vector<std::pair<IpAddress, uint16_t>> self) {
+void Policy::setSelfAddresses(SelfAddresses self) {
   self_ = std::move(self);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "acl/ip_address.h"
+#include "acl/self_addresses.h"
 #include "acl/source_location.h"
 
 namespace portcullis::acl {
@@ -48,6 +49,8 @@ class PolicyImpl;
 class Policy {
  public:
   explicit Policy(std::shared_ptr<const PolicyImpl> impl);
+  Policy(const Policy&) = default;
+  Policy& operator=(const Policy&) = default;
   ~Policy();
 
   /// At accept: false when no allow rule could ever match this client, so the
@@ -63,14 +66,16 @@ class Policy {
   Decision evaluate(const RequestFacts& facts) const;
 
   /// Our own listening addresses/ports: never a valid destination (loop).
-  void setSelfAddresses(std::vector<std::pair<IpAddress, uint16_t>> self);
+  /// Call before sharing the policy between threads.
+  void setSelfAddresses(SelfAddresses self);
+  const SelfAddresses& selfAddresses() const { return self_; }
 
   /// The compiled sets and rules (for `portcullis explain` and analysis).
   const PolicyImpl& impl() const { return *impl_; }
 
  private:
   std::shared_ptr<const PolicyImpl> impl_;
-  std::vector<std::pair<IpAddress, uint16_t>> self_;
+  SelfAddresses self_;
 };
 
 }  // namespace portcullis::acl

@@ -24,6 +24,7 @@
 #include "daemon/config/commands.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/config_schema.h"
+#include "daemon/config/self_endpoints.h"
 #include "daemon/log/access_record.h"
 #include "daemon/log/event_log.h"
 #include "daemon/log/log_sink.h"
@@ -72,6 +73,22 @@ std::string formatAccess(const config::Config& cfg, const log::AccessRecord& r) 
   return log::formatJson(r);
 }
 
+/// The sockets this daemon listens on (ports the kernel chose included):
+/// never a destination (hard:self).
+std::vector<acl::SelfAddresses::Endpoint> boundEndpoints(const Daemon& d) {
+  std::vector<acl::SelfAddresses::Endpoint> out;
+  for (const auto& a : d.server->boundAddresses()) {
+    if (auto ip = a.ip()) out.emplace_back(*ip, a.port());
+  }
+  std::string err;
+  if (d.admin) {
+    if (auto la = config::parseListenAddress(d.admin->boundAddress(), err)) {
+      out.emplace_back(*acl::IpAddress::parse(la->host), la->port);
+    }
+  }
+  return out;
+}
+
 void reload(Daemon& d) {
   os::sdNotify(os::reloadingState());
   auto loaded = config::loadConfigFile(d.configPath);
@@ -92,8 +109,8 @@ void reload(Daemon& d) {
     d.events.emit(log::Level::kWarn, "reload_listen_unchanged",
                   {{"message", "listen addresses change only on restart"}});
   }
-  d.config = loaded.config;
-  d.server->reload(loaded.config);
+  d.config = config::withBoundEndpoints(*loaded.config, boundEndpoints(d));
+  d.server->reload(d.config);
   d.stats.reloadFinished(true);
   d.stats.setConnectionLimit(loaded.config->server.maxConnections);
   if (d.admin) (void)d.admin->setAllowList(loaded.config->admin.allow);
@@ -261,6 +278,8 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     timeval second{1, 0};
     event_add(d.cacheGauge.get(), &second);
   }
+  d.config = config::withBoundEndpoints(*d.config, boundEndpoints(d));
+  d.server->reload(d.config);
   d.server->start();
   std::string addresses;
   for (const auto& a : d.server->boundAddresses()) {

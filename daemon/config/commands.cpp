@@ -128,7 +128,8 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
   size_t errors = 0, warnings = 0;
   for (const Diagnostic& d : r.diagnostics) {
     err << d.format() << "\n";
-    (d.severity == Severity::kError ? errors : warnings)++;
+    if (d.severity == Severity::kError) ++errors;
+    if (d.severity == Severity::kWarning) ++warnings;
   }
   if (errors > 0 || (strict && warnings > 0)) {
     err << path << ": " << errors << " error(s), " << warnings << " warning(s)"
@@ -192,8 +193,9 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
     if (d.allowed()) {
       out << "after DNS: every address " << target->host
           << " resolves to is checked again; addresses in special ranges (loopback, private,"
-             " link-local, multicast, ...) are refused unless the allowing destination set names"
-             " them with a CIDR inside the range (use --resolve to check now)\n";
+             " link-local, multicast, ...) are refused unless a destination set of the allowing"
+             " rule names them with a CIDR inside the range and itself matches this request"
+             " (use --resolve to check now)\n";
     }
     return d.allowed() ? 0 : 1;
   }

@@ -12,6 +12,7 @@
 #include "acl/policy_impl.h"
 #include "daemon/config/acl_loader.h"
 #include "daemon/config/error_pages_loader.h"
+#include "daemon/config/self_endpoints.h"
 #include "daemon/config/toml_reader.h"
 
 namespace portcullis::config {
@@ -271,6 +272,34 @@ void sortByPosition(std::vector<Diagnostic>& d, const std::string& mainFile) {
   });
 }
 
+/// Says where a wildcard listen widens what "the proxy itself" means.
+void noteWildcardListens(TomlReader& r, const toml::table& root, const Config& cfg) {
+  auto note = [&](const toml::node* at, const std::string& text, uint16_t port) {
+    if (at == nullptr) return;
+    const auto& where = at->source();
+    r.add(Severity::kNote, r.file(), static_cast<int>(where.begin.line),
+          static_cast<int>(where.begin.column),
+          "'" + text + "' listens on every local address, so every local address with port " +
+              (port == 0 ? std::string("the port the kernel chooses") : std::to_string(port)) +
+              " (this host's interface addresses, 127.0.0.0/8, ::1, 0.0.0.0/8 and ::) counts "
+              "as the proxy itself and is never a destination (hard:self)");
+  };
+  const toml::node* server = root.get("server");
+  const toml::node* admin = root.get("admin");
+  for (const ListenAddress& la : cfg.server.listen) {
+    auto ip = acl::IpAddress::parse(la.host);
+    if (ip && acl::SelfAddresses::isWildcard(*ip) && server && server->is_table()) {
+      note(server->as_table()->get("listen"), la.text, la.port);
+    }
+  }
+  std::string err;
+  if (auto la = parseListenAddress(cfg.admin.listen, err); la && admin && admin->is_table()) {
+    auto ip = acl::IpAddress::parse(la->host);
+    if (ip && acl::SelfAddresses::isWildcard(*ip))
+      note(admin->as_table()->get("listen"), la->text, la->port);
+  }
+}
+
 }  // namespace
 
 std::optional<ListenAddress> parseListenAddress(std::string_view text, std::string& error) {
@@ -332,16 +361,9 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   if (const toml::table* t = section(r, root, "abuse")) readAbuse(r, *t, cfg->abuse);
   auto policy = loadPolicy(r, root, baseDir);
   readLimits(r, root, policy.get(), cfg->limits);
+  noteWildcardListens(r, root, *cfg);
   if (policy) {
-    std::vector<std::pair<acl::IpAddress, uint16_t>> self;
-    for (const ListenAddress& la : cfg->server.listen) {
-      if (auto ip = acl::IpAddress::parse(la.host)) self.emplace_back(*ip, la.port);
-    }
-    std::string err;
-    if (auto admin = parseListenAddress(cfg->admin.listen, err)) {
-      self.emplace_back(*acl::IpAddress::parse(admin->host), admin->port);
-    }
-    policy->setSelfAddresses(std::move(self));
+    policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));
     cfg->policy = std::move(policy);
   }
   sortByPosition(result.diagnostics, name);

@@ -8,7 +8,7 @@ using K = KeyKind;
 // clang-format off
 const std::vector<KeySpec> kSchema = {
   {"server", K::kTable, "table", "", "Listening sockets, limits and timeouts."},
-  {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination."},
+  {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination; with 0.0.0.0 or [::] every local address with that port is not (hard:self)."},
   {"server.workers", K::kValue, "integer or \"auto\"", R"("auto")", "Worker threads, one event loop each; \"auto\" = one per CPU core."},
   {"server.max_connections", K::kValue, "integer", "10000", "Client connections open at once, all workers together; more are refused."},
   {"server.max_connections_per_client", K::kValue, "integer", "256", "Client connections open at once from one client address."},
@@ -58,7 +58,7 @@ const std::vector<KeySpec> kSchema = {
   {"log.events", K::kValue, "string", R"("-")", "Event log path; \"-\" = standard error."},
 
   {"admin", K::kTable, "table", "", "The admin endpoint (status, metrics)."},
-  {"admin.listen", K::kValue, "string", R"("127.0.0.1:3129")", "\"IP:port\", \"unix:/path\" or \"\" (off)."},
+  {"admin.listen", K::kValue, "string", R"("127.0.0.1:3129")", "\"IP:port\", \"unix:/path\" or \"\" (off). Never a destination through the proxy (hard:self, every local address for 0.0.0.0 or [::])."},
   {"admin.allow", K::kValue, "array of strings", R"(["127.0.0.1/32", "::1/128"])", "Client networks (CIDRs) allowed to use the admin endpoint."},
 
   {"abuse", K::kTable, "table", "", "Scanner defence: clients refused again and again are blocked at accept."},
@@ -72,7 +72,7 @@ const std::vector<KeySpec> kSchema = {
   {"sources.<name>.cidrs", K::kValue, "array of strings", "[]", "IPv4/IPv6 CIDRs or single addresses."},
   {"sources.<name>.file", K::kValue, "string", "", "A file with one CIDR or address per line ('#' comments); relative to the config file."},
 
-  {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme."},
+  {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme. A special address range is opened only by a set that names it in cidrs and matches the whole request itself, never by another set of the same rule."},
   {"destinations.<name>", K::kTable, "table", "", "One destination set."},
   {"destinations.<name>.hosts", K::kValue, "array of strings", "", "Host names: \"example.org\" (exactly), \"*.example.org\" or \".example.org\" (example.org and every subdomain), \"*\" (any host; does not open special address ranges)."},
   {"destinations.<name>.hosts_file", K::kValue, "string", "", "A file with one name per line ('#' comments; \"0.0.0.0 name\" hosts-file lines accepted). Each name, bare or \"*.name\", matches itself and its subdomains."},

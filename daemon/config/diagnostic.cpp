@@ -9,7 +9,11 @@ std::string Diagnostic::format() const {
   if (line > 0) {
     out += ":" + std::to_string(line) + ":" + std::to_string(column > 0 ? column : 1);
   }
-  out += severity == Severity::kError ? ": error: " : ": warning: ";
+  switch (severity) {
+    case Severity::kError: out += ": error: "; break;
+    case Severity::kWarning: out += ": warning: "; break;
+    case Severity::kNote: out += ": note: "; break;
+  }
   out += message;
   return out;
 }

@@ -5,7 +5,9 @@
 
 namespace portcullis::config {
 
-enum class Severity { kError, kWarning };
+/// kNote: information about what the config means; never fatal, not even
+/// under `validate --strict`.
+enum class Severity { kError, kWarning, kNote };
 
 /// One problem found in a config file, with where it is.
 struct Diagnostic {
@@ -14,7 +16,7 @@ struct Diagnostic {
   int line = 0;    ///< 1-based; 0 when the problem is about the file as a whole
   int column = 0;
   std::string message;
-  /// "file:line:col: error: message" (or "warning:").
+  /// "file:line:col: error: message" (or "warning:", "note:").
   std::string format() const;
 };
 

@@ -20,7 +20,6 @@
 namespace portcullis::proxy {
 
 using detail::isIdempotent;
-using detail::kSmtpPort;
 using detail::protocolError;
 using detail::requestTimeout;
 using detail::toTimeval;

@@ -153,7 +153,9 @@ class ClientSession {
   bool checkTarget();
   void resolve();
   void onResolved(const net::DnsAnswer& answer);
-  /// The destination rules after DNS, on every address, plus hard:self.
+  /// What the policy needs to know of this request (before DNS).
+  acl::RequestFacts requestFacts() const;
+  /// The destination rules after DNS, on every address (hard rules included).
   acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
   void connectUpstream();
   void onUpstreamConnected();

@@ -23,7 +23,6 @@
 namespace portcullis::proxy {
 
 using detail::isIdempotent;
-using detail::kSmtpPort;
 using detail::protocolError;
 using detail::requestTimeout;
 using detail::toTimeval;
@@ -158,35 +157,9 @@ bool ClientSession::checkTarget() {
   }
   t.target = std::move(target.value());
   t.record.url = isConnect ? t.target.authority() : t.target.normalizedUri();
-  // Hard rule, before any lookup or connect: SMTP is never reachable.
-  if (t.target.port == kSmtpPort) {
-    denied("hard:port-25", "", "Port 25 (SMTP) is never reachable through this proxy.");
-    return false;
-  }
-  if (!isConnect && t.target.scheme != "http") {
-    ErrorReply e = errorReply(Termination::kHttpsWithoutConnect,
-                              "This proxy relays https:// only through CONNECT tunnels.",
-                              "absolute-form https request");
-    reply(std::move(e));
-    return false;
-  }
-  if (viaNamesUs(t.request.headers, t.config->server.viaPseudonym)) {
-    ErrorReply e = errorReply(
-        Termination::kForwardingLoop,
-        "This request has already passed through this proxy: it would loop forever.");
-
-    t.keepAlive = false;
-    reply(std::move(e));
-    return false;
-  }
-  acl::RequestFacts facts;
-  facts.client = clientIp_;
-  facts.method = t.request.method;
-  facts.scheme = isConnect ? std::string_view() : std::string_view(t.target.scheme);
-  facts.host = t.target.host;
-  facts.port = t.target.port;
-  facts.isConnect = isConnect;
-  auto decision = t.config->policy->evaluate(facts);
+  // Admission (hard rules included: port 25 is refused here) before the
+  // proxy answers anything itself.
+  auto decision = t.config->policy->evaluate(requestFacts());
   if (!decision.allowed()) {
     denied(decision.rule, decision.where.file.empty() ? "" : decision.where.toString(),
            decision.reason);
@@ -197,6 +170,18 @@ bool ClientSession::checkTarget() {
   // logged with the rule that let it through.
   t.record.rule = decision.rule;
   t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  if (viaNamesUs(t.request.headers, t.config->server.viaPseudonym)) {
+    t.keepAlive = false;
+    reply(errorReply(Termination::kForwardingLoop,
+                     "This request has already passed through this proxy: it would loop forever."));
+    return false;
+  }
+  if (!isConnect && t.target.scheme != "http") {
+    reply(errorReply(Termination::kHttpsWithoutConnect,
+                     "This proxy relays https:// only through CONNECT tunnels.",
+                     "absolute-form https request"));
+    return false;
+  }
   // Only an admitted request is answered by the proxy itself: a stranger
   // gets 403, not our Allow list.
   if (maxForwardsExhausted(t.request)) {
@@ -272,32 +257,24 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   connectUpstream();
 }
 
-acl::Decision ClientSession::checkAddresses(const std::vector<acl::IpAddress>& addresses) const {
+acl::RequestFacts ClientSession::requestFacts() const {
   const auto& t = txn_;
   acl::RequestFacts facts;
   facts.client = clientIp_;
   facts.method = t.request.method;
-  const bool isConnect = t.request.methodKind == http::Method::kConnect;
-  facts.scheme = isConnect ? std::string_view() : std::string_view(t.target.scheme);
+  facts.isConnect = t.request.methodKind == http::Method::kConnect;
+  facts.scheme = facts.isConnect ? std::string_view() : std::string_view(t.target.scheme);
   facts.host = t.target.host;
   facts.port = t.target.port;
-  facts.isConnect = isConnect;
+  return facts;
+}
+
+acl::Decision ClientSession::checkAddresses(const std::vector<acl::IpAddress>& addresses) const {
+  // Every hard rule (port 25, special ranges, the proxy's own bound
+  // addresses) lives in the policy: the daemon and `explain` ask the same.
+  auto facts = requestFacts();
   facts.addresses = addresses;
-  auto decision = t.config->policy->evaluate(facts);
-  if (!decision.allowed()) return decision;
-  // Our own listening sockets are never a destination (a loop), whatever
-  // port the kernel gave them.
-  for (const auto& ip : addresses) {
-    for (const auto& self : worker_.server().boundAddresses()) {
-      if (self.port() == t.target.port && self.ip() && *self.ip() == ip) {
-        acl::Decision refused;
-        refused.rule = "hard:self";
-        refused.reason = "The proxy's own address is never a destination.";
-        return refused;
-      }
-    }
-  }
-  return decision;
+  return txn_.config->policy->evaluate(facts);
 }
 
 void ClientSession::connectUpstream() {

@@ -20,8 +20,6 @@ inline timeval toTimeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-inline constexpr uint16_t kSmtpPort = 25;
-
 inline bool isIdempotent(http::Method m) {
   return m == http::Method::kGet || m == http::Method::kHead || m == http::Method::kOptions ||
          m == http::Method::kTrace || m == http::Method::kPut || m == http::Method::kDelete;

@@ -16,7 +16,7 @@ import http.client
 import pytest
 
 from harness import BIN, SOURCE_DIR, Proxy, raw_exchange, status_of
-from origin import CountingListener
+from origin import CountingListener, Origin
 
 ACCESS_HEAD = """
 [server]
@@ -314,6 +314,196 @@ def test_cloud_metadata_refused_without_connecting(any_host, how):
     url = "169.254.169.254:80" if how == "CONNECT" else "http://169.254.169.254/latest/meta-data/"
     # 403 from the policy, not 502/504 from a connection attempt.
     line = assert_denied(p, get(p.port, url, how), url, "hard:special-address", None)
+    assert line["error"] is None
+
+
+# --- special ranges open per destination set (issue #12, finding 3) -------------------
+
+
+@pytest.fixture
+def two_sets(tmp_path, origin):
+    """Loopback opened by `intranet` for GET on the origin's port only; `web` is any
+    host on the origin's port and on a second origin's port."""
+    other = Origin()
+    body = """
+[sources]
+local = ["127.0.0.1/32"]
+
+[destinations]
+web      = {{ hosts = ["*"], ports = [{a}, {b}] }}
+intranet = {{ cidrs = ["127.0.0.1/32"], ports = [{a}], methods = ["GET"] }}
+
+[[rule]]
+name = "local-web-intranet"
+allow = {{ from = "local", to = ["web", "intranet"] }}
+""".format(a=origin.port, b=other.port)
+    p = start(tmp_path, body)
+    yield p, other
+    p.stop()
+    other.close()
+
+
+def test_special_range_opened_only_for_what_its_set_matches(two_sets, origin):
+    p, other = two_sets
+    # The legitimate request: intranet names the address, the port and the method.
+    ok = origin.url("/ok")
+    answer = get(p.port, ok)
+    assert status_of(answer) == 200, answer[:300]
+    assert last_log_line(p, ok)["rule"] == "local-web-intranet"
+    # Matched only by the wide set: the port, the method or CONNECT is not intranet's.
+    leak = "http://127.0.0.1:%d/leak" % other.port
+    assert_denied(p, get(p.port, leak), leak, "hard:special-address")
+    tunnel = "127.0.0.1:%d" % other.port
+    assert_denied(p, get(p.port, tunnel, "CONNECT"), tunnel, "hard:special-address")
+    delete = origin.url("/delete")
+    assert_denied(p, get(p.port, delete, "DELETE"), delete, "hard:special-address")
+    # The page names the rule only; why is for the admin (`explain`, below).
+    page = get(p.port, leak)
+    assert b"hard:special-address" in page and b"matches the whole request" not in page
+    assert other.requests == []
+    assert origin.count("/delete") == 0
+
+
+SCHOOL_PRINTER = """
+[server]
+listen = ["10.20.0.1:3128"]
+
+[admin]
+listen = ""
+
+[sources]
+classrooms = ["10.20.0.0/16"]
+
+[destinations]
+web     = { hosts = ["*"] }
+printer = { cidrs = ["10.99.0.5/32"], ports = [80], methods = ["GET", "HEAD"] }
+
+[[rule]]
+name = "classrooms"
+allow = { from = "classrooms", to = ["web", "printer"] }
+"""
+
+
+@pytest.mark.parametrize("to, method, rc, rule", [
+    ("http://10.99.0.5:8080/admin", "POST", 1, "hard:special-address"),
+    ("10.99.0.5:443", "", 1, "hard:special-address"),
+    ("http://10.99.0.5/admin", "POST", 1, "hard:special-address"),
+    ("http://10.99.0.5/", "GET", 0, "classrooms"),
+])
+def test_explain_opens_a_special_range_only_through_the_matching_set(tmp_path, to, method, rc,
+                                                                   rule):
+    path = tmp_path / "printer.toml"
+    path.write_text(SCHOOL_PRINTER)
+    args = [BIN, "explain", "-c", str(path), "--from", "10.20.3.4", "--to", to]
+    if method:
+        args += ["--method", method]
+    proc = subprocess.run(args, capture_output=True, timeout=30)
+    out = proc.stdout.decode() + proc.stderr.decode()
+    assert proc.returncode == rc, out
+    assert "%s by %s" % ("ALLOW" if rc == 0 else "DENY", rule) in out, out
+
+
+# --- the proxy itself with wildcard listens (issue #12, finding 6) ------------------
+
+SELF_BODY = """
+[server]
+listen = ["{listen}"]
+workers = 1
+
+[log]
+access = "{access}"
+events = "-"
+
+[admin]
+listen = "{admin}"
+allow = ["127.0.0.1/32"]
+
+[sources]
+local = ["127.0.0.1/32"]
+
+[destinations]
+local = {{ cidrs = ["127.0.0.0/8", "0.0.0.0/8", "::1/128"], ports = ["1-24", "26-65535"] }}
+
+[[rule]]
+name = "local-anywhere-local"
+allow = {{ from = "local", to = "local" }}
+"""
+
+
+def self_proxy(tmp_path, listen, admin):
+    text = SELF_BODY.format(listen=listen, admin=admin,
+                            access=os.path.join(str(tmp_path), "access.log"))
+    return Proxy(text, tmpdir=str(tmp_path))
+
+
+def test_wildcard_listen_makes_every_local_address_self(tmp_path, origin):
+    p = self_proxy(tmp_path, "0.0.0.0:0", "0.0.0.0:0")
+    try:
+        ready = p.wait_event("ready")
+        assert ready["listen"].startswith("0.0.0.0:") and p.admin.startswith("0.0.0.0:")
+        aport = int(p.admin.rsplit(":", 1)[1])
+        # The rule does open loopback: an origin there is reached.
+        answer = get(p.port, origin.url("/control"))
+        assert status_of(answer) == 200, answer[:300]
+        for url, method in [
+            ("http://127.0.0.1:%d/status" % aport, "GET"),
+            ("http://127.0.0.1:%d/cache/purge?url=x" % aport, "POST"),
+            ("http://127.0.0.2:%d/status" % aport, "GET"),
+            ("http://0.0.0.0:%d/" % aport, "GET"),
+            ("http://[::1]:%d/status" % aport, "GET"),
+            ("127.0.0.1:%d" % p.port, "CONNECT"),
+            ("http://127.0.0.1:%d/" % p.port, "GET"),
+        ]:
+            answer = get(p.port, url, method)
+            line = assert_denied(p, answer, url, "hard:self")
+            assert line["error"] is None
+        # A reload keeps the ports the kernel chose as the proxy's own.
+        hup(p, "reload")
+        for url, method in [("http://127.0.0.1:%d/status" % aport, "GET"),
+                            ("127.0.0.1:%d" % p.port, "CONNECT")]:
+            assert_denied(p, get(p.port, url, method), url, "hard:self")
+    finally:
+        p.stop()
+
+
+def test_unspecified_address_reaches_a_loopback_listen(tmp_path):
+    p = self_proxy(tmp_path, "127.0.0.1:0", "127.0.0.1:0")
+    try:
+        aport = int(p.admin.rsplit(":", 1)[1])
+        for url in ["http://0.0.0.0:%d/" % aport, "http://0.0.0.0:%d/" % p.port]:
+            assert_denied(p, get(p.port, url), url, "hard:self")
+    finally:
+        p.stop()
+
+
+def test_validate_notes_what_a_wildcard_listen_makes_self(tmp_path):
+    path = tmp_path / "wild.toml"
+    path.write_text(SELF_BODY.format(listen="0.0.0.0:3128", admin="[::]:9090", access=""))
+    for extra in [(), ("--strict",)]:
+        proc = validate(path, *extra)
+        err = proc.stderr.decode()
+        assert proc.returncode == 0, err
+        assert re.search(re.escape(str(path)) + r":3:\d+: note: '0\.0\.0\.0:3128' listens on "
+                         r"every local address", err), err
+        assert "'[::]:9090' listens on every local address" in err, err
+
+
+@pytest.mark.parametrize("addr", [
+    "::ffff:0:7f00:1",                        # SIIT form of 127.0.0.1
+    "64:ff9b:1::7f00:1",                      # RFC 8215 local-use NAT64
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",   # Teredo, client 127.0.0.1
+    "2002:7f00:1::1",                         # 6to4 of 127.0.0.1
+    "198.18.0.1",                             # benchmarking
+    "192.0.0.1",                              # IETF protocol assignments
+])
+@pytest.mark.parametrize("how", ["GET", "CONNECT"])
+def test_special_purpose_addresses_refused_without_connecting(any_host, origin, addr, how):
+    """Issue #12, finding 9: every address the attack run tried is refused by the policy."""
+    p = any_host
+    host = "[%s]" % addr if ":" in addr else addr
+    target = "%s:%d" % (host, origin.port)
+    url = target if how == "CONNECT" else "http://%s/x" % target
+    line = assert_denied(p, get(p.port, url, how), url, "hard:special-address")
     assert line["error"] is None
 
 

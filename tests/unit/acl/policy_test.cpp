@@ -229,15 +229,127 @@ TEST_CASE("hard rule: special addresses refused after DNS unless named explicitl
   }
 }
 
+TEST_CASE("hard rule: a special range opens only through the set that matches the whole request") {
+  // Issue #12, finding 3: one set of a rule opened the special range, another
+  // set of the same rule matched the request (port, method) it lacked.
+  Builder b;
+  size_t staff = b.source("staff", {"10.30.0.0/16"});
+  size_t web = b.dest("web", {{"*"}, {}, {{80, 80}, {443, 443}, {19111, 19111}}, {}, {}});
+  size_t intranet = b.dest("intranet", {{}, {"127.0.0.2/32"}, {{19110, 19110}}, {"GET"}, {}});
+  size_t webAny = b.dest("web-any-port", {{"*"}, {}, {}, {}, {}});
+  size_t printer = b.dest("printer", {{}, {"10.99.0.5/32"}, {{80, 80}}, {"GET", "HEAD"}, {}});
+  size_t lab = b.dest("lab", {{}, {"10.50.0.0/16"}, {{8080, 8080}}, {}, {"http"}});
+  b.rule("staff-web-intranet", Verdict::kAllow, {staff}, {web, intranet});
+  size_t rooms = b.source("classrooms", {"10.20.0.0/16"});
+  b.rule("school", Verdict::kAllow, {rooms}, {webAny, printer, lab});
+  Policy p = b.build();
+  struct Case {
+    const char* client;
+    const char* host;
+    uint16_t port;
+    const char* method;
+    bool connect;
+    const char* addr;
+    bool allowed;
+    const char* rule;
+  };
+  const Case cases[] = {
+      // The repro: port 19111 is web's, 127.0.0.2 is opened by intranet for 19110/GET only.
+      {"10.30.0.1", "127.0.0.2", 19111, "GET", false, nullptr, false, "hard:special-address"},
+      {"10.30.0.1", "127.0.0.2", 19111, "CONNECT", true, nullptr, false, "hard:special-address"},
+      {"10.30.0.1", "127.0.0.2", 19110, "GET", false, nullptr, true, "staff-web-intranet"},
+      {"10.30.0.1", "127.0.0.2", 19110, "DELETE", false, nullptr, false, "default-deny"},
+      {"10.30.0.1", "www.example.org", 19111, "GET", false, "93.184.216.34", true,
+       "staff-web-intranet"},
+      // A name resolving into the opened address: still only intranet's port and method.
+      {"10.30.0.1", "evil.test", 19111, "GET", false, "127.0.0.2", false, "hard:special-address"},
+      {"10.30.0.1", "evil.test", 19110, "GET", false, "127.0.0.2", true, "staff-web-intranet"},
+      // The school form: web has no port list, the printer is GET/HEAD on 80.
+      {"10.20.0.1", "10.99.0.5", 8080, "POST", false, nullptr, false, "hard:special-address"},
+      {"10.20.0.1", "10.99.0.5", 443, "CONNECT", true, nullptr, false, "hard:special-address"},
+      {"10.20.0.1", "10.99.0.5", 80, "POST", false, nullptr, false, "hard:special-address"},
+      {"10.20.0.1", "10.99.0.5", 80, "GET", false, nullptr, true, "school"},
+      {"10.20.0.1", "10.99.0.5", 80, "HEAD", false, nullptr, true, "school"},
+      // Scheme is part of the request too: lab is http-only.
+      {"10.20.0.1", "10.50.1.1", 8080, "GET", false, nullptr, true, "school"},
+      {"10.20.0.1", "10.50.1.1", 443, "CONNECT", true, nullptr, false, "hard:special-address"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.host));
+    CAPTURE(c.port);
+    CAPTURE(std::string(c.method));
+    Req r{.client = c.client,
+          .host = c.host,
+          .port = c.port,
+          .method = c.method,
+          .connect = c.connect};
+    if (c.addr != nullptr) r.addrs = {c.addr};
+    Decision d = ask(p, r);
+    CHECK(d.allowed() == c.allowed);
+    CHECK(d.rule == c.rule);
+  }
+}
+
+TEST_CASE("hard rule: an embedded special IPv4 is opened only by naming the IPv4 block") {
+  Builder b;
+  size_t lan = b.source("lan", {"10.0.0.0/8"});
+  size_t nat64 = b.dest("nat64-and-loopback", {{"*"}, {"64:ff9b::/96", "127.0.0.0/8"}, {}, {}, {}});
+  b.rule("lan-nat64", Verdict::kAllow, {lan}, {nat64});
+  Policy p = b.build();
+  // A public IPv4 behind the NAT64 prefix is an ordinary address.
+  CHECK(ask(p, {.client = "10.0.0.1", .host = "v4only.test", .addrs = {"64:ff9b::5db8:d822"}})
+            .allowed());
+  // The loopback behind it is special; the set names 127.0.0.0/8, so it opens it.
+  CHECK(ask(p, {.client = "10.0.0.1", .host = "lo.test", .addrs = {"64:ff9b::7f00:1"}}).allowed());
+  // The link-local behind it is not named: refused, and the reason says what it carries.
+  Decision d = ask(p, {.client = "10.0.0.1", .host = "md.test", .addrs = {"64:ff9b::a9fe:a9fe"}});
+  CHECK(d.rule == "hard:special-address");
+  CHECK(d.reason.find("169.254.169.254") != std::string::npos);
+}
+
 TEST_CASE("hard rule: our own listen address is never a destination") {
   Builder b;
   size_t lan = b.source("lan", {"10.0.0.0/8"});
   size_t self = b.dest("self", {{}, {"10.0.0.0/8"}, {}, {}, {}});
   b.rule("lan-self", Verdict::kAllow, {lan}, {self});
   Policy p = b.build();
-  p.setSelfAddresses({{ip("10.0.0.2"), 3128}});
+  p.setSelfAddresses(SelfAddresses({{ip("10.0.0.2"), 3128}}, {}));
   CHECK(ask(p, {.client = "10.0.0.1", .host = "10.0.0.2", .port = 3128}).rule == "hard:self");
   CHECK(ask(p, {.client = "10.0.0.1", .host = "10.0.0.2", .port = 80}).allowed());
+  // The unspecified address reaches the local host.
+  CHECK(ask(p, {.client = "10.0.0.1", .host = "0.0.0.0", .port = 3128}).rule == "hard:self");
+
+  SUBCASE("a wildcard listen makes every local address self, even where a set opens it") {
+    Builder w;
+    size_t lan2 = w.source("lan", {"10.0.0.0/8"});
+    size_t local =
+        w.dest("local", {{}, {"127.0.0.0/8", "0.0.0.0/8", "::1/128", "10.0.0.0/8"}, {}, {}, {}});
+    w.rule("lan-local", Verdict::kAllow, {lan2}, {local});
+    Policy wp = w.build();
+    wp.setSelfAddresses(SelfAddresses({{ip("0.0.0.0"), 3128}, {ip("0.0.0.0"), 9090}},
+                                      {ip("10.0.0.7"), ip("fe80::1")}));
+    for (const char* host :
+         {"127.0.0.1", "127.9.9.9", "0.0.0.0", "[::1]", "10.0.0.7", "::ffff:127.0.0.1"}) {
+      for (uint16_t port : {3128, 9090}) {
+        CAPTURE(host);
+        CAPTURE(port);
+        Decision d = ask(wp, {.client = "10.0.0.1", .host = host, .port = port});
+        CHECK(d.rule == "hard:self");
+        if (std::string_view(host) != "0.0.0.0") {
+          CHECK(d.reason.find("every local address") != std::string::npos);
+        }
+        CHECK(ask(wp, {.client = "10.0.0.1",
+                       .host = host,
+                       .port = port,
+                       .method = "CONNECT",
+                       .connect = true})
+                  .rule == "hard:self");
+      }
+    }
+    // Other ports and other hosts of the network stay what the rules say.
+    CHECK(ask(wp, {.client = "10.0.0.1", .host = "127.0.0.1", .port = 8080}).allowed());
+    CHECK(ask(wp, {.client = "10.0.0.1", .host = "10.0.0.8", .port = 3128}).allowed());
+  }
 }
 
 TEST_CASE("before DNS: refuse only what every outcome refuses") {

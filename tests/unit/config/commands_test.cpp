@@ -68,7 +68,7 @@ TEST_CASE("explain: which rule decides and why") {
       {"10.1.1.1", "mail.example.org:25", "", 1, "DENY by hard:port-25"},
       {"10.1.1.1", "http://169.254.169.254/latest", "", 1, "DENY by hard:special-address"},
       {"10.1.1.1", "http://192.168.5.9/", "", 0, "decision: ALLOW by lan-intranet"},
-      {"10.1.1.1", "http://[::1]:8080/", "", 1, "address ::1 (loopback)"},
+      {"10.1.1.1", "http://[::1]:8080/", "", 1, "address ::1 (loopback"},
       {"10.1.1.1", "http://127.0.0.1:3128/", "", 1, "DENY by hard:self"},
       {"192.0.2.1", "http://www.example.org/", "", 1, "at accept: DENY by default-deny"},
       {"10.1.1.1", "http://www.example.org/", "POST", 0, "request: POST"},
