@@ -199,7 +199,8 @@ TEST_CASE("evaluate: a stored head that is no longer storable is never used (iss
   const std::pair<const char*, http::HeaderMap> cases[] = {
       {"private", headers({{"Cache-Control", "private, max-age=300, stale-while-revalidate=600"}})},
       {"no-store", headers({{"Cache-Control", "no-store, max-age=300, stale-if-error=600"}})},
-      {"Set-Cookie without public", headers({{"Cache-Control", "max-age=300"}, {"Set-Cookie", "session=ALICE"}})},
+      {"Set-Cookie without public",
+       headers({{"Cache-Control", "max-age=300"}, {"Set-Cookie", "session=ALICE"}})},
       {"Vary *", headers({{"Cache-Control", "max-age=300"}, {"Vary", "*"}})},
   };
   policy::PolicyOptions o;
@@ -208,7 +209,8 @@ TEST_CASE("evaluate: a stored head that is no longer storable is never used (iss
     SUBCASE(name) {
       auto s = stored(200, h);
       for (int64_t age : {0, 1000}) {
-        auto ev = policy::evaluate(get(headers({{"Cache-Control", "max-stale"}})), s, at(kT0 + age), o);
+        auto ev =
+            policy::evaluate(get(headers({{"Cache-Control", "max-stale"}})), s, at(kT0 + age), o);
         CHECK(ev.usability == Usability::kMustRevalidate);
         CHECK_FALSE(ev.revalidateInBackground);
         CHECK_FALSE(ev.staleOnErrorAllowed);
@@ -216,7 +218,8 @@ TEST_CASE("evaluate: a stored head that is no longer storable is never used (iss
     }
   }
   SUBCASE("a public response with Set-Cookie stays usable") {
-    auto s = stored(200, headers({{"Cache-Control", "public, max-age=300"}, {"Set-Cookie", "a=b"}}));
+    auto s =
+        stored(200, headers({{"Cache-Control", "public, max-age=300"}, {"Set-Cookie", "a=b"}}));
     CHECK(policy::evaluate(get(), s, at(kT0 + 10)).usability == Usability::kFresh);
   }
 }
