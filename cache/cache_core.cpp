@@ -134,11 +134,15 @@ EntryPtr CacheCore::refreshHead(const StoredEntry& entry, const http::RequestHea
   head.status = merged.status;
   head.reason = merged.reason;
   head.headers = merged.headers;
+  // The entry answers GET; a HEAD for it revalidates it as well.
+  http::RequestHead asGet = request;
+  asGet.method = "GET";
+  asGet.methodKind = http::Method::kGet;
   // RFC 9111 §3, §4.3.4: the refreshed head must be storable by the same
   // rules as a fresh response; a 304 saying no-store or private (or Vary: *)
   // ends the entry. So does a changed Vary list: the entry would stay keyed
   // by fields it no longer varies on.
-  if (!policy::isStorable(request, head, options) ||
+  if (!policy::isStorable(asGet, head, options) ||
       policy::varyFieldNames(merged.headers) != cur->varyNames) {
     removeLocked(cur);
     return nullptr;

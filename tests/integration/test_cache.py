@@ -167,6 +167,18 @@ def test_304_that_makes_the_response_unstorable_removes_it(proxy, origin, nmcc):
     assert sent == [None, '"v1"', None]
 
 
+def test_head_revalidation_keeps_the_stored_get(proxy, origin):
+    # The refreshed head is checked as a response to GET: a HEAD that
+    # revalidated the entry must not remove it.
+    url = origin.url("/c/headreval?size=1500&cc=max-age=0&etag=v1")
+    get(proxy, url)
+    r = curl(["-x", proxy.url, "-I", url])
+    assert r.returncode == 0 and b"Content-Length: 1500" in r.stdout, r.stdout
+    _, body = get(proxy, url)
+    assert body == body_of_size(1500, seed=b"/c/headreval")
+    assert cache_results(proxy, 3) == ["MISS", "REVALIDATED", "REVALIDATED"]
+
+
 def test_client_conditional_answered_304_from_cache(proxy, origin):
     url = origin.url("/c/cond?etag=abc")
     get(proxy, url)

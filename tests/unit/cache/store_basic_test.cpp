@@ -160,6 +160,12 @@ TEST_CASE("store: 304 refresh keeps the body and survives restart") {
 }
 
 TEST_CASE("store: a 304 cannot make an entry unstorable or store a cookie (issue #12)") {
+  auto head = [] {
+    auto r = get();
+    r.method = "HEAD";
+    r.methodKind = http::Method::kHead;
+    return r;
+  };
   TempDir dir;
   const std::string key = "http://example.com/reval";
   auto cache = openCache(options(dir.path()));
@@ -181,6 +187,7 @@ TEST_CASE("store: a 304 cannot make an entry unstorable or store a cookie (issue
       {"request no-store", get(headers({{"Cache-Control", "no-store"}})), headers({}), false},
       {"Authorization, not shareable", get(headers({{"Authorization", "Basic eA=="}})),
        headers({{"Cache-Control", "max-age=300"}}), false},
+      {"a HEAD revalidates the stored GET", head(), headers({{"Cache-Control", "max-age=300"}}), true},
       {"Authorization, public", get(headers({{"Authorization", "Basic eA=="}})),
        headers({{"Cache-Control", "public, max-age=300"}}), true},
   };
