@@ -104,10 +104,12 @@ Result<std::unique_ptr<EntryWriter>> Cache::beginWrite(WriteRequest request) {
 }
 
 std::shared_ptr<const StoredEntry> Cache::updateHeaders(const StoredEntry& entry,
+                                                        const http::RequestHead& request,
                                                         const http::ResponseHead& notModified,
                                                         SystemTime requestTime,
-                                                        SystemTime responseTime) {
-  return core_->refreshHead(entry, notModified, requestTime, responseTime);
+                                                        SystemTime responseTime,
+                                                        const policy::PolicyOptions& options) {
+  return core_->refreshHead(entry, request, notModified, requestTime, responseTime, options);
 }
 
 size_t Cache::invalidate(std::string_view key) { return core_->invalidate(key); }

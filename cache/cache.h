@@ -13,7 +13,7 @@
 //   fd    = cache.openBody(*entry)                    // error: treat as miss
 //   writer = cache.beginWrite({key, request.headers, response, t0, t1, contentLength})
 //   writer->append(bytes)...; writer->commit()         // or abort()
-//   cache.updateHeaders(*entry, response304, t0, t1)   // after a matching 304
+//   cache.updateHeaders(*entry, request, response304, t0, t1)  // after a matching 304
 //   for (k : policy::invalidationKeys(...)) cache.invalidate(k)
 
 #include <memory>
@@ -80,14 +80,20 @@ class Cache {
   /// temporary file not creatable.
   Result<std::unique_ptr<EntryWriter>> beginWrite(WriteRequest request);
 
-  /// After a 304 that policy::notModifiedMatches(entry->response, head):
-  /// publishes a copy of `entry` with headers merged per RFC 9111 §4.3.4
-  /// and the new clocks (same body file); returns it, or nullptr when the
-  /// entry has meanwhile been replaced or evicted.
+  /// After a 304 to `request` that policy::notModifiedMatches(entry->response,
+  /// head): publishes a copy of `entry` with headers merged per RFC 9111
+  /// §4.3.4 (policy::mergeNotModified: never the 304's Set-Cookie) and the
+  /// new clocks (same body file), and returns it. Returns nullptr when the
+  /// entry has meanwhile been replaced or evicted, or when the merged head
+  /// fails policy::checkStorable for `request` (no-store, private, Vary: *,
+  /// ...) or names other Vary fields than the entry was keyed by: the entry
+  /// is then removed. A caller serving the entry to the client opens its
+  /// body first.
   std::shared_ptr<const StoredEntry> updateHeaders(const StoredEntry& entry,
+                                                   const http::RequestHead& request,
                                                    const http::ResponseHead& notModified,
-                                                   SystemTime requestTime,
-                                                   SystemTime responseTime);
+                                                   SystemTime requestTime, SystemTime responseTime,
+                                                   const policy::PolicyOptions& options = {});
 
   /// Removes every variant stored under this primary key (RFC 9111 §4.4).
   /// Returns how many in-memory entries went.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "cache/policy/freshness.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 
@@ -121,13 +122,33 @@ void CacheCore::dropIfCurrent(const StoredEntry& entry) {
   if (cur && cur->id == entry.id) removeLocked(cur);
 }
 
-EntryPtr CacheCore::refreshHead(const StoredEntry& entry, const http::ResponseHead& notModified,
-                                SystemTime requestTime, SystemTime responseTime) {
+EntryPtr CacheCore::refreshHead(const StoredEntry& entry, const http::RequestHead& request,
+                                const http::ResponseHead& notModified, SystemTime requestTime,
+                                SystemTime responseTime, const policy::PolicyOptions& options) {
   std::lock_guard lk(mu_);
   EntryPtr cur = index_.byHash(entry.keyHash);
   if (!cur || cur->id != entry.id) return nullptr;
+  policy::StoredResponse merged =
+      policy::mergeNotModified(cur->response, notModified, requestTime, responseTime);
+  http::ResponseHead head;
+  head.status = merged.status;
+  head.reason = merged.reason;
+  head.headers = merged.headers;
+  // The entry answers GET; a HEAD for it revalidates it as well.
+  http::RequestHead asGet = request;
+  asGet.method = "GET";
+  asGet.methodKind = http::Method::kGet;
+  // RFC 9111 §3, §4.3.4: the refreshed head must be storable by the same
+  // rules as a fresh response; a 304 saying no-store or private (or Vary: *)
+  // ends the entry. So does a changed Vary list: the entry would stay keyed
+  // by fields it no longer varies on.
+  if (!policy::isStorable(asGet, head, options) ||
+      policy::varyFieldNames(merged.headers) != cur->varyNames) {
+    removeLocked(cur);
+    return nullptr;
+  }
   auto fresh = std::make_shared<StoredEntry>(*cur);
-  fresh->response = policy::mergeNotModified(cur->response, notModified, requestTime, responseTime);
+  fresh->response = std::move(merged);
   index_.replaceSame(fresh);
   queueLocked(IndexOp::Kind::kUpdateHead, rowFromEntry(*fresh));
   return fresh;

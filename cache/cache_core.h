@@ -38,8 +38,10 @@ class CacheCore {
   EntryPtr lookup(std::string_view key, const http::HeaderMap& requestHeaders);
   /// Drops `entry` if it is still the indexed one (its body is unusable).
   void dropIfCurrent(const StoredEntry& entry);
-  EntryPtr refreshHead(const StoredEntry& entry, const http::ResponseHead& notModified,
-                       SystemTime requestTime, SystemTime responseTime);
+  /// See Cache::updateHeaders.
+  EntryPtr refreshHead(const StoredEntry& entry, const http::RequestHead& request,
+                       const http::ResponseHead& notModified, SystemTime requestTime,
+                       SystemTime responseTime, const policy::PolicyOptions& options);
   size_t invalidate(std::string_view key);
   CacheStats stats() const;
   /// True when `extraBytes` more can be written without going below minFreeDisk.

@@ -29,6 +29,33 @@ bool isUnderstoodStatus(int status) {
          status == 307;
 }
 
+// The part of checkStorable (RFC 9111 §3) that depends on the response
+// alone. evaluate() applies it to stored heads too: an entry whose head says
+// no-store or private (a 304 merged into it by an older version, say) is
+// never served without asking the origin.
+StoreVerdict responseVerdict(int status, const http::HeaderMap& headers, const CacheControl& res,
+                             const PolicyOptions& options) {
+  // Final status only; 206 would need range combination (§3.4), 304 is not
+  // a representation.
+  if (status < 200 || status > 599 || status == 206 || status == 304) {
+    return StoreVerdict::kStatusNotCacheable;
+  }
+  if (res.mustUnderstand && !isUnderstoodStatus(status)) return StoreVerdict::kStatusNotCacheable;
+  if (res.noStore) return StoreVerdict::kNoStore;                     // §5.2.2.5
+  if (res.isPrivate) return StoreVerdict::kPrivate;                   // §5.2.2.7
+  if (headers.hasToken("Vary", "*")) return StoreVerdict::kVaryStar;  // §4.1
+  if (options.storeSetCookieOnlyIfPublic && headers.has("Set-Cookie") &&
+      !(res.isPublic || res.sMaxAge)) {
+    return StoreVerdict::kSetCookie;
+  }
+  const bool explicitFreshness =
+      res.isPublic || res.maxAge || res.sMaxAge || headers.has("Expires");
+  if (!explicitFreshness && !isHeuristicallyCacheableStatus(status)) {
+    return StoreVerdict::kNoFreshnessInfo;
+  }
+  return StoreVerdict::kStorable;
+}
+
 }  // namespace
 
 bool isHeuristicallyCacheableStatus(int status) {
@@ -46,32 +73,15 @@ StoreVerdict checkStorable(const http::RequestHead& request, const http::Respons
   // RFC 9111 §3: the request method must be understood and cacheable; we
   // store GET only (HEAD is answered from a stored GET).
   if (request.methodKind != http::Method::kGet) return StoreVerdict::kMethodNotCacheable;
-  const int status = response.status;
-  // Final status only; 206 would need range combination (§3.4), 304 is not
-  // a representation.
-  if (status < 200 || status > 599 || status == 206 || status == 304) {
-    return StoreVerdict::kStatusNotCacheable;
-  }
-  const CacheControl req = parseCacheControl(request.headers);
   const CacheControl res = parseCacheControl(response.headers);
-  if (res.mustUnderstand && !isUnderstoodStatus(status)) return StoreVerdict::kStatusNotCacheable;
-  if (req.noStore || res.noStore) return StoreVerdict::kNoStore;           // §5.2.1.5, §5.2.2.5
-  if (res.isPrivate) return StoreVerdict::kPrivate;                        // §5.2.2.7
+  const StoreVerdict verdict = responseVerdict(response.status, response.headers, res, options);
+  if (verdict != StoreVerdict::kStorable) return verdict;
+  if (parseCacheControl(request.headers).noStore) return StoreVerdict::kNoStore;  // §5.2.1.5
   // §3.5: a shared cache stores responses to authenticated requests only
   // when the origin says they are shareable.
   if (request.headers.has("Authorization") &&
       !(res.mustRevalidate || res.isPublic || res.sMaxAge)) {
     return StoreVerdict::kAuthorization;
-  }
-  if (response.headers.hasToken("Vary", "*")) return StoreVerdict::kVaryStar;  // §4.1
-  if (options.storeSetCookieOnlyIfPublic && response.headers.has("Set-Cookie") &&
-      !(res.isPublic || res.sMaxAge)) {
-    return StoreVerdict::kSetCookie;
-  }
-  const bool explicitFreshness =
-      res.isPublic || res.maxAge || res.sMaxAge || response.headers.has("Expires");
-  if (!explicitFreshness && !isHeuristicallyCacheableStatus(status)) {
-    return StoreVerdict::kNoFreshnessInfo;
   }
   return StoreVerdict::kStorable;
 }
@@ -131,6 +141,13 @@ Evaluation evaluate(const http::RequestHead& request, const StoredResponse& stor
   ev.lifetime = freshnessLifetime(stored, options);
   ev.onlyIfCached = req.onlyIfCached;
   const int64_t staleness = std::max<int64_t>(0, ev.age - ev.lifetime);
+  // §3, §4.3.4: a stored head that a shared cache could not store now
+  // (no-store, private, Vary: *, Set-Cookie, ...) is used for nobody, not
+  // even stale on an error: the origin is asked, and the refresh either
+  // makes it storable again or removes it.
+  if (responseVerdict(stored.status, stored.headers, res, options) != StoreVerdict::kStorable) {
+    return ev;
+  }
 
   // §4.2.4 and §5.2.2.2/.8/.10: these forbid serving a stale response, even
   // on errors. no-cache (§5.2.2.4) forbids any use without validation.

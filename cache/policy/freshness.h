@@ -74,7 +74,10 @@ struct Evaluation {
 
 /// Decides how `stored` may answer `request` at `now` (RFC 9111 §4.2, §4.3,
 /// §5.2.1 request directives, §5.2.2 response directives, RFC 5861). The
-/// caller has already matched the key and Vary (see vary.h).
+/// caller has already matched the key and Vary (see vary.h). A stored head
+/// that checkStorable would now refuse for its response fields alone
+/// (no-store, private, Vary: *, Set-Cookie...) is always kMustRevalidate,
+/// never stale on error.
 Evaluation evaluate(const http::RequestHead& request, const StoredResponse& stored, SystemTime now,
                     const PolicyOptions& options = {});
 

@@ -127,17 +127,42 @@ StoredResponse mergeNotModified(const StoredResponse& stored, const http::Respon
     }
     return false;
   };
+  // Set-Cookie of a 304 belongs to the client whose request was validated:
+  // stored, it would be handed to every later client (issue #12).
+  auto kept = [&](std::string_view name) {
+    return !describesStoredContent(name) && !isClientOnlyField(name);
+  };
   for (const auto& f : incoming.fields()) {
-    if (!describesStoredContent(f.name)) out.headers.remove(f.name);
+    if (kept(f.name)) out.headers.remove(f.name);
   }
   for (const auto& f : incoming.fields()) {
-    if (!describesStoredContent(f.name)) out.headers.add(f.name, f.value);
+    if (kept(f.name)) out.headers.add(f.name, f.value);
   }
   // A 304 without Age means the origin just validated it: the old Age no
   // longer describes the refreshed response.
   if (!incoming.has("Age")) out.headers.remove("Age");
   out.requestTime = requestTime;
   out.responseTime = responseTime;
+  return out;
+}
+
+bool isClientOnlyField(std::string_view name) {
+  return http::equalsIgnoreCase(name, "Set-Cookie") || http::equalsIgnoreCase(name, "Set-Cookie2");
+}
+
+StoredResponse mergeForClient(const StoredResponse& stored, const http::ResponseHead& notModified,
+                              SystemTime requestTime, SystemTime responseTime) {
+  StoredResponse out = mergeNotModified(stored, notModified, requestTime, responseTime);
+  bool replaced = false;
+  for (const auto& f : notModified.headers.fields()) {
+    if (!isClientOnlyField(f.name)) continue;
+    if (!replaced) {
+      out.headers.remove("Set-Cookie");
+      out.headers.remove("Set-Cookie2");
+      replaced = true;
+    }
+    out.headers.add(f.name, f.value);
+  }
   return out;
 }
 

@@ -32,12 +32,25 @@ bool addRevalidationHeaders(http::HeaderMap& upstreamRequestHeaders, const Store
 /// response and refetches.
 bool notModifiedMatches(const StoredResponse& stored, const http::ResponseHead& notModified);
 
-/// §3.2/§4.3.4: the stored response refreshed by a 304: every field of the
-/// 304 replaces the stored fields of that name, except the ones excluded
-/// from storage and Content-Length; the clocks become those of the
-/// validation exchange (§4.2.3).
+/// §3.2/§4.3.4: the stored response refreshed by a 304, as it may be
+/// stored for everyone: every field of the 304 replaces the stored fields of
+/// that name, except the ones excluded from storage, the ones describing the
+/// stored content (Content-Length, -Encoding, -Range, -MD5) and the
+/// client-only ones (isClientOnlyField); the clocks become those of the
+/// validation exchange (§4.2.3). The caller re-checks the result with
+/// checkStorable (freshness.h): the 304 may have made it unstorable.
 StoredResponse mergeNotModified(const StoredResponse& stored, const http::ResponseHead& notModified,
                                 SystemTime requestTime, SystemTime responseTime);
+
+/// Set-Cookie and Set-Cookie2: fields a 304 sends to the one client whose
+/// request was validated, never merged into the stored response.
+bool isClientOnlyField(std::string_view name);
+
+/// The response for the one client whose request a 304 answered:
+/// mergeNotModified, then the 304's client-only fields replacing the stored
+/// ones of those names (§4.3.4). Never store the result.
+StoredResponse mergeForClient(const StoredResponse& stored, const http::ResponseHead& notModified,
+                              SystemTime requestTime, SystemTime responseTime);
 
 /// How to answer a client's own conditional GET/HEAD from a usable stored
 /// response (RFC 9111 §4.3.2, RFC 9110 §13.2.2 order of evaluation).

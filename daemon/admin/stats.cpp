@@ -147,6 +147,10 @@ void Stats::setWorkerCount(size_t workers) noexcept {
   workers_.store(std::min(workers, kMaxWorkers), kRelaxed);
 }
 
+void Stats::reportDnsCacheEntries(size_t worker, uint64_t entries) noexcept {
+  if (worker < kMaxWorkers) dnsCacheEntries_[worker].store(entries, kRelaxed);
+}
+
 void Stats::reportLoopLag(size_t worker, double ms) noexcept {
   if (worker < kMaxWorkers) loopLagMs_[worker].store(ms, kRelaxed);
 }
@@ -213,6 +217,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   s.lastReloadOk = lastReloadOk_.load(kRelaxed);
   const size_t workers = workers_.load(kRelaxed);
   for (size_t i = 0; i < workers; ++i) s.loopLagMs.push_back(loopLagMs_[i].load(kRelaxed));
+  for (const auto& n : dnsCacheEntries_) s.dnsCacheEntries += n.load(kRelaxed);
   std::function<std::vector<BlockedClient>()> blocked;
   {
     std::lock_guard lock(mu_);

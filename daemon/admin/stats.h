@@ -69,6 +69,7 @@ struct StatsSnapshot {
   uint64_t bytesFromCache = 0;
   uint64_t upstreamErrors = 0;
   uint64_t dnsFailures = 0;
+  uint64_t dnsCacheEntries = 0;  ///< names in the DNS answer caches, all workers
   std::map<std::string, uint64_t> aclDenials;
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
@@ -120,6 +121,8 @@ class Stats {
   void setWorkerCount(size_t workers) noexcept;
   /// Latest measured lag of worker `worker`'s loop (timer lateness), in ms.
   void reportLoopLag(size_t worker, double ms) noexcept;
+  /// Names now in worker `worker`'s DNS answer cache.
+  void reportDnsCacheEntries(size_t worker, uint64_t entries) noexcept;
   /// Log sinks whose counters are reported; they must outlive this object.
   void setLogSinks(std::vector<std::pair<std::string, const log::LogSink*>> sinks);
 
@@ -154,6 +157,7 @@ class Stats {
   std::atomic<int> lastReloadOk_{-1};
   std::atomic<size_t> workers_{0};
   std::array<std::atomic<double>, kMaxWorkers> loopLagMs_{};
+  std::array<std::atomic<uint64_t>, kMaxWorkers> dnsCacheEntries_{};
 
   mutable std::mutex mu_;
   std::map<std::string, uint64_t, std::less<>> denials_;            // guarded by mu_

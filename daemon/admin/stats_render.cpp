@@ -114,6 +114,8 @@ void promRequests(PromWriter& w, const StatsSnapshot& s) {
   w.one("portcullis_upstream_errors_total", "counter",
         "Upstream connect, timeout and protocol errors.", s.upstreamErrors);
   w.one("portcullis_dns_failures_total", "counter", "Failed DNS resolutions.", s.dnsFailures);
+  w.one("portcullis_dns_cache_entries", "gauge",
+        "Names in the DNS answer caches (positive and negative), all workers.", s.dnsCacheEntries);
   w.family("portcullis_acl_denials_total", "counter", "Requests denied, by deciding rule.");
   for (const auto& [rule, n] : s.aclDenials) {
     w.sample(n, fmt::format("rule=\"{}\"", labelValue(rule)));

@@ -28,8 +28,8 @@ DnsFailure classify(int dnsError) {
 }
 }  // namespace
 
-Resolver::Resolver(event_base* base, const config::DnsConfig& config)
-    : base_(base), config_(config) {
+Resolver::Resolver(event_base* base, const config::DnsConfig& config, size_t maxCacheEntries)
+    : base_(base), config_(config), cache_(maxCacheEntries) {
   const bool useSystem = config.nameservers.empty();
   dns_.reset(evdns_base_new(base, useSystem ? EVDNS_BASE_INITIALIZE_NAMESERVERS : 0));
   if (dns_ && !useSystem) {
@@ -61,11 +61,7 @@ std::optional<DnsAnswer> Resolver::resolve(const std::string& hostIn, Callback c
   std::string host = lowerCase(hostIn);
   if (auto it = hosts_.find(host); it != hosts_.end()) return DnsAnswer{it->second, std::nullopt, {}};
 
-  auto now = std::chrono::steady_clock::now();
-  if (auto it = cache_.find(host); it != cache_.end()) {
-    if (it->second.expires > now) return it->second.answer;
-    cache_.erase(it);
-  }
+  if (const DnsAnswer* cached = cache_.find(host, std::chrono::steady_clock::now())) return *cached;
   if (!dns_) return DnsAnswer{{}, DnsFailure::kServerFailure, "resolver not initialised"};
 
   ticket = nextTicket_++;
@@ -154,7 +150,8 @@ void Resolver::finish(Pending* pending) {
   }
   // Timeouts and server failures are not cached: the next request retries.
   if (!answer.failure || *answer.failure == DnsFailure::kNotFound) {
-    cache_[pending->host] = CacheEntry{answer, std::chrono::steady_clock::now() + ttl};
+    const auto now = std::chrono::steady_clock::now();
+    cache_.insert(pending->host, answer, now + ttl, now);
   }
   auto waiters = std::move(pending->waiters);
   delete pending;

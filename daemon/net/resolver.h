@@ -1,6 +1,7 @@
 #pragma once
-// Asynchronous DNS for one worker loop (evdns), with a small positive and
-// negative cache that honours record TTLs (clamped by [dns] min/max_ttl).
+// Asynchronous DNS for one worker loop (evdns), with a bounded positive and
+// negative cache (DnsCache) that honours record TTLs (clamped by [dns]
+// min/max_ttl).
 // Not thread-safe: one Resolver per worker thread, used on that thread only.
 
 #include <chrono>
@@ -14,24 +15,19 @@
 #include "acl/ip_address.h"
 #include "daemon/base/result.h"
 #include "daemon/config/config.h"
+#include "daemon/net/dns_cache.h"
 #include "daemon/net/hosts_file.h"
 #include "daemon/net/libevent_handles.h"
 
 namespace portcullis::net {
 
-enum class DnsFailure { kNotFound, kTimeout, kServerFailure };
-
-struct DnsAnswer {
-  std::vector<acl::IpAddress> addresses;  ///< empty on failure
-  std::optional<DnsFailure> failure;
-  std::string detail;  ///< libevent's error text on failure
-};
-
 class Resolver {
  public:
   using Callback = std::function<void(const DnsAnswer&)>;
 
-  Resolver(event_base* base, const config::DnsConfig& config);
+  /// `maxCacheEntries`: names kept in the answer cache (DnsCache).
+  Resolver(event_base* base, const config::DnsConfig& config,
+           size_t maxCacheEntries = DnsCache::kDefaultMaxEntries);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
@@ -43,6 +39,10 @@ class Resolver {
   void cancel(uint64_t ticket);
 
   uint64_t failures() const { return failures_; }
+  /// Frees expired cached answers (the worker calls it once a second).
+  void sweepCache() { cache_.sweep(std::chrono::steady_clock::now()); }
+  /// Names in the answer cache, positive and negative.
+  size_t cacheSize() const { return cache_.size(); }
 
  private:
   struct Waiter {
@@ -58,11 +58,6 @@ class Resolver {
     std::vector<Waiter> waiters;
     Resolver* owner = nullptr;
   };
-  struct CacheEntry {
-    DnsAnswer answer;
-    std::chrono::steady_clock::time_point expires;
-  };
-
   static void onDnsAnswer(int result, char type, int count, int ttl, void* addresses,
                           void* arg) noexcept;
   void finish(Pending* pending);
@@ -71,7 +66,7 @@ class Resolver {
   config::DnsConfig config_;
   EvdnsBasePtr dns_;
   HostsTable hosts_;
-  std::unordered_map<std::string, CacheEntry> cache_;
+  DnsCache cache_;
   std::unordered_map<std::string, Pending*> pending_;
   uint64_t nextTicket_ = 1;
   uint64_t failures_ = 0;

@@ -227,10 +227,21 @@ bool ClientSession::onResponseHeadForCache() {
   if (!t.cacheEligible) return false;
   if (t.stored) {
     if (t.response.status == 304 && policy::notModifiedMatches(t.stored->response, t.response)) {
-      auto refreshed = store->updateHeaders(*t.stored, t.response, t.requestSentAt, t.responseAt);
-      auto entry = refreshed ? refreshed : t.stored;
+      // The client gets the merge with the 304's Set-Cookie; the cache the
+      // merge without it, or no entry if the 304 made it unstorable. Served
+      // first (its body is then open) and from copies: serveStored ends txn_.
+      const auto stored = t.stored;
+      const http::RequestHead request = t.request;
+      const http::ResponseHead notModified = t.response;
+      const auto sentAt = t.requestSentAt, receivedAt = t.responseAt;
+      const auto options = policyOptions(*t.config);
+      auto forClient = std::make_shared<cache::StoredEntry>(*stored);
+      forClient->response =
+          policy::mergeForClient(stored->response, notModified, sentAt, receivedAt);
       releaseUpstream(t.upstreamReusable);
-      if (serveStored(entry, 0, log::CacheResult::kRevalidated)) return true;
+      const bool served = serveStored(forClient, 0, log::CacheResult::kRevalidated);
+      store->updateHeaders(*stored, request, notModified, sentAt, receivedAt, options);
+      if (served) return true;
     } else if (t.response.status == 304) {
       // §4.3.4: a 304 that selects no stored response (another strong ETag)
       // updates nothing, and the client's request carried only our

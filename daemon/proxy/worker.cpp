@@ -193,6 +193,10 @@ void Worker::onLagProbe(evutil_socket_t, short, void* arg) noexcept {
   auto now = std::chrono::steady_clock::now();
   double lagMs = std::chrono::duration<double, std::milli>(now - self->lagProbeDue_).count();
   self->server_.stats().reportLoopLag(static_cast<size_t>(self->index_), std::max(0.0, lagMs));
+  // The same once-a-second tick frees expired DNS answers (issue #12).
+  self->resolver_->sweepCache();
+  self->server_.stats().reportDnsCacheEntries(static_cast<size_t>(self->index_),
+                                              self->resolver_->cacheSize());
   if (self->shuttingDown_) return;
   self->lagProbeDue_ = now + std::chrono::seconds(1);
   timeval second{1, 0};

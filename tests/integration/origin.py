@@ -105,7 +105,7 @@ class OriginHandler(BaseHTTPRequestHandler):
             self.wfile.write(body_of_size(n))
             self.close_connection = True
         elif path.startswith("/c/"):
-            # Cacheable object: ?size=N&cc=...&etag=...&vary=...
+            # Cacheable object: ?size=N&cc=...&etag=...&vary=... (304 options below)
             n = int(q.get("size", ["1000"])[0])
             headers = {"Cache-Control": q.get("cc", ["max-age=3600"])[0]}
             etag = q.get("etag", [None])[0]
@@ -119,6 +119,11 @@ class OriginHandler(BaseHTTPRequestHandler):
                     return
                 if self.headers.get("If-None-Match") == '"%s"' % etag:
                     self.send_response(304)
+                    # nmcc: the 304's own Cache-Control; nmcookie=1: the 304
+                    # sets the request's Cookie back (a per-user 304).
+                    headers["Cache-Control"] = q.get("nmcc", [headers["Cache-Control"]])[0]
+                    if q.get("nmcookie") and self.headers.get("Cookie"):
+                        headers["Set-Cookie"] = self.headers["Cookie"]
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.end_headers()

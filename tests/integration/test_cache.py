@@ -136,6 +136,49 @@ def test_304_for_another_etag_is_refetched_not_relayed(proxy, origin):
     assert sent == [None, '"v1"', None]
 
 
+def test_304_set_cookie_reaches_only_the_revalidating_client(proxy, origin):
+    # Issue #12: the stored response has no cookie and goes stale at once;
+    # Alice's revalidation is answered by a 304 that sets her session cookie
+    # and extends the lifetime. She gets the cookie; the next client gets the
+    # refreshed entry from cache, without it.
+    url = origin.url("/c/cookie304?size=2000&cc=max-age=0&etag=v1&nmcc=max-age%3D300&nmcookie=1")
+    get(proxy, url)
+    alice, body_a = get(proxy, url, ["Cookie: session=ALICE"])
+    assert "set-cookie: session=alice" in alice.lower(), alice
+    bob, body_b = get(proxy, url)
+    assert "set-cookie" not in bob.lower(), bob
+    assert body_a == body_b == body_of_size(2000, seed=b"/c/cookie304")
+    assert cache_results(proxy, 3) == ["MISS", "REVALIDATED", "HIT"]
+    assert origin.count("/c/cookie304") == 2
+
+
+@pytest.mark.parametrize("nmcc", ["private, no-store", "private, max-age=300", "no-store, max-age=300"])
+def test_304_that_makes_the_response_unstorable_removes_it(proxy, origin, nmcc):
+    # RFC 9111 §3, §4.3.4: the refreshed head is checked like a new response;
+    # the revalidating client still gets its answer, nobody after it does.
+    url = origin.url("/c/priv304?size=2000&cc=max-age=0&etag=v1&nmcc=" + nmcc.replace(" ", "%20").replace("=", "%3D"))
+    get(proxy, url)
+    head, body = get(proxy, url)
+    assert head.startswith("HTTP/1.1 200") and body == body_of_size(2000, seed=b"/c/priv304")
+    assert nmcc.split(",")[0] in head
+    get(proxy, url)
+    assert cache_results(proxy, 3) == ["MISS", "REVALIDATED", "MISS"]
+    sent = [r["headers"].get("If-None-Match") for r in origin.requests if r["path"].startswith("/c/priv304")]
+    assert sent == [None, '"v1"', None]
+
+
+def test_head_revalidation_keeps_the_stored_get(proxy, origin):
+    # The refreshed head is checked as a response to GET: a HEAD that
+    # revalidated the entry must not remove it.
+    url = origin.url("/c/headreval?size=1500&cc=max-age=0&etag=v1")
+    get(proxy, url)
+    r = curl(["-x", proxy.url, "-I", url])
+    assert r.returncode == 0 and b"Content-Length: 1500" in r.stdout, r.stdout
+    _, body = get(proxy, url)
+    assert body == body_of_size(1500, seed=b"/c/headreval")
+    assert cache_results(proxy, 3) == ["MISS", "REVALIDATED", "REVALIDATED"]
+
+
 def test_client_conditional_answered_304_from_cache(proxy, origin):
     url = origin.url("/c/cond?etag=abc")
     get(proxy, url)

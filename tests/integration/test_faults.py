@@ -826,6 +826,42 @@ def test_dns_down_serves_stored_copy_only_to_clients_allowed_its_address(origin,
         ns.close()
 
 
+def test_dns_answers_are_counted_and_freed_after_their_ttl(origin, tmp_path, started):
+    """Issue #12: the DNS answer cache is a gauge in /metrics, and the
+    worker's once-a-second sweep frees answers whose TTL ran out even when
+    no further lookup comes (the cap itself is unit-tested)."""
+    import urllib.request
+
+    def entries(p):
+        with urllib.request.urlopen("http://%s/metrics" % p.admin, timeout=5) as r:
+            m = re.search(rb"^portcullis_dns_cache_entries (\d+)$", r.read(), re.M)
+        assert m, "no portcullis_dns_cache_entries sample"
+        return int(m.group(1))
+
+    def wait_for(what, fn, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if fn():
+                return
+            time.sleep(0.05)  # polling a gauge with a deadline
+        raise AssertionError("timed out waiting for " + what)
+
+    ns = ScriptedNameserver()
+    dns = '\n[dns]\nnameservers = ["127.0.0.1:%d"]\nhosts_file = false\nmin_ttl = "3s"\n' \
+          'max_ttl = "3s"\ntimeout = "2s"\n' % ns.port
+    try:
+        p = start_proxy(started, fault_config([origin.port], tmp_path, extra=dns), tmp_path)
+        assert entries(p) == 0
+        names = ["n%d.portcullis-test.example" % i for i in range(5)]
+        for host in names:
+            r = get(p.port, "http://%s:%d/" % (host, origin.port), deadline=5 + MARGIN)
+            assert r is not None and r.status == 200, r
+        wait_for("five cached names", lambda: entries(p) == len(names))
+        wait_for("the expired names swept", lambda: entries(p) == 0)
+    finally:
+        ns.close()
+
+
 # ---------------------------------------------------------------- cache on a full disk
 
 

@@ -192,3 +192,34 @@ TEST_CASE("evaluate: freshness, request directives, RFC 5861") {
     CHECK(policy::evaluate(get(), s, at(kT0 + 400)).usability == Usability::kMustRevalidate);
   }
 }
+
+TEST_CASE("evaluate: a stored head that is no longer storable is never used (issue #12)") {
+  // Heads like these reach the store only through a 304 merged by an older
+  // version; even fresh, with every stale allowance, they go to the origin.
+  const std::pair<const char*, http::HeaderMap> cases[] = {
+      {"private", headers({{"Cache-Control", "private, max-age=300, stale-while-revalidate=600"}})},
+      {"no-store", headers({{"Cache-Control", "no-store, max-age=300, stale-if-error=600"}})},
+      {"Set-Cookie without public",
+       headers({{"Cache-Control", "max-age=300"}, {"Set-Cookie", "session=ALICE"}})},
+      {"Vary *", headers({{"Cache-Control", "max-age=300"}, {"Vary", "*"}})},
+  };
+  policy::PolicyOptions o;
+  o.serveStaleOnOriginError = true;
+  for (const auto& [name, h] : cases) {
+    SUBCASE(name) {
+      auto s = stored(200, h);
+      for (int64_t age : {0, 1000}) {
+        auto ev =
+            policy::evaluate(get(headers({{"Cache-Control", "max-stale"}})), s, at(kT0 + age), o);
+        CHECK(ev.usability == Usability::kMustRevalidate);
+        CHECK_FALSE(ev.revalidateInBackground);
+        CHECK_FALSE(ev.staleOnErrorAllowed);
+      }
+    }
+  }
+  SUBCASE("a public response with Set-Cookie stays usable") {
+    auto s =
+        stored(200, headers({{"Cache-Control", "public, max-age=300"}, {"Set-Cookie", "a=b"}}));
+    CHECK(policy::evaluate(get(), s, at(kT0 + 10)).usability == Usability::kFresh);
+  }
+}

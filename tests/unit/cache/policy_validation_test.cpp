@@ -92,6 +92,49 @@ TEST_CASE("304 refreshes stored headers (RFC 9111 §3.2, §4.3.4)") {
   }
 }
 
+TEST_CASE("a 304's Set-Cookie goes to its client only (issue #12)") {
+  auto s = stored(200, headers({{"ETag", "\"v1\""}, {"Cache-Control", "max-age=1"}}));
+  auto nm = response(304, headers({{"ETag", "\"v1\""},
+                                   {"Cache-Control", "max-age=300"},
+                                   {"Set-Cookie", "session=ALICE"},
+                                   {"set-cookie2", "old=1"},
+                                   {"Set-Cookie", "theme=dark"}}));
+  SUBCASE("never merged into the stored head") {
+    auto merged = policy::mergeNotModified(s, nm, at(kT0 + 1), at(kT0 + 2));
+    CHECK(merged.headers.get("Cache-Control") == "max-age=300");
+    CHECK_FALSE(merged.headers.has("Set-Cookie"));
+    CHECK_FALSE(merged.headers.has("Set-Cookie2"));
+  }
+  SUBCASE("a stored (public) Set-Cookie is not replaced in the stored head") {
+    auto pub = stored(
+        200,
+        headers({{"ETag", "\"v1\""}, {"Cache-Control", "public"}, {"Set-Cookie", "shared=1"}}));
+    auto merged = policy::mergeNotModified(pub, nm, at(kT0 + 1), at(kT0 + 2));
+    CHECK(merged.headers.getAll("Set-Cookie") == std::vector<std::string_view>{"shared=1"});
+  }
+  SUBCASE("the validating client gets them, replacing stored ones") {
+    auto pub = stored(200, headers({{"ETag", "\"v1\""}, {"Set-Cookie", "shared=1"}}));
+    auto mine = policy::mergeForClient(pub, nm, at(kT0 + 1), at(kT0 + 2));
+    CHECK(mine.headers.getAll("Set-Cookie") ==
+          std::vector<std::string_view>{"session=ALICE", "theme=dark"});
+    CHECK(mine.headers.get("Set-Cookie2") == "old=1");
+    CHECK(mine.headers.get("Cache-Control") == "max-age=300");
+    CHECK(mine.responseTime == at(kT0 + 2));
+  }
+  SUBCASE("a 304 without cookies leaves the stored ones for the client") {
+    auto pub = stored(200, headers({{"ETag", "\"v1\""}, {"Set-Cookie", "shared=1"}}));
+    auto mine =
+        policy::mergeForClient(pub, response(304, headers({{"ETag", "\"v1\""}})), at(kT0), at(kT0));
+    CHECK(mine.headers.get("Set-Cookie") == "shared=1");
+  }
+  SUBCASE("client-only fields") {
+    CHECK(policy::isClientOnlyField("set-COOKIE"));
+    CHECK(policy::isClientOnlyField("Set-Cookie2"));
+    CHECK_FALSE(policy::isClientOnlyField("Cookie"));
+    CHECK_FALSE(policy::isClientOnlyField("Cache-Control"));
+  }
+}
+
 TEST_CASE("client conditional requests answered from cache (RFC 9111 §4.3.2)") {
   auto s = stored(200, headers({{"ETag", "W/\"v1\""}, {"Last-Modified", "Sun, 06 Nov 1994 07:49:37 GMT"}, {"Date", kT0Date}}));
   struct Case {

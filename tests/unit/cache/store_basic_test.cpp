@@ -142,20 +142,73 @@ TEST_CASE("store: 304 refresh keeps the body and survives restart") {
     auto cache = openCache(options(dir.path()));
     auto e = put(*cache, key, "body", headers({{"Cache-Control", "max-age=1"}, {"ETag", "\"x\""}}));
     auto nm = response(304, headers({{"Cache-Control", "max-age=600"}, {"ETag", "\"x\""}}));
-    auto fresh = cache->updateHeaders(*e, nm, at(kT0 + 100), at(kT0 + 101));
+    auto fresh = cache->updateHeaders(*e, get(), nm, at(kT0 + 100), at(kT0 + 101));
     REQUIRE(fresh);
     CHECK(fresh->response.headers.get("Cache-Control") == "max-age=600");
     CHECK(cache->lookup(key, {})->response.responseTime == at(kT0 + 101));
     // The old entry pointer is stale now: updating it again still works by id.
-    CHECK(cache->updateHeaders(*e, nm, at(kT0 + 200), at(kT0 + 201)));
+    CHECK(cache->updateHeaders(*e, get(), nm, at(kT0 + 200), at(kT0 + 201)));
     put(*cache, key, "new body");
-    CHECK(cache->updateHeaders(*e, nm, at(kT0 + 300), at(kT0 + 301)) == nullptr);
+    CHECK(cache->updateHeaders(*e, get(), nm, at(kT0 + 300), at(kT0 + 301)) == nullptr);
   }
   {
     auto cache = openCache(options(dir.path()));
     auto e = cache->lookup(key, {});
     REQUIRE(e);
     CHECK(bodyOf(*cache, key) == "new body");
+  }
+}
+
+TEST_CASE("store: a 304 cannot make an entry unstorable or store a cookie (issue #12)") {
+  auto head = [] {
+    auto r = get();
+    r.method = "HEAD";
+    r.methodKind = http::Method::kHead;
+    return r;
+  };
+  TempDir dir;
+  const std::string key = "http://example.com/reval";
+  auto cache = openCache(options(dir.path()));
+  const auto base = headers({{"Cache-Control", "max-age=1"}, {"ETag", "\"v1\""}});
+  struct Case {
+    const char* name;
+    http::RequestHead request;
+    http::HeaderMap notModified;
+    bool kept;
+  };
+  const Case cases[] = {
+      {"plain refresh", get(), headers({{"Cache-Control", "max-age=300"}}), true},
+      {"Set-Cookie is not stored", get(headers({{"Cookie", "session=ALICE"}})),
+       headers({{"Cache-Control", "max-age=300"}, {"Set-Cookie", "session=ALICE"}}), true},
+      {"private", get(), headers({{"Cache-Control", "private, max-age=300"}}), false},
+      {"no-store", get(), headers({{"Cache-Control", "private, no-store"}}), false},
+      {"Vary *", get(), headers({{"Vary", "*"}}), false},
+      {"Vary changed", get(), headers({{"Vary", "Cookie"}}), false},
+      {"request no-store", get(headers({{"Cache-Control", "no-store"}})), headers({}), false},
+      {"Authorization, not shareable", get(headers({{"Authorization", "Basic eA=="}})),
+       headers({{"Cache-Control", "max-age=300"}}), false},
+      {"a HEAD revalidates the stored GET", head(), headers({{"Cache-Control", "max-age=300"}}), true},
+      {"Authorization, public", get(headers({{"Authorization", "Basic eA=="}})),
+       headers({{"Cache-Control", "public, max-age=300"}}), true},
+  };
+  for (const auto& tc : cases) {
+    SUBCASE(tc.name) {
+      auto e = put(*cache, key, "body", base);
+      auto nm = response(304, tc.notModified);
+      nm.headers.add("ETag", "\"v1\"");
+      auto fresh = cache->updateHeaders(*e, tc.request, nm, at(kT0 + 100), at(kT0 + 101));
+      CHECK(static_cast<bool>(fresh) == tc.kept);
+      cache->flush();
+      if (tc.kept) {
+        auto now = cache->lookup(key, {});
+        REQUIRE(now);
+        CHECK_FALSE(now->response.headers.has("Set-Cookie"));
+        CHECK(bodyOf(*cache, key) == "body");
+      } else {
+        CHECK(cache->lookup(key, {}) == nullptr);
+        CHECK(filesUnder(dir.path(), "objects").empty());
+      }
+    }
   }
 }
 

@@ -341,3 +341,14 @@ TEST_CASE("log sink failures are reported in all three views") {
         std::string::npos);
   sink.stop();
 }
+
+TEST_CASE("renderPrometheus: the DNS cache gauge sums the workers' reports") {
+  Stats s(kT0);
+  s.setWorkerCount(2);
+  s.reportDnsCacheEntries(0, 7);
+  s.reportDnsCacheEntries(1, 5);
+  s.reportDnsCacheEntries(1, 3);               // the latest report replaces the last
+  s.reportDnsCacheEntries(kMaxWorkers, 1000);  // out of range: ignored
+  const auto samples = checkPrometheus(renderPrometheus(s.snapshot(kT0)));
+  CHECK(samples.at("portcullis_dns_cache_entries") == 10);
+}
