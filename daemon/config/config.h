@@ -39,6 +39,7 @@ struct ServerConfig {
   size_t maxHeaderBytes = 65536;
   std::string viaPseudonym = "portcullis";  ///< our Via received-by; loop detection
   std::string user;                  ///< drop privileges to this user when started as root
+  std::string pidFile;               ///< written after binding, removed on clean exit; "" = none
 };
 
 struct DnsConfig {

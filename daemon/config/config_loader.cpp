@@ -81,6 +81,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
     r.error(t.get("via_pseudonym")->source(), "'via_pseudonym' must not be empty");
   }
   r.getString(t, "user", s.user);
+  r.getString(t, "pid_file", s.pidFile);
   if (s.maxRequestLine > s.maxHeaderBytes) {
     r.warning(t.source(), "'max_request_line' is larger than 'max_header_size'; the head limit wins");
   }

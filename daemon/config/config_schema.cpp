@@ -25,6 +25,7 @@ const std::vector<KeySpec> kSchema = {
   {"server.max_header_size", K::kValue, "size", R"("64 KiB")", "Largest request head accepted (431 beyond)."},
   {"server.via_pseudonym", K::kValue, "string", R"("portcullis")", "Name put in the Via header; also used to detect request loops."},
   {"server.user", K::kValue, "string", R"("")", "When started as root, drop privileges to this user after binding."},
+  {"server.pid_file", K::kValue, "string", R"("")", "File to write the daemon's PID to after binding (locked while it runs, removed on clean exit); \"\" = none. Used by `portcullis reload` and `reopen-logs`."},
 
   {"dns", K::kTable, "table", "", "Name resolution."},
   {"dns.nameservers", K::kValue, "array of strings", "[]", "Name servers (\"IP\" or \"IP:port\"); empty = those of /etc/resolv.conf."},
