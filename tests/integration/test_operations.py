@@ -104,3 +104,105 @@ def test_purge_edits_the_directory_when_no_daemon_runs(origin, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("purged 1 object(s) (daemon not running: edited ")
     assert "objects 0" in cli("cache", "stats", "-c", p.config_path).stdout
+
+
+# --- item 4: pid file, reload and reopen-logs ----------------------------------------
+
+def plain_config(origin, tmp, admin='""', pid_file=None):
+    text = base_config([origin.port], log_dir=str(tmp))
+    text = text.replace('listen = "127.0.0.1:0"\n', f"listen = {admin}\n", 1)
+    if pid_file:
+        text = text.replace("workers = 1\n", f'workers = 1\npid_file = "{pid_file}"\n', 1)
+    return text
+
+
+def test_pid_file_is_written_guarded_and_removed_on_clean_exit(origin, tmp_path):
+    pid_file = tmp_path / "run" / "portcullis.pid"
+    pid_file.parent.mkdir()
+    p = Proxy(plain_config(origin, tmp_path, pid_file=pid_file), tmpdir=str(tmp_path))
+    try:
+        assert pid_file.read_text() == f"{p.proc.pid}\n"
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "portcullis.toml").write_text(plain_config(origin, other, pid_file=pid_file))
+        r = subprocess.run([BIN, "run", "-c", str(other / "portcullis.toml"), "--allow-root"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1
+        assert f"pid file {pid_file} belongs to running portcullis process {p.proc.pid}" in r.stderr
+        assert pid_file.read_text() == f"{p.proc.pid}\n"  # never clobbered
+    finally:
+        assert p.stop() == 0
+    assert not pid_file.exists()
+
+
+def test_stale_pid_file_naming_a_live_process_is_replaced(origin, tmp_path):
+    # PID 1 lives, but holds no lock on the file: a left-over, not a daemon.
+    pid_file = tmp_path / "portcullis.pid"
+    pid_file.write_text("1\n")
+    p = Proxy(plain_config(origin, tmp_path, pid_file=pid_file), tmpdir=str(tmp_path))
+    try:
+        assert pid_file.read_text() == f"{p.proc.pid}\n"
+    finally:
+        p.stop()
+
+
+@pytest.mark.parametrize("way", ["admin", "pid_file"])
+def test_reopen_logs_and_reload_reach_the_daemon(origin, tmp_path, way):
+    if way == "admin":
+        cfg = plain_config(origin, tmp_path, admin=f'"unix:{tmp_path}/admin.sock"')
+    else:
+        cfg = plain_config(origin, tmp_path, pid_file=tmp_path / "portcullis.pid")
+    p = Proxy(cfg, tmpdir=str(tmp_path))
+    log = tmp_path / "access.log"
+    try:
+        assert curl(["-x", p.url, "-o", "/dev/null", origin.url("/size/10")]).returncode == 0
+        p.access_lines(1)
+        # What logrotate does: rename, then ask for a reopen.
+        os.rename(log, tmp_path / "access.log.1")
+        r = cli("reopen-logs", "-c", p.config_path)
+        assert r.returncode == 0, r.stderr
+        p.wait_event("logs_reopened")
+        assert curl(["-x", p.url, "-o", "/dev/null", origin.url("/size/20")]).returncode == 0
+        assert [l["url"] for l in p.access_lines(1)] == [origin.url("/size/20")]
+        assert len((tmp_path / "access.log.1").read_text().splitlines()) == 1
+
+        # reload applies an edit: the deciding rule's new name shows in the log.
+        with open(p.config_path) as f:
+            edited = f.read().replace('name = "local-to-origin"', 'name = "renamed-rule"')
+        with open(p.config_path, "w") as f:
+            f.write(edited)
+        r = cli("reload", "-c", p.config_path)
+        assert r.returncode == 0, r.stderr
+        p.wait_event("reload")
+        assert curl(["-x", p.url, "-o", "/dev/null", origin.url("/size/30")]).returncode == 0
+        assert p.access_lines(2)[1]["rule"] == "renamed-rule"
+
+        # A broken edit is refused by the CLI itself: nothing is sent.
+        with open(p.config_path, "w") as f:
+            f.write(edited + "\nno_such_key = 1\n")
+        r = cli("reload", "-c", p.config_path)
+        assert r.returncode == 2
+        assert "not reloading" in r.stderr
+    finally:
+        assert p.stop() == 0
+
+
+def test_reload_without_admin_listener_or_pid_file_says_how(origin, tmp_path):
+    p = Proxy(plain_config(origin, tmp_path), tmpdir=str(tmp_path))
+    try:
+        for cmd in ["reload", "reopen-logs"]:
+            r = cli(cmd, "-c", p.config_path)
+            assert r.returncode == 1
+            assert "sets neither [admin] listen nor [server] pid_file" in r.stderr
+    finally:
+        p.stop()
+
+
+def test_pid_file_of_a_stopped_daemon_is_reported_not_signalled(origin, tmp_path):
+    pid_file = tmp_path / "portcullis.pid"
+    pid_file.write_text(f"{os.getpid()}\n")  # would signal this test if believed
+    cfg = tmp_path / "portcullis.toml"
+    cfg.write_text(plain_config(origin, tmp_path, pid_file=pid_file))
+    r = cli("reopen-logs", "-c", str(cfg))
+    assert r.returncode == 1
+    assert "no running portcullis holds the pid file" in r.stderr

@@ -185,6 +185,49 @@ def test_logrotate_config_rotates_daily_and_signals_usr1(unpacked):
     assert re.search(r"--signal=USR1\b", text)
 
 
+def logrotate_postrotate(text):
+    return text.split("postrotate", 1)[1].split("endscript", 1)[0]
+
+
+def test_logrotate_falls_back_to_reopen_logs_without_systemd(tmp_path):
+    # Outside systemd `systemctl kill` fails; the daemon must still be told.
+    text = open(os.path.join(SOURCE_DIR, "packaging", "portcullis.logrotate")).read()
+    script = logrotate_postrotate(text)
+    assert re.search(r"systemctl kill --signal=USR1 .*\|\|\s*\\?\s*"
+                     r"/usr/sbin/portcullis reopen-logs -c /etc/portcullis/portcullis.toml",
+                     script, re.S), script
+    assert "|| true" not in script  # a failure is reported by logrotate, not swallowed
+    # Run the script with a systemctl that fails and a portcullis that records its call.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "systemctl").write_text("#!/bin/sh\nexit 1\n")
+    (bindir / "portcullis").write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/called\n')
+    for f in bindir.iterdir():
+        f.chmod(0o755)
+    script = script.replace("/usr/sbin/portcullis", str(bindir / "portcullis"))
+    r = subprocess.run(["sh", "-c", script], env={"PATH": f"{bindir}:/usr/bin:/bin"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "called").read_text().split() == [
+        "reopen-logs", "-c", "/etc/portcullis/portcullis.toml"]
+
+
+def test_package_config_writes_a_pid_file_under_the_runtime_directory():
+    # The packaged /etc/portcullis/portcullis.toml (generated into the build
+    # tree from etc/portcullis.toml) names the pid file that logrotate's
+    # `portcullis reopen-logs` reads, in the unit's RuntimeDirectory=, and the
+    # cache in its CacheDirectory=.
+    import tomllib
+    path = os.path.join(BUILD_DIR, "packaging", "portcullis.toml")
+    run([BIN, "validate", "-c", path])
+    with open(path, "rb") as f:
+        conf = tomllib.load(f)
+    assert conf["server"]["pid_file"] == "/run/portcullis/portcullis.pid"
+    assert conf["cache"]["dir"] == "/var/cache/portcullis"
+    s = unit_settings(open(UNIT).read())
+    assert s["RuntimeDirectory"] == ["portcullis"] and s["CacheDirectory"] == ["portcullis"]
+
+
 # --- the systemd unit -------------------------------------------------------------
 
 def unit_settings(text):
