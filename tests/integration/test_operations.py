@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from harness import BIN, Proxy, base_config, curl
+from harness import BIN, SOURCE_DIR, Proxy, base_config, curl
 
 
 def cache_config(origin, tmp, admin='""', server_extra="", cache_dir=None):
@@ -206,3 +206,84 @@ def test_pid_file_of_a_stopped_daemon_is_reported_not_signalled(origin, tmp_path
     r = cli("reopen-logs", "-c", str(cfg))
     assert r.returncode == 1
     assert "no running portcullis holds the pid file" in r.stderr
+
+
+# --- item 10: the quick start caches -------------------------------------------------
+
+def make_run_lines(**variables):
+    cmd = ["make", "-n", "-s", "-C", SOURCE_DIR, "run"] + [f"{k}={v}" for k, v in variables.items()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+
+
+def test_make_run_builds_only_the_daemon():
+    builds = [l for l in make_run_lines() if l.startswith("cmake --build")]
+    assert len(builds) == 1 and builds[0].endswith("--target portcullis"), builds
+
+
+def quick_start_copy(origin_port, cache_dir):
+    """etc/portcullis.toml with another listen port, cache directory and no
+    admin listener (3128/3129 may be taken here). Its rules refuse loopback
+    destinations by the hard rule (only a destination set naming the CIDR
+    opens one), so one destination set and one rule for the test origin on
+    127.0.0.1 are added; nothing else differs."""
+    with open(os.path.join(SOURCE_DIR, "etc", "portcullis.toml")) as f:
+        text = f.read()
+    swaps = [
+        ('listen = ["127.0.0.1:3128", "[::1]:3128"]', 'listen = ["127.0.0.1:0"]'),
+        ('dir = "/var/tmp/portcullis-quickstart"', f'dir = "{cache_dir}"'),
+        ('listen = "127.0.0.1:3129"', 'listen = ""'),
+        ('web = { hosts = ["*"], ports = [80, 443] }',
+         'web = { hosts = ["*"], ports = [80, 443] }\n'
+         f'test_origin = {{ cidrs = ["127.0.0.1/32"], ports = [{origin_port}] }}'),
+    ]
+    for old, new in swaps:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text + '\n[[rule]]\nname = "test-origin"\nallow = { from = "local", to = "test_origin" }\n'
+
+
+def test_quick_start_as_make_run_starts_it_shows_a_miss_then_a_hit(origin, tmp_path):
+    import json
+    import pwd
+    import select
+    import shlex
+    import shutil
+    import tempfile
+    import time
+    if os.geteuid() != 0:
+        pytest.skip("make run drops to nobody only when started as root")
+    # The cache's parent is reachable by nobody; the cache directory itself
+    # does not exist yet: the daemon creates it for nobody before dropping.
+    parent = tempfile.mkdtemp(prefix="portcullis-quickstart-test-", dir="/var/tmp")
+    os.chmod(parent, 0o755)
+    cache_dir = os.path.join(parent, "cache")
+    config = tmp_path / "portcullis.toml"
+    config.write_text(quick_start_copy(origin.port, cache_dir))
+    line = [l for l in make_run_lines(CONFIG=config, BUILD=os.path.dirname(BIN))
+            if " run -c " in l]
+    assert len(line) == 1 and line[0].endswith(" --user nobody"), line
+    proc = subprocess.Popen(shlex.split(line[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port, buf, end = None, b"", time.monotonic() + 15
+        while port is None:
+            assert time.monotonic() < end, buf
+            if select.select([proc.stderr], [], [], 0.5)[0]:
+                chunk = os.read(proc.stderr.fileno(), 65536)
+                assert chunk, f"portcullis exited: {buf!r}"
+                buf += chunk
+                for raw in buf.splitlines():
+                    if b'"ready"' in raw:
+                        port = int(json.loads(raw)["listen"].rsplit(":", 1)[1])
+        assert os.stat(cache_dir).st_uid == pwd.getpwnam("nobody").pw_uid
+        url = origin.url("/c/quickstart?size=3000")
+        for _ in range(2):
+            r = curl(["-x", f"http://127.0.0.1:{port}", "-o", "/dev/null", url])
+            assert r.returncode == 0, r.stderr
+        assert origin.count("/c/quickstart") == 1
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        shutil.rmtree(parent)
+    # The quick start logs requests as JSON lines on standard output.
+    results = [json.loads(l)["cache"] for l in out.decode().splitlines() if l.startswith("{")]
+    assert results == ["MISS", "HIT"]
