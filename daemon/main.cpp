@@ -29,6 +29,7 @@
 #include "daemon/log/event_log.h"
 #include "daemon/log/log_sink.h"
 #include "daemon/net/libevent_handles.h"
+#include "daemon/net/resolve_blocking.h"
 #include "daemon/os/instance_lock.h"
 #include "daemon/os/privileges.h"
 #include "daemon/os/sd_notify.h"
@@ -412,7 +413,9 @@ int main(int argc, char** argv) {
   if (run->parsed()) return runDaemon(configPath, allowRoot, userFlag);
   if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
   if (explainCmd->parsed()) {
-    return config::runExplain(configPath, from, to, method, std::cout, std::cerr, resolve);
+    return config::runExplain(configPath, from, to, method, std::cout, std::cerr,
+                              resolve ? config::HostResolver(&net::resolveBlocking)
+                                      : config::HostResolver());
   }
   if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
   if (statusCmd->parsed()) return admin::runStatus(adminAddress, follow, json, std::cout, std::cerr);

@@ -3,10 +3,12 @@
 // validated in one pass, then shared read-only (shared_ptr<const Config>)
 // and swapped atomically on reload.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "acl/policy.h"
@@ -21,9 +23,12 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 
+/// What `workers = "auto"`, and an omitted `workers`, mean: one per CPU core.
+inline unsigned autoWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
+
 struct ServerConfig {
   std::vector<ListenAddress> listen;               ///< [server] listen
-  unsigned workers = 1;                            ///< resolved: "auto" -> cores
+  unsigned workers = autoWorkers();                ///< resolved: "auto" (the default) -> cores
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerClient = 256;
   std::chrono::milliseconds headerTimeout{10000};      ///< whole request head (slowloris)

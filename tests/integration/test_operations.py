@@ -287,3 +287,74 @@ def test_quick_start_as_make_run_starts_it_shows_a_miss_then_a_hit(origin, tmp_p
     # The quick start logs requests as JSON lines on standard output.
     results = [json.loads(l)["cache"] for l in out.decode().splitlines() if l.startswith("{")]
     assert results == ["MISS", "HIT"]
+
+
+# --- item 12: explain --resolve uses [dns] nameservers ---------------------------------
+
+class FakeDns:
+    """A UDP name server on 127.0.0.1 that answers every A query with
+    `address` and every other query with no records; counts the queries."""
+
+    def __init__(self, address):
+        import socket
+        import threading
+        self.rdata = socket.inet_aton(address)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.names = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import struct
+        while not self.stop.is_set():
+            try:
+                query, peer = self.sock.recvfrom(512)
+            except OSError:
+                continue
+            i, labels = 12, []
+            while query[i]:
+                labels.append(query[i + 1:i + 1 + query[i]].decode())
+                i += 1 + query[i]
+            qtype = struct.unpack("!H", query[i + 1:i + 3])[0]
+            question = query[12:i + 5]
+            self.names.append(".".join(labels))
+            answers = b""
+            if qtype == 1:  # A
+                answers = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + self.rdata
+            head = query[:2] + struct.pack("!HHHHH", 0x8180, 1, 1 if answers else 0, 0, 0)
+            self.sock.sendto(head + question + answers, peer)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_explain_resolve_asks_the_configured_nameservers(tmp_path):
+    dns = FakeDns("127.0.0.77")
+    try:
+        cfg = tmp_path / "portcullis.toml"
+        cfg.write_text(f"""
+[dns]
+nameservers = ["127.0.0.1:{dns.port}"]
+hosts_file = false
+[sources]
+local = ["127.0.0.1/32"]
+[destinations]
+lab = {{ cidrs = ["127.0.0.77/32"], ports = [80] }}
+[[rule]]
+name = "local-to-lab"
+allow = {{ from = "local", to = "lab" }}
+""")
+        r = cli("explain", "-c", str(cfg), "--from", "127.0.0.1",
+                "--to", "http://lab.portcullis-test.invalid/", "--resolve")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "address 127.0.0.77" in r.stdout and "ALLOW by local-to-lab" in r.stdout, r.stdout
+        # evdns randomises the case of the name (DNS 0x20), hence lower().
+        assert "lab.portcullis-test.invalid" in [n.lower() for n in dns.names]
+    finally:
+        dns.close()
