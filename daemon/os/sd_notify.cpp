@@ -20,7 +20,9 @@ Result<bool> sdNotifyChecked(std::string_view state) {
   return rc > 0;
 }
 
-void sdNotify(std::string_view state) { (void)sdNotifyChecked(state); }
+void sdNotify(std::string_view state) {
+  (void)sdNotifyChecked(state);
+}
 
 std::string reloadingState() {
   timespec ts{};
