@@ -119,16 +119,22 @@ def test_control_declares_runtime_dependencies(deb, unpacked):
     assert "Package: portcullis" in fields
     depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1)
     declared = {d.strip().split()[0] for d in depends.split(",")}
-    # Every shared library the binary loads comes from a declared package
-    # (dpkg-shlibdeps, CPACK_DEBIAN_PACKAGE_SHLIBDEPS); the maintainer
-    # scripts need adduser and deb-systemd-helper.
-    ldd = run(["ldd", str(unpacked / "usr/sbin/portcullis")]).stdout
-    libs = re.findall(r"=> (/\S+) \(", ldd)
-    assert libs, ldd
+    # Every shared library the binary links to (DT_NEEDED) comes from a
+    # declared package (dpkg-shlibdeps, CPACK_DEBIAN_PACKAGE_SHLIBDEPS); the
+    # libraries those load in turn (libsystemd0's libcap2, liblz4...) come
+    # with those packages' own Depends. The maintainer scripts need adduser
+    # and deb-systemd-helper.
+    binary = str(unpacked / "usr/sbin/portcullis")
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]",
+                            run(["readelf", "-d", binary]).stdout))
+    ldd = run(["ldd", binary]).stdout
+    libs = [path for name, path in re.findall(r"^\s*(\S+) => (/\S+) \(", ldd, re.M)
+            if name in needed]
+    assert libs and len(libs) == len(needed), (needed, ldd)
     for lib in libs:
         pkg = owning_package(lib)
         assert pkg in declared, f"{lib} comes from {pkg}, which Depends lacks: {depends}"
-    assert {"adduser", "init-system-helpers", "libc6"} <= declared, depends
+    assert {"adduser", "init-system-helpers", "libc6", "libsystemd0"} <= declared, depends
     version = run([BIN, "--version"]).stdout
     pkg_version = re.search(r"^Version: (.*)$", fields, re.M).group(1)
     assert pkg_version in version, f"package {pkg_version} vs binary '{version.strip()}'"
