@@ -589,5 +589,12 @@ def test_containerfile_builds_from_the_tree_and_runs_unprivileged():
     assert re.search(r"^EXPOSE 3128$", text, re.M)
     assert re.search(r'^VOLUME .*"/etc/portcullis".*"/var/cache/portcullis"', text, re.M)
     assert "packaging/container.toml /etc/portcullis/portcullis.toml" in text
+    # The image's build stage installs every library build-deps.sh installs
+    # (doctest only builds the tests, which the image leaves out).
+    deps = open(os.path.join(SOURCE_DIR, "packaging", "build-deps.sh")).read()
+    build_pkgs = re.search(r"build_pkgs=\(([^)]*)\)", deps).group(1).split()
+    for pkg in build_pkgs:
+        if pkg.endswith("-dev") and pkg != "doctest-dev":
+            assert re.search(rf"\s{re.escape(pkg)}\s", text), f"Containerfile lacks {pkg}"
     for folder in ["acl", "cache", "daemon", "etc", "packaging"]:
         assert re.search(rf"^COPY {folder} {folder}$", text, re.M), f"{folder}/ not copied"
