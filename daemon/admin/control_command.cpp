@@ -5,8 +5,11 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <thread>
+#include <utility>
 
 #include "cache/cache_admin.h"
 #include "daemon/admin/status_client.h"
@@ -59,6 +62,45 @@ std::shared_ptr<const config::Config> load(const std::string& path, std::ostream
   return loaded.config;
 }
 
+/// Reloads finished so far, success and failure, from /metrics
+/// (portcullis_reloads_total{outcome="..."}); nullopt when unreadable.
+std::optional<std::pair<uint64_t, uint64_t>> reloadCounts(const AdminAddress& addr) {
+  auto reply = httpGet(addr, "/metrics", std::chrono::seconds(5));
+  if (!reply.ok() || reply->status != 200) return std::nullopt;
+  auto value = [&](std::string_view outcome) -> std::optional<uint64_t> {
+    const std::string key = "portcullis_reloads_total{outcome=\"" + std::string(outcome) + "\"} ";
+    const size_t at = reply->body.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    return std::strtoull(reply->body.c_str() + at + key.size(), nullptr, 10);
+  };
+  auto ok = value("success"), failed = value("failure");
+  if (!ok || !failed) return std::nullopt;
+  return std::make_pair(*ok, *failed);
+}
+
+/// After POST /reload: waits (polling /metrics, 10 s at most) until the
+/// daemon has finished the reload, and says how it went.
+int reportReload(const AdminAddress& addr, std::pair<uint64_t, uint64_t> before, std::ostream& out,
+                 std::ostream& err) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto now = reloadCounts(addr);
+    if (now && now->second > before.second) {
+      err << "portcullis: reload failed: the daemon keeps its previous configuration; its "
+             "event log has the reasons (reload_failed)\n";
+      return 1;
+    }
+    if (now && now->first > before.first) {
+      out << "reloaded\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling, with a deadline
+  }
+  err << "portcullis: reload requested, but the daemon has not reported its outcome within "
+         "10 s; see its event log\n";
+  return 1;
+}
+
 int signalByPidFile(const std::string& pidFile, ControlAction action, std::ostream& out,
                     std::ostream& err) {
   const int sig = action == ControlAction::kReload ? SIGHUP : SIGUSR1;
@@ -95,8 +137,13 @@ int runControl(const std::string& configPath, ControlAction action, std::ostream
   }
   std::string adminError;
   if (!cfg->admin.listen.empty()) {
+    // For a reload, the counters before it tell when it has finished.
+    auto addr = AdminAddress::parse(cfg->admin.listen);
+    std::optional<std::pair<uint64_t, uint64_t>> before;
+    if (addr.ok() && action == ControlAction::kReload) before = reloadCounts(*addr);
     auto reply =
         adminPost(cfg->admin.listen, action == ControlAction::kReload ? "/reload" : "/reopen-logs");
+    if (reply.ok() && reply->status == 200 && before) return reportReload(*addr, *before, out, err);
     if (reply.ok()) return printReply(*reply, out, err);
     adminError = reply.error().message;
   }

@@ -173,6 +173,8 @@ def test_reopen_logs_and_reload_reach_the_daemon(origin, tmp_path, way):
             f.write(edited)
         r = cli("reload", "-c", p.config_path)
         assert r.returncode == 0, r.stderr
+        if way == "admin":
+            assert r.stdout == "reloaded\n"  # the CLI waited for the outcome
         p.wait_event("reload")
         assert curl(["-x", p.url, "-o", "/dev/null", origin.url("/size/30")]).returncode == 0
         assert p.access_lines(2)[1]["rule"] == "renamed-rule"
@@ -185,6 +187,28 @@ def test_reopen_logs_and_reload_reach_the_daemon(origin, tmp_path, way):
         assert "not reloading" in r.stderr
     finally:
         assert p.stop() == 0
+
+
+def test_reload_reports_a_reload_the_daemon_could_not_do(origin, tmp_path):
+    # The CLI (root) can read the file; the daemon, dropped to nobody, cannot
+    # (the test's directory is 0700 root): a reload that fails in the daemon
+    # only. Before, nothing said so outside the event log.
+    import socket
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to nobody")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        admin_port = s.getsockname()[1]
+    cfg = base_config([origin.port]).replace('listen = "127.0.0.1:0"\n',
+                                             f'listen = "127.0.0.1:{admin_port}"\n', 1)
+    p = Proxy(cfg, tmpdir=str(tmp_path), args=["--user", "nobody"])
+    try:
+        r = cli("reload", "-c", p.config_path)
+        assert r.returncode == 1
+        assert "reload failed: the daemon keeps its previous configuration" in r.stderr, r.stderr
+        assert "Permission denied" in p.wait_event("reload_failed")["diagnostics"]
+    finally:
+        p.stop()
 
 
 def test_reload_without_admin_listener_or_pid_file_says_how(origin, tmp_path):
