@@ -20,8 +20,8 @@
 #include "daemon/admin/admin_server.h"
 #include "daemon/admin/control_command.h"
 #include "daemon/admin/stats.h"
-#include "daemon/audit/audit.h"
 #include "daemon/admin/status_client.h"
+#include "daemon/audit/audit.h"
 #include "daemon/config/commands.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/config_schema.h"
@@ -379,8 +379,8 @@ int main(int argc, char** argv) {
   }
   cachePurge->add_option("url", purgeUrl, "Absolute URL, e.g. http://example.org/page")->required();
 
-  auto* reloadCmd = app.add_subcommand(
-      "reload", "Validate the config, then make the running daemon reload it.");
+  auto* reloadCmd =
+      app.add_subcommand("reload", "Validate the config, then make the running daemon reload it.");
   auto* reopenCmd = app.add_subcommand(
       "reopen-logs", "Make the running daemon reopen its log files (after rotation).");
   for (auto* sub : {reloadCmd, reopenCmd}) {
@@ -413,9 +413,9 @@ int main(int argc, char** argv) {
   if (run->parsed()) return runDaemon(configPath, allowRoot, userFlag);
   if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
   if (explainCmd->parsed()) {
-    return config::runExplain(configPath, from, to, method, std::cout, std::cerr,
-                              resolve ? config::HostResolver(&net::resolveBlocking)
-                                      : config::HostResolver());
+    return config::runExplain(
+        configPath, from, to, method, std::cout, std::cerr,
+        resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
   }
   if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
   if (statusCmd->parsed()) return admin::runStatus(adminAddress, follow, json, std::cout, std::cerr);

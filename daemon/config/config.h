@@ -24,7 +24,9 @@ struct ListenAddress {
 };
 
 /// What `workers = "auto"`, and an omitted `workers`, mean: one per CPU core.
-inline unsigned autoWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
+inline unsigned autoWorkers() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 struct ServerConfig {
   std::vector<ListenAddress> listen;               ///< [server] listen
