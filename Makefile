@@ -1,5 +1,5 @@
 # Thin wrapper around CMake/CTest. The two commands of the README:
-#   make run    install what is missing, build, run on 127.0.0.1:3128 (etc/portcullis.toml)
+#   make run    install what is missing, build the daemon, run on 127.0.0.1:3128 (etc/portcullis.toml)
 #   make test   install what is missing, build, run the whole suite (plain, then ASan+UBSan)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -26,7 +26,10 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER)
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only the daemon: the test suite is built by `make check` / `make test`.
+run: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER)
+	cmake --build $(BUILD) -j $(JOBS) --target portcullis
 	$(BUILD)/portcullis run -c $(CONFIG)$(if $(RUN_USER), --user $(RUN_USER))
 
 # The plain suite: quick feedback while developing.

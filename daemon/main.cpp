@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
@@ -18,9 +19,10 @@
 #include "cache/cache_admin.h"
 #include "daemon/admin/admin_commands.h"
 #include "daemon/admin/admin_server.h"
+#include "daemon/admin/control_command.h"
 #include "daemon/admin/stats.h"
-#include "daemon/audit/audit.h"
 #include "daemon/admin/status_client.h"
+#include "daemon/audit/audit.h"
 #include "daemon/config/commands.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/config_schema.h"
@@ -29,6 +31,8 @@
 #include "daemon/log/event_log.h"
 #include "daemon/log/log_sink.h"
 #include "daemon/net/libevent_handles.h"
+#include "daemon/net/resolve_blocking.h"
+#include "daemon/os/instance_lock.h"
 #include "daemon/os/privileges.h"
 #include "daemon/os/sd_notify.h"
 #include "daemon/proxy/abuse_admin.h"
@@ -50,6 +54,8 @@ void printDiagnostics(const std::vector<config::Diagnostic>& diagnostics) {
 
 /// Everything `run` keeps alive while the loops turn.
 struct Daemon {
+  os::PidLock pidFile;    // released last: held while the daemon lives
+  os::PidLock cacheLock;  // DIR/portcullis.lock, one daemon per cache directory
   std::string configPath;
   std::shared_ptr<const config::Config> config;
   log::EventLog events;
@@ -191,6 +197,11 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
                  "or pass --user NAME (privileges are dropped after binding), or pass --allow-root\n";
     return 1;
   }
+  // Before binding: with SO_REUSEPORT a second daemon would share the port.
+  if (auto r = os::checkNotRunning(*d.config); !r.ok()) {
+    std::cerr << "portcullis: not starting: " << r.error().message << "\n";
+    return 1;
+  }
   proxy::ProxyHooks hooks;
   hooks.clientEvent = [&d](std::string_view event, const std::string& client,
                            std::string_view detail) {
@@ -219,7 +230,23 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     std::cerr << "portcullis: " << r.error().message << "\n";
     return 1;
   }
+  if (!d.config->server.pidFile.empty()) {
+    // Written before dropping privileges, like nginx's, so it may live in /run.
+    auto pid = os::takePidFile(d.config->server.pidFile);
+    if (!pid.ok()) {
+      std::cerr << "portcullis: not starting: " << pid.error().message << "\n";
+      return 1;
+    }
+    d.pidFile = std::move(pid.value());
+  }
   if (rootAction == os::RootAction::kDrop) {
+    // The run user may not be able to create the cache directory itself.
+    if (d.config->cache.enabled) {
+      if (auto r = os::createDirFor(d.config->cache.dir, dropUser); !r.ok()) {
+        std::cerr << "portcullis: cache: " << r.error().message << "\n";
+        return 1;
+      }
+    }
     if (auto r = os::dropPrivileges(dropUser); !r.ok()) {
       std::cerr << "portcullis: cannot drop privileges: " << r.error().message << "\n";
       return 1;
@@ -238,6 +265,12 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     }
   }
   if (d.config->cache.enabled) {
+    auto lock = os::lockCacheDir(d.config->cache.dir);
+    if (!lock.ok()) {
+      std::cerr << "portcullis: not starting: " << lock.error().message << "\n";
+      return 1;
+    }
+    d.cacheLock = std::move(lock.value());
     auto opened = cache::Cache::open(cacheOptions(d.config->cache));
     if (!opened.ok()) {
       std::cerr << "portcullis: cache: " << opened.error().message << "\n";
@@ -263,6 +296,13 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
         return "purged " + std::to_string(*n) + " object(s)";
       });
     }
+    d.admin->setControlHandler([](std::string_view action) -> Result<std::string> {
+      // The same path as the signals systemd and logrotate send.
+      ::kill(::getpid(), action == "reload" ? SIGHUP : SIGUSR1);
+      return std::string(action == "reload"
+                             ? "reload requested: the event log says reload or reload_failed"
+                             : "log reopen requested");
+    });
     if (auto r = d.admin->start(d.config->admin.listen, d.config->admin.allow); !r.ok()) {
       std::cerr << "portcullis: admin listener: " << r.error().message << "\n";
       return 1;
@@ -301,66 +341,11 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
   d.events.emit(log::Level::kInfo, "stopped");
   d.access.stop();
   d.events.sink().stop();
+  d.cacheLock.release(false);
+  d.pidFile.release(true);
   return 0;
 }
 
-}  // namespace
-}  // namespace portcullis
-
-namespace portcullis {
-namespace {
-/// `portcullis cache stats|purge`: through the running daemon's admin
-/// listener when it answers, else directly on the cache directory.
-int runCacheCommand(const std::string& configPath, const std::string& action,
-                    const std::string& url) {
-  auto loaded = config::loadConfigFile(configPath);
-  if (!loaded.config) {
-    printDiagnostics(loaded.diagnostics);
-    return 2;
-  }
-  const auto& cfg = *loaded.config;
-  if (cfg.cache.dir.empty()) {
-    std::cerr << "portcullis: [cache] dir is not set in " << configPath << "\n";
-    return 2;
-  }
-  if (action == "purge" && !cfg.admin.listen.empty()) {
-    if (auto addr = admin::AdminAddress::parse(cfg.admin.listen); addr.ok()) {
-      std::string request = "POST /cache/purge?url=";
-      for (unsigned char c : url) {
-        if (std::isalnum(c) || std::strchr("-._~", c) != nullptr) {
-          request += static_cast<char>(c);
-        } else {
-          char hex[4];
-          std::snprintf(hex, sizeof hex, "%%%02X", c);
-          request += hex;
-        }
-      }
-      request += " HTTP/1.0\r\nX-Portcullis-Admin: 1\r\nContent-Length: 0\r\n\r\n";
-      auto reply = admin::httpExchange(*addr, request, std::chrono::seconds(5));
-      if (reply.ok()) {
-        std::cout << reply->body;
-        return reply->status == 200 ? 0 : 1;
-      }
-    }
-  }
-  if (action == "purge") {
-    auto n = cache::offlinePurge(cfg.cache.dir, url);
-    if (!n.ok()) {
-      std::cerr << "portcullis: " << n.error().message << "\n";
-      return 1;
-    }
-    std::cout << "purged " << *n << " object(s) (daemon not running: edited " << cfg.cache.dir
-              << " directly)\n";
-    return 0;
-  }
-  auto st = cache::offlineStats(cfg.cache.dir);
-  if (!st.ok()) {
-    std::cerr << "portcullis: " << st.error().message << "\n";
-    return 1;
-  }
-  std::cout << "objects " << st->objects << "\nbytes " << st->bytes << "\n";
-  return 0;
-}
 }  // namespace
 }  // namespace portcullis
 
@@ -424,6 +409,14 @@ int main(int argc, char** argv) {
   }
   cachePurge->add_option("url", purgeUrl, "Absolute URL, e.g. http://example.org/page")->required();
 
+  auto* reloadCmd =
+      app.add_subcommand("reload", "Validate the config, then make the running daemon reload it.");
+  auto* reopenCmd = app.add_subcommand(
+      "reopen-logs", "Make the running daemon reopen its log files (after rotation).");
+  for (auto* sub : {reloadCmd, reopenCmd}) {
+    sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+  }
+
   std::string format = "markdown";
   auto* referenceCmd = app.add_subcommand(
       "config-reference", "Print the configuration reference (README and man page source).");
@@ -450,7 +443,9 @@ int main(int argc, char** argv) {
   if (run->parsed()) return runDaemon(configPath, allowRoot, userFlag);
   if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
   if (explainCmd->parsed()) {
-    return config::runExplain(configPath, from, to, method, std::cout, std::cerr, resolve);
+    return config::runExplain(
+        configPath, from, to, method, std::cout, std::cerr,
+        resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
   }
   if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
   if (statusCmd->parsed() || unblockCmd->parsed()) {
@@ -465,7 +460,13 @@ int main(int argc, char** argv) {
     return admin::runStatus(adminTarget, o, std::cout, std::cerr);
   }
   if (cacheCmd->parsed()) {
-    return runCacheCommand(configPath, cachePurge->parsed() ? "purge" : "stats", purgeUrl);
+    return admin::runCacheCommand(configPath, cachePurge->parsed(), purgeUrl, std::cout, std::cerr);
+  }
+  if (reloadCmd->parsed()) {
+    return admin::runControl(configPath, admin::ControlAction::kReload, std::cout, std::cerr);
+  }
+  if (reopenCmd->parsed()) {
+    return admin::runControl(configPath, admin::ControlAction::kReopenLogs, std::cout, std::cerr);
   }
   if (referenceCmd->parsed()) {
     std::cout << (format == "roff" ? config::configReferenceRoff() : config::configReferenceMarkdown());

@@ -117,6 +117,10 @@ void AdminServer::setUnblockHandler(UnblockHandler handler) {
   unblock_ = std::move(handler);
 }
 
+void AdminServer::setControlHandler(ControlHandler handler) {
+  control_ = std::move(handler);
+}
+
 Result<void> AdminServer::setAllowList(const std::vector<std::string>& allow) {
   auto parsed = PeerAllowList::parse(allow);
   if (!parsed) return parsed.error();
@@ -274,6 +278,13 @@ void AdminServer::handle(evhttp_request* req) {
     }
     return path == "/unblock" ? serveUnblock(req, query) : servePurge(req, query);
   }
+  if (path == "/reload" || path == "/reopen-logs") {
+    if (method != EVHTTP_REQ_POST) {
+      evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+      return replyText(req, 405, "Method Not Allowed", "use POST\n");
+    }
+    return serveControl(req, std::string_view(path).substr(1));
+  }
   if (path != "/" && path != "/status" && path != "/metrics") {
     return replyText(req, 404, "Not Found", "not found: try /, /status or /metrics\n");
   }
@@ -348,6 +359,17 @@ void AdminServer::serveUnblock(evhttp_request* req, const std::string& query) {
             : code == 400 ? "Bad Request"
                           : "Error",
             result.error().message + "\n");
+}
+
+void AdminServer::serveControl(evhttp_request* req, std::string_view action) {
+  if (!control_) return replyText(req, 404, "Not Found", "not enabled\n");
+  // As for purge: the custom header keeps cross-site pages out.
+  if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Portcullis-Admin") == nullptr) {
+    return replyText(req, 403, "Forbidden", "forbidden: X-Portcullis-Admin header required\n");
+  }
+  auto result = control_(action);
+  if (!result) return replyText(req, 500, "Internal Server Error", result.error().message + "\n");
+  replyText(req, 200, "OK", *result + "\n");
 }
 
 }  // namespace portcullis::admin

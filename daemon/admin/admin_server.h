@@ -8,6 +8,7 @@
 //   GET /metrics   Prometheus text format
 //   POST /cache/purge?url=U   through a handler the daemon sets (optional)
 //   POST /unblock?ip=A        ends an abuse-guard block (handler, optional)
+//   POST /reload, POST /reopen-logs   through the control handler (optional)
 // Every request is checked first against the peer allow list (403), and the
 // Host header must be an IP literal or "localhost" (403): a web page the
 // admin's browser visits cannot read /status through DNS rebinding.
@@ -53,6 +54,13 @@ class AdminServer {
   /// Before start(). Without a handler, POST /unblock answers 404.
   void setUnblockHandler(UnblockHandler handler);
 
+  /// Starts "reload" or "reopen-logs"; returns a short message for the
+  /// reply. Runs on the admin thread.
+  using ControlHandler = std::function<Result<std::string>(std::string_view action)>;
+
+  /// Before start(). Without a handler, POST /reload and /reopen-logs answer 404.
+  void setControlHandler(ControlHandler handler);
+
   /// Binds `listen` (see AdminAddress; port 0 picks a free port), then
   /// starts the admin thread. For a Unix socket, a stale socket file at the
   /// path is replaced and the new one made mode 0660; the allow list does
@@ -78,12 +86,14 @@ class AdminServer {
   void serveStatus(evhttp_request* req, const std::string& query);
   void servePurge(evhttp_request* req, const std::string& query);
   void serveUnblock(evhttp_request* req, const std::string& query);
+  void serveControl(evhttp_request* req, std::string_view action);
   bool peerAllowed(evhttp_request* req) const;
   Result<int> bindSocket(const AdminAddress& addr);
 
   Stats& stats_;
   PurgeHandler purge_;
   UnblockHandler unblock_;
+  ControlHandler control_;
   std::unique_ptr<Handles> h_;
   AdminAddress bound_;
   mutable std::mutex allowMu_;

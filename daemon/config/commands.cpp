@@ -1,8 +1,5 @@
 #include "daemon/config/commands.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <charconv>
 #include <memory>
@@ -86,26 +83,6 @@ std::optional<Target> parseTarget(const std::string& to, const std::string& meth
   return t;
 }
 
-std::vector<acl::IpAddress> resolveHost(const std::string& host, std::string& error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  std::vector<acl::IpAddress> out;
-  if (rc != 0) {
-    error = gai_strerror(rc);
-    return out;
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    if (auto a = acl::IpAddress::fromSockaddr(ai->ai_addr)) {
-      if (std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
-    }
-  }
-  return out;
-}
-
 void printDecision(std::ostream& out, std::string_view label, const acl::Decision& d) {
   out << label << (d.allowed() ? "ALLOW" : "DENY") << " by " << d.rule;
   if (!d.where.file.empty()) out << " (" << d.where.toString() << ")";
@@ -143,7 +120,8 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
 }
 
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
-               const std::string& method, std::ostream& out, std::ostream& err, bool resolve) {
+               const std::string& method, std::ostream& out, std::ostream& err,
+               const HostResolver& resolve) {
   LoadResult r = loadConfigFile(path);
   if (!r.config) {
     for (const Diagnostic& d : r.diagnostics) err << d.format() << "\n";
@@ -181,11 +159,14 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   if (literal) {
     addresses.push_back(*literal);
   } else if (resolve) {
-    addresses = resolveHost(target->host, error);
-    if (addresses.empty()) {
-      err << "cannot resolve '" << target->host << "': " << error << "\n";
+    // The daemon's resolver and [dns] settings: what `run` would get.
+    auto resolved = resolve(r.config->dns, target->host);
+    if (!resolved.ok() || resolved->empty()) {
+      err << "cannot resolve '" << target->host
+          << "': " << (resolved.ok() ? "no address" : resolved.error().message) << "\n";
       return 2;
     }
+    addresses = std::move(resolved.value());
   }
   if (addresses.empty()) {
     acl::Decision d = policy.evaluate(facts);

@@ -2,8 +2,14 @@
 // The `validate` and `explain` subcommands, printing to given streams so
 // they can be tested without a process. main.cpp wires them to the CLI.
 
+#include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
+
+#include "acl/ip_address.h"
+#include "daemon/base/result.h"
+#include "daemon/config/config.h"
 
 namespace portcullis::config {
 
@@ -16,11 +22,14 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
 /// says which rule decides and why. A URL ("http://host:port/path") is an
 /// absolute-form request (method default GET); "host:port" is a CONNECT
 /// (unless `method` names another method). Names are not resolved unless
-/// `resolve` is set: the answer is then "before DNS" and the output says
-/// what is checked after DNS. Returns 0 when allowed (so far), 1 when
-/// denied, 2 on a bad config or bad arguments.
+/// `resolve` is given (main passes the daemon's resolver, which uses [dns]
+/// of the file): the answer is then "before DNS" and the output says what
+/// is checked after DNS. Returns 0 when allowed (so far), 1 when denied, 2
+/// on a bad config or bad arguments (or a name that does not resolve).
+using HostResolver = std::function<Result<std::vector<acl::IpAddress>>(const DnsConfig& dns,
+                                                                       const std::string& host)>;
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
                const std::string& method, std::ostream& out, std::ostream& err,
-               bool resolve = false);
+               const HostResolver& resolve = {});
 
 }  // namespace portcullis::config

@@ -3,10 +3,12 @@
 // validated in one pass, then shared read-only (shared_ptr<const Config>)
 // and swapped atomically on reload.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "acl/policy.h"
@@ -23,9 +25,14 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 
+/// What `workers = "auto"`, and an omitted `workers`, mean: one per CPU core.
+inline unsigned autoWorkers() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 struct ServerConfig {
   std::vector<ListenAddress> listen;               ///< [server] listen
-  unsigned workers = 1;                            ///< resolved: "auto" -> cores
+  unsigned workers = autoWorkers();                ///< resolved: "auto" (the default) -> cores
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerClient = 256;
   std::chrono::milliseconds headerTimeout{10000};      ///< whole request head (slowloris)
@@ -44,6 +51,7 @@ struct ServerConfig {
   std::shared_ptr<const ErrorPages> errorPages;  ///< [server] error_pages; null: built-in page
   std::string errorContact;  ///< [server] error_contact: who to ask, shown on error pages
   std::string organisation;  ///< [server] organisation: the school's name, shown on error pages
+  std::string pidFile;               ///< written after binding, removed on clean exit; "" = none
 };
 
 struct DnsConfig {

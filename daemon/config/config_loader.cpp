@@ -54,7 +54,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
   readListen(r, t, s);
   if (const toml::node* w = t.get("workers")) {
     if (w->is_string() && w->as_string()->get() == "auto") {
-      s.workers = std::max(1u, std::thread::hardware_concurrency());
+      s.workers = autoWorkers();
     } else if (w->is_integer()) {
       int64_t n = 0;
       if (r.getInteger(t, "workers", 1, kMaxWorkers, n)) s.workers = static_cast<unsigned>(n);
@@ -83,6 +83,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
     r.error(t.get("via_pseudonym")->source(), "'via_pseudonym' must not be empty");
   }
   r.getString(t, "user", s.user);
+  r.getString(t, "pid_file", s.pidFile);
   if (s.maxRequestLine > s.maxHeaderBytes) {
     r.warning(t.source(), "'max_request_line' is larger than 'max_header_size'; the head limit wins");
   }

@@ -28,6 +28,7 @@ const std::vector<KeySpec> kSchema = {
   {"server.error_pages", K::kValue, "string", R"("")", "Directory of error page templates (like Squid's error_directory): error.html for every error, NNN.html for status NNN; relative to the config file; \"\" = the built-in page. Placeholders: {{status}} {{reason}} {{title}} {{message}} {{rule}} {{contact}} {{organisation}} {{proxy}}, each HTML-escaped; {{#rule}}...{{/rule}} shows only when rule is set."},
   {"server.error_contact", K::kValue, "string", R"("")", "Who to ask when a page is blocked (e.g. \"Ask the IT office, room 12\"); shown on error pages ({{contact}})."},
   {"server.organisation", K::kValue, "string", R"("")", "The school's or company's name, shown on error pages ({{organisation}})."},
+  {"server.pid_file", K::kValue, "string", R"("")", "File to write the daemon's PID to after binding (locked while it runs, removed on clean exit); \"\" = none. Used by `portcullis reload` and `reopen-logs`."},
 
   {"dns", K::kTable, "table", "", "Name resolution."},
   {"dns.nameservers", K::kValue, "array of strings", "[]", "Name servers (\"IP\" or \"IP:port\"); empty = those of /etc/resolv.conf."},

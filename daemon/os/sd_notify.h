@@ -1,7 +1,9 @@
 #pragma once
-// The systemd readiness protocol (sd_notify(3)), written out by hand so that
-// Portcullis needs no libsystemd: one datagram of newline-separated
-// "KEY=VALUE" lines sent to the AF_UNIX socket named by $NOTIFY_SOCKET.
+// The systemd readiness protocol through libsystemd's sd_notify(3): one
+// datagram of newline-separated "KEY=VALUE" lines to the AF_UNIX socket named
+// by $NOTIFY_SOCKET. libsystemd rather than our own sendto(): it follows the
+// protocol as systemd changes it (vsock addresses since systemd 254, the
+// SCM_CREDENTIALS it attaches), and it is already on every systemd machine.
 
 #include <string>
 #include <string_view>
@@ -13,16 +15,16 @@ namespace portcullis::os {
 /// Sends `state` (e.g. "READY=1", "STOPPING=1", "STATUS=serving") to the
 /// service manager named by $NOTIFY_SOCKET. A no-op when the variable is unset
 /// or empty (not started by systemd, or not Type=notify). Failures are ignored
-/// on purpose, as libsystemd's sd_notify() callers usually do: the daemon must
-/// not stop serving because the manager went away. Thread-safe; blocks for at
-/// most one non-blocking sendto().
+/// on purpose, as sd_notify() callers usually do: the daemon must not stop
+/// serving because the manager went away. Called from the main thread only
+/// (start, reload, stop), never from a worker loop: sd_notify() may block
+/// briefly when the manager's queue is full.
 void sdNotify(std::string_view state);
 
-/// Sends `state` as one datagram to the notification socket `socketName`,
-/// spelled as in $NOTIFY_SOCKET: an absolute path ("/run/systemd/notify") or
-/// an abstract-namespace name starting with '@' ("@/org/.../notify").
-/// Returns an error naming the cause (bad name, socket(), sendto()).
-Result<void> sdNotifyTo(std::string_view socketName, std::string_view state);
+/// As sdNotify(), but says what happened: true when a datagram was sent,
+/// false when $NOTIFY_SOCKET is unset or empty; an error naming the socket
+/// and the cause when libsystemd failed (unusable name, nobody listening).
+Result<bool> sdNotifyChecked(std::string_view state);
 
 /// The state to send when a reload starts: "RELOADING=1" plus
 /// "MONOTONIC_USEC=<CLOCK_MONOTONIC now in µs>", which systemd >= 253 uses to

@@ -119,16 +119,22 @@ def test_control_declares_runtime_dependencies(deb, unpacked):
     assert "Package: portcullis" in fields
     depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1)
     declared = {d.strip().split()[0] for d in depends.split(",")}
-    # Every shared library the binary loads comes from a declared package
-    # (dpkg-shlibdeps, CPACK_DEBIAN_PACKAGE_SHLIBDEPS); the maintainer
-    # scripts need adduser and deb-systemd-helper.
-    ldd = run(["ldd", str(unpacked / "usr/sbin/portcullis")]).stdout
-    libs = re.findall(r"=> (/\S+) \(", ldd)
-    assert libs, ldd
+    # Every shared library the binary links to (DT_NEEDED) comes from a
+    # declared package (dpkg-shlibdeps, CPACK_DEBIAN_PACKAGE_SHLIBDEPS); the
+    # libraries those load in turn (libsystemd0's libcap2, liblz4...) come
+    # with those packages' own Depends. The maintainer scripts need adduser
+    # and deb-systemd-helper.
+    binary = str(unpacked / "usr/sbin/portcullis")
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]",
+                            run(["readelf", "-d", binary]).stdout))
+    ldd = run(["ldd", binary]).stdout
+    libs = [path for name, path in re.findall(r"^\s*(\S+) => (/\S+) \(", ldd, re.M)
+            if name in needed]
+    assert libs and len(libs) == len(needed), (needed, ldd)
     for lib in libs:
         pkg = owning_package(lib)
         assert pkg in declared, f"{lib} comes from {pkg}, which Depends lacks: {depends}"
-    assert {"adduser", "init-system-helpers", "libc6"} <= declared, depends
+    assert {"adduser", "init-system-helpers", "libc6", "libsystemd0"} <= declared, depends
     version = run([BIN, "--version"]).stdout
     pkg_version = re.search(r"^Version: (.*)$", fields, re.M).group(1)
     assert pkg_version in version, f"package {pkg_version} vs binary '{version.strip()}'"
@@ -183,6 +189,49 @@ def test_logrotate_config_rotates_daily_and_signals_usr1(unpacked):
     for directive in ["daily", "compress", "postrotate", "endscript", "create 0640 portcullis portcullis"]:
         assert re.search(rf"^\s*{directive}\s*$", text, re.M), f"logrotate config lacks '{directive}'"
     assert re.search(r"--signal=USR1\b", text)
+
+
+def logrotate_postrotate(text):
+    return text.split("postrotate", 1)[1].split("endscript", 1)[0]
+
+
+def test_logrotate_falls_back_to_reopen_logs_without_systemd(tmp_path):
+    # Outside systemd `systemctl kill` fails; the daemon must still be told.
+    text = open(os.path.join(SOURCE_DIR, "packaging", "portcullis.logrotate")).read()
+    script = logrotate_postrotate(text)
+    assert re.search(r"systemctl kill --signal=USR1 .*\|\|\s*\\?\s*"
+                     r"/usr/sbin/portcullis reopen-logs -c /etc/portcullis/portcullis.toml",
+                     script, re.S), script
+    assert "|| true" not in script  # a failure is reported by logrotate, not swallowed
+    # Run the script with a systemctl that fails and a portcullis that records its call.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "systemctl").write_text("#!/bin/sh\nexit 1\n")
+    (bindir / "portcullis").write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/called\n')
+    for f in bindir.iterdir():
+        f.chmod(0o755)
+    script = script.replace("/usr/sbin/portcullis", str(bindir / "portcullis"))
+    r = subprocess.run(["sh", "-c", script], env={"PATH": f"{bindir}:/usr/bin:/bin"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "called").read_text().split() == [
+        "reopen-logs", "-c", "/etc/portcullis/portcullis.toml"]
+
+
+def test_package_config_writes_a_pid_file_under_the_runtime_directory():
+    # The packaged /etc/portcullis/portcullis.toml (generated into the build
+    # tree from etc/portcullis.toml) names the pid file that logrotate's
+    # `portcullis reopen-logs` reads, in the unit's RuntimeDirectory=, and the
+    # cache in its CacheDirectory=.
+    import tomllib
+    path = os.path.join(BUILD_DIR, "packaging", "portcullis.toml")
+    run([BIN, "validate", "-c", path])
+    with open(path, "rb") as f:
+        conf = tomllib.load(f)
+    assert conf["server"]["pid_file"] == "/run/portcullis/portcullis.pid"
+    assert conf["cache"]["dir"] == "/var/cache/portcullis"
+    s = unit_settings(open(UNIT).read())
+    assert s["RuntimeDirectory"] == ["portcullis"] and s["CacheDirectory"] == ["portcullis"]
 
 
 # --- the systemd unit -------------------------------------------------------------
@@ -540,5 +589,12 @@ def test_containerfile_builds_from_the_tree_and_runs_unprivileged():
     assert re.search(r"^EXPOSE 3128$", text, re.M)
     assert re.search(r'^VOLUME .*"/etc/portcullis".*"/var/cache/portcullis"', text, re.M)
     assert "packaging/container.toml /etc/portcullis/portcullis.toml" in text
+    # The image's build stage installs every library build-deps.sh installs
+    # (doctest only builds the tests, which the image leaves out).
+    deps = open(os.path.join(SOURCE_DIR, "packaging", "build-deps.sh")).read()
+    build_pkgs = re.search(r"build_pkgs=\(([^)]*)\)", deps).group(1).split()
+    for pkg in build_pkgs:
+        if pkg.endswith("-dev") and pkg != "doctest-dev":
+            assert re.search(rf"\s{re.escape(pkg)}\s", text), f"Containerfile lacks {pkg}"
     for folder in ["acl", "cache", "daemon", "etc", "packaging"]:
         assert re.search(rf"^COPY {folder} {folder}$", text, re.M), f"{folder}/ not copied"

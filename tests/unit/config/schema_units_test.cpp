@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
 
 #include "daemon/config/config_loader.h"
 #include "daemon/config/config_schema.h"
@@ -112,6 +114,9 @@ TEST_CASE("the schema's defaults are what the loader uses") {
   REQUIRE(c.server.listen.size() == 1);
   CHECK(c.server.listen[0].text == findKeySpec("server.listen")->defaultValue.substr(2, 14));
   CHECK(c.server.maxConnections == 10000);
+  // Documented as "auto": one worker per core (it was 1 when omitted).
+  CHECK(findKeySpec("server.workers")->defaultValue == R"("auto")");
+  CHECK(c.server.workers == std::max(1u, std::thread::hardware_concurrency()));
   CHECK(c.server.tunnelIdleTimeout == std::chrono::minutes(5));
   CHECK(c.server.bufferBytes == 256 * 1024);
   CHECK(c.cache.maxObjectSize == 64ull << 20);
