@@ -26,6 +26,7 @@
 #include "daemon/config/commands.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/config_schema.h"
+#include "daemon/config/reload_contract.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/log/access_record.h"
 #include "daemon/log/event_log.h"
@@ -58,6 +59,7 @@ struct Daemon {
   os::PidLock cacheLock;  // DIR/portcullis.lock, one daemon per cache directory
   std::string configPath;
   std::shared_ptr<const config::Config> config;
+  config::LogFormat accessFormat = config::LogFormat::kJson;  ///< as at start-up
   log::EventLog events;
   log::LogSink access;
   admin::Stats stats{std::chrono::system_clock::now()};
@@ -70,8 +72,8 @@ struct Daemon {
   bool stopping = false;
 };
 
-std::string formatAccess(const config::Config& cfg, const log::AccessRecord& r) {
-  switch (cfg.log.accessFormat) {
+std::string formatAccess(config::LogFormat format, const log::AccessRecord& r) {
+  switch (format) {
     case config::LogFormat::kSquid: return log::formatSquid(r);
     case config::LogFormat::kCombined: return log::formatCombined(r);
     case config::LogFormat::kJson: break;
@@ -111,16 +113,21 @@ void reload(Daemon& d) {
     os::sdNotify("READY=1\nSTATUS=reload failed; previous configuration kept");
     return;
   }
-  if (loaded.config->server.listen.size() != d.config->server.listen.size()) {
-    d.events.emit(log::Level::kWarn, "reload_listen_unchanged",
-                  {{"message", "listen addresses change only on restart"}});
+  // Restart-only keys keep their start-up value (the daemon never applies
+  // them half-way); the event says which ones changed.
+  std::string restartRequired;
+  for (const auto& key : config::restartOnlyChanges(*d.config, *loaded.config)) {
+    restartRequired += (restartRequired.empty() ? "" : ", ") + key;
   }
   d.config = config::withBoundEndpoints(*loaded.config, boundEndpoints(d));
   d.server->reload(d.config);
   d.stats.reloadFinished(true);
   d.stats.setConnectionLimit(loaded.config->server.maxConnections);
   if (d.admin) (void)d.admin->setAllowList(loaded.config->admin.allow);
-  d.events.emit(log::Level::kInfo, "reload", {{"config", d.configPath}, {"warnings", diagnostics}});
+  d.events.emit(log::Level::kInfo, "reload",
+                {{"config", d.configPath},
+                 {"warnings", diagnostics},
+                 {"restart_required", restartRequired}});
   os::sdNotify("READY=1\nSTATUS=serving");
 }
 
@@ -188,6 +195,7 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     return 1;
   }
   d.config = loaded.config;
+  d.accessFormat = d.config->log.accessFormat;
   // --user wins over [server] user, like a command-line option over the file
   // (the quick start's `make run` uses it when started as root).
   const std::string dropUser = userFlag.empty() ? d.config->server.user : userFlag;
@@ -220,7 +228,8 @@ int runDaemon(const std::string& path, bool allowRoot, const std::string& userFl
     }
   };
   hooks.access = [&d](const log::AccessRecord& r) {
-    if (d.access.isOpen()) d.access.submit(formatAccess(*d.server->config(), r));
+    // The start-up format: the file was opened for it (log.access_format is restart-only).
+    if (d.access.isOpen()) d.access.submit(formatAccess(d.accessFormat, r));
   };
   d.server = std::make_unique<proxy::Server>(d.config, d.stats, std::move(hooks));
   d.stats.setBlockedClientsSource(proxy::blockedClientsSource(*d.server));

@@ -1,5 +1,7 @@
 #include "daemon/config/config_schema.h"
 
+#include "daemon/config/reload_contract.h"
+
 namespace portcullis::config {
 
 namespace {
@@ -163,7 +165,9 @@ std::string configReferenceMarkdown() {
       "Sizes are quoted strings with a unit, like \"512 KiB\", \"10 GiB\" (B, KiB/MiB/GiB/TiB, "
       "or KB/MB/GB/TB for powers of 1000); a number without a unit is an error, except 0. "
       "Durations are quoted strings like \"250ms\", \"30s\", \"5m\", \"1h\", \"1d\". Unknown "
-      "keys are errors.\n";
+      "keys are errors. Every key applies to the next request after a reload (SIGHUP) except "
+      "those marked *restart only*: they keep their start-up value until a restart, and a "
+      "reload that changes one lists it in its event's `restart_required`.\n";
   for (const KeySpec& k : kSchema) {
     if (k.kind != KeyKind::kValue && parentOf(k.path).empty()) {
       out += "\n### " + sectionTitle(k.path) + "\n\n" + std::string(k.description) + "\n\n";
@@ -173,7 +177,7 @@ std::string configReferenceMarkdown() {
     std::string key(k.path.substr(k.path.find('.') + 1));
     std::string def = k.defaultValue.empty() ? "—" : "`" + std::string(k.defaultValue) + "`";
     out += "| `" + key + "` | " + mdEscape(k.type) + " | " + mdEscape(def) + " | " +
-           mdEscape(k.description) + " |\n";
+           mdEscape(k.description) + (isRestartOnly(k.path) ? " *Restart only.*" : "") + " |\n";
   }
   return out;
 }
@@ -189,6 +193,7 @@ std::string configReferenceRoff() {
     out += ".TP\n.B " + roffEscape(key) + "\n";
     std::string meta = std::string(k.type);
     if (!k.defaultValue.empty()) meta += "; default " + std::string(k.defaultValue);
+    if (isRestartOnly(k.path)) meta += "; restart only";
     out += "(" + roffEscape(meta) + ") " + roffEscape(k.description) + "\n";
   }
   return out;

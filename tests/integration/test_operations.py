@@ -2,6 +2,7 @@
 `cache purge` that never edits a live cache behind the daemon's back, the pid
 file, and `portcullis reload` / `portcullis reopen-logs`."""
 import os
+import signal
 import subprocess
 
 import pytest
@@ -382,3 +383,31 @@ allow = {{ from = "local", to = "lab" }}
         assert "lab.portcullis-test.invalid" in [n.lower() for n in dns.names]
     finally:
         dns.close()
+
+
+# --- the reload contract (issue #14 item 5) ------------------------------------------
+
+def test_reload_applies_live_keys_and_reports_restart_only_ones(origin, tmp_path):
+    """A reload that changes a rule (live), the nameservers and the access log
+    format (restart-only): the new rule decides the next request, the log stays
+    in its start-up format (never two formats in one file), and the reload
+    event lists what needs a restart."""
+    text = base_config([origin.port], log_dir=str(tmp_path))
+    p = Proxy(text, tmpdir=str(tmp_path))
+    try:
+        assert curl(["-x", p.url, "-o", "/dev/null", origin.url("/before")]).returncode == 0
+        changed = text.replace('name = "local-to-origin"', 'name = "renamed-on-reload"')
+        changed = changed.replace('events = "-"', 'events = "-"\naccess_format = "squid"')
+        changed += '\n[dns]\nnameservers = ["127.0.0.1:5353"]\n'
+        with open(p.config_path, "w") as f:
+            f.write(changed)
+        seen = len(p.events)
+        p.signal(signal.SIGHUP)
+        ev = p.wait_event("reload", seen=seen)
+        assert ev["restart_required"] == "dns.nameservers, log.access_format", ev
+        assert curl(["-x", p.url, "-o", "/dev/null", origin.url("/after")]).returncode == 0
+        lines = p.access_lines(2)  # JSON lines both: the format did not switch mid-file
+        assert lines[1]["url"] == origin.url("/after")
+        assert lines[1]["rule"] == "renamed-on-reload"
+    finally:
+        p.stop()
