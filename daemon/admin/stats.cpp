@@ -77,6 +77,11 @@ void Stats::recordRequest(const log::AccessRecord& r) noexcept {
     std::pair<uint64_t, log::AccessRecord> entry{0, r};
     std::lock_guard lock(mu_);
     entry.first = ++seq_;
+    if (!r.termination.empty()) {
+      auto it = terminations_.find(r.termination);
+      if (it == terminations_.end()) it = terminations_.emplace(std::string(r.termination), 0).first;
+      ++it->second;
+    }
     recent_.push_back(std::move(entry));
     while (recent_.size() > recentCapacity_) recent_.pop_front();
   } catch (...) {  // out of memory: the counters above are still right
@@ -222,6 +227,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   {
     std::lock_guard lock(mu_);
     s.aclDenials.insert(denials_.begin(), denials_.end());
+    s.terminations.insert(terminations_.begin(), terminations_.end());
     for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
     s.lastSeq = seq_;
     if (s.lastReloadOk == 0) s.lastReloadError = lastReloadError_;

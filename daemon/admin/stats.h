@@ -71,6 +71,7 @@ struct StatsSnapshot {
   uint64_t dnsFailures = 0;
   uint64_t dnsCacheEntries = 0;  ///< names in the DNS answer caches, all workers
   std::map<std::string, uint64_t> aclDenials;
+  std::map<std::string, uint64_t> terminations;  ///< exchanges by why they ended
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
   uint64_t cacheMemoryBytes = 0;    ///< small bodies also held in RAM
@@ -161,6 +162,7 @@ class Stats {
 
   mutable std::mutex mu_;
   std::map<std::string, uint64_t, std::less<>> denials_;            // guarded by mu_
+  std::map<std::string, uint64_t, std::less<>> terminations_;       // guarded by mu_ (~22 kinds)
   std::deque<std::pair<uint64_t, log::AccessRecord>> recent_;       // guarded by mu_
   uint64_t seq_ = 0;                                                // guarded by mu_
   std::deque<HistoryPoint> history_;                                // guarded by mu_

@@ -120,6 +120,11 @@ void promRequests(PromWriter& w, const StatsSnapshot& s) {
   for (const auto& [rule, n] : s.aclDenials) {
     w.sample(n, fmt::format("rule=\"{}\"", labelValue(rule)));
   }
+  w.family("portcullis_exchanges_total", "counter",
+           "Requests and tunnels by why they ended (the access log's termination).");
+  for (const auto& [kind, n] : s.terminations) {
+    w.sample(n, fmt::format("termination=\"{}\"", labelValue(kind)));
+  }
 }
 
 void promDaemon(PromWriter& w, const StatsSnapshot& s) {

@@ -352,3 +352,21 @@ TEST_CASE("renderPrometheus: the DNS cache gauge sums the workers' reports") {
   const auto samples = checkPrometheus(renderPrometheus(s.snapshot(kT0)));
   CHECK(samples.at("portcullis_dns_cache_entries") == 10);
 }
+
+TEST_CASE("exchanges are counted by why they ended") {
+  Stats s(kT0);
+  auto completed = rec(200, CacheResult::kMiss, 100);
+  completed.termination = "completed";
+  auto denied = rec(403, CacheResult::kNone, 100);
+  denied.termination = "denied_by_rule";
+  s.recordRequest(completed);
+  s.recordRequest(completed);
+  s.recordRequest(denied);
+  const auto snap = s.snapshot(kT0);
+  CHECK(snap.terminations.at("completed") == 2);
+  CHECK(snap.terminations.at("denied_by_rule") == 1);
+  const std::string prom = renderPrometheus(snap);
+  CHECK(prom.find("portcullis_exchanges_total{termination=\"completed\"} 2") != std::string::npos);
+  CHECK(prom.find("portcullis_exchanges_total{termination=\"denied_by_rule\"} 1") !=
+        std::string::npos);
+}
