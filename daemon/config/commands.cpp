@@ -142,11 +142,8 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   std::string m = method.empty() ? (target->isConnect ? "CONNECT" : "GET") : method;
   out << "request: " << m << " " << to << " from " << client->toString() << "\n";
   printSourceSets(out, policy, *client);
-  acl::Decision src = policy.evaluateSource(*client);
-  if (!src.allowed()) {
-    printDecision(out, "at accept: ", src);
-    return 1;
-  }
+  // The same admission function as the daemon's (acl::Policy::evaluate, hard
+  // rules included), on the same facts: before DNS, then per address.
   acl::RequestFacts facts;
   facts.client = *client;
   facts.method = m;

@@ -3,8 +3,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "daemon/config/commands.h"
+#include "daemon/config/config_loader.h"
+#include "acl/ip_address.h"
+#include "acl/policy.h"
 
 using namespace portcullis::config;
 
@@ -70,7 +75,7 @@ TEST_CASE("explain: which rule decides and why") {
       {"10.1.1.1", "http://192.168.5.9/", "", 0, "decision: ALLOW by lan-intranet"},
       {"10.1.1.1", "http://[::1]:8080/", "", 1, "address ::1 (loopback"},
       {"10.1.1.1", "http://127.0.0.1:3128/", "", 1, "DENY by hard:self"},
-      {"192.0.2.1", "http://www.example.org/", "", 1, "at accept: DENY by default-deny"},
+      {"192.0.2.1", "http://www.example.org/", "", 1, "before DNS: DENY by default-deny"},
       {"10.1.1.1", "http://www.example.org/", "POST", 0, "request: POST"},
       {"not-an-ip", "http://x/", "", 2, ""},
       {"10.1.1.1", "nonsense", "", 2, ""},
@@ -89,4 +94,52 @@ TEST_CASE("explain: a bad config exits 2 with diagnostics") {
   std::ostringstream out, err;
   CHECK(runExplain(c.path.string(), "10.0.0.1", "http://x/", "", out, err) == 2);
   CHECK(err.str().find(":2:10: error:") != std::string::npos);
+}
+
+TEST_CASE("explain prints what the daemon's admission function decides") {
+  // One table through acl::Policy::evaluate (what the daemon calls for every
+  // request, before and after DNS) and through `explain`: same verdict, same rule.
+  TempConfig c(kGood);
+  auto loaded = loadConfigFile(c.path.string());
+  REQUIRE(loaded.config);
+  struct Case {
+    const char* from; const char* method; const char* scheme; const char* host; uint16_t port;
+    const char* to;
+  };
+  const Case cases[] = {
+      {"10.1.1.1", "GET", "http", "www.example.org", 80, "http://www.example.org/"},
+      {"10.1.1.1", "GET", "http", "ads.bad.test", 80, "http://ads.bad.test/"},
+      {"10.1.1.1", "CONNECT", "", "www.example.org", 443, "www.example.org:443"},
+      {"10.1.1.1", "CONNECT", "", "www.example.org", 22, "www.example.org:22"},
+      {"10.1.1.1", "GET", "http", "mail.example.org", 25, "http://mail.example.org:25/"},
+      {"10.1.1.1", "GET", "http", "169.254.169.254", 80, "http://169.254.169.254/"},
+      {"10.1.1.1", "GET", "http", "192.168.5.9", 80, "http://192.168.5.9/"},
+      {"10.1.1.1", "GET", "http", "127.0.0.1", 3128, "http://127.0.0.1:3128/"},
+      {"192.0.2.1", "GET", "http", "www.example.org", 80, "http://www.example.org/"},
+      {"10.1.1.1", "POST", "http", "www.example.org", 80, "http://www.example.org/"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.to);
+    portcullis::acl::RequestFacts facts;
+    auto client = portcullis::acl::IpAddress::parse(k.from);
+    REQUIRE(client);
+    facts.client = *client;
+    facts.method = k.method;
+    facts.scheme = k.scheme;
+    facts.host = k.host;
+    facts.port = k.port;
+    facts.isConnect = std::string_view(k.method) == "CONNECT";
+    std::vector<portcullis::acl::IpAddress> literal;
+    if (auto ip = portcullis::acl::IpAddress::parse(k.host)) literal.push_back(*ip);
+    facts.addresses = literal;
+    const auto decision = loaded.config->policy->evaluate(facts);
+    std::ostringstream out, err;
+    const int rc = runExplain(c.path.string(), k.from, k.to,
+                              std::string_view(k.method) == "CONNECT" ? "" : k.method, out, err);
+    CAPTURE(out.str());
+    CHECK(rc == (decision.allowed() ? 0 : 1));
+    const std::string verdict =
+        std::string(decision.allowed() ? "ALLOW" : "DENY") + " by " + decision.rule;
+    CHECK(out.str().find(verdict) != std::string::npos);
+  }
 }
