@@ -9,6 +9,7 @@
 
 #include "acl/policy_impl.h"
 #include "cache/policy/validation.h"
+#include "daemon/base/assert.h"
 #include "daemon/http/framing.h"
 #include "daemon/http/head_parser.h"
 #include "daemon/http/message_writer.h"
@@ -38,6 +39,32 @@ ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& p
 
 ClientSession::~ClientSession() {
   if (state_ != State::kClosed) close();
+}
+
+bool ClientSession::transitionAllowed(State from, State to) {
+  using S = State;
+  if (from == S::kClosed) return false;
+  switch (to) {
+    case S::kClosed:
+    case S::kFlushingThenClose: return true;  // any state may end the connection
+    case S::kReadingHead:  // every exchange ends here when the connection is kept
+      return from != S::kTunnel && from != S::kFlushingThenClose;
+    case S::kResolving: return from == S::kReadingHead || from == S::kWaitingForFetch;
+    case S::kWaitingForFetch: return from == S::kResolving;
+    case S::kConnecting:  // first try, next address, a stale pooled connection, a refetch
+      return from == S::kResolving || from == S::kConnecting || from == S::kSendingBody ||
+             from == S::kAwaitingResponse;
+    case S::kSendingBody:
+    case S::kTunnel: return from == S::kConnecting;
+    case S::kAwaitingResponse: return from == S::kConnecting || from == S::kSendingBody;
+    case S::kRelayingResponse: return from == S::kAwaitingResponse || from == S::kSendingBody;
+  }
+  return false;
+}
+
+void ClientSession::enter(State to) {
+  PC_DEBUG_ASSERT(transitionAllowed(state_, to), "ClientSession state transition");
+  state_ = to;
 }
 
 void ClientSession::start() {
@@ -367,7 +394,7 @@ void ClientSession::finishTransaction() {
     return;
   }
   txn_ = Transaction{};
-  state_ = State::kReadingHead;
+  enter(State::kReadingHead);
   headStarted_ = false;
   armHeadTimer(config_->server.clientIdleTimeout);
   bufferevent_enable(client_.get(), EV_READ);
@@ -407,7 +434,7 @@ void ClientSession::closeAfterFlush() {
     close();
     return;
   }
-  state_ = State::kFlushingThenClose;
+  enter(State::kFlushingThenClose);
   bufferevent_disable(client_.get(), EV_READ);
   bufferevent_setwatermark(client_.get(), EV_WRITE, 0, 0);
 }
@@ -415,7 +442,7 @@ void ClientSession::closeAfterFlush() {
 void ClientSession::close() {
   if (state_ == State::kClosed) return;
   if (txn_.active) logTransaction();
-  state_ = State::kClosed;
+  enter(State::kClosed);
   if (txn_.writer) finishCacheWrite(false);
   leaveFetch(InFlightFetch::Phase::kFailed);
   if (txn_.dnsTicket != 0) worker_.resolver().cancel(txn_.dnsTicket);

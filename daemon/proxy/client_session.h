@@ -1,13 +1,27 @@
 #pragma once
 // One client connection on one worker thread, through any number of
-// keep-alive requests.
+// keep-alive requests. Every state and every transition (enter() asserts
+// the table below in debug builds):
 //
-//   kReadingHead --head--> (checks) --> kResolving --> kConnecting
-//        ^                     |  deny/error: reply, then kReadingHead or close
-//        |                     v
-//        |               kSendingBody --> kAwaitingResponse --> kRelayingResponse
-//        +-------------------- keep-alive <-----------------------------+
-//   CONNECT: kConnecting --> kTunnel --> closed
+//                 +------------------- keep-alive: finishTransaction() ------------------+
+//                 v                                                                      |
+//   start --> kReadingHead --head, admitted--> kResolving --addresses allowed-->+        |
+//                 |   (400/403/429/508, Max-Forwards:                           |        |
+//                 |    answered here, then back or close)        cache: fresh hit/304/412/504 --+
+//                 |                                              collapsed miss, a waiter:      |
+//                 |                              kWaitingForFetch --leader's body streamed------+
+//                 |                                     | not shareable / leader failed          |
+//                 |                                     v                                        |
+//                 |                              kResolving --> kConnecting (next address on     |
+//                 |                                             failure; a pooled one at once)   |
+//                 |                                     |                 \ CONNECT              |
+//                 |                                     v                  v                     |
+//                 |      kSendingBody --body sent--> kAwaitingResponse   kTunnel --> kClosed     |
+//                 |            \______head early_______/  |  1xx relayed (bounded)               |
+//                 |                                       v  304/stale served from cache --------+
+//                 |                                 kRelayingResponse --body done----------------+
+//                 |                                       (refetch: back to kConnecting)
+//                 +--> kFlushingThenClose --output drained--> kClosed   (any state may close)
 //
 // Every libevent callback is noexcept and funnels into the methods below; a
 // session that finishes asks its Worker to delete it after the callback.
@@ -54,7 +68,7 @@ class ClientSession {
   bool closed() const { return state_ == State::kClosed; }
 
  private:
-  enum class State {
+  enum class State : uint8_t {
     kReadingHead,
     kResolving,
     kConnecting,
@@ -66,6 +80,11 @@ class ClientSession {
     kFlushingThenClose,
     kClosed,
   };
+
+  /// The transition table of the diagram above.
+  static bool transitionAllowed(State from, State to);
+  /// Moves to `to`; a transition outside the table is a bug (debug assert).
+  void enter(State to);
 
   /// What one request/response exchange needs; reset for every request.
   struct Transaction {

@@ -97,7 +97,7 @@ bool ClientSession::tryCache() {
   t.fetch = std::move(fetch);
   if (t.leader) return false;
   // A waiter: parked until the leader's head (or failure) arrives.
-  state_ = State::kWaitingForFetch;
+  enter(State::kWaitingForFetch);
   bufferevent_disable(client_.get(), EV_READ);
   t.record.cache = log::CacheResult::kCollapsed;
   continueWaiting();

@@ -66,7 +66,7 @@ void ClientSession::stopWaitingAndFetch() {
   auto& t = txn_;
   leaveFetch(InFlightFetch::Phase::kFailed);
   t.record.cache = log::CacheResult::kMiss;
-  state_ = State::kResolving;
+  enter(State::kResolving);
   connectUpstream();  // the addresses were resolved and checked before we waited
 }
 

@@ -212,7 +212,7 @@ void ClientSession::answerMaxForwards() {
 }
 
 void ClientSession::resolve() {
-  state_ = State::kResolving;
+  enter(State::kResolving);
   // Client reads stay enabled: toggling them costs two epoll_ctl calls per
   // request. Pipelined bytes or an EOF arriving meanwhile switch reading
   // off then (onClientRead, onClientEvent).
@@ -307,11 +307,11 @@ void ClientSession::connectUpstream() {
   net::setLargeIo(bev, server.bufferBytes);
   bufferevent_setwatermark(bev, EV_WRITE, server.bufferBytes / 2, 0);
   if (t.upstream->reused) {
-    state_ = State::kConnecting;
+    enter(State::kConnecting);
     onUpstreamConnected();
     return;
   }
-  state_ = State::kConnecting;
+  enter(State::kConnecting);
   timeval ct = toTimeval(server.connectTimeout);
   bufferevent_set_timeouts(bev, nullptr, &ct);
   if (bufferevent_socket_connect(bev, address.get(), static_cast<int>(address.length)) != 0) {
@@ -401,10 +401,10 @@ void ClientSession::sendRequestHead() {
     bufferevent_disable(up, EV_WRITE);  // nothing to send: no write event
   }
   if (t.requestBodyDone) {
-    state_ = State::kAwaitingResponse;
+    enter(State::kAwaitingResponse);
     return;
   }
-  state_ = State::kSendingBody;
+  enter(State::kSendingBody);
   // A client that stalls mid-body is cut after body_timeout, not blamed on the origin.
   timeval rt = toTimeval(t.config->server.bodyTimeout);
   timeval wt = toTimeval(t.config->server.bodyTimeout);
@@ -447,7 +447,7 @@ void ClientSession::pumpRequestBody() {
     if (!chunk.empty()) evbuffer_add(out, chunk.data(), chunk.size());
   }
   if (t.requestBodyDone) {
-    if (state_ == State::kSendingBody) state_ = State::kAwaitingResponse;
+    if (state_ == State::kSendingBody) enter(State::kAwaitingResponse);
     timeval wt = toTimeval(t.config->server.bodyTimeout);
     bufferevent_set_timeouts(client_.get(), nullptr, &wt);
     bufferevent_disable(client_.get(), EV_READ);

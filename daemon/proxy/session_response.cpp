@@ -138,7 +138,7 @@ void ClientSession::startResponseBody() {
                           clientLength, !t.keepAlive, t.config->server.viaPseudonym);
   t.record.status = t.sliceForClient ? clientHead.status : t.response.status;
   writeToClient(head);
-  state_ = State::kRelayingResponse;
+  enter(State::kRelayingResponse);
   timeval rt = toTimeval(t.config->server.bodyTimeout);
   bufferevent_set_timeouts(t.upstream->bev.get(), &rt, nullptr);
   if (t.responseFraming.kind == http::BodyKind::kNone) {
@@ -306,7 +306,7 @@ void ClientSession::startTunnel() {
   bufferevent_write(client_.get(), kEstablished.data(), kEstablished.size());
   t.record.status = 200;
   t.record.bytesOut += kEstablished.size();
-  state_ = State::kTunnel;
+  enter(State::kTunnel);
   evtimer_del(headTimer_.get());
   stopDirectWrites();  // the tunnel takes the sockets (and what is queued) from here on
   Tunnel::Options options;
