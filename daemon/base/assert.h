@@ -10,9 +10,9 @@
 #ifdef NDEBUG
 #define PC_DEBUG_ASSERT(cond, what) ((void)0)
 #else
-#define PC_DEBUG_ASSERT(cond, what)                                                          \
-  ((cond) ? (void)0                                                                          \
+#define PC_DEBUG_ASSERT(cond, what)                                                         \
+  ((cond) ? (void)0                                                                         \
           : (std::fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__, \
-                          (what), #cond),                                                    \
+                          (what), #cond),                                                   \
              std::abort()))
 #endif
