@@ -124,10 +124,9 @@ void reload(Daemon& d) {
   d.stats.reloadFinished(true);
   d.stats.setConnectionLimit(loaded.config->server.maxConnections);
   if (d.admin) (void)d.admin->setAllowList(loaded.config->admin.allow);
-  d.events.emit(log::Level::kInfo, "reload",
-                {{"config", d.configPath},
-                 {"warnings", diagnostics},
-                 {"restart_required", restartRequired}});
+  d.events.emit(
+      log::Level::kInfo, "reload",
+      {{"config", d.configPath}, {"warnings", diagnostics}, {"restart_required", restartRequired}});
   os::sdNotify("READY=1\nSTATUS=serving");
 }
 

@@ -79,7 +79,8 @@ void Stats::recordRequest(const log::AccessRecord& r) noexcept {
     entry.first = ++seq_;
     if (!r.termination.empty()) {
       auto it = terminations_.find(r.termination);
-      if (it == terminations_.end()) it = terminations_.emplace(std::string(r.termination), 0).first;
+      if (it == terminations_.end())
+        it = terminations_.emplace(std::string(r.termination), 0).first;
       ++it->second;
     }
     recent_.push_back(std::move(entry));

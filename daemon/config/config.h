@@ -51,7 +51,7 @@ struct ServerConfig {
   std::shared_ptr<const ErrorPages> errorPages;  ///< [server] error_pages; null: built-in page
   std::string errorContact;  ///< [server] error_contact: who to ask, shown on error pages
   std::string organisation;  ///< [server] organisation: the school's name, shown on error pages
-  std::string pidFile;               ///< written after binding, removed on clean exit; "" = none
+  std::string pidFile;       ///< written after binding, removed on clean exit; "" = none
 };
 
 struct DnsConfig {

@@ -10,9 +10,15 @@ std::string Diagnostic::format() const {
     out += ":" + std::to_string(line) + ":" + std::to_string(column > 0 ? column : 1);
   }
   switch (severity) {
-    case Severity::kError: out += ": error: "; break;
-    case Severity::kWarning: out += ": warning: "; break;
-    case Severity::kNote: out += ": note: "; break;
+    case Severity::kError:
+      out += ": error: ";
+      break;
+    case Severity::kWarning:
+      out += ": warning: ";
+      break;
+    case Severity::kNote:
+      out += ": note: ";
+      break;
   }
   out += message;
   return out;

@@ -47,16 +47,15 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text, st
 }
 
 std::optional<uint64_t> parseSize(std::string_view text, std::string& error) {
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"B", 1},
-      {"KiB", uint64_t{1} << 10},
-      {"MiB", uint64_t{1} << 20},
-      {"GiB", uint64_t{1} << 30},
-      {"TiB", uint64_t{1} << 40},
-      {"KB", 1000},
-      {"MB", 1000'000},
-      {"GB", 1000'000'000},
-      {"TB", 1000'000'000'000}};
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {{"B", 1},
+                                                                     {"KiB", uint64_t{1} << 10},
+                                                                     {"MiB", uint64_t{1} << 20},
+                                                                     {"GiB", uint64_t{1} << 30},
+                                                                     {"TiB", uint64_t{1} << 40},
+                                                                     {"KB", 1000},
+                                                                     {"MB", 1000'000},
+                                                                     {"GB", 1000'000'000},
+                                                                     {"TB", 1000'000'000'000}};
   uint64_t n = 0;
   std::string_view unit;
   if (!splitNumber(text, n, unit)) {

@@ -46,18 +46,24 @@ bool ClientSession::transitionAllowed(State from, State to) {
   if (from == S::kClosed) return false;
   switch (to) {
     case S::kClosed:
-    case S::kFlushingThenClose: return true;  // any state may end the connection
+    case S::kFlushingThenClose:
+      return true;         // any state may end the connection
     case S::kReadingHead:  // every exchange ends here when the connection is kept
       return from != S::kTunnel && from != S::kFlushingThenClose;
-    case S::kResolving: return from == S::kReadingHead || from == S::kWaitingForFetch;
-    case S::kWaitingForFetch: return from == S::kResolving;
+    case S::kResolving:
+      return from == S::kReadingHead || from == S::kWaitingForFetch;
+    case S::kWaitingForFetch:
+      return from == S::kResolving;
     case S::kConnecting:  // first try, next address, a stale pooled connection, a refetch
       return from == S::kResolving || from == S::kConnecting || from == S::kSendingBody ||
              from == S::kAwaitingResponse;
     case S::kSendingBody:
-    case S::kTunnel: return from == S::kConnecting;
-    case S::kAwaitingResponse: return from == S::kConnecting || from == S::kSendingBody;
-    case S::kRelayingResponse: return from == S::kAwaitingResponse || from == S::kSendingBody;
+    case S::kTunnel:
+      return from == S::kConnecting;
+    case S::kAwaitingResponse:
+      return from == S::kConnecting || from == S::kSendingBody;
+    case S::kRelayingResponse:
+      return from == S::kAwaitingResponse || from == S::kSendingBody;
   }
   return false;
 }

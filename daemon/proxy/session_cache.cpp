@@ -78,9 +78,8 @@ bool ClientSession::tryCache() {
   // RFC 9111 §5.2.1.7: only-if-cached and nothing usable -> 504, no fetch.
   if ((!entry || t.evaluation.usability == policy::Usability::kMustRevalidate) &&
       policy::parseCacheControl(t.request.headers).onlyIfCached) {
-    ErrorReply e =
-        errorReply(Termination::kNotInCache,
-                   "The request said only-if-cached and the cache has no usable copy.");
+    ErrorReply e = errorReply(Termination::kNotInCache,
+                              "The request said only-if-cached and the cache has no usable copy.");
     reply(std::move(e), false);
     return true;
   }
@@ -124,9 +123,8 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   head.headers.remove("Age");
   if (conditional == policy::ClientConditional::kPreconditionFailed) {
     t.record.cache = result;
-    ErrorReply e =
-        errorReply(Termination::kPreconditionFailed,
-                   "The stored response does not satisfy the request's preconditions.");
+    ErrorReply e = errorReply(Termination::kPreconditionFailed,
+                              "The stored response does not satisfy the request's preconditions.");
     reply(std::move(e), false);
     return true;
   }

@@ -74,9 +74,10 @@ bool ClientSession::relayInterim(http::ResponseHead head, size_t headBytes) {
   // 101 is impossible: Upgrade is never forwarded.
   if (head.status == 101) {
     releaseUpstream(false);
-    reply(badUpstreamResponse("The origin server tried to switch protocols; this proxy never "
-                              "forwards an Upgrade.",
-                              "unexpected 101 Switching Protocols"));
+    reply(
+        badUpstreamResponse("The origin server tried to switch protocols; this proxy never "
+                            "forwards an Upgrade.",
+                            "unexpected 101 Switching Protocols"));
     return false;
   }
   // Interim responses are bounded in number and in bytes together (one
@@ -291,10 +292,10 @@ void ClientSession::onUpstreamClosed(short what) {
   releaseUpstream(false);
   worker_.server().stats().upstreamError();
   if (serveStaleOnError()) return;
-  ErrorReply e = errorReply(
-      timedOut ? Termination::kOriginTimeout : Termination::kOriginClosed,
-      timedOut ? "The origin server accepted the request but did not answer in time."
-               : "The origin server closed the connection without answering.");
+  ErrorReply e =
+      errorReply(timedOut ? Termination::kOriginTimeout : Termination::kOriginClosed,
+                 timedOut ? "The origin server accepted the request but did not answer in time."
+                          : "The origin server closed the connection without answering.");
   t.record.error = timedOut ? "upstream first byte timeout" : "upstream closed before response";
   reply(std::move(e));
 }

@@ -22,12 +22,18 @@ TEST_CASE("host patterns: exact, *.suffix, .both") {
   HostSet s = setOf({"exact.test", "*.example.org", ".both.test"});
   struct Case { const char* host; bool in; };
   const Case cases[] = {
-      {"exact.test", true},      {"www.exact.test", false},
+      {"exact.test", true},
+      {"www.exact.test", false},
       // "*.name" covers the name itself too, as ".name" and list-file lines do.
-      {"example.org", true},     {"www.example.org", true},  {"a.b.example.org", true},
+      {"example.org", true},
+      {"www.example.org", true},
+      {"a.b.example.org", true},
       {"badexample.org", false},  // a suffix match is label-aligned
-      {"example.org.evil", false}, {"both.test", true}, {"x.both.test", true},
-      {"test", false}, {"", false},
+      {"example.org.evil", false},
+      {"both.test", true},
+      {"x.both.test", true},
+      {"test", false},
+      {"", false},
   };
   for (const Case& c : cases) {
     CAPTURE(c.host);

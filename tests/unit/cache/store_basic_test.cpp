@@ -187,7 +187,8 @@ TEST_CASE("store: a 304 cannot make an entry unstorable or store a cookie (issue
       {"request no-store", get(headers({{"Cache-Control", "no-store"}})), headers({}), false},
       {"Authorization, not shareable", get(headers({{"Authorization", "Basic eA=="}})),
        headers({{"Cache-Control", "max-age=300"}}), false},
-      {"a HEAD revalidates the stored GET", head(), headers({{"Cache-Control", "max-age=300"}}), true},
+      {"a HEAD revalidates the stored GET", head(), headers({{"Cache-Control", "max-age=300"}}),
+       true},
       {"Authorization, public", get(headers({{"Authorization", "Basic eA=="}})),
        headers({{"Cache-Control", "public, max-age=300"}}), true},
   };

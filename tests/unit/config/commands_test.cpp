@@ -6,10 +6,10 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/config/commands.h"
-#include "daemon/config/config_loader.h"
 #include "acl/ip_address.h"
 #include "acl/policy.h"
+#include "daemon/config/commands.h"
+#include "daemon/config/config_loader.h"
 
 using namespace portcullis::config;
 
@@ -103,7 +103,11 @@ TEST_CASE("explain prints what the daemon's admission function decides") {
   auto loaded = loadConfigFile(c.path.string());
   REQUIRE(loaded.config);
   struct Case {
-    const char* from; const char* method; const char* scheme; const char* host; uint16_t port;
+    const char* from;
+    const char* method;
+    const char* scheme;
+    const char* host;
+    uint16_t port;
     const char* to;
   };
   const Case cases[] = {

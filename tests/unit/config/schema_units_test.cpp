@@ -31,9 +31,9 @@ TEST_CASE("durations") {
 
 TEST_CASE("sizes") {
   struct Case { const char* in; uint64_t bytes; };
-  const Case ok[] = {{"0", 0},               {"512 B", 512},        {"8 KiB", 8192},
-                     {"256KiB", 262144},     {"1 GiB", 1ull << 30}, {"2 TiB", 2ull << 40},
-                     {"500 KB", 500000},     {"3 GB", 3000000000ull}};
+  const Case ok[] = {{"0", 0},           {"512 B", 512},         {"8 KiB", 8192},
+                     {"256KiB", 262144}, {"1 GiB", 1ull << 30},  {"2 TiB", 2ull << 40},
+                     {"500 KB", 500000}, {"3 GB", 3000000000ull}};
   for (const Case& c : ok) {
     CAPTURE(c.in);
     std::string err;
