@@ -347,13 +347,13 @@ void ClientSession::releaseUpstream(bool reusable) {
   t.upstream.reset();
 }
 
-void ClientSession::denied(const std::string& rule, const std::string& where,
-                           [[maybe_unused]] const std::string& reason) {
+void ClientSession::denied(const acl::Decision& decision) {
+  const std::string& rule = decision.rule;
   worker_.server().stats().aclDenied(rule);
   noteRefusal();
   txn_.record.decision = log::AccessDecision::kDeny;
   txn_.record.rule = rule;
-  txn_.record.ruleWhere = where;
+  txn_.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   const bool prohibitedAddress = rule == "hard:special-address" || rule == "hard:self";
   // The ACL's reason names rules' file:line (even a builtin's, e.g. the allow
   // rule hard:special-address overrode): for `explain`, not for a pupil.

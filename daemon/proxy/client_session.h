@@ -227,7 +227,9 @@ class ClientSession {
 
   // endings
   void reply(ErrorReply error, bool close = true);
-  void denied(const std::string& rule, const std::string& where, const std::string& reason);
+  /// 403 for a refusal by the policy; the page names the rule only (its
+  /// reason and file:line are for the log and `explain`).
+  void denied(const acl::Decision& decision);
   void finishTransaction();
   /// Drops a Content-Length request body that already arrived whole; false
   /// when it has not (or is chunked): the connection must then close.

@@ -161,8 +161,7 @@ bool ClientSession::checkTarget() {
   // proxy answers anything itself.
   auto decision = t.config->policy->evaluate(requestFacts());
   if (!decision.allowed()) {
-    denied(decision.rule, decision.where.file.empty() ? "" : decision.where.toString(),
-           decision.reason);
+    denied(decision);
     return false;
   }
   // The rule that allowed the name; the address check after DNS may name
@@ -240,8 +239,7 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   // Every address the name resolved to is checked (DNS rebinding, SSRF).
   auto decision = checkAddresses(answer.addresses);
   if (!decision.allowed()) {
-    denied(decision.rule, decision.where.file.empty() ? "" : decision.where.toString(),
-           decision.reason);
+    denied(decision);
     return;
   }
   t.record.rule = decision.rule;
