@@ -327,13 +327,22 @@ void AdminServer::serveStatus(evhttp_request* req, const std::string& query) {
   reply(req, 200, "OK", "application/json", renderStatusJson(snap, recent, stats_.history()));
 }
 
+namespace {
+// Every state-changing POST needs this header: a custom header makes a
+// browser send a CORS preflight first, which we never approve, so a web page
+// cannot purge, unblock or reload through a visiting admin's browser.
+bool refusedWithoutAdminHeader(evhttp_request* req) {
+  if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Portcullis-Admin") != nullptr) {
+    return false;
+  }
+  replyText(req, 403, "Forbidden", "forbidden: X-Portcullis-Admin header required\n");
+  return true;
+}
+}  // namespace
+
 void AdminServer::servePurge(evhttp_request* req, const std::string& query) {
   if (!purge_) return replyText(req, 404, "Not Found", "purge is not enabled\n");
-  // A custom header makes a browser send a CORS preflight first, which we
-  // never approve: a web page cannot purge through a visiting admin.
-  if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Portcullis-Admin") == nullptr) {
-    return replyText(req, 403, "Forbidden", "forbidden: X-Portcullis-Admin header required\n");
-  }
+  if (refusedWithoutAdminHeader(req)) return;
   const Query q(query);
   const std::string url = q.get("url");
   if (!q.ok || url.empty()) return replyText(req, 400, "Bad Request", "url parameter required\n");
@@ -344,10 +353,7 @@ void AdminServer::servePurge(evhttp_request* req, const std::string& query) {
 
 void AdminServer::serveUnblock(evhttp_request* req, const std::string& query) {
   if (!unblock_) return replyText(req, 404, "Not Found", "unblock is not enabled\n");
-  // As for purge: the custom header forces a CORS preflight we never approve.
-  if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Portcullis-Admin") == nullptr) {
-    return replyText(req, 403, "Forbidden", "forbidden: X-Portcullis-Admin header required\n");
-  }
+  if (refusedWithoutAdminHeader(req)) return;
   const Query q(query);
   const std::string ip = q.get("ip");
   if (!q.ok || ip.empty()) return replyText(req, 400, "Bad Request", "ip parameter required\n");
@@ -363,10 +369,7 @@ void AdminServer::serveUnblock(evhttp_request* req, const std::string& query) {
 
 void AdminServer::serveControl(evhttp_request* req, std::string_view action) {
   if (!control_) return replyText(req, 404, "Not Found", "not enabled\n");
-  // As for purge: the custom header keeps cross-site pages out.
-  if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Portcullis-Admin") == nullptr) {
-    return replyText(req, 403, "Forbidden", "forbidden: X-Portcullis-Admin header required\n");
-  }
+  if (refusedWithoutAdminHeader(req)) return;
   auto result = control_(action);
   if (!result) return replyText(req, 500, "Internal Server Error", result.error().message + "\n");
   replyText(req, 200, "OK", *result + "\n");
