@@ -5,7 +5,7 @@ deadline; nothing sleeps and hopes.
 """
 import json
 import os
-import select
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
 BIN = os.environ.get("PORTCULLIS_BIN", os.path.join(os.path.dirname(__file__), "../../build/portcullis"))
 SOURCE_DIR = os.environ.get("PORTCULLIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 
@@ -95,36 +96,62 @@ class Proxy:
         self.proc = None
         self.port = None
         self.events = []
-        self._buf = b""
+        self.lines = []
         if start:
             self.start()
 
     def start(self, deadline=15.0):
+        self._cv = threading.Condition()
+        self._eof = False
+        self.lines = []
+        # stdout is not read by any test: a daemon logging to "-" must never
+        # block on a full pipe, so it goes nowhere.
         self.proc = subprocess.Popen(
             [BIN, "run", "-c", self.config_path, "--allow-root"] + self.args,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         ready = self.wait_event("ready", deadline)
         listen = ready["listen"].split()[0]
         self.port = int(listen.rsplit(":", 1)[1])
         self.admin = ready.get("admin") or None
         return self
 
+    def _drain(self):
+        """A thread reads stderr as it comes (a chatty daemon never blocks on
+        a full pipe); every line is kept, JSON ones also as events."""
+        buf = b""
+        fd = self.proc.stderr.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    ev = {"event": "text", "text": text}
+                with self._cv:
+                    self.lines.append(text)
+                    self.events.append(ev)
+                    self._cv.notify_all()
+        with self._cv:
+            if buf:
+                self.lines.append(buf.decode(errors="replace"))
+            self._eof = True
+            self._cv.notify_all()
+
     def _read_lines(self, timeout):
-        r, _, _ = select.select([self.proc.stderr], [], [], timeout)
-        if not r:
-            return False
-        chunk = os.read(self.proc.stderr.fileno(), 65536)
-        if not chunk:
-            raise RuntimeError("portcullis exited (rc=%s)" % self.proc.poll())
-        self._buf += chunk
-        while b"\n" in self._buf:
-            line, self._buf = self._buf.split(b"\n", 1)
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                self.events.append({"event": "text", "text": line.decode(errors="replace")})
-        return True
+        """Waits up to `timeout` for another stderr line; raises once the daemon exited."""
+        with self._cv:
+            n = len(self.events)
+            if self._eof:
+                raise RuntimeError("portcullis exited (rc=%s)" % self.proc.poll())
+            return self._cv.wait_for(lambda: len(self.events) > n or self._eof, timeout)
 
     def wait_event(self, name, deadline=10.0, seen=0):
         """Returns the first event called `name` after the first `seen` events."""
@@ -150,6 +177,22 @@ class Proxy:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode if self.proc else None
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def finish(self):
+        """SIGTERM; the daemon must exit 0 and have printed no sanitizer report."""
+        assert self.proc.poll() is None, "daemon died: %s" % self.lines[-20:]
+        rc = self.stop()
+        self._drainer.join(10)
+        reports = [line for line in self.lines if SANITIZER_REPORT.search(line)]
+        assert not reports, "\n".join(self.lines[-60:])
+        assert rc == 0, "exit %s; stderr tail:\n%s" % (rc, "\n".join(self.lines[-30:]))
 
     @property
     def url(self):

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from harness import BIN, Proxy, ThreadedAcceptor, base_config
+from harness import BIN, SANITIZER_REPORT, Proxy, ThreadedAcceptor, base_config
 from origin import body_of_size
 
 # 10,000 held connections need more descriptors than the usual 1,024; the
@@ -36,7 +36,6 @@ _WANT = _WANT if _HARD == resource.RLIM_INFINITY else min(_HARD, _WANT)
 if _SOFT != resource.RLIM_INFINITY and _SOFT < _WANT:
     resource.setrlimit(resource.RLIMIT_NOFILE, (_WANT, _HARD))
 
-SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
 MIB = 1024 * 1024
 
 
@@ -54,72 +53,6 @@ ASAN = _is_asan_build()
 # ---------------------------------------------------------------- the daemon
 
 
-class FaultProxy(Proxy):
-    """A Proxy whose stderr a thread drains, so a chatty daemon never blocks on
-    a full pipe, and whose every line is kept for the sanitizer check."""
-
-    def start(self, deadline=15.0):
-        self._cv = threading.Condition()
-        self._eof = False
-        self.lines = []
-        self.proc = subprocess.Popen(
-            [BIN, "run", "-c", self.config_path, "--allow-root"] + self.args,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        self._drainer = threading.Thread(target=self._drain, daemon=True)
-        self._drainer.start()
-        ready = self.wait_event("ready", deadline)
-        self.port = int(ready["listen"].split()[0].rsplit(":", 1)[1])
-        self.admin = ready.get("admin") or None
-        return self
-
-    def _drain(self):
-        buf = b""
-        fd = self.proc.stderr.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode(errors="replace")
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    ev = {"event": "text", "text": text}
-                with self._cv:
-                    self.lines.append(text)
-                    self.events.append(ev)
-                    self._cv.notify_all()
-        with self._cv:
-            if buf:
-                self.lines.append(buf.decode(errors="replace"))
-            self._eof = True
-            self._cv.notify_all()
-
-    def _read_lines(self, timeout):
-        with self._cv:
-            n = len(self.events)
-            if self._eof:
-                raise RuntimeError("portcullis exited (rc=%s)" % self.proc.poll())
-            return self._cv.wait_for(lambda: len(self.events) > n or self._eof, timeout)
-
-    def rss_kib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS")
-
-    def finish(self):
-        """SIGTERM; the daemon must exit 0 and have printed no sanitizer report."""
-        assert self.proc.poll() is None, "daemon died: %s" % self.lines[-20:]
-        rc = self.stop()
-        self._drainer.join(10)
-        reports = [line for line in self.lines if SANITIZER_REPORT.search(line)]
-        assert not reports, "\n".join(self.lines[-60:])
-        assert rc == 0, "exit %s; stderr tail:\n%s" % (rc, "\n".join(self.lines[-30:]))
 
 
 def fault_config(ports, tmp_path, server="", cache=False, extra=""):
@@ -146,7 +79,7 @@ min_free_disk = "0 B"
 
 @pytest.fixture
 def started():
-    """Collects FaultProxy objects; any still running at teardown is killed
+    """Collects Proxy objects; any still running at teardown is killed
     (a failed test must not leave a daemon behind)."""
     proxies = []
     yield proxies
@@ -157,7 +90,7 @@ def started():
 
 
 def start_proxy(started, config_text, tmp_path):
-    p = FaultProxy(config_text, tmpdir=str(tmp_path))
+    p = Proxy(config_text, tmpdir=str(tmp_path))
     started.append(p)
     return p
 

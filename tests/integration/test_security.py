@@ -5,7 +5,7 @@ config snapshot across reloads, request bodies left unread after an early
 answer (CL.0 desync), and the rule named for a request whose DNS failed.
 
 Every test stops the daemon with SIGTERM and checks it exited 0 with no
-sanitizer report (FaultProxy.finish), so the ASan build runs the same file.
+sanitizer report (harness.Proxy.finish), so the ASan build runs the same file.
 """
 import signal
 import socket
