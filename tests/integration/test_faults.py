@@ -5,7 +5,6 @@ without a sanitizer report on stderr (so the same file checks an ASan build).
 Every wait is on a socket or an event with a deadline; the only sleeps pace
 the bytes of deliberately slow clients and the SIGHUP storm.
 """
-import json
 import os
 import re
 import resource
