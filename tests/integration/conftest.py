@@ -13,3 +13,15 @@ def origin():
     o = Origin()
     yield o
     o.close()
+
+
+@pytest.fixture
+def started():
+    """Collects Proxy objects; any still running at teardown is killed
+    (a failed test must not leave a daemon behind)."""
+    proxies = []
+    yield proxies
+    for p in proxies:
+        if p.proc and p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from harness import BIN, SANITIZER_REPORT, Proxy, ThreadedAcceptor, base_config
+from harness import (BIN, SANITIZER_REPORT, Proxy, Reader, Response, ScriptedNameserver,  # noqa: F401
+                     ThreadedAcceptor, base_config, connect, fault_config, get, start_proxy)
 from origin import body_of_size
 
 # 10,000 held connections need more descriptors than the usual 1,024; the
@@ -54,160 +55,7 @@ ASAN = _is_asan_build()
 
 
 
-def fault_config(ports, tmp_path, server="", cache=False, extra=""):
-    """base_config plus [server] keys, no abuse blocking (every client here is
-    127.0.0.1, refused on purpose) and optionally the cache."""
-    text = base_config(ports, log_dir=str(tmp_path), extra="""
-[abuse]
-refusals_to_block = 0
-""" + extra)
-    if "max_connections_per_client" not in server:
-        server += "\nmax_connections_per_client = 1000"
-    text = text.replace("workers = 1\n", "workers = 1\n%s\n" % server, 1)
-    if cache:
-        text += f"""
-[cache]
-enabled = true
-dir = "{cache if isinstance(cache, str) else str(tmp_path) + '/cache'}"
-max_size = "64 MiB"
-max_object_size = "32 MiB"
-min_free_disk = "0 B"
-"""
-    return text
-
-
-@pytest.fixture
-def started():
-    """Collects Proxy objects; any still running at teardown is killed
-    (a failed test must not leave a daemon behind)."""
-    proxies = []
-    yield proxies
-    for p in proxies:
-        if p.proc and p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait(10)
-
-
-def start_proxy(started, config_text, tmp_path):
-    p = Proxy(config_text, tmpdir=str(tmp_path))
-    started.append(p)
-    return p
-
-
 # ---------------------------------------------------------------- raw clients
-
-
-class Response:
-    def __init__(self, status, head, headers, body, complete):
-        self.status, self.head, self.headers, self.body, self.complete = status, head, headers, body, complete
-
-    def __repr__(self):
-        return "Response(%s, complete=%s, body=%d bytes, head=%r)" % (
-            self.status, self.complete, len(self.body), self.head[:300])
-
-
-class Reader:
-    """Reads HTTP/1.1 responses off one socket, within one overall deadline.
-    A close before the end of a body gives complete=False; a close before any
-    head gives None; running past the deadline raises (a hang is a failure)."""
-
-    def __init__(self, sock, deadline):
-        self.sock = sock
-        self.end = time.monotonic() + deadline
-        self.buf = b""
-        self.eof = False
-
-    def _fill(self):
-        left = self.end - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no answer in time; have %r" % self.buf[:200])
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except socket.timeout:
-            raise TimeoutError("no answer in time; have %r" % self.buf[:200])
-        except (ConnectionResetError, BrokenPipeError):
-            chunk = b""
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf += chunk
-        return True
-
-    def _take(self, n):
-        while len(self.buf) < n:
-            if not self._fill():
-                out, self.buf = self.buf, b""
-                return out, False
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out, True
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            if not self._fill():
-                return None
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def read_response(self, head_request=False):
-        while b"\r\n\r\n" not in self.buf:
-            if not self._fill():
-                return None
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        parts = head.split(b"\r\n")[0].split(b" ")
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        headers = {}
-        for line in head.split(b"\r\n")[1:]:
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower().decode()] = v.strip().decode(errors="replace")
-        if head_request or status in (204, 304) or (status is not None and status < 200):
-            return Response(status, head, headers, b"", True)
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            body = b""
-            while True:
-                line = self._line()
-                if line is None:
-                    return Response(status, head, headers, body, False)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while True:  # trailers, then the empty line
-                        t = self._line()
-                        if t is None:
-                            return Response(status, head, headers, body, False)
-                        if t == b"":
-                            return Response(status, head, headers, body, True)
-                data, ok = self._take(size + 2)
-                body += data[:size]
-                if not ok:
-                    return Response(status, head, headers, body, False)
-        if "content-length" in headers:
-            body, ok = self._take(int(headers["content-length"]))
-            return Response(status, head, headers, body, ok)
-        while self._fill():  # close-delimited
-            pass
-        body, self.buf = self.buf, b""
-        return Response(status, head, headers, body, True)
-
-    def wait_closed(self):
-        """True when the peer closes (after any bytes) before the deadline."""
-        while self._fill():
-            pass
-        return self.eof
-
-
-def connect(port, timeout=10):
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
-
-
-def get(port, url, deadline=10.0, headers=b"", close=True):
-    """One GET through the proxy on a fresh connection."""
-    s = connect(port, deadline)
-    try:
-        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n%s%s\r\n" % (
-            url.encode(), headers, b"Connection: close\r\n" if close else b""))
-        return Reader(s, deadline).read_response()
-    finally:
-        s.close()
 
 
 def assert_serves(p, origin, path="/alive", deadline=10.0):
@@ -677,49 +525,6 @@ allow = { from = "local", to = "web" }
     finally:
         if ns:
             ns.close()
-
-
-class ScriptedNameserver:
-    """A UDP DNS server on 127.0.0.1 that answers every A query with
-    `address` (127.0.0.1 unless told; TTL 0, no AAAA) until `failing` is
-    set, then SERVFAIL: the thin link going down between two requests."""
-
-    def __init__(self, address="127.0.0.1"):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.address = address  # may be changed between requests: the name moved
-        self.failing = False
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _answer(self, query):
-        qid, end = query[:2], 12
-        while query[end] != 0:  # the question name's labels
-            end += 1 + query[end]
-        qtype = struct.unpack("!H", query[end + 1:end + 3])[0]
-        question = query[12:end + 5]
-        if self.failing:
-            return qid + b"\x81\x82" + struct.pack("!HHHH", 1, 0, 0, 0) + question
-        answers = b""
-        if qtype == 1:
-            answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) + socket.inet_aton(self.address)
-        return qid + b"\x81\x80" + struct.pack("!HHHH", 1, 1 if answers else 0, 0, 0) + question + answers
-
-    def _run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                query, peer = self.sock.recvfrom(4096)
-                self.sock.sendto(self._answer(query), peer)
-            except (socket.timeout, OSError, IndexError, struct.error):
-                continue
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
 
 
 def test_dns_down_serves_stored_copy_only_to_clients_allowed_its_address(origin, tmp_path, started):

@@ -5,7 +5,8 @@ import threading
 import time
 
 import pytest
-from test_faults import CACHEABLE, MARGIN, Reader, RawOrigin, assert_serves, connect, fault_config, get, start_proxy, started  # noqa
+from harness import Reader, connect, fault_config, get, start_proxy
+from test_faults import CACHEABLE, MARGIN, RawOrigin, assert_serves
 from conftest import origin  # noqa
 
 def _short_body(conn, head, stop):

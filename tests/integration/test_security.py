@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from harness import ThreadedAcceptor
-from test_faults import (Reader, ScriptedNameserver, connect, fault_config, get, start_proxy,
-                         started)  # noqa: F401 (started is a fixture)
+from harness import (Reader, ScriptedNameserver, ThreadedAcceptor, connect, fault_config, get,
+                     start_proxy)
 
 MARGIN = 5.0
 
