@@ -90,13 +90,11 @@ void ClientSession::beginTransaction(size_t headBytes) {
 
   auto host = http::checkHostField(t.request);
   if (!host.ok()) {
-    t.keepAlive = false;
     reply(protocolError(400, host.error().message));
     return;
   }
   auto framing = http::requestFraming(t.request);
   if (!framing.ok()) {
-    t.keepAlive = false;
     reply(protocolError(framing.error().status == 0 ? 400 : framing.error().status,
                         framing.error().message));
     return;
@@ -127,31 +125,26 @@ bool ClientSession::checkTarget() {
   const bool isConnect = t.request.methodKind == http::Method::kConnect;
   if (!isConnect &&
       (t.request.target.empty() || t.request.target[0] == '/' || t.request.target == "*")) {
-    ErrorReply e = errorReply(
+    reply(errorReply(
         Termination::kNotAProxyRequest,
         "Portcullis is a forward proxy: it relays requests of the form "
         "\"GET http://host/path\" and tunnels \"CONNECT host:443\". Configure it as the HTTP "
         "proxy in your browser or with curl -x instead of visiting it directly.",
-        "origin-form request to a forward proxy");
-    t.keepAlive = false;
-    reply(std::move(e));
+        "origin-form request to a forward proxy"));
     return false;
   }
   if (t.request.methodKind == http::Method::kOther) {
     // Methods are case-sensitive tokens (RFC 9110 §9.1): "get" is not GET.
     // A forward proxy has no business relaying methods it does not know.
-    ErrorReply e = errorReply(Termination::kMethodNotSupported,
-                              "The proxy could not accept this request: method not supported by "
-                              "this proxy.",
-                              "method not supported by this proxy");
-    t.keepAlive = false;
-    reply(std::move(e));
+    reply(errorReply(Termination::kMethodNotSupported,
+                     "The proxy could not accept this request: method not supported by this "
+                     "proxy.",
+                     "method not supported by this proxy"));
     return false;
   }
   auto target = isConnect ? http::parseAuthorityForm(t.request.target)
                           : http::parseAbsoluteForm(t.request.target);
   if (!target.ok()) {
-    t.keepAlive = false;
     reply(protocolError(400, target.error().message));
     return false;
   }
@@ -170,7 +163,6 @@ bool ClientSession::checkTarget() {
   t.record.rule = decision.rule;
   t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   if (viaNamesUs(t.request.headers, t.config->server.viaPseudonym)) {
-    t.keepAlive = false;
     reply(errorReply(Termination::kForwardingLoop,
                      "This request has already passed through this proxy: it would loop forever."));
     return false;
@@ -428,7 +420,6 @@ void ClientSession::pumpRequestBody() {
     scratch_.clear();
     auto outcome = t.requestChunks.decode(std::string_view(data, avail), scratch_);
     if (outcome.status == http::ParseStatus::kInvalid) {
-      t.keepAlive = false;
       releaseUpstream(false);
       reply(protocolError(400, outcome.reason));
       return;
