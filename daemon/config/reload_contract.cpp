@@ -16,6 +16,12 @@ bool sameListen(const Config& a, const Config& b) {
   return true;
 }
 
+/// The field `Field` of the section `Section` is the same in both configs.
+template <auto Section, auto Field>
+bool same(const Config& a, const Config& b) {
+  return (a.*Section).*Field == (b.*Section).*Field;
+}
+
 struct RestartOnlyKey {
   std::string_view path;
   bool (*same)(const Config&, const Config&);
@@ -25,78 +31,38 @@ struct RestartOnlyKey {
 constexpr std::array kKeys{
     // Bound sockets and threads are created once.
     RestartOnlyKey{"server.listen", &sameListen},
-    RestartOnlyKey{
-        "server.workers",
-        [](const Config& a, const Config& b) { return a.server.workers == b.server.workers; }},
+    RestartOnlyKey{"server.workers", &same<&Config::server, &ServerConfig::workers>},
     // Each worker's upstream pool is built once, with its idle timer.
     RestartOnlyKey{"server.upstream_idle_timeout",
-                   [](const Config& a, const Config& b) {
-                     return a.server.upstreamIdleTimeout == b.server.upstreamIdleTimeout;
-                   }},
+                   &same<&Config::server, &ServerConfig::upstreamIdleTimeout>},
     // Privileges are dropped once, after binding; the pid file is locked then.
-    RestartOnlyKey{"server.user",
-                   [](const Config& a, const Config& b) { return a.server.user == b.server.user; }},
-    RestartOnlyKey{
-        "server.pid_file",
-        [](const Config& a, const Config& b) { return a.server.pidFile == b.server.pidFile; }},
+    RestartOnlyKey{"server.user", &same<&Config::server, &ServerConfig::user>},
+    RestartOnlyKey{"server.pid_file", &same<&Config::server, &ServerConfig::pidFile>},
     // Each worker's resolver (and its answer cache) is built at start-up.
-    RestartOnlyKey{
-        "dns.nameservers",
-        [](const Config& a, const Config& b) { return a.dns.nameservers == b.dns.nameservers; }},
-    RestartOnlyKey{"dns.timeout",
-                   [](const Config& a, const Config& b) { return a.dns.timeout == b.dns.timeout; }},
-    RestartOnlyKey{"dns.min_ttl",
-                   [](const Config& a, const Config& b) { return a.dns.minTtl == b.dns.minTtl; }},
-    RestartOnlyKey{"dns.max_ttl",
-                   [](const Config& a, const Config& b) { return a.dns.maxTtl == b.dns.maxTtl; }},
-    RestartOnlyKey{
-        "dns.negative_ttl",
-        [](const Config& a, const Config& b) { return a.dns.negativeTtl == b.dns.negativeTtl; }},
-    RestartOnlyKey{
-        "dns.hosts_file",
-        [](const Config& a, const Config& b) { return a.dns.useHostsFile == b.dns.useHostsFile; }},
+    RestartOnlyKey{"dns.nameservers", &same<&Config::dns, &DnsConfig::nameservers>},
+    RestartOnlyKey{"dns.timeout", &same<&Config::dns, &DnsConfig::timeout>},
+    RestartOnlyKey{"dns.min_ttl", &same<&Config::dns, &DnsConfig::minTtl>},
+    RestartOnlyKey{"dns.max_ttl", &same<&Config::dns, &DnsConfig::maxTtl>},
+    RestartOnlyKey{"dns.negative_ttl", &same<&Config::dns, &DnsConfig::negativeTtl>},
+    RestartOnlyKey{"dns.hosts_file", &same<&Config::dns, &DnsConfig::useHostsFile>},
     // The store (index, body files, RAM tier, eviction) is opened once.
-    RestartOnlyKey{
-        "cache.enabled",
-        [](const Config& a, const Config& b) { return a.cache.enabled == b.cache.enabled; }},
-    RestartOnlyKey{"cache.dir",
-                   [](const Config& a, const Config& b) { return a.cache.dir == b.cache.dir; }},
-    RestartOnlyKey{
-        "cache.max_size",
-        [](const Config& a, const Config& b) { return a.cache.maxSize == b.cache.maxSize; }},
-    RestartOnlyKey{"cache.max_object_size",
-                   [](const Config& a, const Config& b) {
-                     return a.cache.maxObjectSize == b.cache.maxObjectSize;
-                   }},
-    RestartOnlyKey{
-        "cache.memory_size",
-        [](const Config& a, const Config& b) { return a.cache.memorySize == b.cache.memorySize; }},
+    RestartOnlyKey{"cache.enabled", &same<&Config::cache, &CacheConfig::enabled>},
+    RestartOnlyKey{"cache.dir", &same<&Config::cache, &CacheConfig::dir>},
+    RestartOnlyKey{"cache.max_size", &same<&Config::cache, &CacheConfig::maxSize>},
+    RestartOnlyKey{"cache.max_object_size", &same<&Config::cache, &CacheConfig::maxObjectSize>},
+    RestartOnlyKey{"cache.memory_size", &same<&Config::cache, &CacheConfig::memorySize>},
     RestartOnlyKey{"cache.memory_max_object_size",
-                   [](const Config& a, const Config& b) {
-                     return a.cache.memoryMaxObjectSize == b.cache.memoryMaxObjectSize;
-                   }},
-    RestartOnlyKey{"cache.min_free_disk",
-                   [](const Config& a, const Config& b) {
-                     return a.cache.minFreeDisk == b.cache.minFreeDisk;
-                   }},
-    RestartOnlyKey{
-        "cache.eviction",
-        [](const Config& a, const Config& b) { return a.cache.eviction == b.cache.eviction; }},
-    RestartOnlyKey{"cache.fsync",
-                   [](const Config& a, const Config& b) { return a.cache.fsync == b.cache.fsync; }},
+                   &same<&Config::cache, &CacheConfig::memoryMaxObjectSize>},
+    RestartOnlyKey{"cache.min_free_disk", &same<&Config::cache, &CacheConfig::minFreeDisk>},
+    RestartOnlyKey{"cache.eviction", &same<&Config::cache, &CacheConfig::eviction>},
+    RestartOnlyKey{"cache.fsync", &same<&Config::cache, &CacheConfig::fsync>},
     // Log files are opened once (SIGUSR1 reopens the same paths); a format
     // switched mid-file would leave two formats in one file.
-    RestartOnlyKey{"log.access",
-                   [](const Config& a, const Config& b) { return a.log.access == b.log.access; }},
-    RestartOnlyKey{
-        "log.access_format",
-        [](const Config& a, const Config& b) { return a.log.accessFormat == b.log.accessFormat; }},
-    RestartOnlyKey{"log.events",
-                   [](const Config& a, const Config& b) { return a.log.events == b.log.events; }},
+    RestartOnlyKey{"log.access", &same<&Config::log, &LogConfig::access>},
+    RestartOnlyKey{"log.access_format", &same<&Config::log, &LogConfig::accessFormat>},
+    RestartOnlyKey{"log.events", &same<&Config::log, &LogConfig::events>},
     // The admin listener is bound once (its allow list does apply on reload).
-    RestartOnlyKey{
-        "admin.listen",
-        [](const Config& a, const Config& b) { return a.admin.listen == b.admin.listen; }},
+    RestartOnlyKey{"admin.listen", &same<&Config::admin, &AdminConfig::listen>},
 };
 
 }  // namespace
