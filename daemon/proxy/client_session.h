@@ -52,10 +52,11 @@
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_pool.h"
+#include "daemon/proxy/upstream_request.h"
 
 namespace portcullis::proxy {
 
-class ClientSession {
+class ClientSession final : private UpstreamRequest::Owner {
  public:
   /// `context` outlives the session; everything the session reaches outside
   /// itself goes through it.
@@ -74,10 +75,7 @@ class ClientSession {
   enum class State : uint8_t {
     kReadingHead,
     kResolving,
-    kConnecting,
-    kSendingBody,
-    kAwaitingResponse,
-    kRelayingResponse,
+    kFetching,  ///< the UpstreamRequest runs (its own phases: upstream_request.h)
     kTunnel,
     kWaitingForFetch,  ///< collapsed onto another session's fetch
     kFlushingThenClose,
@@ -96,27 +94,10 @@ class ClientSession {
     std::shared_ptr<const config::Config> config;
     http::RequestHead request;
     http::Target target;
-    http::Framing requestFraming;
-    http::ChunkedDecoder requestChunks;
-    uint64_t requestBodyLeft = 0;
-    bool requestBodyDone = true;
+    RequestBody body;
     std::vector<acl::IpAddress> addresses;
-    size_t nextAddress = 0;
     uint64_t dnsTicket = 0;
-    std::unique_ptr<UpstreamConnection> upstream;
-    bool retried = false;
-    bool responseBytesSeen = false;
-    /// first_byte_timeout counts from the request, not from the last 1xx.
-    std::chrono::steady_clock::time_point firstByteDeadline;
-    unsigned interimCount = 0;
-    size_t interimBytes = 0;
-    http::ResponseHead response;
-    http::Framing responseFraming;
-    BodyEncoding clientEncoding = BodyEncoding::kNone;
-    http::ChunkedDecoder responseChunks;
-    uint64_t responseBodyLeft = 0;
     bool keepAlive = true;
-    bool upstreamReusable = false;
     std::chrono::steady_clock::time_point started;
     log::AccessRecord record;
     bool active = false;
@@ -130,14 +111,10 @@ class ClientSession {
     /// gets only its range, cut from the body as it streams past.
     uint64_t unannouncedBytes = 0;  ///< leader: stored but not yet announced to waiters
     bool fetchWholeForRange = false;
-    bool sliceForClient = false;
-    uint64_t sliceSkip = 0;  ///< body bytes before the range still to drop
-    uint64_t sliceLeft = 0;  ///< range bytes still to send
     cache::policy::Evaluation evaluation;
     std::unique_ptr<cache::EntryWriter> writer;
     std::shared_ptr<InFlightFetch> fetch;
     bool leader = false;
-    SystemTime requestSentAt;
     SystemTime responseAt;
     // Waiter side of collapsed forwarding.
     UniqueFd waiterFd;
@@ -161,9 +138,6 @@ class ClientSession {
   static void onClientRead(bufferevent*, void* arg) noexcept;
   static void onClientWrite(bufferevent*, void* arg) noexcept;
   static void onClientEvent(bufferevent*, short what, void* arg) noexcept;
-  static void onUpstreamRead(bufferevent*, void* arg) noexcept;
-  static void onUpstreamWrite(bufferevent*, void* arg) noexcept;
-  static void onUpstreamEvent(bufferevent*, short what, void* arg) noexcept;
   static void onHeadTimer(evutil_socket_t, short, void* arg) noexcept;
   static void onResume(evutil_socket_t, short, void* arg) noexcept;
   static void onCacheWake(evutil_socket_t, short, void* arg) noexcept;
@@ -181,24 +155,25 @@ class ClientSession {
   acl::RequestFacts requestFacts() const;
   /// The destination rules after DNS, on every address (hard rules included).
   acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
-  void connectUpstream();
-  void onUpstreamConnected();
-  void onUpstreamFailed(short what);
-  void sendRequestHead();
-  void pumpRequestBody();
-
-  // response side
-  void readResponseHead();
-  /// Relays one 1xx (bounded in count and bytes); false when the exchange
-  /// was answered with an error instead.
-  bool relayInterim(http::ResponseHead head, size_t headBytes);
-  void startResponseBody();
-  void pumpResponseBody();
-  void finishResponseBody();
-  void onUpstreamClosed(short what);
+  /// Hands the request to upstream_ (the addresses are resolved and allowed).
+  void startUpstream();
   void startTunnel();
-  /// Ends a response whose head went out but whose body broke.
-  void cutShort(std::string error);
+
+  // UpstreamRequest::Owner (session_response.cpp)
+  bufferevent* clientEvents() override { return client_.get(); }
+  log::AccessRecord& record() override { return txn_.record; }
+  void writeToClient(std::string_view bytes) override;
+  std::string upstreamHead(BodyEncoding bodyEncoding) override;
+  void upstreamTunnel() override;
+  bool onResponseHead() override;
+  void teeBody(evbuffer* body, size_t n) override { teeToCache(body, n); }
+  void teeBody(std::string_view bytes) override { teeToCache(bytes); }
+  void responseComplete() override;
+  void responseBroken(std::string error) override;
+  void upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
+                      bool close) override;
+  void requestBodyInvalid(std::string_view reason) override;
+  void upstreamAborted() override { close(); }
 
   // cache (session_cache.cpp)
   /// True when the request was answered (hit) or parked (collapsed waiter).
@@ -211,7 +186,7 @@ class ClientSession {
   /// For a Range miss fetched whole: false when the response is too big
   /// or of unknown length (the request went again, with its Range);
   /// otherwise sets up the 206/416 cut and adjusts the client's head.
-  bool prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength);
+  bool prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength, bool& cut);
   void teeToCache(evbuffer* body, size_t n);
   void teeToCache(std::string_view bytes);
   bool appendToCache(std::string_view bytes);  ///< false: storing stopped
@@ -249,19 +224,16 @@ class ClientSession {
   void applyLimits();
   bool overRequestRate();
   void noteRefusal();
-  void writeToClient(const std::string& bytes);
   /// What to do once the client's output has drained (below the write
   /// watermark): resume the origin, the waiter, or the pending close.
   void onClientDrained();
   /// Between a complete request and the end of its response.
   bool busyWithExchange() const {
-    return state_ == State::kResolving || state_ == State::kConnecting ||
-           state_ == State::kAwaitingResponse || state_ == State::kRelayingResponse ||
+    return state_ == State::kResolving || state_ == State::kFetching ||
            state_ == State::kWaitingForFetch;
   }
   /// Stops the direct-write path before the bufferevent changes hands.
   void stopDirectWrites();
-  void releaseUpstream(bool reusable);
 
   ProxyContext& context_;
   net::BufferEventPtr client_;
@@ -280,6 +252,7 @@ class ClientSession {
   evbuffer_cb_entry* outputWatch_ = nullptr;
   bool flushScheduled_ = false;
   std::unique_ptr<Tunnel> tunnel_;
+  UpstreamRequest upstream_{context_, *this};
   State state_ = State::kReadingHead;
   Transaction txn_;
   bool headStarted_ = false;

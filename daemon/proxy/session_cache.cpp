@@ -176,96 +176,93 @@ bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>&
   return true;
 }
 
-bool ClientSession::prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength) {
+bool ClientSession::prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength,
+                                    bool& cut) {
   auto& t = txn_;
-  if (!t.fetchWholeForRange || t.response.status != 200) return true;
-  const bool known = t.responseFraming.kind == http::BodyKind::kContentLength;
-  if (!known || t.responseFraming.length > t.config->cache.rangeFetchWholeMax) {
+  const auto& response = upstream_.response();
+  const auto& framing = upstream_.framing();
+  if (!t.fetchWholeForRange || response.status != 200) return true;
+  const bool known = framing.kind == http::BodyKind::kContentLength;
+  if (!known || framing.length > t.config->cache.rangeFetchWholeMax) {
     // Too big (or unknown) to fetch whole for a range: ask for just the range.
     t.fetchWholeForRange = false;
-    releaseUpstream(false);
-    t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
-    connectUpstream();
+    upstream_.refetch(false);
     return false;
   }
   policy::StoredResponse whole;
-  whole.status = t.response.status;
-  whole.headers = t.response.headers;
-  const uint64_t size = t.responseFraming.length;
+  whole.status = response.status;
+  whole.headers = response.headers;
+  const uint64_t size = framing.length;
   auto range = policy::rangeForRequest(t.request, whole, size);
   if (range.kind == policy::RangeSpec::Kind::kNone) return true;  // e.g. If-Range mismatch: 200
-  t.sliceForClient = true;
+  cut = true;
   clientHead.headers.set("Content-Range", policy::contentRangeValue(range, size));
   if (range.kind == policy::RangeSpec::Kind::kSatisfiable) {
     clientHead.status = 206;
     clientHead.reason = "Partial Content";
-    t.sliceSkip = range.first;
-    t.sliceLeft = range.length();
+    upstream_.cutForClient(range.first, range.length());
+    clientLength = range.length();
   } else {
     clientHead.status = 416;
     clientHead.reason = "Range Not Satisfiable";
-    t.sliceSkip = size;
-    t.sliceLeft = 0;
+    upstream_.cutForClient(size, 0);
+    clientLength = 0;
   }
-  clientLength = t.sliceLeft;
   return true;
 }
 
 bool ClientSession::onResponseHeadForCache() {
   auto& t = txn_;
   cache::Cache* store = context_.cache;
+  const auto& response = upstream_.response();
   if (store == nullptr) return false;
   t.responseAt = context_.clock->systemNow();
   // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
-  for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response)) {
+  for (const auto& key : policy::invalidationKeys(t.request, t.target, response)) {
     store->invalidate(key);
     context_.collapsed->forget(key);
   }
   if (!t.cacheEligible) return false;
   if (t.stored) {
-    if (t.response.status == 304 && policy::notModifiedMatches(t.stored->response, t.response)) {
+    if (response.status == 304 && policy::notModifiedMatches(t.stored->response, response)) {
       // The client gets the merge with the 304's Set-Cookie; the cache the
       // merge without it, or no entry if the 304 made it unstorable. Served
       // first (its body is then open) and from copies: serveStored ends txn_.
       const auto stored = t.stored;
       const http::RequestHead request = t.request;
-      const http::ResponseHead notModified = t.response;
-      const auto sentAt = t.requestSentAt, receivedAt = t.responseAt;
+      const http::ResponseHead notModified = response;
+      const auto sentAt = upstream_.requestSentAt(), receivedAt = t.responseAt;
       const auto options = policyOptions(*t.config);
       auto forClient = std::make_shared<cache::StoredEntry>(*stored);
       forClient->response =
           policy::mergeForClient(stored->response, notModified, sentAt, receivedAt);
-      releaseUpstream(t.upstreamReusable);
+      upstream_.release(upstream_.reusable());
       const bool served = serveStored(forClient, 0, log::CacheResult::kRevalidated);
       store->updateHeaders(*stored, request, notModified, sentAt, receivedAt, options);
       if (served) return true;
-    } else if (t.response.status == 304) {
+    } else if (response.status == 304) {
       // §4.3.4: a 304 that selects no stored response (another strong ETag)
       // updates nothing, and the client's request carried only our
       // validators: ask once more, unconditionally.
       t.stored.reset();
-      releaseUpstream(t.upstreamReusable);
-      t.nextAddress = t.nextAddress > 0 ? t.nextAddress - 1 : 0;
-      connectUpstream();
+      upstream_.refetch(upstream_.reusable());
       return true;
     }
-    if (t.response.status >= 500 && serveStaleOnError()) return true;
+    if (response.status >= 500 && serveStaleOnError()) return true;
   }
   const bool storable = t.request.methodKind == http::Method::kGet &&
-                        policy::isStorable(t.request, t.response, policyOptions(*t.config));
+                        policy::isStorable(t.request, response, policyOptions(*t.config));
   if (storable) {
     cache::WriteRequest w;
     w.key = t.cacheKey;
     w.requestHeaders = t.request.headers;
-    w.response = t.response;
-    w.requestTime = t.requestSentAt;
+    w.response = response;
+    w.requestTime = upstream_.requestSentAt();
     w.responseTime = t.responseAt;
-    if (t.responseFraming.kind == http::BodyKind::kContentLength) {
-      w.expectedLength = t.responseFraming.length;
+    if (upstream_.framing().kind == http::BodyKind::kContentLength) {
+      w.expectedLength = upstream_.framing().length;
     }
-    if (t.upstream) {
-      if (auto ip = t.upstream->address.ip()) w.originAddress = ip->toString();
-    }
+    w.originAddress = upstream_.originAddress();
     auto writer = store->beginWrite(std::move(w));
     if (writer.ok()) {
       t.writer = std::move(writer.value());
@@ -275,14 +272,10 @@ bool ClientSession::onResponseHeadForCache() {
   }
   if (t.fetch && t.leader) {
     if (t.writer) {
-      auto names = policy::varyFieldNames(t.response.headers);
+      auto names = policy::varyFieldNames(response.headers);
       auto secondary = policy::secondaryKey(names, t.request.headers);
-      std::string origin;
-      if (t.upstream) {
-        if (auto ip = t.upstream->address.ip()) origin = ip->toString();
-      }
-      t.fetch->publishHead(t.response, std::move(names), std::move(secondary), t.writer->progress(),
-                           std::move(origin));
+      t.fetch->publishHead(response, std::move(names), std::move(secondary), t.writer->progress(),
+                           upstream_.originAddress());
     } else {
       leaveFetch(InFlightFetch::Phase::kUncacheable);
     }
@@ -389,7 +382,7 @@ bool ClientSession::serveStaleOnError() {
   if (!t.stored || !t.evaluation.staleOnErrorAllowed) return false;
   auto entry = t.stored;
   t.stored.reset();
-  releaseUpstream(false);
+  upstream_.release(false);
   return serveStored(entry, t.evaluation.age, log::CacheResult::kStale);
 }
 

@@ -66,7 +66,7 @@ void ClientSession::stopWaitingAndFetch() {
   leaveFetch(InFlightFetch::Phase::kFailed);
   t.record.cache = log::CacheResult::kMiss;
   enter(State::kResolving);
-  connectUpstream();  // the addresses were resolved and checked before we waited
+  startUpstream();  // the addresses were resolved and checked before we waited
 }
 
 void ClientSession::continueWaiting() {
