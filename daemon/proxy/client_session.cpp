@@ -30,9 +30,7 @@ ClientSession::ClientSession(ProxyContext& context, int fd, const net::SocketAdd
   client_.reset(bufferevent_socket_new(context.base, fd, BEV_OPT_CLOSE_ON_FREE));
   headTimer_.reset(evtimer_new(context.base, &ClientSession::onHeadTimer, this));
   resumeEvent_.reset(event_new(context.base, -1, 0, &ClientSession::onResume, this));
-  cacheWake_.reset(event_new(context.base, -1, 0, &ClientSession::onCacheWake, this));
   clientFlush_.reset(event_new(context.base, -1, 0, &ClientSession::onClientFlush, this));
-  progressTimer_.reset(evtimer_new(context.base, &ClientSession::onProgressTimer, this));
   config_ = context.config();
 }
 
@@ -203,7 +201,7 @@ void ClientSession::onClientWrite(bufferevent* bev, void* arg) noexcept {
 
 void ClientSession::onClientDrained() {
   if (state_ == State::kWaitingForFetch) {
-    continueWaiting();
+    waiter_.proceed();
     return;
   }
   if (state_ == State::kFlushingThenClose) {
@@ -362,8 +360,7 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
 
 void ClientSession::finishTransaction() {
   auto& t = txn_;
-  if (t.writer) finishCacheWrite(false);
-  leaveFetch(InFlightFetch::Phase::kUncacheable);
+  leaveCache(InFlightFetch::Phase::kUncacheable);
   logTransaction();
   ++requestsServed_;
   if (t.dnsTicket != 0) context_.resolver->cancel(t.dnsTicket);
@@ -427,12 +424,10 @@ void ClientSession::close() {
   if (state_ == State::kClosed) return;
   if (txn_.active) logTransaction();
   enter(State::kClosed);
-  if (txn_.writer) finishCacheWrite(false);
-  leaveFetch(InFlightFetch::Phase::kFailed);
+  leaveCache(InFlightFetch::Phase::kFailed);
   if (txn_.dnsTicket != 0) context_.resolver->cancel(txn_.dnsTicket);
   upstream_.release(false);
   if (headTimer_) evtimer_del(headTimer_.get());
-  if (progressTimer_) evtimer_del(progressTimer_.get());
   if (resumeEvent_) event_del(resumeEvent_.get());
   stopDirectWrites();
   client_.reset();

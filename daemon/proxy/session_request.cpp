@@ -77,6 +77,7 @@ void ClientSession::beginTransaction(size_t headBytes) {
     config_ = t.config;
     applyLimits();
   }
+  cache_.begin(t.config, t.request, t.target, t.addresses);
   t.started = context_.clock->steadyNow();
   t.record.start = context_.clock->systemNow();
   t.record.client = clientText_;
@@ -223,7 +224,7 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
         "The proxy could not find the address of " + t.target.host + " (" + answer.detail + ").",
         answer.detail);
     t.record.error = "dns: " + answer.detail;
-    if (serveStoredWithoutDns()) return;
+    if (cache_.serveWithoutDns()) return;
     reply(std::move(e), !t.body.done || !t.keepAlive);
     return;
   }
@@ -240,7 +241,7 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   // the policy refuses must not read what another client fetched.
   if (!t.cacheChecked) {
     t.cacheChecked = true;
-    if (tryCache()) return;
+    if (cache_.lookup()) return;
   }
   startUpstream();
 }

@@ -20,17 +20,17 @@ using detail::protocolError;
 std::string ClientSession::upstreamHead(BodyEncoding enc) {
   auto& t = txn_;
   const auto& pseudonym = t.config->server.viaPseudonym;
-  if (t.fetchWholeForRange) {
+  if (cache_.fetchWholeForRange()) {
     // The whole object goes into the cache; the client's range is cut from it.
     http::RequestHead whole = t.request;
     whole.headers.remove("Range");
     whole.headers.remove("If-Range");
     return buildUpstreamRequest(whole, t.target, enc, t.body.framing.length, pseudonym);
   }
-  if (t.stored) {
+  if (const auto* stored = cache_.revalidating()) {
     // Our own validators go upstream; the client's conditionals stay ours to answer.
     http::RequestHead conditional = t.request;
-    cache::policy::addRevalidationHeaders(conditional.headers, t.stored->response);
+    cache::policy::addRevalidationHeaders(conditional.headers, stored->response);
     return buildUpstreamRequest(conditional, t.target, enc, t.body.framing.length, pseudonym);
   }
   return buildUpstreamRequest(t.request, t.target, enc, t.body.framing.length, pseudonym);
@@ -44,11 +44,11 @@ bool ClientSession::onResponseHead() {
   http::ResponseHead clientHead;
   uint64_t clientLength = upstream_.framing().length;
   bool cut = false;
-  if (t.fetchWholeForRange) {
+  if (cache_.fetchWholeForRange()) {
     clientHead = response;
-    if (!prepareRangeCut(clientHead, clientLength, cut)) return false;
+    if (!cache_.prepareRangeCut(upstream_, clientHead, clientLength, cut)) return false;
   }
-  if (onResponseHeadForCache()) return false;
+  if (cache_.onResponseHead(upstream_)) return false;
   std::string head = buildClientResponse(cut ? clientHead : response, upstream_.clientEncoding(),
                                          clientLength, !t.keepAlive, t.config->server.viaPseudonym);
   t.record.status = cut ? clientHead.status : response.status;
@@ -57,7 +57,7 @@ bool ClientSession::onResponseHead() {
 }
 
 void ClientSession::responseComplete() {
-  finishCacheWrite(true);
+  cache_.finishWrite(true);
   upstream_.release(upstream_.reusable() && txn_.body.done);
   finishTransaction();
 }
@@ -70,7 +70,7 @@ void ClientSession::responseBroken(std::string error) {
   t.record.error = std::move(error);
   t.record.termination = describe(Termination::kOriginBodyBroken).name;
   context_.stats->upstreamError();
-  finishCacheWrite(false);
+  cache_.finishWrite(false);
   upstream_.release(false);
   t.keepAlive = false;
   logTransaction();
@@ -79,7 +79,7 @@ void ClientSession::responseBroken(std::string error) {
 
 void ClientSession::upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
                                    bool close) {
-  if (mayServeStale && serveStaleOnError()) return;
+  if (mayServeStale && cache_.serveStaleOnError(upstream_)) return;
   if (!logError.empty()) txn_.record.error = std::move(logError);
   reply(std::move(error), close || !txn_.keepAlive);
 }
