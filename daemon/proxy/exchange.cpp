@@ -96,7 +96,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   keepAlive_ = clientWantsKeepAlive(request_) && !connection_.draining();
   if (auto ua = request_.headers.get("User-Agent")) record_.userAgent = std::string(*ua);
   if (auto ref = request_.headers.get("Referer")) record_.referer = std::string(*ref);
-  if (!checkRequest(headBytes) || !checkTarget()) return;
+  if (!checkRequest() || !checkTarget()) return;
   resolve();
 }
 
@@ -115,7 +115,7 @@ void Exchange::refuseHead(ErrorReply error, size_t bytesIn) {
 }
 
 /// Host, framing and the client's request rate; false when answered.
-bool Exchange::checkRequest(size_t) {
+bool Exchange::checkRequest() {
   auto host = http::checkHostField(request_);
   if (!host.ok()) {
     reply(protocolError(400, host.error().message));

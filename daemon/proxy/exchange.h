@@ -121,10 +121,14 @@ class Exchange final : private UpstreamRequest::Owner,
   void tunnelClosed(const Tunnel::Totals& totals);
 
   Phase phase() const { return phase_; }
-  /// Between a complete request and the end of its response.
+  /// Between a complete request and the end of its response: a client's
+  /// half-close then waits for the answer. Not while its body is still being
+  /// sent (an EOF there ends the exchange: the request is incomplete).
   bool busy() const {
-    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting ||
-           phase_ == Phase::kFetching;
+    if (phase_ == Phase::kFetching) {
+      return upstream_.phase() != UpstreamRequest::Phase::kSendingBody;
+    }
+    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting;
   }
   bool logged() const { return !active_; }
   static std::string_view phaseName(Phase p);
@@ -138,7 +142,7 @@ class Exchange final : private UpstreamRequest::Owner,
   void enter(Phase to);
 
   // admission and DNS (exchange.cpp)
-  bool checkRequest(size_t headBytes);
+  bool checkRequest();
   bool checkTarget();
   void answerMaxForwards();
   void resolve();
