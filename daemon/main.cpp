@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
       "validate", "Load and check the configuration exactly as run would; bind nothing.");
   validateCmd->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
   validateCmd->add_flag("--strict", strict, "Treat warnings as errors");
+  bool againstRunning = false;
+  validateCmd->add_flag("--against-running", againstRunning,
+                        "Also ask the running daemon (admin listener) which changed keys "
+                        "would need a restart");
 
   std::string from;
   std::string to;
@@ -74,6 +78,8 @@ int main(int argc, char** argv) {
   unblockCmd->add_option("ip", unblockIp, "Client IP address")->required();
   for (auto* sub : {statusCmd, unblockCmd}) {  // -c FILE: its [admin] listen; --admin wins
     sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
+  }
+  for (auto* sub : {statusCmd, unblockCmd, validateCmd}) {
     sub->add_option("--admin", adminAddress, "Admin address (host:port or unix:/path)")
         ->capture_default_str();
   }
@@ -121,6 +127,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (run->parsed()) return runtime::Daemon({configPath, allowRoot, userFlag}).run();
+  if (validateCmd->parsed() && againstRunning) {
+    const admin::AdminTarget adminTarget{configPath, validateCmd->count("--config") > 0,
+                                         adminAddress, validateCmd->count("--admin") > 0};
+    return admin::runValidateAgainstRunning(adminTarget, strict, std::cout, std::cerr);
+  }
   if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
   if (explainCmd->parsed()) {
     return config::runExplain(

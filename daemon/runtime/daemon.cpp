@@ -68,6 +68,7 @@ int Daemon::run() {
   installLoopEvents();
   config_ = config::withBoundEndpoints(*config_, boundEndpoints());
   startup_ = config_;
+  stats_.setRestartOnlyValues(config::restartOnlyValues(*startup_));
   server_->reload(config_);
   server_->start();
   announceReady();
@@ -277,20 +278,22 @@ void Daemon::reload() {
     return;
   }
   // Restart-only keys keep their start-up value (the daemon never applies
-  // them half-way); the event says which ones changed.
-  std::string restartRequired;
-  for (const auto& key : config::restartOnlyChanges(*config_, *loaded.config)) {
-    restartRequired += (restartRequired.empty() ? "" : ", ") + key;
-  }
+  // them half-way); the event says which ones now differ from what runs,
+  // compared with the start-up config, so a second reload still says so.
+  auto restartRequired = config::restartOnlyChanges(*startup_, *loaded.config);
+  std::string restartText;
+  for (const auto& key : restartRequired) restartText += (restartText.empty() ? "" : ", ") + key;
   config_ = config::withBoundEndpoints(*loaded.config, boundEndpoints());
+  // Every request from now on reads the new snapshot; each worker applies
+  // [dns] and the upstream pool's idle timeout on its own loop.
   server_->reload(config_);
-  stats_.reloadFinished(true);
   stats_.setConnectionLimit(loaded.config->server.maxConnections);
   if (admin_) (void)admin_->setAllowList(loaded.config->admin.allow);
+  stats_.reloadFinished(true, {}, std::move(restartRequired));
   events_.emit(log::Level::kInfo, "reload",
                {{"config", options_.configPath},
                 {"warnings", diagnostics},
-                {"restart_required", restartRequired}});
+                {"restart_required", restartText}});
   os::sdNotify("READY=1\nSTATUS=serving");
 }
 

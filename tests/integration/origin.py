@@ -177,8 +177,9 @@ class OriginHandler(BaseHTTPRequestHandler):
 
 
 class Origin:
-    def __init__(self):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), OriginHandler)
+    def __init__(self, host="127.0.0.1", port=0):
+        self.host = host
+        self.httpd = ThreadingHTTPServer((host, port), OriginHandler)
         self.httpd.daemon_threads = True
         self.httpd.counts = {}
         self.httpd.requests = []
@@ -202,7 +203,7 @@ class Origin:
             return self.httpd.finished.get(path)
 
     def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "http://%s:%d%s" % (self.host, self.port, path)
 
     def close(self):
         self.httpd.shutdown()
