@@ -4,6 +4,7 @@ the next request; restart-only keys are reported in the reload event, on
 import json
 import signal
 import subprocess
+import time
 import urllib.request
 
 from harness import BIN, Proxy, Reader, ScriptedNameserver, base_config, connect
@@ -118,3 +119,34 @@ def test_validate_against_running_says_when_it_cannot_ask(tmp_path, origin):
     r = cli("validate", "-c", str(cfg), "--against-running", "--admin", "127.0.0.1:1")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "configuration OK" in r.stdout and "cannot ask the running daemon" in r.stderr
+
+
+def test_a_lookup_in_flight_moves_to_the_new_name_servers(origin, tmp_path, started):
+    """A request waits on a name server that never answers; a reload that
+    names another one re-sends the lookup there (evdns suspend and resume),
+    so the request completes instead of failing with a DNS error."""
+    silent, answering = ScriptedNameserver(), ScriptedNameserver("127.0.0.1")
+    silent.silent = True
+    try:
+        dns = '\n[dns]\nhosts_file = false\ntimeout = "30s"\nnameservers = ["127.0.0.1:%d"]\n'
+        text = base_config([origin.port], log_dir=str(tmp_path))
+        p = Proxy(text + dns % silent.port, tmpdir=str(tmp_path))
+        started.append(p)
+        s = connect(p.port, timeout=20)
+        try:
+            url = "http://waiting.portcullis-test.invalid:%d/in-flight" % origin.port
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % url.encode())
+            end = time.monotonic() + 10
+            while silent.queries == 0:  # the lookup is in flight
+                assert time.monotonic() < end, "no query reached the first name server"
+                time.sleep(0.01)
+            rewrite_and_reload(p, text + dns % answering.port)
+            r = Reader(s, 20).read_response()
+            assert r.status == 200, r
+            assert origin.count("/in-flight") == 1 and answering.queries > 0
+        finally:
+            s.close()
+        p.finish()
+    finally:
+        silent.close()
+        answering.close()
