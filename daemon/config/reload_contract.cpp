@@ -50,9 +50,16 @@ std::string value(const Config& c) {
   return text((c.*Section).*Field);
 }
 
+/// Copies the field `Field` of the section `Section` from `from` into `to`.
+template <auto Section, auto Field>
+void keep(Config& to, const Config& from) {
+  (to.*Section).*Field = (from.*Section).*Field;
+}
+
 struct RestartOnlyKey {
   std::string_view path;
   std::string (*value)(const Config&);
+  void (*keep)(Config&, const Config&);
 };
 
 // Each entry says why it cannot change on a reload. Everything else is read
@@ -61,29 +68,46 @@ struct RestartOnlyKey {
 // set by the reload itself (admin.allow, server.max_connections' gauge).
 constexpr std::array kKeys{
     // Bound sockets and threads are created once.
-    RestartOnlyKey{"server.listen", &value<&Config::server, &ServerConfig::listen>},
-    RestartOnlyKey{"server.workers", &value<&Config::server, &ServerConfig::workers>},
+    RestartOnlyKey{"server.listen", &value<&Config::server, &ServerConfig::listen>,
+                   &keep<&Config::server, &ServerConfig::listen>},
+    RestartOnlyKey{"server.workers", &value<&Config::server, &ServerConfig::workers>,
+                   &keep<&Config::server, &ServerConfig::workers>},
     // Privileges are dropped once, after binding; the pid file is locked then.
-    RestartOnlyKey{"server.user", &value<&Config::server, &ServerConfig::user>},
-    RestartOnlyKey{"server.pid_file", &value<&Config::server, &ServerConfig::pidFile>},
+    RestartOnlyKey{"server.user", &value<&Config::server, &ServerConfig::user>,
+                   &keep<&Config::server, &ServerConfig::user>},
+    RestartOnlyKey{"server.pid_file", &value<&Config::server, &ServerConfig::pidFile>,
+                   &keep<&Config::server, &ServerConfig::pidFile>},
     // The store (index, body files, RAM tier, eviction) is opened once.
-    RestartOnlyKey{"cache.enabled", &value<&Config::cache, &CacheConfig::enabled>},
-    RestartOnlyKey{"cache.dir", &value<&Config::cache, &CacheConfig::dir>},
-    RestartOnlyKey{"cache.max_size", &value<&Config::cache, &CacheConfig::maxSize>},
-    RestartOnlyKey{"cache.max_object_size", &value<&Config::cache, &CacheConfig::maxObjectSize>},
-    RestartOnlyKey{"cache.memory_size", &value<&Config::cache, &CacheConfig::memorySize>},
+    RestartOnlyKey{"cache.enabled", &value<&Config::cache, &CacheConfig::enabled>,
+                   &keep<&Config::cache, &CacheConfig::enabled>},
+    RestartOnlyKey{"cache.dir", &value<&Config::cache, &CacheConfig::dir>,
+                   &keep<&Config::cache, &CacheConfig::dir>},
+    RestartOnlyKey{"cache.max_size", &value<&Config::cache, &CacheConfig::maxSize>,
+                   &keep<&Config::cache, &CacheConfig::maxSize>},
+    RestartOnlyKey{"cache.max_object_size", &value<&Config::cache, &CacheConfig::maxObjectSize>,
+                   &keep<&Config::cache, &CacheConfig::maxObjectSize>},
+    RestartOnlyKey{"cache.memory_size", &value<&Config::cache, &CacheConfig::memorySize>,
+                   &keep<&Config::cache, &CacheConfig::memorySize>},
     RestartOnlyKey{"cache.memory_max_object_size",
-                   &value<&Config::cache, &CacheConfig::memoryMaxObjectSize>},
-    RestartOnlyKey{"cache.min_free_disk", &value<&Config::cache, &CacheConfig::minFreeDisk>},
-    RestartOnlyKey{"cache.eviction", &value<&Config::cache, &CacheConfig::eviction>},
-    RestartOnlyKey{"cache.fsync", &value<&Config::cache, &CacheConfig::fsync>},
+                   &value<&Config::cache, &CacheConfig::memoryMaxObjectSize>,
+                   &keep<&Config::cache, &CacheConfig::memoryMaxObjectSize>},
+    RestartOnlyKey{"cache.min_free_disk", &value<&Config::cache, &CacheConfig::minFreeDisk>,
+                   &keep<&Config::cache, &CacheConfig::minFreeDisk>},
+    RestartOnlyKey{"cache.eviction", &value<&Config::cache, &CacheConfig::eviction>,
+                   &keep<&Config::cache, &CacheConfig::eviction>},
+    RestartOnlyKey{"cache.fsync", &value<&Config::cache, &CacheConfig::fsync>,
+                   &keep<&Config::cache, &CacheConfig::fsync>},
     // Log files are opened once (SIGUSR1 reopens the same paths); a format
     // switched mid-file would leave two formats in one file.
-    RestartOnlyKey{"log.access", &value<&Config::log, &LogConfig::access>},
-    RestartOnlyKey{"log.access_format", &value<&Config::log, &LogConfig::accessFormat>},
-    RestartOnlyKey{"log.events", &value<&Config::log, &LogConfig::events>},
+    RestartOnlyKey{"log.access", &value<&Config::log, &LogConfig::access>,
+                   &keep<&Config::log, &LogConfig::access>},
+    RestartOnlyKey{"log.access_format", &value<&Config::log, &LogConfig::accessFormat>,
+                   &keep<&Config::log, &LogConfig::accessFormat>},
+    RestartOnlyKey{"log.events", &value<&Config::log, &LogConfig::events>,
+                   &keep<&Config::log, &LogConfig::events>},
     // The admin listener is bound once (its allow list does apply on reload).
-    RestartOnlyKey{"admin.listen", &value<&Config::admin, &AdminConfig::listen>},
+    RestartOnlyKey{"admin.listen", &value<&Config::admin, &AdminConfig::listen>,
+                   &keep<&Config::admin, &AdminConfig::listen>},
 };
 
 }  // namespace
@@ -122,6 +146,12 @@ std::vector<std::string> restartOnlyChanges(const std::vector<KeyValue>& running
 
 std::vector<std::string> restartOnlyChanges(const Config& running, const Config& reloaded) {
   return restartOnlyChanges(restartOnlyValues(running), restartOnlyValues(reloaded));
+}
+
+Config keepRestartOnly(const Config& reloaded, const Config& running) {
+  Config out = reloaded;
+  for (const auto& k : kKeys) k.keep(out, running);
+  return out;
 }
 
 }  // namespace portcullis::config

@@ -38,4 +38,10 @@ std::vector<std::string> restartOnlyChanges(const std::vector<KeyValue>& running
 /// The same for two configs.
 std::vector<std::string> restartOnlyChanges(const Config& running, const Config& reloaded);
 
+/// `reloaded` with every restart-only key set back to its value in
+/// `running`: the snapshot a reload puts in force, so that nothing that
+/// reads a restart-only key from a snapshot ever sees a value the daemon
+/// does not run with.
+Config keepRestartOnly(const Config& reloaded, const Config& running);
+
 }  // namespace portcullis::config

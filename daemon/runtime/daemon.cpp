@@ -283,7 +283,10 @@ void Daemon::reload() {
   auto restartRequired = config::restartOnlyChanges(*startup_, *loaded.config);
   std::string restartText;
   for (const auto& key : restartRequired) restartText += (restartText.empty() ? "" : ", ") + key;
-  config_ = config::withBoundEndpoints(*loaded.config, boundEndpoints());
+  // The snapshot in force keeps the running values of those keys, so
+  // nothing that reads one from a snapshot can apply it half-way.
+  config_ = config::withBoundEndpoints(config::keepRestartOnly(*loaded.config, *startup_),
+                                       boundEndpoints());
   // Every request from now on reads the new snapshot; each worker applies
   // [dns] and the upstream pool's idle timeout on its own loop.
   server_->reload(config_);

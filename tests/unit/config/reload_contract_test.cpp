@@ -97,3 +97,20 @@ TEST_CASE("the generated reference marks restart-only keys") {
   const auto live = md.substr(md.find("| `header_timeout` |"));
   CHECK(live.substr(0, live.find('\n')).find("Restart only") == std::string::npos);
 }
+
+TEST_CASE("keepRestartOnly: the snapshot a reload puts in force runs the start-up values") {
+  const Config running = load(configText("header_timeout = \"10s\"", "", "access_format = \"json\"",
+                                         "listen = \"127.0.0.1:3129\""));
+  const Config reloaded =
+      load(configText("header_timeout = \"3s\"", "nameservers = [\"127.0.0.1:5353\"]",
+                      "access_format = \"squid\"", "listen = \"127.0.0.1:4129\""));
+  REQUIRE(restartOnlyChanges(running, reloaded).size() == 2);
+  const Config inForce = keepRestartOnly(reloaded, running);
+  CHECK(restartOnlyChanges(running, inForce).empty());
+  CHECK(inForce.log.accessFormat == LogFormat::kJson);
+  CHECK(inForce.admin.listen == "127.0.0.1:3129");
+  // Live keys take the reloaded value.
+  CHECK(inForce.server.headerTimeout == std::chrono::seconds(3));
+  CHECK(inForce.dns.nameservers == std::vector<std::string>{"127.0.0.1:5353"});
+  CHECK(inForce.policy == reloaded.policy);
+}
