@@ -34,6 +34,11 @@ class OriginHandler(BaseHTTPRequestHandler):
         # delayed ACKs add 40 ms to every keep-alive request.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def finish(self):
+        super().finish()
+        with self.server.lock:  # the connection is over (the client closed it)
+            self.server.closed = getattr(self.server, "closed", 0) + 1
+
     def _count(self):
         with self.server.lock:
             path = urlsplit(self.path).path
@@ -188,6 +193,11 @@ class Origin:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def closed_connections(self):
+        with self.httpd.lock:
+            return getattr(self.httpd, "closed", 0)
 
     def count(self, path):
         with self.httpd.lock:

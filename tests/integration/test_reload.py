@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 from harness import BIN, Proxy, Reader, ScriptedNameserver, base_config, connect
@@ -150,3 +151,45 @@ def test_a_lookup_in_flight_moves_to_the_new_name_servers(origin, tmp_path, star
     finally:
         silent.close()
         answering.close()
+
+
+def test_reload_applies_the_admin_allow_list(origin, tmp_path, started):
+    text = base_config([origin.port], log_dir=str(tmp_path))
+    assert text.count('[admin]\nlisten = "127.0.0.1:0"') == 1
+    p = Proxy(text, tmpdir=str(tmp_path))
+    started.append(p)
+    assert status_json(p)["reloads"]["success"] == 0
+    closed = text.replace('[admin]\nlisten = "127.0.0.1:0"',
+                          '[admin]\nlisten = "127.0.0.1:0"\nallow = ["192.0.2.0/24"]')
+    ev = rewrite_and_reload(p, closed)
+    assert ev["restart_required"] == "", ev
+    try:
+        status_json(p)
+        raise AssertionError("the admin listener still answers 127.0.0.1")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403
+    p.finish()
+
+
+def test_reload_applies_upstream_idle_timeout_to_idle_pooled_connections(origin, tmp_path,
+                                                                           started):
+    """A pooled connection idle under a 1 h timeout is closed soon after a
+    reload lowers upstream_idle_timeout: the worker re-arms its idle timers."""
+    text = base_config([origin.port], log_dir=str(tmp_path))
+    text = text.replace("workers = 1\n", "workers = 1\nupstream_idle_timeout = \"%s\"\n", 1)
+    assert "upstream_idle_timeout" in text
+    p = Proxy(text % "1h", tmpdir=str(tmp_path))
+    started.append(p)
+    s = connect(p.port)
+    try:
+        assert ask(s, origin.url("/pooled")).status == 200
+    finally:
+        s.close()
+    p.access_lines(1)  # the exchange is over: its upstream connection is idle in the pool
+    assert origin.closed_connections == 0
+    rewrite_and_reload(p, text % "100ms")
+    end = time.monotonic() + 5
+    while origin.closed_connections == 0:
+        assert time.monotonic() < end, "the idle upstream connection was kept"
+        time.sleep(0.02)
+    p.finish()
