@@ -10,6 +10,7 @@ import urllib.request
 
 from harness import BIN, Proxy, Reader, ScriptedNameserver, base_config, connect
 from origin import Origin
+from test_observability import chromium, console_problems
 
 
 def cli(*args, timeout=30):
@@ -98,6 +99,11 @@ def test_restart_only_changes_are_reported_everywhere(origin, tmp_path, started)
     r = cli("status", "--admin", p.admin)
     assert r.returncode == 0, r.stderr
     assert "restart needed" in r.stdout and "server.listen, log.access" in r.stdout, r.stdout
+    page = chromium(tmp_path, ["--dump-dom"], "http://%s/" % p.admin)
+    dom = page.stdout.decode()
+    assert '<div class="alert" id="restart">' in dom, dom[:2000]  # no longer hidden
+    assert '<span id="restart-keys">server.listen, log.access</span>' in dom
+    assert console_problems(page.stderr) == []
     # Still serving on the start-up address, logging to the start-up file.
     s = connect(p.port)
     try:
