@@ -122,7 +122,8 @@ std::string renderStatusText(const StatsSnapshot& s) {
   if (!s.restartRequired.empty()) {
     std::string keys;
     for (const auto& key : s.restartRequired) keys += (keys.empty() ? "" : ", ") + key;
-    line("restart needed", "for " + terminalSafe(keys) + " (changed, still the start-up value)");
+    line("restart", "needed for " + terminalSafe(keys) +
+                        " (changed in the config; a reload keeps the running value)");
   }
   std::string blocked;
   for (const auto& b : s.blockedClients)
