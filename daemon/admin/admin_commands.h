@@ -30,6 +30,16 @@ std::optional<std::string> resolveAdminAddress(const AdminTarget& target, std::o
 int runStatus(const AdminTarget& target, const StatusOptions& options, std::ostream& out,
               std::ostream& err);
 
+/// `portcullis validate -c FILE --against-running`: validates FILE like
+/// `validate`, then asks the running daemon (found like `status`) for the
+/// values its restart-only keys run with (GET /status?format=restart-only)
+/// and prints each one FILE changes: a reload would report it in
+/// `restart_required` and keep the running value. Exit code: validate's when
+/// FILE is invalid, else 0 (whether or not a restart is needed), 1 when the
+/// daemon cannot be asked, 2 when its address cannot be found.
+int runValidateAgainstRunning(const AdminTarget& target, bool strict, std::ostream& out,
+                              std::ostream& err);
+
 /// `portcullis unblock IP`: POST /unblock?ip=IP. Exit code 0 unblocked,
 /// 1 not blocked or the daemon could not be reached, 2 bad arguments.
 int runUnblock(const AdminTarget& target, const std::string& ip, std::ostream& out,

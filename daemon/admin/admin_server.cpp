@@ -322,6 +322,9 @@ void AdminServer::serveStatus(evhttp_request* req, const std::string& query) {
   StatsSnapshot snap = stats_.snapshot(std::chrono::system_clock::now());
   snap.lastSeq = lastSeq;
   if (format == "text") return replyText(req, 200, "OK", renderStatusText(snap));
+  if (format == "restart-only") {
+    return replyText(req, 200, "OK", renderRestartOnly(stats_.restartOnlyValues()));
+  }
   if (!format.empty() && format != "json")
     return replyText(req, 400, "Bad Request", "bad format\n");
   reply(req, 200, "OK", "application/json", renderStatusJson(snap, recent, stats_.history()));

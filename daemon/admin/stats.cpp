@@ -118,14 +118,29 @@ void Stats::dnsFailure() noexcept {
   dnsFailures_.fetch_add(1, kRelaxed);
 }
 
-void Stats::reloadFinished(bool ok, std::string_view diagnostics) noexcept {
-  (ok ? reloadsOk_ : reloadsFailed_).fetch_add(1, kRelaxed);
-  lastReloadOk_.store(ok ? 1 : 0, kRelaxed);
+void Stats::reloadFinished(bool ok, std::string_view diagnostics,
+                           std::vector<std::string> restartRequired, SystemTime when) noexcept {
   try {
     std::lock_guard lock(mu_);
     lastReloadError_ = ok ? std::string() : std::string(diagnostics);
-  } catch (...) {  // out of memory: the counters above are still right
+    lastReloadTime_ = when;
+    if (ok) restartRequired_ = std::move(restartRequired);
+  } catch (...) {  // out of memory: the counters below are still right
   }
+  // Counted last: whoever sees the count move (`portcullis reload` polls
+  // it) also sees the outcome above.
+  lastReloadOk_.store(ok ? 1 : 0, kRelaxed);
+  (ok ? reloadsOk_ : reloadsFailed_).fetch_add(1, std::memory_order_release);
+}
+
+void Stats::setRestartOnlyValues(std::vector<std::pair<std::string, std::string>> values) {
+  std::lock_guard lock(mu_);
+  restartOnly_ = std::move(values);
+}
+
+std::vector<std::pair<std::string, std::string>> Stats::restartOnlyValues() const {
+  std::lock_guard lock(mu_);
+  return restartOnly_;
 }
 
 void Stats::setCacheLimit(uint64_t maxSize) noexcept {
@@ -232,6 +247,8 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
     for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
     s.lastSeq = seq_;
     if (s.lastReloadOk == 0) s.lastReloadError = lastReloadError_;
+    s.lastReloadTime = lastReloadTime_;
+    s.restartRequired = restartRequired_;
     blocked = blockedSource_;
   }
   if (blocked) s.blockedClients = blocked();

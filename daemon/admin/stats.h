@@ -81,6 +81,10 @@ struct StatsSnapshot {
   uint64_t reloadsFailed = 0;
   int lastReloadOk = -1;        ///< -1 none yet, 0 failed, 1 succeeded
   std::string lastReloadError;  ///< the failed reload's diagnostics; "" unless lastReloadOk == 0
+  SystemTime lastReloadTime{};  ///< when the last reload finished; epoch when none yet
+  /// Restart-only keys the config in force changed since start-up (from the
+  /// last successful reload: a failed one changes nothing), schema order.
+  std::vector<std::string> restartRequired;
   std::vector<BlockedClient> blockedClients;  ///< by the abuse guard, soonest unblocked first
   std::vector<double> loopLagMs;              ///< per worker
   std::vector<std::pair<std::string, log::SinkCounters>> logs;
@@ -109,7 +113,16 @@ class Stats {
   void upstreamError() noexcept;
   void dnsFailure() noexcept;
   /// `diagnostics`: the config errors that made a reload fail, one per line.
-  void reloadFinished(bool ok, std::string_view diagnostics = {}) noexcept;
+  /// `restartRequired`: after a successful reload, the restart-only keys
+  /// whose new value waits for a restart (a failed reload keeps the last).
+  void reloadFinished(bool ok, std::string_view diagnostics = {},
+                      std::vector<std::string> restartRequired = {},
+                      SystemTime when = std::chrono::system_clock::now()) noexcept;
+  /// The restart-only keys and their values as the daemon runs them
+  /// (config::restartOnlyValues of the start-up config), for
+  /// `portcullis validate --against-running`.
+  void setRestartOnlyValues(std::vector<std::pair<std::string, std::string>> values);
+  std::vector<std::pair<std::string, std::string>> restartOnlyValues() const;
   void setConnectionLimit(uint64_t limit) noexcept;
   /// The cache's [cache] max_size, shown beside its use; 0 = cache off.
   void setCacheLimit(uint64_t maxSize) noexcept;
@@ -169,6 +182,9 @@ class Stats {
   HistoryPoint lastSample_;                                         // guarded by mu_
   std::vector<std::pair<std::string, const log::LogSink*>> sinks_;  // guarded by mu_
   std::string lastReloadError_;                                     // guarded by mu_
+  SystemTime lastReloadTime_{};                                     // guarded by mu_
+  std::vector<std::string> restartRequired_;                        // guarded by mu_
+  std::vector<std::pair<std::string, std::string>> restartOnly_;    // guarded by mu_
   std::function<std::vector<BlockedClient>()> blockedSource_;       // guarded by mu_
 
   void countDenial(std::string_view rule);  // needs mu_
@@ -185,6 +201,10 @@ std::string renderStatusJson(const StatsSnapshot& s,
 
 /// The denial counts, most frequent first (ties by name).
 std::vector<std::pair<std::string, uint64_t>> denialsByCount(const StatsSnapshot& s);
+
+/// `/status?format=restart-only`: one line per restart-only key, the key,
+/// a space and its value as a JSON string (`server.listen "127.0.0.1:3128"`).
+std::string renderRestartOnly(const std::vector<std::pair<std::string, std::string>>& values);
 
 /// The figures as aligned plain text for `portcullis status`.
 std::string renderStatusText(const StatsSnapshot& s);

@@ -215,6 +215,13 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   else
     reloads.field("last_ok", s.lastReloadOk == 1);
   reloads.optional("last_error", s.lastReloadError);
+  if (s.lastReloadOk < 0)
+    reloads.null("last_time");
+  else
+    reloads.field("last_time", log::formatTimestamp(s.lastReloadTime));
+  log::JsonArray restartRequired;
+  for (const auto& key : s.restartRequired) restartRequired.value(key);
+  reloads.raw("restart_required", restartRequired.finish());
   log::JsonArray blocked;
   for (const auto& b : s.blockedClients) {
     log::JsonObject one;

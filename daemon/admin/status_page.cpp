@@ -48,6 +48,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <header><h1>Portcullis</h1><span class="meta" id="meta">connecting&hellip;</span><span id="state"></span></header>
 <main>
 <div class="alert" id="reload" hidden><b>The last reload FAILED: the previous configuration is still in force.</b><pre id="reload-error"></pre></div>
+<div class="alert" id="restart" hidden><b>Restart required:</b> the configuration changes <span id="restart-keys"></span>, which keep their start-up value until a restart (last reload <span id="restart-time"></span>).</div>
 <div class="grid" id="cards"></div>
 <div class="cols">
 <div><h2>Denials by rule</h2>
@@ -156,6 +157,10 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
     const failed = st.reloads.last_ok === false;
     $("reload").hidden = !failed;
     $("reload-error").textContent = failed ? (st.reloads.last_error || "") : "";
+    const pending = st.reloads.restart_required || [];
+    $("restart").hidden = pending.length === 0;
+    $("restart-keys").textContent = pending.join(", ");
+    $("restart-time").textContent = st.reloads.last_time || "";
   }
   function renderRecent(st) {
     const rows = st.recent.slice(-50).reverse().map((e) => {

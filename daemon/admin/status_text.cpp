@@ -56,6 +56,17 @@ std::vector<std::string> splitLines(const std::string& text) {
 
 }  // namespace
 
+std::string renderRestartOnly(const std::vector<std::pair<std::string, std::string>>& values) {
+  std::string out;
+  for (const auto& [key, value] : values) {
+    out += key;
+    out += ' ';
+    log::appendQuoted(out, value);
+    out += '\n';
+  }
+  return out;
+}
+
 std::string renderStatusText(const StatsSnapshot& s) {
   constexpr const char* kClassNames[kStatusClasses] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
   std::string out;
@@ -103,9 +114,17 @@ std::string renderStatusText(const StatsSnapshot& s) {
                  100.0 * static_cast<double>(s.cacheBytes) / static_cast<double>(s.cacheMaxSize),
                  s.cacheObjects));
   line("reloads",
-       fmt::format("{} ok, {} failed{}", s.reloadsOk, s.reloadsFailed,
+       fmt::format("{} ok, {} failed{}{}", s.reloadsOk, s.reloadsFailed,
+                   s.lastReloadOk < 0 ? std::string()
+                                      : ", last at " + log::formatTimestamp(s.lastReloadTime),
                    s.lastReloadOk == 0 ? " (last one FAILED: old config in force)" : ""));
   for (const std::string& diag : splitLines(s.lastReloadError)) line("", terminalSafe(diag));
+  if (!s.restartRequired.empty()) {
+    std::string keys;
+    for (const auto& key : s.restartRequired) keys += (keys.empty() ? "" : ", ") + key;
+    line("restart", "needed for " + terminalSafe(keys) +
+                        " (changed in the config; a reload keeps the running value)");
+  }
   std::string blocked;
   for (const auto& b : s.blockedClients)
     blocked += fmt::format(", {} ({} left)", terminalSafe(b.client), humanDuration(b.secondsLeft));

@@ -8,61 +8,106 @@ namespace portcullis::config {
 
 namespace {
 
-bool sameListen(const Config& a, const Config& b) {
-  if (a.server.listen.size() != b.server.listen.size()) return false;
-  for (size_t i = 0; i < a.server.listen.size(); ++i) {
-    if (a.server.listen[i].text != b.server.listen[i].text) return false;
+// One line of text per value type the restart-only keys use.
+std::string text(const std::string& v) {
+  return v;
+}
+std::string text(bool v) {
+  return v ? "true" : "false";
+}
+std::string text(unsigned v) {
+  return std::to_string(v);
+}
+std::string text(uint64_t v) {
+  return std::to_string(v);
+}
+std::string text(const std::vector<ListenAddress>& v) {
+  std::string out;
+  for (const auto& a : v) out += (out.empty() ? "" : ", ") + a.text;
+  return out;
+}
+std::string text(EvictionPolicy v) {
+  return v == EvictionPolicy::kLru ? "lru" : "s3fifo";
+}
+std::string text(FsyncPolicy v) {
+  return v == FsyncPolicy::kAlways ? "always" : "never";
+}
+std::string text(LogFormat v) {
+  switch (v) {
+    case LogFormat::kSquid:
+      return "squid";
+    case LogFormat::kCombined:
+      return "combined";
+    case LogFormat::kJson:
+      break;
   }
-  return true;
+  return "json";
 }
 
-/// The field `Field` of the section `Section` is the same in both configs.
+/// The field `Field` of the section `Section`, as text.
 template <auto Section, auto Field>
-bool same(const Config& a, const Config& b) {
-  return (a.*Section).*Field == (b.*Section).*Field;
+std::string value(const Config& c) {
+  return text((c.*Section).*Field);
+}
+
+/// Copies the field `Field` of the section `Section` from `from` into `to`.
+template <auto Section, auto Field>
+void keep(Config& to, const Config& from) {
+  (to.*Section).*Field = (from.*Section).*Field;
 }
 
 struct RestartOnlyKey {
   std::string_view path;
-  bool (*same)(const Config&, const Config&);
+  std::string (*value)(const Config&);
+  void (*keep)(Config&, const Config&);
 };
 
-// Each entry says why it cannot change on a reload.
+// Each entry says why it cannot change on a reload. Everything else is read
+// per request from the request's snapshot, or pushed to every worker on
+// reload ([dns], server.upstream_idle_timeout: Worker::applySettings), or
+// set by the reload itself (admin.allow, server.max_connections' gauge).
 constexpr std::array kKeys{
     // Bound sockets and threads are created once.
-    RestartOnlyKey{"server.listen", &sameListen},
-    RestartOnlyKey{"server.workers", &same<&Config::server, &ServerConfig::workers>},
-    // Each worker's upstream pool is built once, with its idle timer.
-    RestartOnlyKey{"server.upstream_idle_timeout",
-                   &same<&Config::server, &ServerConfig::upstreamIdleTimeout>},
+    RestartOnlyKey{"server.listen", &value<&Config::server, &ServerConfig::listen>,
+                   &keep<&Config::server, &ServerConfig::listen>},
+    RestartOnlyKey{"server.workers", &value<&Config::server, &ServerConfig::workers>,
+                   &keep<&Config::server, &ServerConfig::workers>},
     // Privileges are dropped once, after binding; the pid file is locked then.
-    RestartOnlyKey{"server.user", &same<&Config::server, &ServerConfig::user>},
-    RestartOnlyKey{"server.pid_file", &same<&Config::server, &ServerConfig::pidFile>},
-    // Each worker's resolver (and its answer cache) is built at start-up.
-    RestartOnlyKey{"dns.nameservers", &same<&Config::dns, &DnsConfig::nameservers>},
-    RestartOnlyKey{"dns.timeout", &same<&Config::dns, &DnsConfig::timeout>},
-    RestartOnlyKey{"dns.min_ttl", &same<&Config::dns, &DnsConfig::minTtl>},
-    RestartOnlyKey{"dns.max_ttl", &same<&Config::dns, &DnsConfig::maxTtl>},
-    RestartOnlyKey{"dns.negative_ttl", &same<&Config::dns, &DnsConfig::negativeTtl>},
-    RestartOnlyKey{"dns.hosts_file", &same<&Config::dns, &DnsConfig::useHostsFile>},
+    RestartOnlyKey{"server.user", &value<&Config::server, &ServerConfig::user>,
+                   &keep<&Config::server, &ServerConfig::user>},
+    RestartOnlyKey{"server.pid_file", &value<&Config::server, &ServerConfig::pidFile>,
+                   &keep<&Config::server, &ServerConfig::pidFile>},
     // The store (index, body files, RAM tier, eviction) is opened once.
-    RestartOnlyKey{"cache.enabled", &same<&Config::cache, &CacheConfig::enabled>},
-    RestartOnlyKey{"cache.dir", &same<&Config::cache, &CacheConfig::dir>},
-    RestartOnlyKey{"cache.max_size", &same<&Config::cache, &CacheConfig::maxSize>},
-    RestartOnlyKey{"cache.max_object_size", &same<&Config::cache, &CacheConfig::maxObjectSize>},
-    RestartOnlyKey{"cache.memory_size", &same<&Config::cache, &CacheConfig::memorySize>},
+    RestartOnlyKey{"cache.enabled", &value<&Config::cache, &CacheConfig::enabled>,
+                   &keep<&Config::cache, &CacheConfig::enabled>},
+    RestartOnlyKey{"cache.dir", &value<&Config::cache, &CacheConfig::dir>,
+                   &keep<&Config::cache, &CacheConfig::dir>},
+    RestartOnlyKey{"cache.max_size", &value<&Config::cache, &CacheConfig::maxSize>,
+                   &keep<&Config::cache, &CacheConfig::maxSize>},
+    RestartOnlyKey{"cache.max_object_size", &value<&Config::cache, &CacheConfig::maxObjectSize>,
+                   &keep<&Config::cache, &CacheConfig::maxObjectSize>},
+    RestartOnlyKey{"cache.memory_size", &value<&Config::cache, &CacheConfig::memorySize>,
+                   &keep<&Config::cache, &CacheConfig::memorySize>},
     RestartOnlyKey{"cache.memory_max_object_size",
-                   &same<&Config::cache, &CacheConfig::memoryMaxObjectSize>},
-    RestartOnlyKey{"cache.min_free_disk", &same<&Config::cache, &CacheConfig::minFreeDisk>},
-    RestartOnlyKey{"cache.eviction", &same<&Config::cache, &CacheConfig::eviction>},
-    RestartOnlyKey{"cache.fsync", &same<&Config::cache, &CacheConfig::fsync>},
+                   &value<&Config::cache, &CacheConfig::memoryMaxObjectSize>,
+                   &keep<&Config::cache, &CacheConfig::memoryMaxObjectSize>},
+    RestartOnlyKey{"cache.min_free_disk", &value<&Config::cache, &CacheConfig::minFreeDisk>,
+                   &keep<&Config::cache, &CacheConfig::minFreeDisk>},
+    RestartOnlyKey{"cache.eviction", &value<&Config::cache, &CacheConfig::eviction>,
+                   &keep<&Config::cache, &CacheConfig::eviction>},
+    RestartOnlyKey{"cache.fsync", &value<&Config::cache, &CacheConfig::fsync>,
+                   &keep<&Config::cache, &CacheConfig::fsync>},
     // Log files are opened once (SIGUSR1 reopens the same paths); a format
     // switched mid-file would leave two formats in one file.
-    RestartOnlyKey{"log.access", &same<&Config::log, &LogConfig::access>},
-    RestartOnlyKey{"log.access_format", &same<&Config::log, &LogConfig::accessFormat>},
-    RestartOnlyKey{"log.events", &same<&Config::log, &LogConfig::events>},
+    RestartOnlyKey{"log.access", &value<&Config::log, &LogConfig::access>,
+                   &keep<&Config::log, &LogConfig::access>},
+    RestartOnlyKey{"log.access_format", &value<&Config::log, &LogConfig::accessFormat>,
+                   &keep<&Config::log, &LogConfig::accessFormat>},
+    RestartOnlyKey{"log.events", &value<&Config::log, &LogConfig::events>,
+                   &keep<&Config::log, &LogConfig::events>},
     // The admin listener is bound once (its allow list does apply on reload).
-    RestartOnlyKey{"admin.listen", &same<&Config::admin, &AdminConfig::listen>},
+    RestartOnlyKey{"admin.listen", &value<&Config::admin, &AdminConfig::listen>,
+                   &keep<&Config::admin, &AdminConfig::listen>},
 };
 
 }  // namespace
@@ -80,12 +125,33 @@ std::vector<std::string_view> restartOnlyKeys() {
   return out;
 }
 
-std::vector<std::string> restartOnlyChanges(const Config& running, const Config& reloaded) {
+std::vector<KeyValue> restartOnlyValues(const Config& config) {
+  std::vector<KeyValue> out;
+  for (const auto& k : kKeys) out.emplace_back(std::string(k.path), k.value(config));
+  return out;
+}
+
+std::vector<std::string> restartOnlyChanges(const std::vector<KeyValue>& running,
+                                            const std::vector<KeyValue>& reloaded) {
   std::vector<std::string> changed;
-  for (const auto& k : kKeys) {
-    if (!k.same(running, reloaded)) changed.emplace_back(k.path);
+  for (const auto& [key, was] : running) {
+    bool same = false;
+    for (const auto& [otherKey, now] : reloaded) {
+      if (otherKey == key) same = was == now;
+    }
+    if (!same) changed.push_back(key);
   }
   return changed;
+}
+
+std::vector<std::string> restartOnlyChanges(const Config& running, const Config& reloaded) {
+  return restartOnlyChanges(restartOnlyValues(running), restartOnlyValues(reloaded));
+}
+
+Config keepRestartOnly(const Config& reloaded, const Config& running) {
+  Config out = reloaded;
+  for (const auto& k : kKeys) k.keep(out, running);
+  return out;
 }
 
 }  // namespace portcullis::config

@@ -43,6 +43,36 @@ Resolver::Resolver(event_base* base, const config::DnsConfig& config, size_t max
   if (config.useHostsFile) hosts_ = loadHostsFile("/etc/hosts");
 }
 
+void Resolver::reconfigure(const config::DnsConfig& config) {
+  const bool changed =
+      config.nameservers != config_.nameservers || config.timeout != config_.timeout ||
+      config.minTtl != config_.minTtl || config.maxTtl != config_.maxTtl ||
+      config.negativeTtl != config_.negativeTtl || config.useHostsFile != config_.useHostsFile;
+  if (dns_ && config.nameservers != config_.nameservers) useNameservers(config);
+  if (dns_ && config.timeout != config_.timeout) {
+    // Read for each transmission: queries sent from now on wait this long.
+    auto seconds = std::to_string(std::max<int64_t>(1, config.timeout.count() / 1000));
+    evdns_base_set_option(dns_.get(), "timeout:", seconds.c_str());
+  }
+  // Re-read on every reload, so an edited /etc/hosts applies like the config.
+  hosts_ = config.useHostsFile ? loadHostsFile("/etc/hosts") : HostsTable{};
+  if (changed) cache_ = DnsCache(cache_.maxEntries());
+  config_ = config;
+}
+
+void Resolver::useNameservers(const config::DnsConfig& config) {
+  // Suspending moves the lookups in flight back to evdns' waiting queue;
+  // resume() sends them again, to the new servers.
+  evdns_base_clear_nameservers_and_suspend(dns_.get());
+  if (config.nameservers.empty()) {
+    // Only the nameserver lines: search and options stay as they were.
+    evdns_base_resolv_conf_parse(dns_.get(), DNS_OPTION_NAMESERVERS, "/etc/resolv.conf");
+  } else {
+    for (const auto& ns : config.nameservers) evdns_base_nameserver_ip_add(dns_.get(), ns.c_str());
+  }
+  evdns_base_resume(dns_.get());
+}
+
 Resolver::~Resolver() {
   // Pending queries are failed by evdns_base_free; their callbacks must not
   // touch this object any more.

@@ -37,6 +37,13 @@ class Resolver final : public HostResolver {
   std::optional<DnsAnswer> resolve(const std::string& host, Callback cb, uint64_t& ticket) override;
   void cancel(uint64_t ticket) override;
 
+  /// Applies a reloaded [dns] on this worker's loop thread: name servers
+  /// (lookups in flight are suspended, then re-sent to the new servers, not
+  /// dropped), timeout, TTL clamps, and the hosts file (re-read when on).
+  /// When any [dns] value changed the answer cache is emptied, so no answer
+  /// from an old server or under an old clamp is served after the reload.
+  void reconfigure(const config::DnsConfig& config);
+
   uint64_t failures() const { return failures_; }
   /// Frees expired cached answers (the worker calls it once a second).
   void sweepCache() { cache_.sweep(std::chrono::steady_clock::now()); }
@@ -60,6 +67,7 @@ class Resolver final : public HostResolver {
   static void onDnsAnswer(int result, char type, int count, int ttl, void* addresses,
                           void* arg) noexcept;
   void finish(Pending* pending);
+  void useNameservers(const config::DnsConfig& config);
 
   event_base* base_;
   config::DnsConfig config_;

@@ -50,7 +50,8 @@ void Server::start() {
 }
 
 void Server::reload(std::shared_ptr<const config::Config> config) {
-  config_.store(std::move(config));
+  config_.store(config);
+  for (auto& w : workers_) w->applySettings(config);
 }
 
 void Server::noteCacheStorage(const Error* failure) {

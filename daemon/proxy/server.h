@@ -53,7 +53,8 @@ class Server {
 
   /// Starts the worker threads; returns at once.
   void start();
-  /// Swaps the config for new transactions; in-flight ones keep theirs.
+  /// Swaps the config for new transactions (in-flight ones keep theirs)
+  /// and pushes it to every worker (Worker::applySettings). Any thread.
   void reload(std::shared_ptr<const config::Config> config);
   /// Stops accepting; in-flight requests get `grace` to finish. Returns at once.
   void beginShutdown();

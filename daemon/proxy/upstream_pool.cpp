@@ -54,6 +54,15 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
   ++idleCount_;
 }
 
+void UpstreamPool::setIdleTimeout(std::chrono::milliseconds t) {
+  if (t == idleTimeout_) return;
+  idleTimeout_ = t;
+  const timeval tv = toTimeval(idleTimeout_);
+  for (auto& [key, list] : idle_) {
+    for (auto& conn : list) bufferevent_set_timeouts(conn->bev.get(), &tv, nullptr);
+  }
+}
+
 void UpstreamPool::clear() {
   idle_.clear();
   idleCount_ = 0;

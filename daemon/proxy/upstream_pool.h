@@ -34,7 +34,9 @@ class UpstreamPool {
   std::unique_ptr<UpstreamConnection> acquire(const net::SocketAddress& address);
   /// Returns a connection whose last response was completely read.
   void release(std::unique_ptr<UpstreamConnection> conn);
-  void setIdleTimeout(std::chrono::milliseconds t) { idleTimeout_ = t; }
+  /// A reloaded [server] upstream_idle_timeout: connections idle now get
+  /// the new timeout from this moment, later ones from their release.
+  void setIdleTimeout(std::chrono::milliseconds t);
   size_t idleCount() const { return idleCount_; }
   void clear();
 

@@ -41,6 +41,7 @@ Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
   pool_ = std::make_unique<UpstreamPool>(base_.get(), config->server.upstreamIdleTimeout, 64);
   buildContext();
   shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
+  settingsEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onSettingsEvent, this));
   reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
   graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
   lagProbe_.reset(evtimer_new(base_.get(), &Worker::onLagProbe, this));
@@ -92,6 +93,32 @@ void Worker::start() {
 
 void Worker::requestShutdown() {
   event_active(shutdownEvent_.get(), 0, 0);
+}
+
+void Worker::applySettings(std::shared_ptr<const config::Config> config) {
+  {
+    std::lock_guard lock(settingsMu_);
+    pendingSettings_ = std::move(config);
+  }
+  event_active(settingsEvent_.get(), 0, 0);
+}
+
+void Worker::onSettingsEvent(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  try {
+    std::shared_ptr<const config::Config> config;
+    {
+      std::lock_guard lock(self->settingsMu_);
+      config = std::move(self->pendingSettings_);
+    }
+    if (!config) return;
+    // Like Envoy's per-worker push: the worker's own objects change on its
+    // own thread, never from the signal thread.
+    self->resolver_->reconfigure(config->dns);
+    self->pool_->setIdleTimeout(config->server.upstreamIdleTimeout);
+  } catch (...) {
+    // Never let an exception out of a libevent callback.
+  }
 }
 
 void Worker::join() {

@@ -4,11 +4,13 @@
 // live and die on this thread only.
 
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "daemon/base/unique_handle.h"
+#include "daemon/config/config.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/proxy_context.h"
@@ -29,6 +31,11 @@ class Worker {
   void start();
   /// Thread-safe: asks the loop to stop accepting and drain.
   void requestShutdown();
+  /// Thread-safe: hands a reloaded snapshot to this worker. Its loop thread
+  /// then applies the settings the worker owns (resolver, upstream pool),
+  /// all at once, before any event that comes after; requests read the
+  /// rest from their own snapshot. Only the newest pending snapshot is applied.
+  void applySettings(std::shared_ptr<const config::Config> config);
   void join();
 
   Server& server() { return server_; }
@@ -45,6 +52,7 @@ class Worker {
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
                        void* arg) noexcept;
   static void onShutdownEvent(evutil_socket_t, short, void* arg) noexcept;
+  static void onSettingsEvent(evutil_socket_t, short, void* arg) noexcept;
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
@@ -65,6 +73,9 @@ class Worker {
   SystemClock clock_;
   ProxyContext context_;
   net::EventPtr shutdownEvent_;
+  net::EventPtr settingsEvent_;
+  std::mutex settingsMu_;
+  std::shared_ptr<const config::Config> pendingSettings_;  // guarded by settingsMu_
   net::EventPtr reapEvent_;
   net::EventPtr graceTimer_;
   net::EventPtr lagProbe_;  ///< fires every second; lateness = loop lag

@@ -413,6 +413,8 @@ class ScriptedNameserver:
         self.port = self.sock.getsockname()[1]
         self.address = address  # may be changed between requests: the name moved
         self.failing = False
+        self.silent = False  # queries are counted but never answered
+        self.queries = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -435,7 +437,9 @@ class ScriptedNameserver:
         while not self.stop.is_set():
             try:
                 query, peer = self.sock.recvfrom(4096)
-                self.sock.sendto(self._answer(query), peer)
+                self.queries += 1
+                if not self.silent:
+                    self.sock.sendto(self._answer(query), peer)
             except (socket.timeout, OSError, IndexError, struct.error):
                 continue
 

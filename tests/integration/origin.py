@@ -34,6 +34,11 @@ class OriginHandler(BaseHTTPRequestHandler):
         # delayed ACKs add 40 ms to every keep-alive request.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def finish(self):
+        super().finish()
+        with self.server.lock:  # the connection is over (the client closed it)
+            self.server.closed = getattr(self.server, "closed", 0) + 1
+
     def _count(self):
         with self.server.lock:
             path = urlsplit(self.path).path
@@ -177,8 +182,9 @@ class OriginHandler(BaseHTTPRequestHandler):
 
 
 class Origin:
-    def __init__(self):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), OriginHandler)
+    def __init__(self, host="127.0.0.1", port=0):
+        self.host = host
+        self.httpd = ThreadingHTTPServer((host, port), OriginHandler)
         self.httpd.daemon_threads = True
         self.httpd.counts = {}
         self.httpd.requests = []
@@ -187,6 +193,11 @@ class Origin:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def closed_connections(self):
+        with self.httpd.lock:
+            return getattr(self.httpd, "closed", 0)
 
     def count(self, path):
         with self.httpd.lock:
@@ -202,7 +213,7 @@ class Origin:
             return self.httpd.finished.get(path)
 
     def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "http://%s:%d%s" % (self.host, self.port, path)
 
     def close(self):
         self.httpd.shutdown()

@@ -58,3 +58,25 @@ def test_portcullis_8_lists_every_subcommand():
 def test_version_names_the_release():
     out = run("--version")
     assert out.startswith("portcullis ")
+
+
+def test_readme_reload_section_lists_exactly_the_restart_only_keys():
+    """The list in "What a reload applies" is the schema's: every key whose
+    generated reference row says *Restart only.*, and no other."""
+    markdown = run("config-reference", "--format=markdown")
+    marked = []
+    section = None
+    for line in markdown.splitlines():
+        m = re.match(r"^### \[\[?([a-z_.<>]+)\]?\]", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.match(r"^\| `([^`]+)` \|", line)
+        if m and section and "*Restart only.*" in line:
+            marked.append(section + "." + m.group(1))
+    with open(os.path.join(SOURCE_DIR, "README.md")) as f:
+        readme = f.read()
+    begin = readme.index("<!-- restart-only:begin -->") + len("<!-- restart-only:begin -->")
+    listed = re.findall(r"`([a-z_.]+)`", readme[begin:readme.index("<!-- restart-only:end -->")])
+    assert len(marked) > 10
+    assert listed == marked, "README reload section: list exactly %s" % ", ".join(marked)

@@ -4,8 +4,8 @@
 #     libevent, OpenSSL, SQLite or toml++, and only the pure modules below them;
 #   - cache/ includes nothing of daemon/ but daemon/base and daemon/http, and
 #     only cache/index touches SQLite;
-#   - only daemon/net, daemon/proxy, daemon/admin, daemon/tls and daemon/main.cpp
-#     touch libevent or OpenSSL.
+#   - only daemon/net, daemon/proxy, daemon/admin, daemon/tls, daemon/runtime and
+#     daemon/main.cpp touch libevent or OpenSSL.
 # Usage: check-layers.sh [SOURCE_ROOT]   (prints every violation, exit 1 if any)
 set -u
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -66,7 +66,8 @@ if [ -n "$top_cache" ]; then
     grep -Eq '<(event2/|openssl/|sqlite3\.h)' <<<"$line" && violation "$where" "cache facade: ${line#*#}"
   done < <(includes $top_cache)
 fi
-# Outside daemon/net, daemon/proxy, daemon/admin, daemon/tls and main.cpp: no libevent/OpenSSL.
+# Outside daemon/net, daemon/proxy, daemon/admin, daemon/tls, daemon/runtime and main.cpp:
+# no libevent/OpenSSL.
 for d in daemon/config daemon/log daemon/audit daemon/os; do
   check "$d" "daemon/ acl/ cache/ portcullis_" '^<(event2/|openssl/)'
 done

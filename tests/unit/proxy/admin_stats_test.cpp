@@ -370,3 +370,45 @@ TEST_CASE("exchanges are counted by why they ended") {
   CHECK(prom.find("portcullis_exchanges_total{termination=\"denied_by_rule\"} 1") !=
         std::string::npos);
 }
+
+TEST_CASE("the last reload's restart_required, time and outcome in /status and the text view") {
+  Stats s(kT0);
+  SUBCASE("no reload yet: null time, nothing pending") {
+    const auto v = JsonReader::parse(renderStatusJson(s.snapshot(kT0), {}, {}));
+    CHECK(v.at("reloads").at("last_time").type == JsonValue::Type::kNull);
+    CHECK(v.at("reloads").at("restart_required").array.empty());
+    CHECK(renderStatusText(s.snapshot(kT0)).find("restart") == std::string::npos);
+  }
+  SUBCASE("a reload that changed restart-only keys, then a failed one") {
+    s.reloadFinished(true, {}, {"server.listen", "log.access"}, kT0 + std::chrono::seconds(5));
+    s.reloadFinished(false, "t.toml:1:1: error: x", {}, kT0 + std::chrono::seconds(9));
+    const auto snap = s.snapshot(kT0 + std::chrono::seconds(10));
+    const auto v = JsonReader::parse(renderStatusJson(snap, {}, {}));
+    const auto& reloads = v.at("reloads");
+    // A failed reload changes nothing that runs: what waits for a restart stays.
+    REQUIRE(reloads.at("restart_required").array.size() == 2);
+    CHECK(reloads.at("restart_required").array[0].string == "server.listen");
+    CHECK(reloads.at("restart_required").array[1].string == "log.access");
+    CHECK(reloads.at("last_ok").boolean == false);
+    CHECK(reloads.at("last_time").string ==
+          portcullis::log::formatTimestamp(kT0 + std::chrono::seconds(9)));
+    const std::string text = renderStatusText(snap);
+    CHECK(text.find("restart       needed for server.listen, log.access (") != std::string::npos);
+    CHECK(text.find("last at " + portcullis::log::formatTimestamp(kT0 + std::chrono::seconds(9))) !=
+          std::string::npos);
+  }
+  SUBCASE("a later reload back to the start-up values clears it") {
+    s.reloadFinished(true, {}, {"server.listen"}, kT0);
+    s.reloadFinished(true, {}, {}, kT0);
+    CHECK(s.snapshot(kT0).restartRequired.empty());
+  }
+}
+
+TEST_CASE("renderRestartOnly: one `key \"value\"` line per key, values JSON-quoted") {
+  Stats s(kT0);
+  s.setRestartOnlyValues(
+      {{"server.listen", "127.0.0.1:3128, [::1]:3128"}, {"log.access", "/var/log/a \"b\"\nc"}});
+  CHECK(renderRestartOnly(s.restartOnlyValues()) ==
+        "server.listen \"127.0.0.1:3128, [::1]:3128\"\n"
+        "log.access \"/var/log/a \\\"b\\\"\\nc\"\n");
+}
