@@ -11,7 +11,10 @@ constexpr size_t kMaxReply = 32u << 20;
 
 Result<HttpReply> parseHttpReply(const std::string& raw) {
   const auto headEnd = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || headEnd == std::string::npos || raw.size() < 12) {
+  // RFC 9112 §4: status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]
+  const auto digit = [&](size_t i) { return std::isdigit(static_cast<unsigned char>(raw[i])); };
+  if (raw.rfind("HTTP/1.", 0) != 0 || headEnd == std::string::npos || headEnd < 12 ||
+      raw[8] != ' ' || !digit(9) || !digit(10) || !digit(11) || (headEnd > 12 && raw[12] != ' ')) {
     return makeError("malformed HTTP response");
   }
   HttpReply r;
