@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "daemon/http/host_port.h"
+
 namespace portcullis::admin {
 
 Result<AdminAddress> AdminAddress::parse(const std::string& text) {
@@ -20,32 +22,16 @@ Result<AdminAddress> AdminAddress::parse(const std::string& text) {
     }
     return a;
   }
-  std::string portText;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return makeError("admin address '" + text + "': expected [v6]:port");
-    }
-    a.host = text.substr(1, close - 1);
-    portText = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos || text.find(':') != colon) {
-      return makeError("admin address '" + text + "': expected ip:port, [v6]:port or unix:/path");
-    }
-    a.host = text.substr(0, colon);
-    portText = text.substr(colon + 1);
+  // The one host:port parser; the admin address is an IP literal, resolved
+  // by nobody, and port 0 lets tests ask for any free port.
+  auto hp =
+      http::parseHostPort(text, {.portRequired = true, .portZeroAllowed = true, .ipOnly = true});
+  if (!hp) {
+    return makeError("admin address '" + text + "': " + hp.error().message +
+                     " (expected ip:port, [v6]:port or unix:/path)");
   }
-  if (portText.empty() || portText.size() > 5 ||
-      portText.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(portText) > 65535) {
-    return makeError("admin address '" + text + "': bad port");
-  }
-  a.port = static_cast<uint16_t>(std::stoul(portText));
-  sockaddr_storage ss{};
-  if (a.toSockaddr(ss) == 0) {
-    return makeError("admin address '" + text + "': host must be an IP address");
-  }
+  a.host = std::move(hp->host);
+  a.port = hp->port;
   return a;
 }
 

@@ -19,6 +19,7 @@
 
 #include "daemon/admin/status_page.h"
 #include "daemon/base/unique_handle.h"
+#include "daemon/http/host_port.h"
 
 namespace portcullis::admin {
 
@@ -74,22 +75,8 @@ void replyText(evhttp_request* req, int code, const char* reason, std::string_vi
 // RFC 9110 §7.2: Host is "uri-host [ : port ]". Only IP literals and
 // "localhost" are accepted, which defeats DNS rebinding against the page.
 bool hostIsLiteral(std::string_view host) {
-  if (host.empty()) return false;
-  std::string name;
-  if (host.front() == '[') {
-    const auto close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    name = std::string(host.substr(1, close - 1));
-    host.remove_prefix(close + 1);
-    if (!host.empty() && host.front() != ':') return false;
-    in6_addr a6{};
-    return inet_pton(AF_INET6, name.c_str(), &a6) == 1;
-  }
-  const auto colon = host.find(':');
-  name = std::string(host.substr(0, colon));
-  if (name == "localhost") return true;
-  in_addr a4{};
-  return inet_pton(AF_INET, name.c_str(), &a4) == 1;
+  const auto hp = http::parseHostPort(host, {.portRequired = false});
+  return hp && (hp->isIpLiteral || hp->host == "localhost");
 }
 
 bool parseSeq(const std::string& text, uint64_t& out) {

@@ -1,111 +1,16 @@
 #include "daemon/admin/status_client.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cctype>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <thread>
 
-#include "daemon/base/unique_handle.h"
-
 namespace portcullis::admin {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-constexpr size_t kMaxReply = 32u << 20;
-
-// Waits for `events` on fd until the deadline; false on timeout or error.
-bool waitFor(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
-
-Result<UniqueFd> connectTo(const AdminAddress& addr, Clock::time_point deadline) {
-  sockaddr_storage ss{};
-  const socklen_t len = addr.toSockaddr(ss);
-  if (len == 0) return makeError("unusable address");
-  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return makeError(std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) return makeError(std::strerror(errno));
-    if (!waitFor(fd.get(), POLLOUT, deadline)) return makeError("connect timed out");
-    int soErr = 0;
-    socklen_t soLen = sizeof soErr;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soErr, &soLen);
-    if (soErr != 0) return makeError(std::strerror(soErr));
-  }
-  return fd;
-}
-
-Result<HttpReply> parseReply(const std::string& raw) {
-  const auto headEnd = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || headEnd == std::string::npos || raw.size() < 12) {
-    return makeError("malformed HTTP response");
-  }
-  HttpReply r;
-  r.status = std::atoi(raw.c_str() + 9);
-  size_t pos = raw.find("\r\n") + 2;
-  while (pos < headEnd) {
-    const auto eol = raw.find("\r\n", pos);
-    const std::string line = raw.substr(pos, eol - pos);
-    const auto colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const auto v = line.find_first_not_of(" \t", colon + 1);
-      r.headers[name] = v == std::string::npos ? "" : line.substr(v);
-    }
-    pos = eol + 2;
-  }
-  r.body = raw.substr(headEnd + 4);
-  return r;
-}
-
-}  // namespace
 
 Result<HttpReply> httpExchange(const AdminAddress& addr, const std::string& request,
                                std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  auto fd = connectTo(addr, deadline);
-  if (!fd) return fd.error();
-  size_t off = 0;
-  while (off < request.size()) {
-    const ssize_t n = ::send(fd->get(), request.data() + off, request.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!waitFor(fd->get(), POLLOUT, deadline)) return makeError("send timed out");
-    } else {
-      return makeError(std::string("send: ") + std::strerror(errno));
-    }
-  }
-  std::string raw;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
-    if (n > 0) {
-      raw.append(buf, static_cast<size_t>(n));
-      if (raw.size() > kMaxReply) return makeError("response too large");
-    } else if (n == 0) {
-      break;
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (!waitFor(fd->get(), POLLIN, deadline)) return makeError("read timed out");
-    } else {
-      return makeError(std::string("recv: ") + std::strerror(errno));
-    }
-  }
-  return parseReply(raw);
+  cli::Endpoint to;
+  to.length = addr.toSockaddr(to.storage);
+  if (to.length == 0) return makeError("unusable address");
+  return cli::httpExchange(to, request, timeout);
 }
 
 Result<HttpReply> httpGet(const AdminAddress& addr, const std::string& target,

@@ -1,27 +1,22 @@
 #pragma once
 // `portcullis status`: a blocking client of the admin listener for the
-// terminal. Also the tiny HTTP client the admin tests use.
+// terminal, on the one blocking HTTP client (daemon/cli/http_client.h), which
+// the admin tests use through httpExchange()/httpGet() too.
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <ostream>
 #include <string>
 
 #include "daemon/admin/admin_address.h"
 #include "daemon/base/result.h"
+#include "daemon/cli/http_client.h"
 
 namespace portcullis::admin {
 
-/// A response read to EOF. Header names are lower-cased.
-struct HttpReply {
-  int status = 0;
-  std::map<std::string, std::string> headers;
-  std::string body;
-};
+using cli::HttpReply;
 
-/// Sends `request` (a complete HTTP/1.0 or Connection: close request) to
-/// `addr`, reads the reply to EOF, all within `timeout`; at most 32 MiB.
+/// cli::httpExchange() to the admin listener `addr` (TCP or Unix socket).
 Result<HttpReply> httpExchange(const AdminAddress& addr, const std::string& request,
                                std::chrono::milliseconds timeout);
 

@@ -9,12 +9,18 @@
 #include "daemon/audit/probe_plan.h"
 #include "daemon/audit/report.h"
 #include "daemon/audit/verdict.h"
-#include "daemon/audit/wire.h"
+#include "daemon/cli/blocking_socket.h"
 #include "daemon/config/units.h"
+#include "daemon/http/host_port.h"
 
 namespace portcullis::audit {
 namespace {
 
+using cli::connectTo;
+using cli::Endpoint;
+using cli::ReadEnd;
+using cli::readUntil;
+using cli::sendAll;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kMaxTimeout = std::chrono::minutes(5);
@@ -102,8 +108,8 @@ struct Canaries {
 
 /// Talks to the proxy for one probe; fills `answer` and returns any extra
 /// evidence (what came back through a tunnel).
-std::string exchange(const ProbeSpec& spec, const std::vector<SocketAddress>& proxy,
-                     Deadline deadline, const std::string& token, ProxyAnswer& answer) {
+std::string exchange(const ProbeSpec& spec, const std::vector<Endpoint>& proxy, Deadline deadline,
+                     const std::string& token, ProxyAnswer& answer) {
   auto fd = connectTo(proxy, deadline);
   if (!fd.ok()) {
     answer.kind = ProxyAnswer::Kind::kConnectFailed;
@@ -138,9 +144,8 @@ std::string exchange(const ProbeSpec& spec, const std::vector<SocketAddress>& pr
   return "";
 }
 
-ProbeResult runProbe(const ProbeSpec& spec, const std::vector<SocketAddress>& proxy,
-                     Deadline deadline, milliseconds settle, const Canaries& canaries,
-                     const std::string& token) {
+ProbeResult runProbe(const ProbeSpec& spec, const std::vector<Endpoint>& proxy, Deadline deadline,
+                     milliseconds settle, const Canaries& canaries, const std::string& token) {
   Canary* canary = canaries.of(spec.canary);
   if (canary != nullptr) canary->reset();
   ProxyAnswer answer;
@@ -168,7 +173,7 @@ Result<Canaries> startCanaries(const std::string& token) {
 }  // namespace
 
 int runAudit(const AuditOptions& options, std::ostream& out, std::ostream& err) {
-  auto target = parseHostPort(options.proxy);
+  auto target = http::parseHostPort(options.proxy, {.portRequired = true});
   if (!target.ok()) {
     err << "portcullis audit: --proxy: " << target.error().message << "\n";
     return 2;
@@ -180,7 +185,7 @@ int runAudit(const AuditOptions& options, std::ostream& out, std::ostream& err) 
         << "\n";
     return 2;
   }
-  auto addresses = resolve(*target);
+  auto addresses = cli::resolve(*target);
   if (!addresses.ok()) {
     err << "portcullis audit: " << addresses.error().message << "\n";
     return 2;

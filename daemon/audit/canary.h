@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "daemon/audit/verdict.h"
-#include "daemon/audit/wire.h"
 #include "daemon/base/result.h"
 #include "daemon/base/unique_handle.h"
+#include "daemon/cli/blocking_socket.h"
 
 namespace portcullis::audit {
+
+using cli::Deadline;
+using cli::SteadyClock;
 
 /// How a canary talks.
 enum class CanaryStyle {

@@ -1,7 +1,6 @@
 #include "daemon/config/commands.h"
 
 #include <algorithm>
-#include <charconv>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -9,6 +8,7 @@
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/http/uri.h"
 
 namespace portcullis::config {
 
@@ -21,63 +21,24 @@ struct Target {
   bool isConnect = false;
 };
 
-std::optional<uint16_t> parsePort(std::string_view s) {
-  unsigned p = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || p == 0 || p > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<uint16_t>(p);
-}
-
-/// "host", "host:port", "[v6]", "[v6]:port" -> host, port (0 if absent).
-bool splitAuthority(std::string_view a, std::string& host, uint16_t& port) {
-  std::string_view portText;
-  if (a.starts_with('[')) {
-    size_t close = a.find(']');
-    if (close == std::string_view::npos) return false;
-    host = std::string(a.substr(1, close - 1));
-    std::string_view rest = a.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return false;
-      portText = rest.substr(1);
-    }
-  } else {
-    size_t colon = a.rfind(':');
-    if (colon != std::string_view::npos && a.find(':') != colon) return false;  // bare v6
-    host = std::string(a.substr(0, colon));
-    if (colon != std::string_view::npos) portText = a.substr(colon + 1);
-  }
-  if (host.empty()) return false;
-  port = 0;
-  if (!portText.empty()) {
-    auto p = parsePort(portText);
-    if (!p) return false;
-    port = *p;
-  }
-  return true;
-}
-
+/// `--to`: a URL (the daemon's absolute-form) or HOST:PORT (its CONNECT
+/// authority-form), read by the daemon's own parsers (daemon/http/uri.h), so
+/// explain refuses what the daemon would answer 400 and sees the same host.
 std::optional<Target> parseTarget(const std::string& to, const std::string& method,
                                   std::string& error) {
-  Target t;
-  if (size_t sep = to.find("://"); sep != std::string::npos) {
-    t.scheme = to.substr(0, sep);
-    std::transform(t.scheme.begin(), t.scheme.end(), t.scheme.begin(), ::tolower);
-    std::string_view rest = std::string_view(to).substr(sep + 3);
-    rest = rest.substr(0, rest.find_first_of("/?#"));
-    if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-    if (!splitAuthority(rest, t.host, t.port)) {
-      error = "cannot read the host and port of '" + to + "'";
-      return std::nullopt;
-    }
-    if (t.port == 0) t.port = t.scheme == "https" ? 443 : 80;
-    return t;
-  }
-  if (!splitAuthority(to, t.host, t.port) || t.port == 0) {
-    error = "'" + to + "' is neither a URL (http://host/path) nor HOST:PORT";
+  const bool isUrl = to.find("://") != std::string::npos;
+  auto parsed = isUrl ? http::parseAbsoluteForm(to) : http::parseAuthorityForm(to);
+  if (!parsed) {
+    error = (isUrl ? "cannot read the URL '" + to + "'"
+                   : "'" + to + "' is neither a URL (http://host/path) nor HOST:PORT") +
+            ": " + parsed.error().message;
     return std::nullopt;
   }
+  Target t;
+  t.scheme = parsed->scheme;
+  t.host = parsed->host;
+  t.port = parsed->port;
+  if (isUrl) return t;
   t.isConnect = method.empty() || method == "CONNECT";
   if (!t.isConnect) t.scheme = "http";
   return t;

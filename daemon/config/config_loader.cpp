@@ -14,6 +14,7 @@
 #include "daemon/config/error_pages_loader.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/config/toml_reader.h"
+#include "daemon/http/host_port.h"
 
 namespace portcullis::config {
 
@@ -94,9 +95,11 @@ void readDns(TomlReader& r, const toml::table& t, DnsConfig& d) {
   if (r.getStringArray(t, "nameservers", d.nameservers, &where)) {
     for (size_t i = 0; i < d.nameservers.size(); ++i) {
       const std::string& ns = d.nameservers[i];
-      std::string err;
-      if (!acl::IpAddress::parse(ns) && !parseListenAddress(ns, err)) {
-        r.error(where[i], "'nameservers': '" + ns + "' is not \"IP\" or \"IP:port\"");
+      if (acl::IpAddress::parse(ns)) continue;  // a bare address, IPv6 without brackets too
+      auto hp = http::parseHostPort(ns, {.portRequired = true, .ipOnly = true});
+      if (!hp) {
+        r.error(where[i],
+                "'nameservers': '" + ns + "' is not \"IP\" or \"IP:port\": " + hp.error().message);
       }
     }
   }
@@ -304,37 +307,15 @@ void noteWildcardListens(TomlReader& r, const toml::table& root, const Config& c
 }  // namespace
 
 std::optional<ListenAddress> parseListenAddress(std::string_view text, std::string& error) {
-  std::string_view host, port;
-  if (text.starts_with('[')) {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      error = "'" + std::string(text) + "' is not \"[IPv6]:port\"";
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon) {
-      error = "'" + std::string(text) + "' is not \"IPv4:port\" or \"[IPv6]:port\"";
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  if (!acl::IpAddress::parse(host)) {
-    error = "'" + std::string(host) + "' is not an IP address (names are not accepted here)";
+  // Port 0 asks the kernel for a free port (tests, benchmarks); the bound
+  // address is reported in the "ready" event.
+  auto hp =
+      http::parseHostPort(text, {.portRequired = true, .portZeroAllowed = true, .ipOnly = true});
+  if (!hp) {
+    error = hp.error().message;
     return std::nullopt;
   }
-  unsigned p = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p > 65535) {
-    // Port 0 asks the kernel for a free port (tests, benchmarks); the bound
-    // address is reported in the "ready" event.
-    error = "'" + std::string(port) + "' is not a port from 0 to 65535";
-    return std::nullopt;
-  }
-  return ListenAddress{std::string(text), std::string(host), static_cast<uint16_t>(p)};
+  return ListenAddress{std::string(text), std::move(hp->host), hp->port};
 }
 
 LoadResult loadConfigText(std::string_view text, const std::string& name, const std::string& baseDir) {

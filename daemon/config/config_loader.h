@@ -25,7 +25,8 @@ LoadResult loadConfigFile(const std::string& path);
 LoadResult loadConfigText(std::string_view text, const std::string& name,
                           const std::string& baseDir = ".");
 
-/// Parses "IPv4:port" or "[IPv6]:port" (an IP literal, port 1..65535).
+/// Parses "IPv4:port" or "[IPv6]:port": an IP literal and a port 0..65535 (0:
+/// the kernel picks one), read by http::parseHostPort; `text` is kept as written.
 std::optional<ListenAddress> parseListenAddress(std::string_view text, std::string& error);
 
 }  // namespace portcullis::config

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "daemon/http/char_class.h"
-#include "daemon/http/uri.h"
+#include "daemon/http/host_port.h"
 
 namespace portcullis::http {
 
@@ -140,8 +140,7 @@ Result<void> checkHostField(const RequestHead& head) {
   const std::string_view value = *head.headers.get("Host");
   // RFC 9112 §3.2: Host may be empty when the target has no authority.
   if (value.empty()) return {};
-  Target t;
-  Result<void> r = parseHostPort(value, false, 80, t);
+  Result<HostPort> r = parseHostPort(value, {.portRequired = false, .defaultPort = 80});
   if (!r) return makeError("invalid Host field: " + r.error().message, 400);
   return {};
 }

@@ -21,7 +21,7 @@ Result<Framing> responseFraming(const ResponseHead& head, Method requestMethod);
 
 /// RFC 9112 §3.2: error (400) when an HTTP/1.1 request has no Host field,
 /// when there is more than one Host field line, or when a non-empty Host
-/// value is not a valid uri-host[:port] (same host rules as uri.h).
+/// value is not a valid uri-host[:port] (parseHostPort() of host_port.h).
 /// Does not compare Host with an absolute-form target: a proxy uses the
 /// target and ignores Host (§3.2.2).
 Result<void> checkHostField(const RequestHead& head);

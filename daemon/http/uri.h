@@ -29,20 +29,13 @@ struct Target {
 };
 
 /// absolute-form ("http://host[:port]/path?q"). Rejects userinfo, fragments,
-/// empty host, bad port, non-http(s) schemes, invalid characters. Hosts are
-/// stricter than RFC 3986 reg-name: letters, digits, '-', '.', '_' only (no
-/// percent-encoding, no sub-delims), non-empty labels of <= 63 bytes, IPv4
-/// only as a dotted quad without leading zeros, no numeric/hex last label.
-/// The path and query are kept byte for byte. All errors carry status 400.
+/// empty host, bad port, non-http(s) schemes, invalid characters. The
+/// authority follows parseHostPort() (host_port.h): hosts are stricter than
+/// RFC 3986 reg-name. The path and query are kept byte for byte. All errors
+/// carry status 400.
 Result<Target> parseAbsoluteForm(std::string_view target);
 
 /// authority-form for CONNECT ("host:port", "[v6]:port"); the port is required.
 Result<Target> parseAuthorityForm(std::string_view target);
-
-/// Parses `host[:port]` (the same host rules) into t.host/port/flags; the
-/// port defaults to `defaultPort` when absent and `portRequired` is false.
-/// Useful to check a Host field value.
-Result<void> parseHostPort(std::string_view authority, bool portRequired, uint16_t defaultPort,
-                           Target& t);
 
 }  // namespace portcullis::http

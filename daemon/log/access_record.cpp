@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/http/host_port.h"
 #include "daemon/log/json_writer.h"
 
 namespace portcullis::log {
@@ -86,15 +87,10 @@ std::string_view squidCode(const AccessRecord& r) {
   return r.error.empty() ? "TCP_MISS" : "TAG_NONE";
 }
 
-// "ip:port" / "[v6]:port" -> "ip" / "v6".
-std::string_view hostOnly(std::string_view addr) {
-  if (!addr.empty() && addr.front() == '[') {
-    const auto close = addr.find(']');
-    return close == std::string_view::npos ? addr : addr.substr(1, close - 1);
-  }
-  const auto colon = addr.rfind(':');
-  if (colon != std::string_view::npos && addr.find(':') == colon) return addr.substr(0, colon);
-  return addr;
+// "ip:port" / "[v6]:port" -> "ip" / "v6"; anything else as it is.
+std::string hostOnly(std::string_view addr) {
+  const auto hp = http::parseHostPort(addr, {.portRequired = false, .portZeroAllowed = true});
+  return hp ? hp->host : std::string(addr);
 }
 
 }  // namespace

@@ -33,33 +33,6 @@ SocketAddress SocketAddress::fromSockaddr(const sockaddr* sa, socklen_t len) {
   return out;
 }
 
-std::optional<SocketAddress> SocketAddress::parse(const std::string& hostPort) {
-  std::string host;
-  std::string portText;
-  if (!hostPort.empty() && hostPort.front() == '[') {
-    auto close = hostPort.find(']');
-    if (close == std::string::npos || close + 1 >= hostPort.size() || hostPort[close + 1] != ':')
-      return std::nullopt;
-    host = hostPort.substr(1, close - 1);
-    portText = hostPort.substr(close + 2);
-  } else {
-    auto colon = hostPort.rfind(':');
-    if (colon == std::string::npos) return std::nullopt;
-    host = hostPort.substr(0, colon);
-    portText = hostPort.substr(colon + 1);
-  }
-  if (portText.empty() || portText.size() > 5) return std::nullopt;
-  unsigned port = 0;
-  for (char c : portText) {
-    if (c < '0' || c > '9') return std::nullopt;
-    port = port * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (port > 65535) return std::nullopt;
-  auto ip = acl::IpAddress::parse(host);
-  if (!ip) return std::nullopt;
-  return from(*ip, static_cast<uint16_t>(port));
-}
-
 uint16_t SocketAddress::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
   if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);

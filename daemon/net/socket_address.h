@@ -17,8 +17,6 @@ struct SocketAddress {
 
   static SocketAddress from(const acl::IpAddress& ip, uint16_t port);
   static SocketAddress fromSockaddr(const sockaddr* sa, socklen_t len);
-  /// Parses "1.2.3.4:80" or "[::1]:80".
-  static std::optional<SocketAddress> parse(const std::string& hostPort);
 
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
   int family() const { return storage.ss_family; }

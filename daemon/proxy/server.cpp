@@ -21,12 +21,12 @@ Result<void> Server::bind() {
   listenFds_.resize(workers);
   bound_.clear();
   for (const auto& listen : config->server.listen) {
-    auto address = net::SocketAddress::parse(listen.host.find(':') != std::string::npos
-                                                 ? "[" + listen.host + "]:" + std::to_string(listen.port)
-                                                 : listen.host + ":" + std::to_string(listen.port));
-    if (!address) return makeError("invalid listen address " + listen.text);
+    // The loader checked `listen` (config::parseListenAddress): host is an IP literal.
+    const auto ip = acl::IpAddress::parse(listen.host);
+    if (!ip) return makeError("invalid listen address " + listen.text);
+    auto address = net::SocketAddress::from(*ip, listen.port);
     for (unsigned w = 0; w < workers; ++w) {
-      auto fd = net::openListenSocket(*address);
+      auto fd = net::openListenSocket(address);
       if (!fd.ok()) return fd.error();
       if (w == 0) {
         // Port 0: the first bind picks the port; every worker shares it.

@@ -1,10 +1,12 @@
-// Fuzzes parseAbsoluteForm / parseAuthorityForm. Whatever is accepted must
-// be stable: its normalised form parses again to the same target.
+// Fuzzes parseAbsoluteForm / parseAuthorityForm and the host:port parser
+// under each caller's rules. Whatever is accepted must be stable: its
+// normalised form parses again to the same target.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "daemon/http/host_port.h"
 #include "daemon/http/uri.h"
 
 using namespace portcullis::http;
@@ -19,6 +21,21 @@ void check(bool ok) {
 void checkSameTarget(const Target& a, const Target& b) {
   check(a.host == b.host && a.port == b.port && a.hostIsIpLiteral == b.hostIsIpLiteral &&
         a.hostIsIpv6 == b.hostIsIpv6);
+}
+
+/// Under `rules`: what is accepted obeys them, and its authority() reads back the same.
+void checkHostPort(std::string_view in, const HostPortRules& rules) {
+  const Result<HostPort> hp = parseHostPort(in, rules);
+  if (!hp) {
+    check(hp.error().status == 400);
+    return;
+  }
+  check(!hp->host.empty() && (!rules.ipOnly || hp->isIpLiteral));
+  check(hp->port != 0 || rules.portZeroAllowed || (!rules.portRequired && rules.defaultPort == 0));
+  const Result<HostPort> again = parseHostPort(hp->authority(), rules);
+  check(again.ok());
+  check(again->host == hp->host && again->port == hp->port &&
+        again->isIpLiteral == hp->isIpLiteral && again->isIpv6 == hp->isIpv6);
 }
 
 }  // namespace
@@ -51,5 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     checkSameTarget(*conn, *again);
     check(conn->hostHeaderValue() == conn->authority());
   }
+  checkHostPort(in, {});
+  checkHostPort(in, {.portRequired = false, .defaultPort = 80});
+  checkHostPort(in, {.portRequired = true, .portZeroAllowed = true, .ipOnly = true});
   return 0;
 }

@@ -5,7 +5,10 @@
 #   - cache/ includes nothing of daemon/ but daemon/base and daemon/http, and
 #     only cache/index touches SQLite;
 #   - only daemon/net, daemon/proxy, daemon/admin, daemon/tls, daemon/runtime and
-#     daemon/main.cpp touch libevent or OpenSSL.
+#     daemon/main.cpp touch libevent or OpenSSL;
+#   - a module includes only its own headers and those of the modules its
+#     CMake DEPS name, directly or transitively: the portcullis_module(NAME
+#     DIRS ... DEPS ...) calls of SOURCE_ROOT/CMakeLists.txt are the table.
 # Usage: check-layers.sh [SOURCE_ROOT]   (prints every violation, exit 1 if any)
 set -u
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -71,4 +74,65 @@ fi
 for d in daemon/config daemon/log daemon/audit daemon/os; do
   check "$d" "daemon/ acl/ cache/ portcullis_" '^<(event2/|openssl/)'
 done
+
+# --- Module DEPS from CMakeLists.txt -----------------------------------------
+# module_calls -> one line per portcullis_module() call, comments dropped.
+module_calls() {
+  awk '{ sub(/#.*/, "") }
+       /^[[:space:]]*portcullis_module[[:space:]]*\(/ { buf = ""; on = 1 }
+       on { buf = buf " " $0; if ($0 ~ /\)/) { on = 0; gsub(/portcullis_module[[:space:]]*\(|\)/, "", buf); print buf } }' "$1"
+}
+
+declare -A module_of_dir=() deps_of=() closure_of=()
+# closure NAME -> every module NAME may use (itself included), memoised.
+closure() {
+  local name=$1 d out
+  if [ -n "${closure_of[$name]+x}" ]; then echo "${closure_of[$name]}"; return; fi
+  closure_of[$name]=" $name "  # breaks cycles
+  out=" $name "
+  for d in ${deps_of[$name]:-}; do
+    local sub
+    sub=$(closure "$d")
+    for m in $sub; do [[ $out == *" $m "* ]] || out+="$m "; done
+  done
+  closure_of[$name]=$out
+  echo "$out"
+}
+
+if [ -f CMakeLists.txt ]; then
+  declare -A dirs_of=()
+  while read -r name rest; do
+    [ -n "$name" ] || continue
+    mode='' dirs='' deps=''
+    for w in $rest; do
+      case $w in
+        DIRS|DEPS) mode=$w ;;
+        *) if [ "$mode" = DIRS ]; then dirs+="$w "; module_of_dir[$w]=$name
+           elif [ "$mode" = DEPS ] && [[ $w == pc_* ]]; then deps+="$w "; fi ;;
+      esac
+    done
+    dirs_of[$name]=$dirs
+    deps_of[$name]=$deps
+  done < <(module_calls CMakeLists.txt)
+  for name in "${!dirs_of[@]}"; do closure "$name" >/dev/null; done
+  for name in $(printf '%s\n' "${!dirs_of[@]}" | sort); do
+    allowed=${closure_of[$name]}
+    for dir in ${dirs_of[$name]}; do
+      files=$(find "$dir" -maxdepth 1 -type f \( -name '*.h' -o -name '*.cpp' \) 2>/dev/null | sort)
+      [ -n "$files" ] || continue
+      while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        where=${line%%:#*}
+        [[ $line =~ \#[[:space:]]*include[[:space:]]*\"([^\"]+)/[^/\"]+\" ]] || continue
+        owner=${module_of_dir[${BASH_REMATCH[1]}]:-}
+        # Headers of no module (generated ones, third-party paths) are not ours to judge.
+        [ -n "$owner" ] || continue
+        [[ $allowed == *" $owner "* ]] && continue
+        violation "$where" "$name may not #${line#*#}: $owner is not in its DEPS (CMakeLists.txt), not even transitively"
+      done < <(includes $files)
+    done
+  done
+else
+  echo "check-layers: no CMakeLists.txt in $root; module DEPS not checked" >&2
+fi
 exit $status

@@ -124,3 +124,57 @@ TEST_CASE("CidrSet with 100,000 blocks answers exactly") {
     CHECK_FALSE(s.contains(IpAddress::fromV4(0x14000000u + i * 8 + 4)));
   }
 }
+
+// The one CIDR parser. admin::PeerAllowList had its own reader and matcher
+// for [admin] allow; it now uses parseCidr and CidrSet, so this table also
+// holds what that copy accepted and refused (they agreed on every row).
+TEST_CASE("parseCidr table (with the former admin allow-list parser's cases)") {
+  struct Row {
+    const char* in;
+    const char* block;  // nullptr: refused
+    const char* inside = "";
+    const char* outside = "";
+  };
+  const Row rows[] = {
+      {"127.0.0.1/32", "127.0.0.1/32", "127.0.0.1", "127.0.0.2"},
+      {"10.1.0.0/17", "10.1.0.0/17", "10.1.127.255", "10.1.128.0"},
+      {"10.0.0.0/08", "10.0.0.0/8", "10.255.0.1", "11.0.0.0"},
+      {"0.0.0.0/0", "0.0.0.0/0", "255.255.255.255", "::1"},  // all of v4, none of v6
+      {"::1", "::1/128", "::1", "::2"},
+      {"2001:db8::/33", "2001:db8::/33", "2001:db8:7fff::1", "2001:db8:8000::1"},
+      {"::/0", "::/0", "10.0.0.1", ""},  // v6 /0 holds the v4-mapped block too
+      // A v4 block matches a v4-mapped v6 peer ("::ffff:127.0.0.1" on a dual-stack socket).
+      {"127.0.0.0/8", "127.0.0.0/8", "::ffff:127.0.0.1", "::127.0.0.1"},
+      // Written as v6, counted in v6 bits, though it covers v4 space.
+      {"::ffff:10.0.0.0/104", "10.0.0.0/104", "10.9.9.9", "11.0.0.0"},
+      {"10.0.0.0/33", nullptr},
+      {"::/129", nullptr},
+      {"10.0.0.0/", nullptr},
+      {"1.2.3.4/x", nullptr},
+      {"1.2.3.4/+8", nullptr},
+      {"1.2.3.4/0008", nullptr},
+      {"example.com", nullptr},
+      {"example.com/8", nullptr},
+      {" 10.0.0.0/8", nullptr},
+      {"10.0.0.0/8 ", nullptr},
+      {"[::1]/128", nullptr},
+      {"fe80::1%eth0/64", nullptr},
+      {"", nullptr},
+  };
+  for (const Row& r : rows) {
+    SUBCASE(r.in) {
+      const CidrParse p = parseCidr(r.in);
+      REQUIRE(p.cidr.has_value() == (r.block != nullptr));
+      if (!p.cidr) {
+        CHECK_FALSE(p.error.empty());
+        continue;
+      }
+      CHECK(p.cidr->toString() == r.block);
+      CidrSet set;
+      set.add(*p.cidr);
+      set.finalize();
+      CHECK(set.contains(ip(r.inside)));
+      if (*r.outside != '\0') CHECK_FALSE(set.contains(ip(r.outside)));
+    }
+  }
+}

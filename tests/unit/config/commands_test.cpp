@@ -89,6 +89,43 @@ TEST_CASE("explain: which rule decides and why") {
   }
 }
 
+TEST_CASE("explain reads --to with the daemon's target parsers") {
+  // Before, explain had its own URL and HOST:PORT reader: it dropped userinfo,
+  // took any scheme and kept the host as typed, so it explained requests the
+  // daemon answers 400. Now what the daemon refuses, explain refuses, saying why.
+  TempConfig c(kGood);
+  struct Case {
+    const char* to;
+    int rc;
+    const char* out;  // substring of stdout
+    const char* err;  // substring of stderr
+  };
+  const Case cases[] = {
+      {"http://WWW.Example.ORG/x", 0, "before DNS: ALLOW by lan-web", ""},
+      {"http://ads.BAD.test/", 1, "before DNS: DENY by block", ""},
+      {"ADS.bad.test:443", 1, "DENY by block", ""},
+      {"http://[0:0::1]:8080/", 1, "address ::1 (loopback", ""},
+      {"http://user@www.example.org/", 2, "",
+       "--to: cannot read the URL 'http://user@www.example.org/': userinfo"},
+      {"ftp://www.example.org/", 2, "", "unsupported URI scheme"},
+      {"http://www.example.org/#top", 2, "", "fragment"},
+      {"http://a.123/", 2, "", "ambiguous numeric host name"},
+      {"www.example.org", 2, "",
+       "is neither a URL (http://host/path) nor HOST:PORT: missing :PORT"},
+      {"::1:443", 2, "", "written in brackets"},
+      {"www.example.org:0", 2, "", "'0' is not a port from 1 to 65535"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.to);
+    std::ostringstream out, err;
+    CHECK(runExplain(c.path.string(), "10.1.1.1", k.to, "", out, err) == k.rc);
+    CAPTURE(out.str());
+    CAPTURE(err.str());
+    CHECK(out.str().find(k.out) != std::string::npos);
+    CHECK(err.str().find(k.err) != std::string::npos);
+  }
+}
+
 TEST_CASE("explain: a bad config exits 2 with diagnostics") {
   TempConfig c("[server]\nlisten = 1\n");
   std::ostringstream out, err;

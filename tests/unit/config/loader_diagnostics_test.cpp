@@ -81,6 +81,21 @@ TEST_CASE("each diagnostic names file:line:col") {
        "t.toml:2:11: error: 'listen': 'localhost' is not an IP address"},
       {"bad listen port", "[server]\nlisten = [\"127.0.0.1:65536\"]\n" + kPolicy,
        "t.toml:2:11: error: 'listen': '65536' is not a port"},
+      {"bare IPv6 listen", "[server]\nlisten = [\"::1:3128\"]\n" + kPolicy,
+       "t.toml:2:11: error: 'listen': IPv6 addresses are written in brackets: [ADDRESS]:PORT"},
+      {"admin listen without port", "[admin]\nlisten = \"127.0.0.1\"\n" + kPolicy,
+       "t.toml:2:10: error: 'listen': missing :PORT in '127.0.0.1'"},
+      {"admin listen name", "[admin]\nlisten = \"localhost:3129\"\n" + kPolicy,
+       "t.toml:2:10: error: 'listen': 'localhost' is not an IP address"},
+      {"nameserver name", "[dns]\nnameservers = [\"ns.example:53\"]\n" + kPolicy,
+       "t.toml:2:16: error: 'nameservers': 'ns.example:53' is not \"IP\" or \"IP:port\": "
+       "'ns.example' is not an IP address"},
+      // Port 0 was accepted here (the listen-address parser allows it); no server listens there.
+      {"nameserver port 0", "[dns]\nnameservers = [\"192.0.2.53:0\"]\n" + kPolicy,
+       "t.toml:2:16: error: 'nameservers': '192.0.2.53:0' is not \"IP\" or \"IP:port\": '0' is "
+       "not a port from 1 to 65535"},
+      {"bad admin allow entry", "[admin]\nallow = [\"127.0.0.1\", \"::1/129\"]\n" + kPolicy,
+       "t.toml:2:23: error: 'allow': prefix length /129 is longer than 128 bits"},
       {"bad enum", "[cache]\neviction = \"random\"\n" + kPolicy,
        "t.toml:2:12: error: 'eviction' must be one of \"s3fifo\", \"lru\", not \"random\""},
       {"cache without dir", "[cache]\nenabled = true\n" + kPolicy,

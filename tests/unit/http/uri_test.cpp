@@ -159,14 +159,3 @@ TEST_CASE("parseAuthorityForm table") {
     }
   }
 }
-
-TEST_CASE("parseHostPort for Host fields") {
-  Target t;
-  REQUIRE(parseHostPort("Example.com", false, 80, t).ok());
-  CHECK(t.host == "example.com");
-  CHECK(t.port == 80);
-  REQUIRE(parseHostPort("[::1]:8080", false, 80, t).ok());
-  CHECK(t.port == 8080);
-  CHECK_FALSE(parseHostPort("a b", false, 80, t).ok());
-  CHECK_FALSE(parseHostPort("a.example", true, 80, t).ok());
-}

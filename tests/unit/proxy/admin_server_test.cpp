@@ -121,6 +121,11 @@ TEST_CASE("admin server serves /metrics, /status and / on an ephemeral port") {
     CHECK(f.raw("GET /status HTTP/1.0\r\nHost: localhost:3129\r\n\r\n").status == 200);
     CHECK(f.raw("GET /status HTTP/1.0\r\nHost: [::1]:3129\r\n\r\n").status == 200);
     CHECK(f.raw("GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").status == 200);
+    // Read by http::parseHostPort: names are case-insensitive, and a bad port
+    // (once ignored) or an octal-looking address is refused.
+    CHECK(f.raw("GET /status HTTP/1.0\r\nHost: LocalHost:3129\r\n\r\n").status == 200);
+    CHECK(f.raw("GET /status HTTP/1.0\r\nHost: 127.0.0.1:99999\r\n\r\n").status == 403);
+    CHECK(f.raw("GET /status HTTP/1.0\r\nHost: 0127.0.0.1\r\n\r\n").status == 403);
   }
   f.server.stop();
 }

@@ -8,22 +8,23 @@
 #include <string>
 
 #include "daemon/audit/canary.h"
-#include "daemon/audit/wire.h"
+#include "daemon/cli/blocking_socket.h"
 
 namespace audit = portcullis::audit;
+namespace cli = portcullis::cli;
 using audit::Canary;
 using audit::CanaryStyle;
 
 namespace {
 
-audit::Deadline soon() {
-  return audit::SteadyClock::now() + std::chrono::seconds(10);
+cli::Deadline soon() {
+  return cli::SteadyClock::now() + std::chrono::seconds(10);
 }
 
 portcullis::UniqueFd dial(uint16_t port) {
-  auto addrs = audit::resolve({"127.0.0.1", port});
+  auto addrs = cli::resolve({"127.0.0.1", port});
   REQUIRE(addrs.ok());
-  auto fd = audit::connectTo(*addrs, soon());
+  auto fd = cli::connectTo(*addrs, soon());
   REQUIRE(fd.ok());
   return std::move(*fd);
 }
@@ -31,10 +32,10 @@ portcullis::UniqueFd dial(uint16_t port) {
 /// Sends `data`, then reads until the canary closes.
 std::string talk(uint16_t port, const std::string& data) {
   auto fd = dial(port);
-  REQUIRE(audit::sendAll(fd.get(), data, soon()).ok());
+  REQUIRE(cli::sendAll(fd.get(), data, soon()).ok());
   std::string got;
-  CHECK(audit::readUntil(fd.get(), got, soon(), [](std::string_view) { return false; }) ==
-        audit::ReadEnd::kClosed);
+  CHECK(cli::readUntil(fd.get(), got, soon(), [](std::string_view) { return false; }) ==
+        cli::ReadEnd::kClosed);
   return got;
 }
 

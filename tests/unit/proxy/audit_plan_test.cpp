@@ -1,5 +1,5 @@
-// portcullis audit: HOST:PORT parsing and the probe plan (the exact bytes
-// each probe sends).
+// portcullis audit: the probe plan (the exact bytes each probe sends). Its
+// --proxy HOST:PORT is read by http::parseHostPort (tests/unit/http).
 
 #include <doctest/doctest.h>
 
@@ -7,44 +7,8 @@
 #include <string>
 
 #include "daemon/audit/probe_plan.h"
-#include "daemon/audit/wire.h"
 
 namespace audit = portcullis::audit;
-
-TEST_CASE("parseHostPort") {
-  struct Row {
-    const char* text;
-    const char* host;  // nullptr = error
-    uint16_t port;
-    const char* authority;
-  };
-  const Row rows[] = {
-      {"127.0.0.1:3128", "127.0.0.1", 3128, "127.0.0.1:3128"},
-      {"proxy.example:8080", "proxy.example", 8080, "proxy.example:8080"},
-      {"[::1]:3128", "::1", 3128, "[::1]:3128"},
-      {"::1:3128", nullptr, 0, ""},
-      {"127.0.0.1", nullptr, 0, ""},
-      {"127.0.0.1:", nullptr, 0, ""},
-      {":3128", nullptr, 0, ""},
-      {"127.0.0.1:0", nullptr, 0, ""},
-      {"127.0.0.1:65536", nullptr, 0, ""},
-      {"127.0.0.1:80x", nullptr, 0, ""},
-      {"[::1]", nullptr, 0, ""},
-      {"[::1:80", nullptr, 0, ""},
-  };
-  for (const auto& r : rows) {
-    CAPTURE(r.text);
-    auto hp = audit::parseHostPort(r.text);
-    REQUIRE(hp.ok() == (r.host != nullptr));
-    if (!hp.ok()) {
-      CHECK(!hp.error().message.empty());
-      continue;
-    }
-    CHECK(hp->host == r.host);
-    CHECK(hp->port == r.port);
-    CHECK(hp->authority() == r.authority);
-  }
-}
 
 TEST_CASE("the probe plan covers every probe the issue asks for") {
   const auto plan = audit::planProbes({40001, 40002, 40003, "127.0.0.1:3128"});

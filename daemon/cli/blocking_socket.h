@@ -1,7 +1,10 @@
 #pragma once
-// Blocking socket helpers for `portcullis audit`, each bounded by a deadline
-// (poll() on non-blocking sockets). The audit runs in the CLI process, never
-// in a daemon loop, so blocking calls are fine here.
+// The CLI's blocking sockets: resolve, connect, send and read, each bounded
+// by a deadline (poll() on non-blocking sockets). `portcullis audit` probes a
+// proxy with them, and the one blocking HTTP client (http_client.h) that
+// `status`, `reload`, `cache purge` and the admin tests use is built on them.
+// They run in the CLI process (or a test), never in a daemon loop, so
+// blocking calls are fine here.
 
 #include <sys/socket.h>
 
@@ -14,37 +17,25 @@
 
 #include "daemon/base/result.h"
 #include "daemon/base/unique_handle.h"
+#include "daemon/http/host_port.h"
 
-namespace portcullis::audit {
+namespace portcullis::cli {
 
 using SteadyClock = std::chrono::steady_clock;
 using Deadline = SteadyClock::time_point;
 
-/// A host and port as written on the command line.
-struct HostPort {
-  std::string host;  ///< name or address, without IPv6 brackets
-  uint16_t port = 0;
-
-  /// "host:port", with brackets around an IPv6 literal (authority form).
-  std::string authority() const;
-};
-
-/// Parses "HOST:PORT", "[V6]:PORT" or "V4:PORT". Pure; error text is for a
-/// person ("missing port", "port out of range"...).
-Result<HostPort> parseHostPort(std::string_view text);
-
-/// One resolved socket address.
-struct SocketAddress {
+/// One socket address to connect to (TCP or a Unix socket).
+struct Endpoint {
   sockaddr_storage storage{};
   socklen_t length = 0;
 };
 
 /// getaddrinfo() for TCP: every address of `target`, in resolver order.
-Result<std::vector<SocketAddress>> resolve(const HostPort& target);
+Result<std::vector<Endpoint>> resolve(const http::HostPort& target);
 
 /// Connects to the first address that accepts before `deadline`. The socket
 /// is returned non-blocking.
-Result<UniqueFd> connectTo(const std::vector<SocketAddress>& addresses, Deadline deadline);
+Result<UniqueFd> connectTo(const std::vector<Endpoint>& addresses, Deadline deadline);
 
 /// Writes all of `data`; fails on error, peer reset or deadline.
 Result<void> sendAll(int fd, std::string_view data, Deadline deadline);
@@ -61,4 +52,4 @@ ReadEnd readUntil(int fd, std::string& buffer, Deadline deadline,
 /// Milliseconds left until `deadline` for poll(), at least 0.
 int msUntil(Deadline deadline);
 
-}  // namespace portcullis::audit
+}  // namespace portcullis::cli

@@ -1,4 +1,4 @@
-#include "daemon/audit/wire.h"
+#include "daemon/cli/blocking_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,46 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
-namespace portcullis::audit {
-
-std::string HostPort::authority() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-Result<HostPort> parseHostPort(std::string_view text) {
-  HostPort out;
-  std::string_view portText;
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos)
-      return makeError("unclosed '[' in \"" + std::string(text) + "\"");
-    out.host = std::string(text.substr(1, close - 1));
-    if (close + 1 >= text.size() || text[close + 1] != ':')
-      return makeError("missing :PORT after ']'");
-    portText = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos)
-      return makeError("expected HOST:PORT, got \"" + std::string(text) + "\"");
-    out.host = std::string(text.substr(0, colon));
-    if (out.host.find(':') != std::string::npos)
-      return makeError("write IPv6 addresses as [ADDR]:PORT");
-    portText = text.substr(colon + 1);
-  }
-  if (out.host.empty()) return makeError("missing host in \"" + std::string(text) + "\"");
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-  if (portText.empty() || ec != std::errc() || end != portText.data() + portText.size() ||
-      value == 0 || value > 65535) {
-    return makeError("port must be 1-65535, got \"" + std::string(portText) + "\"");
-  }
-  out.port = static_cast<uint16_t>(value);
-  return out;
-}
+namespace portcullis::cli {
 
 int msUntil(Deadline deadline) {
   const auto left =
@@ -54,7 +17,7 @@ int msUntil(Deadline deadline) {
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 
-Result<std::vector<SocketAddress>> resolve(const HostPort& target) {
+Result<std::vector<Endpoint>> resolve(const http::HostPort& target) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -64,9 +27,9 @@ Result<std::vector<SocketAddress>> resolve(const HostPort& target) {
   const int rc = ::getaddrinfo(target.host.c_str(), port.c_str(), &hints, &list);
   if (rc != 0) return makeError("cannot resolve " + target.host + ": " + ::gai_strerror(rc));
   UniqueHandle<addrinfo, ::freeaddrinfo> owner(list);
-  std::vector<SocketAddress> out;
+  std::vector<Endpoint> out;
   for (const addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    SocketAddress a;
+    Endpoint a;
     std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
     a.length = ai->ai_addrlen;
     out.push_back(a);
@@ -77,11 +40,12 @@ Result<std::vector<SocketAddress>> resolve(const HostPort& target) {
 
 namespace {
 
-Result<UniqueFd> connectOne(const SocketAddress& a, Deadline deadline) {
+Result<UniqueFd> connectOne(const Endpoint& a, Deadline deadline) {
   UniqueFd fd(::socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return makeError(std::string("socket: ") + std::strerror(errno));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.storage), a.length) == 0) return fd;
-  if (errno != EINPROGRESS) return makeError(std::strerror(errno));
+  // A Unix socket whose backlog is full says EAGAIN where TCP says EINPROGRESS.
+  if (errno != EINPROGRESS && errno != EAGAIN) return makeError(std::strerror(errno));
   pollfd p{fd.get(), POLLOUT, 0};
   int n = 0;
   do {
@@ -97,7 +61,7 @@ Result<UniqueFd> connectOne(const SocketAddress& a, Deadline deadline) {
 
 }  // namespace
 
-Result<UniqueFd> connectTo(const std::vector<SocketAddress>& addresses, Deadline deadline) {
+Result<UniqueFd> connectTo(const std::vector<Endpoint>& addresses, Deadline deadline) {
   std::string why = "no address";
   for (const auto& a : addresses) {
     auto fd = connectOne(a, deadline);
@@ -126,7 +90,7 @@ Result<void> sendAll(int fd, std::string_view data, Deadline deadline) {
 
 ReadEnd readUntil(int fd, std::string& buffer, Deadline deadline,
                   const std::function<bool(std::string_view)>& done, size_t maxBytes) {
-  char chunk[4096];
+  char chunk[16384];
   while (true) {
     if (done(buffer)) return ReadEnd::kDone;
     if (buffer.size() >= maxBytes) return ReadEnd::kFull;
@@ -144,4 +108,4 @@ ReadEnd readUntil(int fd, std::string& buffer, Deadline deadline,
   }
 }
 
-}  // namespace portcullis::audit
+}  // namespace portcullis::cli
