@@ -24,9 +24,10 @@ namespace portcullis::proxy {
 namespace policy = cache::policy;
 
 namespace {
-policy::PolicyOptions policyOptions(const config::Config& config) {
+policy::PolicyOptions policyOptions(const config::Config& config, const http::Target& target) {
   policy::PolicyOptions o;
   o.serveStaleOnOriginError = config.cache.serveStaleOnError;
+  if (const auto* rule = config.cache.rules->refreshFor(target)) o.refresh = rule->heuristic;
   return o;
 }
 
@@ -59,7 +60,7 @@ bool ClientSession::tryCache() {
   const auto m = t.request.methodKind;
   if (store == nullptr || (m != http::Method::kGet && m != http::Method::kHead)) return false;
   t.cacheEligible = true;
-  t.cacheKey = policy::primaryKey(t.target);
+  t.cacheKey = t.config->cache.rules->primaryKey(t.target);
   t.record.cache = log::CacheResult::kMiss;
   auto now = std::chrono::system_clock::now();
   auto entry = store->lookup(t.cacheKey, t.request.headers);
@@ -67,7 +68,7 @@ bool ClientSession::tryCache() {
   // read (the name may point elsewhere now): treat it as a miss.
   if (entry && !mayReadCopyFrom(entry->originAddress)) entry.reset();
   if (entry) {
-    t.evaluation = policy::evaluate(t.request, entry->response, now, policyOptions(*t.config));
+    t.evaluation = policy::evaluate(t.request, entry->response, now, policyOptions(*t.config, t.target));
     if (t.evaluation.usability != policy::Usability::kMustRevalidate) {
       if (serveStored(entry, t.evaluation.age, log::CacheResult::kHit)) return true;
       entry.reset();  // body unreadable: fetch as a miss
@@ -218,7 +219,7 @@ bool ClientSession::onResponseHeadForCache() {
   if (store == nullptr) return false;
   t.responseAt = std::chrono::system_clock::now();
   // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
-  for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response)) {
+  for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response, t.config->cache.rules.get())) {
     store->invalidate(key);
     worker_.server().collapsed().forget(key);
   }
@@ -232,7 +233,7 @@ bool ClientSession::onResponseHeadForCache() {
       const http::RequestHead request = t.request;
       const http::ResponseHead notModified = t.response;
       const auto sentAt = t.requestSentAt, receivedAt = t.responseAt;
-      const auto options = policyOptions(*t.config);
+      const auto options = policyOptions(*t.config, t.target);
       auto forClient = std::make_shared<cache::StoredEntry>(*stored);
       forClient->response =
           policy::mergeForClient(stored->response, notModified, sentAt, receivedAt);
@@ -253,7 +254,7 @@ bool ClientSession::onResponseHeadForCache() {
     if (t.response.status >= 500 && serveStaleOnError()) return true;
   }
   const bool storable = t.request.methodKind == http::Method::kGet &&
-                        policy::isStorable(t.request, t.response, policyOptions(*t.config));
+                        policy::isStorable(t.request, t.response, policyOptions(*t.config, t.target));
   if (storable) {
     cache::WriteRequest w;
     w.key = t.cacheKey;
@@ -362,7 +363,7 @@ bool ClientSession::serveStoredWithoutDns() {
       (m != http::Method::kGet && m != http::Method::kHead)) {
     return false;
   }
-  const auto key = policy::primaryKey(t.target);
+  const auto key = t.config->cache.rules->primaryKey(t.target);
   auto entry = store->lookup(key, t.request.headers);
   if (!entry) return false;
   auto origin = acl::IpAddress::parse(entry->originAddress);
@@ -372,7 +373,7 @@ bool ClientSession::serveStoredWithoutDns() {
   auto decision = checkAddresses({*origin});
   if (!decision.allowed()) return false;
   auto evaluation = policy::evaluate(t.request, entry->response, std::chrono::system_clock::now(),
-                                     policyOptions(*t.config));
+                                     policyOptions(*t.config, t.target));
   log::CacheResult result = log::CacheResult::kHit;
   if (evaluation.usability == policy::Usability::kMustRevalidate) {
     if (!evaluation.staleOnErrorAllowed) return false;
