@@ -153,7 +153,8 @@ void checkOverlap(TomlReader& r, const policy::HostGlob& g, const toml::source_r
       } else {
         r.warning(where, "'" + g.text() + "' is listed twice; first" + other);
       }
-    } else if (inside(g, s.glob) || inside(s.glob, g)) {
+    } else if (s.identity != identity && (inside(g, s.glob) || inside(s.glob, g))) {
+      // Within one identity an overlap is harmless ("x.org" and "*.x.org").
       const bool gInner = inside(g, s.glob);
       const std::string& winner = gInner ? identity : s.identity;
       r.warning(where, "'" + g.text() + "' overlaps '" + s.glob.text() + "'" + other +
