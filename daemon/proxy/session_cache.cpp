@@ -68,7 +68,8 @@ bool ClientSession::tryCache() {
   // read (the name may point elsewhere now): treat it as a miss.
   if (entry && !mayReadCopyFrom(entry->originAddress)) entry.reset();
   if (entry) {
-    t.evaluation = policy::evaluate(t.request, entry->response, now, policyOptions(*t.config, t.target));
+    t.evaluation =
+        policy::evaluate(t.request, entry->response, now, policyOptions(*t.config, t.target));
     if (t.evaluation.usability != policy::Usability::kMustRevalidate) {
       if (serveStored(entry, t.evaluation.age, log::CacheResult::kHit)) return true;
       entry.reset();  // body unreadable: fetch as a miss
@@ -219,7 +220,8 @@ bool ClientSession::onResponseHeadForCache() {
   if (store == nullptr) return false;
   t.responseAt = std::chrono::system_clock::now();
   // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
-  for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response, t.config->cache.rules.get())) {
+  for (const auto& key :
+       policy::invalidationKeys(t.request, t.target, t.response, t.config->cache.rules.get())) {
     store->invalidate(key);
     worker_.server().collapsed().forget(key);
   }
@@ -253,8 +255,9 @@ bool ClientSession::onResponseHeadForCache() {
     }
     if (t.response.status >= 500 && serveStaleOnError()) return true;
   }
-  const bool storable = t.request.methodKind == http::Method::kGet &&
-                        policy::isStorable(t.request, t.response, policyOptions(*t.config, t.target));
+  const bool storable =
+      t.request.methodKind == http::Method::kGet &&
+      policy::isStorable(t.request, t.response, policyOptions(*t.config, t.target));
   if (storable) {
     cache::WriteRequest w;
     w.key = t.cacheKey;

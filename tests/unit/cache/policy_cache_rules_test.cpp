@@ -113,6 +113,10 @@ TEST_CASE("cache identities: aliased hosts share one primary key") {
     CHECK(rules.primaryKey(t) == tc.key);
     CHECK(policy::primaryKey(t, &rules) == tc.key);
   }
+  // An aliased key is itself a URL whose normalised form is the key: purging
+  // it by URL (Cache::purge) finds the object.
+  CHECK(target("http://steam.cache-alias.invalid/depot/1/chunk/ab").normalizedUri() ==
+        rules.primaryKey(target("http://cache1.steamcontent.com/depot/1/chunk/ab")));
   // No rules: exactly the old key.
   CHECK(policy::primaryKey(target("http://a.steamcontent.com/x"), nullptr) ==
         "http://a.steamcontent.com/x");

@@ -87,7 +87,8 @@ TEST_CASE("cache rule diagnostics name file:line:col") {
       {"refresh not an array of tables", "refresh = 1\n",
        "t.toml:2:11: error: 'refresh' must be written as [[cache.refresh]] tables"},
       {"shadowed refresh rule",
-       "[[cache.refresh]]\nmax = \"1d\"\n[[cache.refresh]]\nhosts = [\"a.org\"]\npath = \"/x/*\"\nmax = \"2d\"\n",
+       "[[cache.refresh]]\nmax = \"1d\"\n[[cache.refresh]]\nhosts = [\"a.org\"]\npath = "
+       "\"/x/*\"\nmax = \"2d\"\n",
        "t.toml:4:1: warning: this [[cache.refresh]] never applies: the rule at t.toml:2:1", false},
       {"same hosts, same path: shadowed",
        "[[cache.refresh]]\nhosts = [\"a.org\"]\npath = \"/x/*\"\nmax = \"1d\"\n"

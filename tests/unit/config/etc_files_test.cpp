@@ -103,7 +103,9 @@ std::string readFile(const std::filesystem::path& p) {
   return ss.str();
 }
 
-http::Target target(std::string_view uri) { return http::parseAbsoluteForm(uri).value(); }
+http::Target target(std::string_view uri) {
+  return http::parseAbsoluteForm(uri).value();
+}
 
 const char* kAliasBase =
     "[sources]\nlan = [\"10.0.0.0/8\"]\n"
