@@ -2,6 +2,9 @@
 end to end: the real binary, a real origin that sends no caching headers
 (like Debian's mirror here), curl as the client."""
 import email.utils
+import hashlib
+import os
+import shutil
 import subprocess
 import threading
 import time
@@ -47,6 +50,15 @@ class BareHandler(BaseHTTPRequestHandler):
         if "cc" in q:
             fields.append(("Cache-Control", q["cc"][0]))
         body = body_of_size(3000, seed=url.path.encode())
+        if self.server.root is not None:  # a mirror-like tree of files
+            path = os.path.join(self.server.root, url.path.lstrip("/"))
+            if ".." in url.path or not os.path.isfile(path):
+                self.send_response_only(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            with open(path, "rb") as f:
+                body = f.read()
         self.send_response_only(200)
         for k, v in fields:
             self.send_header(k, v)
@@ -56,8 +68,9 @@ class BareHandler(BaseHTTPRequestHandler):
 
 
 class BareOrigin:
-    def __init__(self):
+    def __init__(self, root=None):
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), BareHandler)
+        self.httpd.root = root
         self.httpd.daemon_threads = True
         self.httpd.seen = []
         self.httpd.lm = {}
@@ -143,7 +156,7 @@ POOL_RULE = """
 hosts = ["127.0.0.1"]
 path = "/debian/pool/*"
 min = "1h"
-max = "1d"
+max = "2d"
 percent = 20
 """
 
@@ -178,10 +191,11 @@ def test_no_caching_headers_hit_only_with_a_rule(bare, tmp_path, rule):
     ("date=-1800", True),
     # ...Date two hours old: older than min, refetched.
     ("date=-7200", False),
-    # Last-Modified 10 days before Date: 20 % = 2 days, capped at max (1 day).
-    # Date 20 hours old: fresh; 25 hours old: past max, revalidated.
-    ("date=-72000&lm=-936000", True),
-    ("date=-90000&lm=-954000", False),
+    # Last-Modified 30 days before Date: 20 % = 6 days, capped at max (2 days;
+    # the built-in heuristic would give 1 day). Date 36 hours old: fresh;
+    # 50 hours old: past max, revalidated.
+    ("date=-129600&lm=-2721600", True),
+    ("date=-180000&lm=-2772000", False),
 ], ids=["within-min", "past-min", "within-max", "past-max"])
 def test_rule_lifetime_min_percent_max(bare, tmp_path, query, fresh):
     p = Proxy(config(tmp_path, bare.port, POOL_RULE), tmpdir=str(tmp_path))
@@ -277,3 +291,94 @@ def test_explain_prints_the_cache_key(tmp_path):
                           capture_output=True, timeout=30)
     out = proc.stdout.decode()
     assert "cache key: http://depot.cache-alias.invalid:8080/depot/1 (identity 'depot', %s:" % path in out
+
+
+# ------------------------------------------------------------------ apt through the proxy
+
+
+def make_mirror(root):
+    """A flat Debian repository like the mirror here: one package, an
+    index, a Release file; served with no caching headers at all."""
+    pkg = root / "build" / "pkg"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "usr/share/doc/pc-hello").mkdir(parents=True)
+    (pkg / "DEBIAN/control").write_text(
+        "Package: pc-hello\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: Test <t@example.org>\nDescription: test package\n")
+    (pkg / "usr/share/doc/pc-hello/README").write_bytes(os.urandom(4000))
+    archive = root / "www" / "debian"
+    deb = archive / "pool/main/p/pc-hello/pc-hello_1.0_all.deb"
+    deb.parent.mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(pkg), str(deb)],
+                   check=True, capture_output=True)
+    packages = subprocess.run(["dpkg-scanpackages", "pool", "/dev/null"], cwd=archive,
+                              check=True, capture_output=True).stdout
+    (archive / "Packages").write_bytes(packages)
+    (archive / "Release").write_text(
+        "Origin: test\nLabel: test\nSuite: stable\nCodename: test\n"
+        "Date: %s\nSHA256:\n %s %d Packages\n" % (
+            email.utils.formatdate(usegmt=True), hashlib.sha256(packages).hexdigest(),
+            len(packages)))
+    return root / "www", deb.read_bytes()
+
+
+def apt_get(work, proxy_port, origin_port, *args):
+    work.mkdir(exist_ok=True)
+    sources = work / "sources.list"
+    sources.write_text("deb [trusted=yes] http://127.0.0.1:%d/debian ./\n" % origin_port)
+    for d in ["state/lists/partial", "cache/archives/partial"]:
+        (work / d).mkdir(parents=True, exist_ok=True)
+    (work / "status").touch()
+    opts = ["-o", "Dir::Etc::SourceList=%s" % sources, "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", "Dir::State=%s" % (work / "state"), "-o", "Dir::Cache=%s" % (work / "cache"),
+            "-o", "Dir::State::status=%s" % (work / "status"),
+            "-o", "Acquire::http::Proxy=http://127.0.0.1:%d" % proxy_port,
+            "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root", "-q"]
+    return subprocess.run(["apt-get"] + opts + list(args), cwd=work, capture_output=True,
+                          timeout=120)
+
+
+DEB = "/debian/pool/main/p/pc-hello/pc-hello_1.0_all.deb"
+
+
+def deb_results(proxy, deadline=10.0):
+    """The cache results of the two .deb downloads, once both are logged."""
+    end = time.monotonic() + deadline
+    while True:
+        debs = [line["cache"] for line in proxy.access_lines(1) if line["url"].endswith(DEB)]
+        if len(debs) >= 2 or time.monotonic() > end:
+            return debs
+        time.sleep(0.05)  # polling the log file with a deadline
+
+
+@pytest.mark.skipif(shutil.which("apt-get") is None or shutil.which("dpkg-scanpackages") is None
+                    or os.geteuid() != 0, reason="needs apt-get, dpkg-dev and root (apt's sandbox)")
+@pytest.mark.parametrize("rule", [False, True], ids=["no-rule", "pool-rule"])
+def test_apt_get_download_twice(tmp_path, rule):
+    www, deb_bytes = make_mirror(tmp_path)
+    mirror = BareOrigin(root=str(www))
+    pool = '[[cache.refresh]]\nhosts = ["127.0.0.1"]\npath = "/debian/pool/*"\nmin = "30d"\nmax = "365d"\n'
+    p = Proxy(config(tmp_path, mirror.port, pool if rule else ""), tmpdir=str(tmp_path))
+    try:
+        work = tmp_path / "apt"
+        r = apt_get(work, p.port, mirror.port, "update")
+        assert r.returncode == 0, r.stdout + r.stderr
+        for attempt in ["first", "second"]:
+            into = work / attempt
+            into.mkdir()
+            r = apt_get(work, p.port, mirror.port, "download", "pc-hello")
+            assert r.returncode == 0, r.stdout + r.stderr
+            got = work / "pc-hello_1.0_all.deb"
+            assert got.read_bytes() == deb_bytes
+            got.rename(into / got.name)
+        fetched = len(mirror.seen(DEB))
+        debs = deb_results(p)
+        if rule:
+            assert fetched == 1
+            assert debs == ["MISS", "HIT"]
+        else:
+            assert fetched == 2
+            assert debs[0] == "MISS" and debs[1] != "HIT"
+    finally:
+        p.stop()
+        mirror.close()
