@@ -169,29 +169,29 @@ void readAliases(TomlReader& r, const toml::table& t, policy::CacheRules& rules)
   if (arr == nullptr) return;
   std::vector<SeenPattern> seen;
   for (const toml::node& el : *arr) {
-    const toml::table* at_ = el.as_table();
-    if (at_ == nullptr) {
+    const toml::table* entry = el.as_table();
+    if (entry == nullptr) {
       r.error(el.source(), "each [[cache.alias]] must be a table");
       continue;
     }
     policy::CacheAlias alias;
-    alias.where = at(r, at_->source());
-    if (!r.getString(*at_, "identity", alias.identity)) {
-      if (!at_->contains("identity")) {
-        r.error(at_->source(), "[[cache.alias]] needs 'identity', e.g. identity = \"steam\"");
+    alias.where = at(r, entry->source());
+    if (!r.getString(*entry, "identity", alias.identity)) {
+      if (!entry->contains("identity")) {
+        r.error(entry->source(), "[[cache.alias]] needs 'identity', e.g. identity = \"steam\"");
       }
       continue;
     }
     if (!validIdentity(alias.identity)) {
-      r.error(at_->get("identity")->source(),
+      r.error(entry->get("identity")->source(),
               "'identity' must be 1-63 lower-case letters, digits or '-' (not first or last), "
               "like \"steam\" or \"windows-update\"");
       continue;
     }
     std::vector<toml::source_region> hostAt;
-    alias.hosts = readHosts(r, *at_, hostAt);
-    if (!at_->contains("hosts")) {
-      r.error(at_->source(),
+    alias.hosts = readHosts(r, *entry, hostAt);
+    if (!entry->contains("hosts")) {
+      r.error(entry->source(),
               "[[cache.alias]] needs 'hosts', e.g. hosts = [\"*.steamcontent.com\"]");
     }
     for (size_t i = 0; i < alias.hosts.size(); ++i) {
