@@ -7,7 +7,7 @@
 // thread owned by the Cache.
 //
 // Typical use by the proxy (see docs in each declaration):
-//   key   = policy::primaryKey(target)
+//   key   = rules.primaryKey(target)   // policy::CacheRules: URL, or alias identity
 //   entry = cache.lookup(key, request.headers)        // nullptr: miss
 //   ev    = policy::evaluate(request, entry->response, now, opts)
 //   fd    = cache.openBody(*entry)                    // error: treat as miss
@@ -36,7 +36,7 @@ class CacheCore;
 
 /// What beginWrite needs to know about a response about to be stored.
 struct WriteRequest {
-  std::string key;                 ///< primary key (policy::primaryKey)
+  std::string key;                 ///< primary key (policy::CacheRules::primaryKey)
   http::HeaderMap requestHeaders;  ///< the client request's fields (for Vary)
   http::ResponseHead response;     ///< as received; hop-by-hop fields are dropped here
   SystemTime requestTime;          ///< when the request was sent upstream

@@ -56,6 +56,17 @@ StoreVerdict responseVerdict(int status, const http::HeaderMap& headers, const C
   return StoreVerdict::kStorable;
 }
 
+// An admin's refresh rule (Squid's refresh_pattern): percent of the age the
+// object had when fetched, within [min, max]; without Last-Modified (or with
+// one in the future) just min.
+int64_t ruleHeuristic(const Heuristic& h, std::optional<int64_t> lastModified, int64_t date) {
+  const int64_t since = lastModified ? date - *lastModified : 0;
+  if (since <= 0) return std::min(h.minSeconds, h.maxSeconds);
+  const double byPercent = static_cast<double>(since) * h.percent / 100.0;
+  const auto capped = static_cast<int64_t>(std::min(byPercent, static_cast<double>(h.maxSeconds)));
+  return std::clamp<int64_t>(capped, std::min(h.minSeconds, h.maxSeconds), h.maxSeconds);
+}
+
 }  // namespace
 
 bool isHeuristicallyCacheableStatus(int status) {
@@ -105,6 +116,7 @@ int64_t freshnessLifetime(const StoredResponse& stored, const PolicyOptions& opt
   // §4.2.2: heuristic only for heuristically cacheable statuses or public.
   if (!isHeuristicallyCacheableStatus(stored.status) && !cc.isPublic) return 0;
   auto lastModified = headerDate(stored.headers, "Last-Modified");
+  if (options.refresh) return ruleHeuristic(*options.refresh, lastModified, dateValue(stored));
   if (!lastModified) return 0;
   const int64_t since = dateValue(stored) - *lastModified;
   if (since <= 0) return 0;

@@ -39,8 +39,9 @@ inline bool isStorable(const http::RequestHead& request, const http::ResponseHea
 
 /// Freshness lifetime in seconds (RFC 9111 §4.2.1): s-maxage, max-age,
 /// Expires - Date, then the heuristic of §4.2.2 (a fraction of the time since
-/// Last-Modified, only for heuristically cacheable statuses or public).
-/// Zero when nothing applies.
+/// Last-Modified, only for heuristically cacheable statuses or public; an
+/// admin rule's heuristic instead when options.refresh is set). Explicit
+/// freshness always wins over any heuristic. Zero when nothing applies.
 int64_t freshnessLifetime(const StoredResponse& stored, const PolicyOptions& options = {});
 
 /// True when the lifetime above came from the heuristic (no explicit

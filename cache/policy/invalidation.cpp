@@ -8,7 +8,8 @@ namespace {
 // Resolves a Location / Content-Location reference (RFC 3986 §5.2, the
 // forms servers actually send) to a key, or "" when it is another origin or
 // not understood.
-std::string resolveSameOrigin(std::string_view ref, const http::Target& base) {
+std::string resolveSameOrigin(std::string_view ref, const http::Target& base,
+                              const CacheRules* rules) {
   while (!ref.empty() && (ref.front() == ' ' || ref.front() == '\t')) ref.remove_prefix(1);
   if (ref.empty()) return "";
   const size_t hash = ref.find('#');
@@ -35,12 +36,16 @@ std::string resolveSameOrigin(std::string_view ref, const http::Target& base) {
   if (!parsed.ok()) return "";
   const auto& t = parsed.value();
   if (t.scheme != base.scheme || t.host != base.host || t.port != base.port) return "";
-  return t.normalizedUri();
+  return primaryKey(t, rules);
 }
 
 }  // namespace
 
 std::string primaryKey(const http::Target& target) { return target.normalizedUri(); }
+
+std::string primaryKey(const http::Target& target, const CacheRules* rules) {
+  return rules != nullptr ? rules->primaryKey(target) : target.normalizedUri();
+}
 
 bool isSafeMethod(http::Method method) {
   return method == http::Method::kGet || method == http::Method::kHead ||
@@ -49,14 +54,15 @@ bool isSafeMethod(http::Method method) {
 
 std::vector<std::string> invalidationKeys(const http::RequestHead& request,
                                           const http::Target& target,
-                                          const http::ResponseHead& response) {
+                                          const http::ResponseHead& response,
+                                          const CacheRules* rules) {
   std::vector<std::string> keys;
   if (isSafeMethod(request.methodKind) || request.methodKind == http::Method::kConnect) return keys;
   if (response.status < 200 || response.status > 399) return keys;
-  keys.push_back(primaryKey(target));
+  keys.push_back(primaryKey(target, rules));
   for (auto name : {"Location", "Content-Location"}) {
     if (auto v = response.headers.get(name)) {
-      std::string k = resolveSameOrigin(*v, target);
+      std::string k = resolveSameOrigin(*v, target, rules);
       if (!k.empty() && std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
     }
   }

@@ -59,6 +59,25 @@ void printSourceSets(std::ostream& out, const acl::Policy& policy, const acl::Ip
       << (names.empty() ? "none" : names) << "\n";
 }
 
+/// The cache key `url` is stored under and the refresh rule it gets: the
+/// same functions the daemon's cache stage calls.
+void printCacheFacts(std::ostream& out, const CacheConfig& cache, const std::string& url) {
+  auto target = http::parseAbsoluteForm(url);
+  if (!target.ok()) return;
+  const cache::policy::CacheRules& rules = *cache.rules;
+  out << "cache key: " << rules.primaryKey(*target);
+  if (const auto* alias = rules.aliasFor(target->host)) {
+    out << " (identity '" << alias->identity << "', " << alias->where << ")";
+  }
+  out << "\n";
+  if (const auto* rule = rules.refreshFor(*target)) {
+    const auto& h = rule->heuristic;
+    out << "refresh rule: " << rule->where << ": min " << h.minSeconds << "s, max " << h.maxSeconds
+        << "s, " << h.percent << "% (when the origin gives no explicit freshness)\n";
+  }
+  if (!cache.enabled) out << "(the cache is disabled: nothing is stored)\n";
+}
+
 }  // namespace
 
 int runValidate(const std::string& path, bool strict, std::ostream& out, std::ostream& err) {
@@ -103,6 +122,7 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   std::string m = method.empty() ? (target->isConnect ? "CONNECT" : "GET") : method;
   out << "request: " << m << " " << to << " from " << client->toString() << "\n";
   printSourceSets(out, policy, *client);
+  if (!target->isConnect) printCacheFacts(out, r.config->cache, to);
   // The same admission function as the daemon's (acl::Policy::evaluate, hard
   // rules included), on the same facts: before DNS, then per address.
   acl::RequestFacts facts;

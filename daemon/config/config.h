@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "acl/policy.h"
+#include "cache/policy/cache_rules.h"
 
 namespace portcullis::config {
 
@@ -80,6 +81,9 @@ struct CacheConfig {
   bool serveStaleOnError = true;
   std::chrono::milliseconds maxStaleOnError{86400000};
   uint64_t rangeFetchWholeMax = 16ull << 20;  ///< range miss fetches whole object up to this size
+  /// [[cache.refresh]] and [[cache.alias]]; never null once loaded.
+  std::shared_ptr<const cache::policy::CacheRules> rules =
+      std::make_shared<const cache::policy::CacheRules>();
 };
 
 enum class LogFormat { kJson, kSquid, kCombined };

@@ -11,6 +11,7 @@
 #include "acl/cidr.h"
 #include "acl/policy_impl.h"
 #include "daemon/config/acl_loader.h"
+#include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/config/toml_reader.h"
@@ -144,6 +145,7 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
   r.getBool(t, "serve_stale_on_error", c.serveStaleOnError);
   r.getDuration(t, "max_stale_on_error", c.maxStaleOnError);
   r.getSize(t, "range_fetch_whole_max", c.rangeFetchWholeMax);
+  readCacheRules(r, t, c);
   if (c.enabled && c.dir.empty()) {
     r.error(t.source(), "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");
   }

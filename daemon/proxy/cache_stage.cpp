@@ -22,13 +22,14 @@ namespace portcullis::proxy {
 
 namespace policy = cache::policy;
 
-namespace {
-policy::PolicyOptions policyOptions(const config::Config& config) {
+policy::PolicyOptions cachePolicyOptions(const config::Config& config, const http::Target& target) {
   policy::PolicyOptions o;
   o.serveStaleOnOriginError = config.cache.serveStaleOnError;
+  if (const auto* rule = config.cache.rules->refreshFor(target)) o.refresh = rule->heuristic;
   return o;
 }
 
+namespace {
 // Up to this size a RAM body is copied into the output (one writev with the
 // head); beyond it the output references the shared body.
 constexpr size_t kCopyMax = 16 * 1024;
@@ -131,7 +132,7 @@ bool CacheStage::lookup() {
     return false;
   }
   eligible_ = true;
-  key_ = policy::primaryKey(*target_);
+  key_ = config_->cache.rules->primaryKey(*target_);
   owner_.record().cache = log::CacheResult::kMiss;
   auto now = context_.clock->systemNow();
   auto entry = store->lookup(key_, request.headers);
@@ -139,7 +140,8 @@ bool CacheStage::lookup() {
   // read (the name may point elsewhere now): treat it as a miss.
   if (entry && !mayReadCopyFrom(entry->originAddress)) entry.reset();
   if (entry) {
-    evaluation_ = policy::evaluate(request, entry->response, now, policyOptions(*config_));
+    evaluation_ =
+        policy::evaluate(request, entry->response, now, cachePolicyOptions(*config_, *target_));
     if (evaluation_.usability != policy::Usability::kMustRevalidate) {
       if (serveStored(entry, evaluation_.age, log::CacheResult::kHit)) return true;
       enter(Phase::kIdle);  // lookup again from the start, as a miss
@@ -294,7 +296,7 @@ bool CacheStage::serveWithoutDns() {
       (m != http::Method::kGet && m != http::Method::kHead)) {
     return false;
   }
-  auto key = policy::primaryKey(*target_);
+  auto key = config_->cache.rules->primaryKey(*target_);
   auto entry = store->lookup(key, request.headers);
   if (!entry) return false;
   auto origin = acl::IpAddress::parse(entry->originAddress);
@@ -304,7 +306,7 @@ bool CacheStage::serveWithoutDns() {
   auto decision = owner_.admitAddresses({*origin});
   if (!decision.allowed()) return false;
   auto evaluation = policy::evaluate(request, entry->response, context_.clock->systemNow(),
-                                     policyOptions(*config_));
+                                     cachePolicyOptions(*config_, *target_));
   log::CacheResult result = log::CacheResult::kHit;
   if (evaluation.usability == policy::Usability::kMustRevalidate) {
     if (!evaluation.staleOnErrorAllowed) return false;

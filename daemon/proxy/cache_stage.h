@@ -53,6 +53,11 @@ namespace portcullis::proxy {
 
 class UpstreamRequest;
 
+/// The cache policy's options for one request: serve-stale-on-error and the
+/// [[cache.refresh]] rule (if any) that matches its URL.
+cache::policy::PolicyOptions cachePolicyOptions(const config::Config& config,
+                                                const http::Target& target);
+
 class CacheStage {
  public:
   enum class Phase : uint8_t { kIdle, kServing, kRevalidating, kFetching, kStoring, kDone };

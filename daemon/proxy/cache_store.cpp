@@ -18,14 +18,6 @@ namespace portcullis::proxy {
 
 namespace policy = cache::policy;
 
-namespace {
-policy::PolicyOptions policyOptions(const config::Config& config) {
-  policy::PolicyOptions o;
-  o.serveStaleOnOriginError = config.cache.serveStaleOnError;
-  return o;
-}
-}  // namespace
-
 bool CacheStage::prepareRangeCut(UpstreamRequest& upstream, http::ResponseHead& clientHead,
                                  uint64_t& clientLength, bool& cut) {
   const auto& response = upstream.response();
@@ -66,7 +58,8 @@ bool CacheStage::onResponseHead(UpstreamRequest& upstream) {
   const auto& response = upstream.response();
   responseAt_ = context_.clock->systemNow();
   // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
-  for (const auto& key : policy::invalidationKeys(*request_, *target_, response)) {
+  for (const auto& key :
+       policy::invalidationKeys(*request_, *target_, response, config_->cache.rules.get())) {
     store->invalidate(key);
     context_.collapsed->forget(key);
   }
@@ -99,7 +92,7 @@ bool CacheStage::revalidated(UpstreamRequest& upstream) {
   const http::RequestHead request = *request_;
   const http::ResponseHead notModified = response;
   const auto sentAt = upstream.requestSentAt(), receivedAt = responseAt_;
-  const auto options = policyOptions(*config_);
+  const auto options = cachePolicyOptions(*config_, *target_);
   auto forClient = std::make_shared<cache::StoredEntry>(*stored);
   forClient->response = policy::mergeForClient(stored->response, notModified, sentAt, receivedAt);
   upstream.release(upstream.reusable());
@@ -110,8 +103,9 @@ bool CacheStage::revalidated(UpstreamRequest& upstream) {
 
 void CacheStage::startStoring(UpstreamRequest& upstream) {
   const auto& response = upstream.response();
-  const bool storable = request_->methodKind == http::Method::kGet &&
-                        policy::isStorable(*request_, response, policyOptions(*config_));
+  const bool storable =
+      request_->methodKind == http::Method::kGet &&
+      policy::isStorable(*request_, response, cachePolicyOptions(*config_, *target_));
   if (storable) {
     cache::WriteRequest w;
     w.key = key_;

@@ -184,3 +184,38 @@ TEST_CASE("explain prints what the daemon's admission function decides") {
     CHECK(out.str().find(verdict) != std::string::npos);
   }
 }
+
+TEST_CASE("explain shows the cache key and the refresh rule of a URL") {
+  TempConfig c(std::string(kGood) +
+                   "[[cache.alias]]\nhosts = [\"*.steamcontent.com\"]\nidentity = \"steam\"\n"
+                   "[[cache.refresh]]\nhosts = [\"deb.debian.org\"]\npath = \"/debian/pool/*\"\n"
+                   "min = \"30d\"\nmax = \"365d\"\npercent = 20\n",
+               "pc_commands_cache_test.toml");
+  const std::string file = c.path.string();
+  struct Case {
+    const char* to;
+    std::vector<std::string> expect;
+    std::vector<std::string> absent;
+  };
+  const Case cases[] = {
+      {"http://cache3.steamcontent.com/depot/7/chunk/x",
+       {"cache key: http://steam.cache-alias.invalid/depot/7/chunk/x (identity 'steam', " + file +
+        ":18:1)"},
+       {"refresh rule"}},
+      {"http://deb.debian.org/debian/pool/main/a/apt.deb",
+       {"cache key: http://deb.debian.org/debian/pool/main/a/apt.deb\n",
+        "refresh rule: " + file + ":21:1: min 2592000s, max 31536000s, 20%"},
+       {"identity"}},
+      {"http://www.example.org:8080/x", {"cache key: http://www.example.org:8080/x\n"}, {}},
+      {"www.example.org:443", {"request: CONNECT"}, {"cache key"}},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.to);
+    std::ostringstream out, err;
+    runExplain(file, "10.1.1.1", k.to, "", out, err);
+    CAPTURE(out.str());
+    CAPTURE(err.str());
+    for (const auto& e : k.expect) CHECK(out.str().find(e) != std::string::npos);
+    for (const auto& a : k.absent) CHECK(out.str().find(a) == std::string::npos);
+  }
+}

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "daemon/config/config_loader.h"
@@ -16,6 +18,8 @@ const std::filesystem::path kEtc = std::filesystem::path(__FILE__).parent_path()
 std::vector<std::filesystem::path> shippedConfigs() {
   std::vector<std::filesystem::path> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(kEtc)) {
+    // cache-aliases/ holds snippets to append to a config, tested below.
+    if (e.path().parent_path().filename() == "cache-aliases") continue;
     if (e.path().extension() == ".toml") out.push_back(e.path());
   }
   return out;
@@ -89,4 +93,81 @@ TEST_CASE("isp example: customers only, CONNECT to named ports") {
   CHECK(ask(c, "203.0.113.66", "example.org", 80, "93.184.216.34").rule == "abuse-block");
   CHECK(ask(c, "192.0.2.200", "example.org", 80, "93.184.216.34").rule == "default-deny");
   CHECK(ask(c, "2001:db8:1000::5", "example.org", 25, "93.184.216.34").rule == "hard:port-25");
+}
+
+namespace {
+std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+http::Target target(std::string_view uri) {
+  return http::parseAbsoluteForm(uri).value();
+}
+
+const char* kAliasBase =
+    "[sources]\nlan = [\"10.0.0.0/8\"]\n"
+    "[destinations]\nweb = { hosts = [\"*\"], ports = [80] }\n"
+    "[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n";
+}  // namespace
+
+TEST_CASE("etc/cache-aliases: each set, and all of them together, load with no diagnostic") {
+  std::string together = kAliasBase;
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(kEtc / "cache-aliases")) {
+    if (e.path().extension() != ".toml") continue;
+    ++files;
+    const std::string text = readFile(e.path());
+    CAPTURE(e.path().string());
+    // Each file says where its list comes from.
+    CHECK(text.find("\"cache-domains\"") != std::string::npos);
+    CHECK(text.find("https://github.com/uklans/cache-domains") != std::string::npos);
+    LoadResult one = loadConfigText(std::string(kAliasBase) + text, e.path().string());
+    std::string diags;
+    for (const Diagnostic& d : one.diagnostics) diags += d.format() + "\n";
+    CAPTURE(diags);
+    CHECK(one.config != nullptr);
+    CHECK(one.diagnostics.empty());
+    together += text;
+  }
+  CHECK(files >= 4);
+  LoadResult all = loadConfigText(together, "together.toml");
+  REQUIRE(all.config);
+  CHECK(all.diagnostics.empty());
+  const auto& rules = *all.config->cache.rules;
+  CHECK(rules.primaryKey(target("http://cache1-fra1.steamcontent.com/depot/1/chunk/a")) ==
+        rules.primaryKey(target("http://steampipe.akamaized.net/depot/1/chunk/a")));
+  CHECK(rules.primaryKey(target("http://deb.debian.org/debian/pool/main/a/a.deb")) ==
+        "http://debian.cache-alias.invalid/debian/pool/main/a/a.deb");
+  CHECK(rules.primaryKey(target("http://gb.archive.ubuntu.com/ubuntu/pool/a.deb")) ==
+        rules.primaryKey(target("http://archive.ubuntu.com/ubuntu/pool/a.deb")));
+  CHECK(rules.primaryKey(target("http://www.example.org/x")) == "http://www.example.org/x");
+}
+
+TEST_CASE("etc/ configs turn no alias on by default") {
+  for (const auto& f : shippedConfigs()) {
+    LoadResult r = loadConfigFile(f.string());
+    REQUIRE(r.config);
+    CHECK(r.config->cache.rules->aliases.empty());
+  }
+}
+
+TEST_CASE("school example: Debian and Ubuntu pool files get a refresh rule, indexes do not") {
+  LoadResult r = loadConfigFile((kEtc / "examples/school.toml").string());
+  REQUIRE(r.config);
+  const auto& rules = *r.config->cache.rules;
+  for (const char* uri :
+       {"http://deb.debian.org/debian/pool/main/a/apt/apt_2.6.1_amd64.deb",
+        "http://security.debian.org/debian-security/pool/updates/main/o/openssl/x.deb",
+        "http://gb.archive.ubuntu.com/ubuntu/pool/main/a/apt/apt.deb"}) {
+    CAPTURE(uri);
+    const auto* rule = rules.refreshFor(target(uri));
+    REQUIRE(rule != nullptr);
+    CHECK(rule->heuristic.minSeconds == 30 * 86400);
+  }
+  CHECK(rules.refreshFor(target("http://deb.debian.org/debian/dists/bookworm/InRelease")) ==
+        nullptr);
+  CHECK(rules.refreshFor(target("http://www.example.org/pool/x.deb")) == nullptr);
 }
