@@ -16,27 +16,26 @@
 #include "daemon/base/result.h"
 #include "daemon/config/config.h"
 #include "daemon/net/dns_cache.h"
+#include "daemon/net/host_resolver.h"
 #include "daemon/net/hosts_file.h"
 #include "daemon/net/libevent_handles.h"
 
 namespace portcullis::net {
 
-class Resolver {
+class Resolver final : public HostResolver {
  public:
-  using Callback = std::function<void(const DnsAnswer&)>;
-
   /// `maxCacheEntries`: names kept in the answer cache (DnsCache).
   Resolver(event_base* base, const config::DnsConfig& config,
            size_t maxCacheEntries = DnsCache::kDefaultMaxEntries);
-  ~Resolver();
+  ~Resolver() override;
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
   /// Answers at once (IP literal, hosts file, cache hit) by returning the
   /// answer; otherwise starts queries, returns nullopt and later calls `cb`
   /// on the loop thread unless cancel(ticket) was called first.
-  std::optional<DnsAnswer> resolve(const std::string& host, Callback cb, uint64_t& ticket);
-  void cancel(uint64_t ticket);
+  std::optional<DnsAnswer> resolve(const std::string& host, Callback cb, uint64_t& ticket) override;
+  void cancel(uint64_t ticket) override;
 
   uint64_t failures() const { return failures_; }
   /// Frees expired cached answers (the worker calls it once a second).

@@ -16,7 +16,6 @@
 #include "daemon/net/large_read.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
-#include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
@@ -25,16 +24,16 @@ using detail::protocolError;
 using detail::requestTimeout;
 using detail::toTimeval;
 
-ClientSession::ClientSession(Worker& worker, int fd, const net::SocketAddress& peer,
+ClientSession::ClientSession(ProxyContext& context, int fd, const net::SocketAddress& peer,
                              acl::IpAddress clientIp)
-    : worker_(worker), peer_(peer), clientIp_(clientIp), clientText_(peer.toString()) {
-  client_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
-  headTimer_.reset(evtimer_new(worker.base(), &ClientSession::onHeadTimer, this));
-  resumeEvent_.reset(event_new(worker.base(), -1, 0, &ClientSession::onResume, this));
-  cacheWake_.reset(event_new(worker.base(), -1, 0, &ClientSession::onCacheWake, this));
-  clientFlush_.reset(event_new(worker.base(), -1, 0, &ClientSession::onClientFlush, this));
-  progressTimer_.reset(evtimer_new(worker.base(), &ClientSession::onProgressTimer, this));
-  config_ = worker.server().config();
+    : context_(context), peer_(peer), clientIp_(clientIp), clientText_(peer.toString()) {
+  client_.reset(bufferevent_socket_new(context.base, fd, BEV_OPT_CLOSE_ON_FREE));
+  headTimer_.reset(evtimer_new(context.base, &ClientSession::onHeadTimer, this));
+  resumeEvent_.reset(event_new(context.base, -1, 0, &ClientSession::onResume, this));
+  cacheWake_.reset(event_new(context.base, -1, 0, &ClientSession::onCacheWake, this));
+  clientFlush_.reset(event_new(context.base, -1, 0, &ClientSession::onClientFlush, this));
+  progressTimer_.reset(evtimer_new(context.base, &ClientSession::onProgressTimer, this));
+  config_ = context.config();
 }
 
 ClientSession::~ClientSession() {
@@ -68,9 +67,39 @@ bool ClientSession::transitionAllowed(State from, State to) {
   return false;
 }
 
+std::string_view ClientSession::stateName(State s) {
+  switch (s) {
+    case State::kReadingHead:
+      return "ReadingHead";
+    case State::kResolving:
+      return "Resolving";
+    case State::kConnecting:
+      return "Connecting";
+    case State::kSendingBody:
+      return "SendingBody";
+    case State::kAwaitingResponse:
+      return "AwaitingResponse";
+    case State::kRelayingResponse:
+      return "RelayingResponse";
+    case State::kTunnel:
+      return "Tunnel";
+    case State::kWaitingForFetch:
+      return "WaitingForFetch";
+    case State::kFlushingThenClose:
+      return "FlushingThenClose";
+    case State::kClosed:
+      return "Closed";
+  }
+  return "?";
+}
+
 void ClientSession::enter(State to) {
   PC_DEBUG_ASSERT(transitionAllowed(state_, to), "ClientSession state transition");
+  const State from = state_;
   state_ = to;
+  if (context_.observer != nullptr) {
+    context_.observer->onPhase("session", stateName(from), stateName(to));
+  }
 }
 
 void ClientSession::start() {
@@ -127,12 +156,12 @@ void ClientSession::applyLimits() {
 
 bool ClientSession::overRequestRate() {
   if (!limit_ || limit_->requestsPerSecond <= 0) return false;
-  return !worker_.server().rateLimiter().take(clientIp_, limit_->requestsPerSecond, limit_->burst,
-                                              std::chrono::steady_clock::now());
+  return !context_.rateLimiter->take(clientIp_, limit_->requestsPerSecond, limit_->burst,
+                                     context_.clock->steadyNow());
 }
 
 void ClientSession::noteRefusal() {
-  const auto& config = config_ ? *config_ : *worker_.server().config();
+  const auto& config = config_ ? *config_ : *context_.config();
   if (config.abuse.refusalsToBlock == 0) return;
   // Clients of an allowed network are not blocked unless the admin says so.
   if (!config.abuse.blockAllowedSources && config.policy->evaluateSource(clientIp_).allowed())
@@ -141,8 +170,8 @@ void ClientSession::noteRefusal() {
   o.refusalsToBlock = config.abuse.refusalsToBlock;
   o.window = config.abuse.refusalWindow;
   o.blockFor = config.abuse.blockTime;
-  if (worker_.server().abuseGuard().noteRefusal(clientIp_, o, std::chrono::steady_clock::now())) {
-    const auto& hooks = worker_.server().hooks();
+  if (context_.abuseGuard->noteRefusal(clientIp_, o, context_.clock->steadyNow())) {
+    const auto& hooks = *context_.hooks;
     if (hooks.clientEvent) hooks.clientEvent("client_blocked", clientIp_.toString(), {});
   }
 }
@@ -341,15 +370,15 @@ void ClientSession::writeToClient(const std::string& bytes) {
 void ClientSession::releaseUpstream(bool reusable) {
   auto& t = txn_;
   if (!t.upstream) return;
-  if (reusable && !worker_.shuttingDown()) {
-    worker_.pool().release(std::move(t.upstream));
+  if (reusable && !context_.shuttingDown()) {
+    context_.pool->release(std::move(t.upstream));
   }
   t.upstream.reset();
 }
 
 void ClientSession::denied(const acl::Decision& decision) {
   const std::string& rule = decision.rule;
-  worker_.server().stats().aclDenied(rule);
+  context_.stats->aclDenied(rule);
   noteRefusal();
   txn_.record.decision = log::AccessDecision::kDeny;
   txn_.record.rule = rule;
@@ -368,8 +397,8 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
   auto& t = txn_;
   if (!t.active) {
     t.active = true;
-    t.started = std::chrono::steady_clock::now();
-    t.record.start = std::chrono::system_clock::now();
+    t.started = context_.clock->steadyNow();
+    t.record.start = context_.clock->systemNow();
     t.record.client = clientText_;
   }
   if (closeAfter) t.keepAlive = false;
@@ -388,7 +417,7 @@ void ClientSession::finishTransaction() {
   leaveFetch(InFlightFetch::Phase::kUncacheable);
   logTransaction();
   ++requestsServed_;
-  if (t.dnsTicket != 0) worker_.resolver().cancel(t.dnsTicket);
+  if (t.dnsTicket != 0) context_.resolver->cancel(t.dnsTicket);
   t.upstream.reset();
   // Answered before its body was read (a denial, a 429, a hit, a 504 for
   // only-if-cached...): the body must never be parsed as the next request
@@ -427,11 +456,11 @@ void ClientSession::logTransaction() {
   if (!t.active) return;
   t.active = false;
   if (t.record.termination.empty()) t.record.termination = describe(Termination::kCompleted).name;
-  auto elapsed = std::chrono::steady_clock::now() - t.started;
+  auto elapsed = context_.clock->steadyNow() - t.started;
 
   t.record.durationMs = std::chrono::duration<double, std::milli>(elapsed).count();
-  worker_.server().stats().recordRequest(t.record);
-  const auto& hooks = worker_.server().hooks();
+  context_.stats->recordRequest(t.record);
+  const auto& hooks = *context_.hooks;
   if (hooks.access) hooks.access(t.record);
 }
 
@@ -451,16 +480,16 @@ void ClientSession::close() {
   enter(State::kClosed);
   if (txn_.writer) finishCacheWrite(false);
   leaveFetch(InFlightFetch::Phase::kFailed);
-  if (txn_.dnsTicket != 0) worker_.resolver().cancel(txn_.dnsTicket);
+  if (txn_.dnsTicket != 0) context_.resolver->cancel(txn_.dnsTicket);
   txn_.upstream.reset();
   if (headTimer_) evtimer_del(headTimer_.get());
   if (progressTimer_) evtimer_del(progressTimer_.get());
   if (resumeEvent_) event_del(resumeEvent_.get());
   stopDirectWrites();
   client_.reset();
-  worker_.server().limiter().release(clientIp_);
-  worker_.server().stats().connectionClosed();
-  worker_.retire(this);
+  context_.limiter->release(clientIp_);
+  context_.stats->connectionClosed();
+  context_.retire(this);
 }
 
 }  // namespace portcullis::proxy

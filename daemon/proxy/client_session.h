@@ -24,7 +24,8 @@
 //                 +--> kFlushingThenClose --output drained--> kClosed   (any state may close)
 //
 // Every libevent callback is noexcept and funnels into the methods below; a
-// session that finishes asks its Worker to delete it after the callback.
+// session that finishes asks its context (the Worker) to delete it after the
+// callback.
 
 #include <event2/buffer.h>
 
@@ -48,16 +49,18 @@
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/forwarding.h"
+#include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_pool.h"
 
 namespace portcullis::proxy {
 
-class Worker;
-
 class ClientSession {
  public:
-  ClientSession(Worker& worker, int fd, const net::SocketAddress& peer, acl::IpAddress clientIp);
+  /// `context` outlives the session; everything the session reaches outside
+  /// itself goes through it.
+  ClientSession(ProxyContext& context, int fd, const net::SocketAddress& peer,
+                acl::IpAddress clientIp);
   ~ClientSession();
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
@@ -84,7 +87,9 @@ class ClientSession {
   /// The transition table of the diagram above.
   static bool transitionAllowed(State from, State to);
   /// Moves to `to`; a transition outside the table is a bug (debug assert).
+  /// Tells the context's observer.
   void enter(State to);
+  static std::string_view stateName(State s);
 
   /// What one request/response exchange needs; reset for every request.
   struct Transaction {
@@ -258,7 +263,7 @@ class ClientSession {
   void stopDirectWrites();
   void releaseUpstream(bool reusable);
 
-  Worker& worker_;
+  ProxyContext& context_;
   net::BufferEventPtr client_;
   net::SocketAddress peer_;
   acl::IpAddress clientIp_;

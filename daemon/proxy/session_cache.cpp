@@ -17,7 +17,6 @@
 #include "daemon/proxy/client_session.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
-#include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
@@ -55,13 +54,13 @@ void ClientSession::onCacheWake(evutil_socket_t, short, void* arg) noexcept {
 
 bool ClientSession::tryCache() {
   auto& t = txn_;
-  cache::Cache* store = worker_.server().cache();
+  cache::Cache* store = context_.cache;
   const auto m = t.request.methodKind;
   if (store == nullptr || (m != http::Method::kGet && m != http::Method::kHead)) return false;
   t.cacheEligible = true;
   t.cacheKey = policy::primaryKey(t.target);
   t.record.cache = log::CacheResult::kMiss;
-  auto now = std::chrono::system_clock::now();
+  auto now = context_.clock->systemNow();
   auto entry = store->lookup(t.cacheKey, t.request.headers);
   // A copy fetched from an address this client may not reach is not its to
   // read (the name may point elsewhere now): treat it as a miss.
@@ -91,7 +90,7 @@ bool ClientSession::tryCache() {
       t.request.headers.has("Authorization") || t.request.headers.has("Range")) {
     return false;
   }
-  auto fetch = worker_.server().collapsed().join(t.cacheKey, cacheWake_.get(), t.leader);
+  auto fetch = context_.collapsed->join(t.cacheKey, cacheWake_.get(), t.leader);
   if (!fetch) return false;  // the fetch ended as we joined: go alone
   t.fetch = std::move(fetch);
   if (t.leader) return false;
@@ -106,7 +105,7 @@ bool ClientSession::tryCache() {
 bool ClientSession::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
                                 log::CacheResult result) {
   auto& t = txn_;
-  cache::Cache* store = worker_.server().cache();
+  cache::Cache* store = context_.cache;
   const auto& pseudonym = t.config->server.viaPseudonym;
   http::HeaderMap extra;
   extra.add("Age", std::to_string(std::max<int64_t>(0, age)));
@@ -214,13 +213,13 @@ bool ClientSession::prepareRangeCut(http::ResponseHead& clientHead, uint64_t& cl
 
 bool ClientSession::onResponseHeadForCache() {
   auto& t = txn_;
-  cache::Cache* store = worker_.server().cache();
+  cache::Cache* store = context_.cache;
   if (store == nullptr) return false;
-  t.responseAt = std::chrono::system_clock::now();
+  t.responseAt = context_.clock->systemNow();
   // Unsafe methods invalidate what they may have changed (RFC 9111 §4.4).
   for (const auto& key : policy::invalidationKeys(t.request, t.target, t.response)) {
     store->invalidate(key);
-    worker_.server().collapsed().forget(key);
+    context_.collapsed->forget(key);
   }
   if (!t.cacheEligible) return false;
   if (t.stored) {
@@ -271,7 +270,7 @@ bool ClientSession::onResponseHeadForCache() {
     if (writer.ok()) {
       t.writer = std::move(writer.value());
     } else {
-      worker_.server().noteCacheStorage(&writer.error());
+      context_.noteCacheStorage(&writer.error());
     }
   }
   if (t.fetch && t.leader) {
@@ -316,7 +315,7 @@ bool ClientSession::appendToCache(std::string_view bytes) {
   auto& t = txn_;
   if (auto appended = t.writer->append(bytes); !appended.ok()) {
     // Too big or disk trouble: keep relaying, uncached.
-    worker_.server().noteCacheStorage(&appended.error());
+    context_.noteCacheStorage(&appended.error());
     t.writer.reset();
     if (t.fetch && t.leader) leaveFetch(InFlightFetch::Phase::kFailed);
     return false;
@@ -331,7 +330,7 @@ void ClientSession::finishCacheWrite(bool complete) {
     if (complete) {
       auto result = t.writer->commit();
       committed = result.ok();
-      worker_.server().noteCacheStorage(committed ? nullptr : &result.error());
+      context_.noteCacheStorage(committed ? nullptr : &result.error());
     } else {
       t.writer->abort();
     }
@@ -356,7 +355,7 @@ bool ClientSession::mayReadCopyFrom(std::string_view originAddress) const {
 
 bool ClientSession::serveStoredWithoutDns() {
   auto& t = txn_;
-  cache::Cache* store = worker_.server().cache();
+  cache::Cache* store = context_.cache;
   const auto m = t.request.methodKind;
   if (store == nullptr || !t.config->cache.serveStaleOnError ||
       (m != http::Method::kGet && m != http::Method::kHead)) {
@@ -371,7 +370,7 @@ bool ClientSession::serveStoredWithoutDns() {
   // came from: a client may not read what it could not have fetched.
   auto decision = checkAddresses({*origin});
   if (!decision.allowed()) return false;
-  auto evaluation = policy::evaluate(t.request, entry->response, std::chrono::system_clock::now(),
+  auto evaluation = policy::evaluate(t.request, entry->response, context_.clock->systemNow(),
                                      policyOptions(*t.config));
   log::CacheResult result = log::CacheResult::kHit;
   if (evaluation.usability == policy::Usability::kMustRevalidate) {

@@ -17,7 +17,6 @@
 #include "daemon/proxy/client_session.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
-#include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
@@ -55,7 +54,7 @@ void ClientSession::leaveFetch(InFlightFetch::Phase leaderOutcome) {
   if (!t.fetch) return;
   if (t.leader) {
     t.fetch->finish(leaderOutcome);
-    worker_.server().collapsed().remove(t.cacheKey, t.fetch.get());
+    context_.collapsed->remove(t.cacheKey, t.fetch.get());
   } else {
     t.fetch->removeWaiter(cacheWake_.get());
   }

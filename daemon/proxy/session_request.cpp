@@ -18,7 +18,6 @@
 #include "daemon/net/large_read.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
-#include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
@@ -71,15 +70,15 @@ void ClientSession::beginTransaction(size_t headBytes) {
   headStarted_ = false;
   auto& t = txn_;
   t.active = true;
-  t.config = worker_.server().config();
+  t.config = context_.config();
   if (t.config != config_) {
     // A reload happened since the last request: this connection now runs
     // under the new snapshot, limits included.
     config_ = t.config;
     applyLimits();
   }
-  t.started = std::chrono::steady_clock::now();
-  t.record.start = std::chrono::system_clock::now();
+  t.started = context_.clock->steadyNow();
+  t.record.start = context_.clock->systemNow();
   t.record.client = clientText_;
   t.record.method = t.request.method;
   t.record.url = t.request.target;
@@ -207,7 +206,7 @@ void ClientSession::resolve() {
   // Client reads stay enabled: toggling them costs two epoll_ctl calls per
   // request. Pipelined bytes or an EOF arriving meanwhile switch reading
   // off then (onClientRead, onClientEvent).
-  auto answer = worker_.resolver().resolve(
+  auto answer = context_.resolver->resolve(
       txn_.target.host, [this](const net::DnsAnswer& a) { onResolved(a); }, txn_.dnsTicket);
   if (answer) onResolved(*answer);
 }
@@ -217,7 +216,7 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   t.dnsTicket = 0;
   if (state_ != State::kResolving) return;
   if (answer.failure) {
-    worker_.server().stats().dnsFailure();
+    context_.stats->dnsFailure();
     const bool timeout = *answer.failure == net::DnsFailure::kTimeout;
     ErrorReply e = errorReply(
         timeout ? Termination::kDnsTimeout : Termination::kDnsError,
@@ -273,20 +272,20 @@ void ClientSession::connectUpstream() {
     ErrorReply e = errorReply(Termination::kConnectRefused,
                               "The proxy could not connect to " + t.target.authority() + ".");
     t.record.error = "connect failed";
-    worker_.server().stats().upstreamError();
+    context_.stats->upstreamError();
     reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
     return;
   }
   auto address = net::SocketAddress::from(t.addresses[t.nextAddress++], t.target.port);
   const bool isConnect = t.request.methodKind == http::Method::kConnect;
   // Tunnels never share connections; requests may reuse an idle one.
-  t.upstream = isConnect ? nullptr : worker_.pool().acquire(address);
+  t.upstream = isConnect ? nullptr : context_.pool->acquire(address);
   if (!t.upstream) {
     t.upstream = std::make_unique<UpstreamConnection>();
     t.upstream->address = address;
     t.upstream->key = address.toString();
-    t.upstream->pool = &worker_.pool();
-    t.upstream->bev.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
+    t.upstream->pool = context_.pool;
+    t.upstream->bev.reset(bufferevent_socket_new(context_.base, -1, BEV_OPT_CLOSE_ON_FREE));
   }
   t.record.upstream = t.upstream->key;
   auto* bev = t.upstream->bev.get();
@@ -317,7 +316,7 @@ void ClientSession::onUpstreamFailed(short what) {
     connectUpstream();
     return;
   }
-  worker_.server().stats().upstreamError();
+  context_.stats->upstreamError();
   if (serveStaleOnError()) return;
   ErrorReply e = errorReply(
       timedOut ? Termination::kConnectTimeout : Termination::kConnectRefused,
@@ -340,7 +339,7 @@ void ClientSession::onUpstreamConnected() {
     startTunnel();
     return;
   }
-  t.firstByteDeadline = std::chrono::steady_clock::now() + server.firstByteTimeout;
+  t.firstByteDeadline = context_.clock->steadyNow() + server.firstByteTimeout;
   timeval rt = toTimeval(server.firstByteTimeout);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
@@ -352,7 +351,7 @@ void ClientSession::onUpstreamConnected() {
 
 void ClientSession::sendRequestHead() {
   auto& t = txn_;
-  t.requestSentAt = std::chrono::system_clock::now();
+  t.requestSentAt = context_.clock->systemNow();
   BodyEncoding enc = BodyEncoding::kNone;
   if (t.requestFraming.kind == http::BodyKind::kContentLength) enc = BodyEncoding::kContentLength;
   if (t.requestFraming.kind == http::BodyKind::kChunked) enc = BodyEncoding::kChunked;

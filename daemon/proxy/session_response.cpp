@@ -10,7 +10,6 @@
 #include "daemon/proxy/client_session.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
-#include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
@@ -42,7 +41,7 @@ void ClientSession::readResponseHead() {
       }
     }
     if (outcome.status == http::ParseStatus::kInvalid) {
-      worker_.server().stats().upstreamError();
+      context_.stats->upstreamError();
       releaseUpstream(false);
       t.record.error = "bad upstream response: " + std::string(outcome.reason);
       reply(badUpstreamResponse(
@@ -85,7 +84,7 @@ bool ClientSession::relayInterim(http::ResponseHead head, size_t headBytes) {
   // never reads cannot grow our memory.
   t.interimBytes += headBytes;
   if (++t.interimCount > kMaxInterimResponses || t.interimBytes > t.config->server.maxHeaderBytes) {
-    worker_.server().stats().upstreamError();
+    context_.stats->upstreamError();
     releaseUpstream(false);
     t.record.error = "bad upstream response: too many interim responses";
     reply(badUpstreamResponse("The origin server sent too many interim (1xx) responses.",
@@ -102,7 +101,7 @@ bool ClientSession::relayInterim(http::ResponseHead head, size_t headBytes) {
   // Each read restarts libevent's read timeout; the final response must
   // still arrive within first_byte_timeout of the request being sent.
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      t.firstByteDeadline - std::chrono::steady_clock::now());
+      t.firstByteDeadline - context_.clock->steadyNow());
   timeval rt = toTimeval(std::max(left, std::chrono::milliseconds(1)));
   timeval wt = toTimeval(t.config->server.bodyTimeout);
   bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
@@ -113,7 +112,7 @@ void ClientSession::startResponseBody() {
   auto& t = txn_;
   auto framing = http::responseFraming(t.response, t.request.methodKind);
   if (!framing.ok()) {
-    worker_.server().stats().upstreamError();
+    context_.stats->upstreamError();
     releaseUpstream(false);
     t.record.error = "bad upstream framing: " + framing.error().message;
     reply(badUpstreamResponse("The origin server's response framing is ambiguous (" +
@@ -257,7 +256,7 @@ void ClientSession::cutShort(std::string error) {
   t.record.error = std::move(error);
   t.record.termination = describe(Termination::kOriginBodyBroken).name;
 
-  worker_.server().stats().upstreamError();
+  context_.stats->upstreamError();
   finishCacheWrite(false);
   releaseUpstream(false);
   t.keepAlive = false;
@@ -290,7 +289,7 @@ void ClientSession::onUpstreamClosed(short what) {
     return;
   }
   releaseUpstream(false);
-  worker_.server().stats().upstreamError();
+  context_.stats->upstreamError();
   if (serveStaleOnError()) return;
   ErrorReply e =
       errorReply(timedOut ? Termination::kOriginTimeout : Termination::kOriginClosed,

@@ -2,11 +2,11 @@
 
 #include <event2/thread.h>
 
-#include <algorithm>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include "daemon/proxy/client_session.h"
 #include "daemon/proxy/server.h"
@@ -39,6 +39,7 @@ Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
   auto config = server.config();
   resolver_ = std::make_unique<net::Resolver>(base_.get(), config->dns);
   pool_ = std::make_unique<UpstreamPool>(base_.get(), config->server.upstreamIdleTimeout, 64);
+  buildContext();
   shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
   reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
   graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
@@ -64,6 +65,24 @@ Worker::~Worker() {
   resolver_.reset();
 }
 
+void Worker::buildContext() {
+  context_.base = base_.get();
+  context_.resolver = resolver_.get();
+  context_.clock = &clock_;
+  context_.pool = pool_.get();
+  context_.cache = server_.cache();
+  context_.collapsed = &server_.collapsed();
+  context_.stats = &server_.stats();
+  context_.limiter = &server_.limiter();
+  context_.abuseGuard = &server_.abuseGuard();
+  context_.rateLimiter = &server_.rateLimiter();
+  context_.hooks = &server_.hooks();
+  context_.config = [this] { return server_.config(); };
+  context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
+  context_.retire = [this](ClientSession* session) { retire(session); };
+  context_.shuttingDown = [this] { return shuttingDown_; };
+}
+
 void Worker::start() {
   thread_ = std::thread([this] {
     // Keep the loop alive even with no listener events pending during drain.
@@ -71,7 +90,9 @@ void Worker::start() {
   });
 }
 
-void Worker::requestShutdown() { event_active(shutdownEvent_.get(), 0, 0); }
+void Worker::requestShutdown() {
+  event_active(shutdownEvent_.get(), 0, 0);
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
@@ -132,7 +153,7 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto session = std::make_unique<ClientSession>(*this, fd, peer, *ip);
+  auto session = std::make_unique<ClientSession>(context_, fd, peer, *ip);
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   raw->start();

@@ -11,6 +11,7 @@
 #include "daemon/base/unique_handle.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
+#include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/upstream_pool.h"
 
 namespace portcullis::proxy {
@@ -48,6 +49,8 @@ class Worker {
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
   void accept(int fd, const sockaddr* addr, int len);
+  /// Fills context_ from this worker and its server (the sessions' only way out).
+  void buildContext();
   void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
   void drain();
   void maybeFinishDrain();
@@ -59,6 +62,8 @@ class Worker {
   std::vector<net::ListenerPtr> listeners_;
   std::unique_ptr<net::Resolver> resolver_;
   std::unique_ptr<UpstreamPool> pool_;
+  SystemClock clock_;
+  ProxyContext context_;
   net::EventPtr shutdownEvent_;
   net::EventPtr reapEvent_;
   net::EventPtr graceTimer_;
