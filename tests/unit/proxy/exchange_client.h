@@ -19,8 +19,10 @@ namespace portcullis::testing {
 
 class TestClient {
  public:
-  /// `fd`: the test's end of the pair (non-blocking).
-  TestClient(event_base* base, UniqueFd fd) : fd_(std::move(fd)) {
+  /// `fd`: the test's end of the pair (non-blocking); `peer`: the address
+  /// the proxy believes the client has ("ip:port", as access records show).
+  TestClient(event_base* base, UniqueFd fd, std::string peer = {})
+      : fd_(std::move(fd)), peer_(std::move(peer)) {
     readable_.reset(
         event_new(base, fd_.get(), EV_READ | EV_PERSIST, &TestClient::onReadable, this));
     event_add(readable_.get(), nullptr);
@@ -46,12 +48,15 @@ class TestClient {
     fd_.reset();
   }
 
+  const std::string& peer() const { return peer_; }
   /// Everything the proxy sent so far.
   const std::string& received() const { return received_; }
   /// Drops what was received so far (the next response starts afresh).
   void clearReceived() { received_.clear(); }
   /// The proxy closed (or reset) the connection.
   bool closedByProxy() const { return eof_; }
+  /// The connection is over, whichever side closed it.
+  bool closed() const { return eof_ || !fd_.valid(); }
   /// The status code of the first response in received(), or 0.
   int status() const {
     if (received_.compare(0, 9, "HTTP/1.1 ") != 0 || received_.size() < 12) return 0;
@@ -81,6 +86,7 @@ class TestClient {
   }
 
   UniqueFd fd_;
+  std::string peer_;
   net::EventPtr readable_;
   std::string received_;
   bool eof_ = false;

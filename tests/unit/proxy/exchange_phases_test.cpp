@@ -1,0 +1,52 @@
+// Every phase of every part of the request path is reached by some
+// in-process exchange of the scenario table (issue #14, "Must show").
+// A new part adds one entry to everyPart(); a new phase in a part's enum
+// shows up here by itself and fails until a scenario reaches it.
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/unit/proxy/exchange_scenarios.h"
+
+using namespace portcullis;
+using namespace portcullis::testing;
+
+namespace {
+
+struct Part {
+  std::string_view name;  ///< as PhaseObserver::onPhase gets it
+  std::vector<std::string_view> phases;
+};
+
+/// One entry per part: its name and every phase of its enum.
+std::vector<Part> everyPart() {
+  return {
+      {"session",
+       {"ReadingHead", "Resolving", "Connecting", "SendingBody", "AwaitingResponse",
+        "RelayingResponse", "Tunnel", "WaitingForFetch", "FlushingThenClose", "Closed"}},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("the scenarios together reach every phase of every part") {
+  std::set<std::string> seen;
+  for (const auto& s : exchangeScenarios()) {
+    const ScenarioResult r = s.run();
+    seen.insert(r.phases.begin(), r.phases.end());
+  }
+  std::set<std::string> known;
+  for (const auto& part : everyPart()) {
+    for (auto phase : part.phases) {
+      const std::string key = std::string(part.name) + ":" + std::string(phase);
+      known.insert(key);
+      CHECK_MESSAGE(seen.count(key) == 1, "no scenario reaches " << key);
+    }
+  }
+  // And the observer names nothing the enums do not have.
+  for (const auto& key : seen) CHECK_MESSAGE(known.count(key) == 1, "unknown phase " << key);
+}
