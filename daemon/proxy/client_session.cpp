@@ -30,9 +30,7 @@ ClientSession::ClientSession(ProxyContext& context, int fd, const net::SocketAdd
   client_.reset(bufferevent_socket_new(context.base, fd, BEV_OPT_CLOSE_ON_FREE));
   headTimer_.reset(evtimer_new(context.base, &ClientSession::onHeadTimer, this));
   resumeEvent_.reset(event_new(context.base, -1, 0, &ClientSession::onResume, this));
-  cacheWake_.reset(event_new(context.base, -1, 0, &ClientSession::onCacheWake, this));
   clientFlush_.reset(event_new(context.base, -1, 0, &ClientSession::onClientFlush, this));
-  progressTimer_.reset(evtimer_new(context.base, &ClientSession::onProgressTimer, this));
   config_ = context.config();
 }
 
@@ -53,16 +51,10 @@ bool ClientSession::transitionAllowed(State from, State to) {
       return from == S::kReadingHead || from == S::kWaitingForFetch;
     case S::kWaitingForFetch:
       return from == S::kResolving;
-    case S::kConnecting:  // first try, next address, a stale pooled connection, a refetch
-      return from == S::kResolving || from == S::kConnecting || from == S::kSendingBody ||
-             from == S::kAwaitingResponse;
-    case S::kSendingBody:
+    case S::kFetching:
+      return from == S::kResolving;
     case S::kTunnel:
-      return from == S::kConnecting;
-    case S::kAwaitingResponse:
-      return from == S::kConnecting || from == S::kSendingBody;
-    case S::kRelayingResponse:
-      return from == S::kAwaitingResponse || from == S::kSendingBody;
+      return from == S::kFetching;
   }
   return false;
 }
@@ -73,14 +65,8 @@ std::string_view ClientSession::stateName(State s) {
       return "ReadingHead";
     case State::kResolving:
       return "Resolving";
-    case State::kConnecting:
-      return "Connecting";
-    case State::kSendingBody:
-      return "SendingBody";
-    case State::kAwaitingResponse:
-      return "AwaitingResponse";
-    case State::kRelayingResponse:
-      return "RelayingResponse";
+    case State::kFetching:
+      return "Fetching";
     case State::kTunnel:
       return "Tunnel";
     case State::kWaitingForFetch:
@@ -189,10 +175,12 @@ void ClientSession::onClientRead(bufferevent*, void* arg) noexcept {
       case State::kReadingHead:
         self->readHead();
         break;
-      case State::kSendingBody:
-        net::readMore(self->client_.get(), self->txn_.config->server.bufferBytes);
-        self->pumpRequestBody();
-        break;
+      case State::kFetching:
+        if (self->upstream_.phase() == UpstreamRequest::Phase::kSendingBody) {
+          self->upstream_.onClientReadable();
+          break;
+        }
+        [[fallthrough]];
       default:
         // Pipelined bytes wait in the buffer until this exchange is over.
         bufferevent_disable(self->client_.get(), EV_READ);
@@ -213,7 +201,7 @@ void ClientSession::onClientWrite(bufferevent* bev, void* arg) noexcept {
 
 void ClientSession::onClientDrained() {
   if (state_ == State::kWaitingForFetch) {
-    continueWaiting();
+    waiter_.proceed();
     return;
   }
   if (state_ == State::kFlushingThenClose) {
@@ -221,9 +209,7 @@ void ClientSession::onClientDrained() {
     return;
   }
   // The client drained below the watermark: resume reading the origin.
-  if (state_ == State::kRelayingResponse && txn_.upstream) {
-    bufferevent_enable(txn_.upstream->bev.get(), EV_READ);
-  }
+  if (state_ == State::kFetching) upstream_.resumeReading();
 }
 
 void ClientSession::onClientOutputAdded(evbuffer*, const evbuffer_cb_info* info,
@@ -294,9 +280,10 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
       bufferevent_disable(self->client_.get(), EV_READ);
       return;
     }
-    if (self->state_ == State::kSendingBody && (what & BEV_EVENT_TIMEOUT) &&
-        (what & BEV_EVENT_READING)) {
-      self->releaseUpstream(false);
+    if (self->state_ == State::kFetching &&
+        self->upstream_.phase() == UpstreamRequest::Phase::kSendingBody &&
+        (what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+      self->upstream_.release(false);
       self->reply(
           requestTimeout("The request body stopped arriving.", "client request body timeout"));
       return;
@@ -308,37 +295,6 @@ void ClientSession::onClientEvent(bufferevent*, short what, void* arg) noexcept 
           describe(timedOut ? Termination::kClientTimeout : Termination::kClientClosed).name;
     }
     self->close();
-  });
-}
-
-void ClientSession::onUpstreamRead(bufferevent*, void* arg) noexcept {
-  guarded(arg, [&](ClientSession* self) {
-    self->txn_.responseBytesSeen = true;
-    if (self->state_ == State::kAwaitingResponse || self->state_ == State::kSendingBody) {
-      self->readResponseHead();
-    } else if (self->state_ == State::kRelayingResponse) {
-      net::readMore(self->txn_.upstream->bev.get(), self->txn_.config->server.bufferBytes);
-      self->pumpResponseBody();
-    }
-  });
-}
-
-void ClientSession::onUpstreamWrite(bufferevent*, void* arg) noexcept {
-  guarded(arg, [&](ClientSession* self) {
-    // Upstream drained: take more of the request body from the client.
-    if (self->state_ == State::kSendingBody) bufferevent_enable(self->client_.get(), EV_READ);
-  });
-}
-
-void ClientSession::onUpstreamEvent(bufferevent*, short what, void* arg) noexcept {
-  guarded(arg, [&](ClientSession* self) {
-    if (what & BEV_EVENT_CONNECTED) {
-      self->onUpstreamConnected();
-    } else if (self->state_ == State::kConnecting) {
-      self->onUpstreamFailed(what);
-    } else {
-      self->onUpstreamClosed(what);
-    }
   });
 }
 
@@ -361,19 +317,10 @@ void ClientSession::onResume(evutil_socket_t, short, void* arg) noexcept {
 
 // ---------------------------------------------------------------- endings
 
-void ClientSession::writeToClient(const std::string& bytes) {
+void ClientSession::writeToClient(std::string_view bytes) {
   if (!client_ || bytes.empty()) return;
   bufferevent_write(client_.get(), bytes.data(), bytes.size());
   txn_.record.bytesOut += bytes.size();
-}
-
-void ClientSession::releaseUpstream(bool reusable) {
-  auto& t = txn_;
-  if (!t.upstream) return;
-  if (reusable && !context_.shuttingDown()) {
-    context_.pool->release(std::move(t.upstream));
-  }
-  t.upstream.reset();
 }
 
 void ClientSession::denied(const acl::Decision& decision) {
@@ -413,16 +360,15 @@ void ClientSession::reply(ErrorReply error, bool closeAfter) {
 
 void ClientSession::finishTransaction() {
   auto& t = txn_;
-  if (t.writer) finishCacheWrite(false);
-  leaveFetch(InFlightFetch::Phase::kUncacheable);
+  leaveCache(InFlightFetch::Phase::kUncacheable);
   logTransaction();
   ++requestsServed_;
   if (t.dnsTicket != 0) context_.resolver->cancel(t.dnsTicket);
-  t.upstream.reset();
+  upstream_.release(false);
   // Answered before its body was read (a denial, a 429, a hit, a 504 for
   // only-if-cached...): the body must never be parsed as the next request
   // (CL.0 desync). Drop it if it is all here, else close (RFC 9112 §9.3).
-  if (!t.requestBodyDone && !discardRequestBody()) t.keepAlive = false;
+  if (!t.body.done && !discardRequestBody()) t.keepAlive = false;
   const bool keepAlive = t.keepAlive && !draining_;
   if (!keepAlive) {
     closeAfterFlush();
@@ -442,12 +388,12 @@ void ClientSession::finishTransaction() {
 
 bool ClientSession::discardRequestBody() {
   auto& t = txn_;
-  if (t.requestFraming.kind != http::BodyKind::kContentLength || !client_) return false;
+  if (t.body.framing.kind != http::BodyKind::kContentLength || !client_) return false;
   evbuffer* in = bufferevent_get_input(client_.get());
-  if (evbuffer_get_length(in) < t.requestBodyLeft) return false;
-  evbuffer_drain(in, static_cast<size_t>(t.requestBodyLeft));
-  t.requestBodyLeft = 0;
-  t.requestBodyDone = true;
+  if (evbuffer_get_length(in) < t.body.left) return false;
+  evbuffer_drain(in, static_cast<size_t>(t.body.left));
+  t.body.left = 0;
+  t.body.done = true;
   return true;
 }
 
@@ -478,12 +424,10 @@ void ClientSession::close() {
   if (state_ == State::kClosed) return;
   if (txn_.active) logTransaction();
   enter(State::kClosed);
-  if (txn_.writer) finishCacheWrite(false);
-  leaveFetch(InFlightFetch::Phase::kFailed);
+  leaveCache(InFlightFetch::Phase::kFailed);
   if (txn_.dnsTicket != 0) context_.resolver->cancel(txn_.dnsTicket);
-  txn_.upstream.reset();
+  upstream_.release(false);
   if (headTimer_) evtimer_del(headTimer_.get());
-  if (progressTimer_) evtimer_del(progressTimer_.get());
   if (resumeEvent_) event_del(resumeEvent_.get());
   stopDirectWrites();
   client_.reset();

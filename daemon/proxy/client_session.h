@@ -46,16 +46,21 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/error_page.h"
+#include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_pool.h"
+#include "daemon/proxy/upstream_request.h"
 
 namespace portcullis::proxy {
 
-class ClientSession {
+class ClientSession final : private UpstreamRequest::Owner,
+                            private CacheStage::Owner,
+                            private FetchWaiter::Owner {
  public:
   /// `context` outlives the session; everything the session reaches outside
   /// itself goes through it.
@@ -74,10 +79,7 @@ class ClientSession {
   enum class State : uint8_t {
     kReadingHead,
     kResolving,
-    kConnecting,
-    kSendingBody,
-    kAwaitingResponse,
-    kRelayingResponse,
+    kFetching,  ///< the UpstreamRequest runs (its own phases: upstream_request.h)
     kTunnel,
     kWaitingForFetch,  ///< collapsed onto another session's fetch
     kFlushingThenClose,
@@ -96,54 +98,15 @@ class ClientSession {
     std::shared_ptr<const config::Config> config;
     http::RequestHead request;
     http::Target target;
-    http::Framing requestFraming;
-    http::ChunkedDecoder requestChunks;
-    uint64_t requestBodyLeft = 0;
-    bool requestBodyDone = true;
+    RequestBody body;
     std::vector<acl::IpAddress> addresses;
-    size_t nextAddress = 0;
     uint64_t dnsTicket = 0;
-    std::unique_ptr<UpstreamConnection> upstream;
-    bool retried = false;
-    bool responseBytesSeen = false;
-    /// first_byte_timeout counts from the request, not from the last 1xx.
-    std::chrono::steady_clock::time_point firstByteDeadline;
-    unsigned interimCount = 0;
-    size_t interimBytes = 0;
-    http::ResponseHead response;
-    http::Framing responseFraming;
-    BodyEncoding clientEncoding = BodyEncoding::kNone;
-    http::ChunkedDecoder responseChunks;
-    uint64_t responseBodyLeft = 0;
     bool keepAlive = true;
-    bool upstreamReusable = false;
     std::chrono::steady_clock::time_point started;
     log::AccessRecord record;
     bool active = false;
 
-    // Cache (see session_cache.cpp).
-    bool cacheEligible = false;  ///< GET/HEAD through an enabled cache
-    bool cacheChecked = false;   ///< tryCache() ran (a collapsed waiter gone solo skips it)
-    std::string cacheKey;
-    std::shared_ptr<const cache::StoredEntry> stored;  ///< entry being revalidated
-    /// A Range miss fetched whole (cache.range_fetch_whole_max): the client
-    /// gets only its range, cut from the body as it streams past.
-    uint64_t unannouncedBytes = 0;  ///< leader: stored but not yet announced to waiters
-    bool fetchWholeForRange = false;
-    bool sliceForClient = false;
-    uint64_t sliceSkip = 0;  ///< body bytes before the range still to drop
-    uint64_t sliceLeft = 0;  ///< range bytes still to send
-    cache::policy::Evaluation evaluation;
-    std::unique_ptr<cache::EntryWriter> writer;
-    std::shared_ptr<InFlightFetch> fetch;
-    bool leader = false;
-    SystemTime requestSentAt;
-    SystemTime responseAt;
-    // Waiter side of collapsed forwarding.
-    UniqueFd waiterFd;
-    uint64_t waiterOffset = 0;
-    bool waiterHeadSent = false;
-    BodyEncoding waiterEncoding = BodyEncoding::kNone;
+    bool cacheChecked = false;  ///< the cache stage looked up (a waiter gone solo skips it)
   };
 
   // libevent entry points. Each runs its body through guarded(): no
@@ -161,14 +124,9 @@ class ClientSession {
   static void onClientRead(bufferevent*, void* arg) noexcept;
   static void onClientWrite(bufferevent*, void* arg) noexcept;
   static void onClientEvent(bufferevent*, short what, void* arg) noexcept;
-  static void onUpstreamRead(bufferevent*, void* arg) noexcept;
-  static void onUpstreamWrite(bufferevent*, void* arg) noexcept;
-  static void onUpstreamEvent(bufferevent*, short what, void* arg) noexcept;
   static void onHeadTimer(evutil_socket_t, short, void* arg) noexcept;
   static void onResume(evutil_socket_t, short, void* arg) noexcept;
-  static void onCacheWake(evutil_socket_t, short, void* arg) noexcept;
   static void onClientFlush(evutil_socket_t, short, void* arg) noexcept;
-  static void onProgressTimer(evutil_socket_t, short, void* arg) noexcept;
   static void onClientOutputAdded(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept;
 
   // request side
@@ -181,54 +139,45 @@ class ClientSession {
   acl::RequestFacts requestFacts() const;
   /// The destination rules after DNS, on every address (hard rules included).
   acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
-  void connectUpstream();
-  void onUpstreamConnected();
-  void onUpstreamFailed(short what);
-  void sendRequestHead();
-  void pumpRequestBody();
-
-  // response side
-  void readResponseHead();
-  /// Relays one 1xx (bounded in count and bytes); false when the exchange
-  /// was answered with an error instead.
-  bool relayInterim(http::ResponseHead head, size_t headBytes);
-  void startResponseBody();
-  void pumpResponseBody();
-  void finishResponseBody();
-  void onUpstreamClosed(short what);
+  /// Hands the request to upstream_ (the addresses are resolved and allowed).
+  void startUpstream();
   void startTunnel();
-  /// Ends a response whose head went out but whose body broke.
-  void cutShort(std::string error);
 
-  // cache (session_cache.cpp)
-  /// True when the request was answered (hit) or parked (collapsed waiter).
-  bool tryCache();
-  bool serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
-                   log::CacheResult result);
-  /// On a response head: serve a revalidated/stale entry, or start storing.
-  /// True when the response was consumed from the cache.
-  bool onResponseHeadForCache();
-  /// For a Range miss fetched whole: false when the response is too big
-  /// or of unknown length (the request went again, with its Range);
-  /// otherwise sets up the 206/416 cut and adjusts the client's head.
-  bool prepareRangeCut(http::ResponseHead& clientHead, uint64_t& clientLength);
-  void teeToCache(evbuffer* body, size_t n);
-  void teeToCache(std::string_view bytes);
-  bool appendToCache(std::string_view bytes);  ///< false: storing stopped
-  void noteLeaderProgress(size_t bytes);
-  void finishCacheWrite(bool complete);
-  void leaveFetch(InFlightFetch::Phase leaderOutcome);
-  void continueWaiting();
-  void stopWaitingAndFetch();
-  /// Serve a stale entry after an origin failure when the policy allows it.
-  bool serveStaleOnError();
-  /// DNS failed (the thin link is down): serve a stored copy if the rules
-  /// allow this client the address the copy was fetched from, and the copy
-  /// is fresh or may be served stale on error.
-  bool serveStoredWithoutDns();
-  /// The rules for this client allow the address a stored copy (or a
-  /// collapsed fetch) came from. Unknown addresses are refused.
-  bool mayReadCopyFrom(std::string_view originAddress) const;
+  // UpstreamRequest::Owner (session_response.cpp)
+  bufferevent* clientEvents() override { return client_.get(); }
+  log::AccessRecord& record() override { return txn_.record; }
+  void writeToClient(std::string_view bytes) override;
+  std::string upstreamHead(BodyEncoding bodyEncoding) override;
+  void upstreamTunnel() override;
+  bool onResponseHead() override;
+  void teeBody(evbuffer* body, size_t n) override { cache_.tee(body, n); }
+  void teeBody(std::string_view bytes) override { cache_.tee(bytes); }
+  void responseComplete() override;
+  void responseBroken(std::string error) override;
+  void upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
+                      bool close) override;
+  void requestBodyInvalid(std::string_view reason) override;
+  void upstreamAborted() override { close(); }
+
+  // CacheStage::Owner and FetchWaiter::Owner (session_cache.cpp)
+  evbuffer* clientOutput() override { return bufferevent_get_output(client_.get()); }
+  bool keepAlive() const override { return txn_.keepAlive; }
+  acl::Decision admitAddresses(const std::vector<acl::IpAddress>& addresses) const override {
+    return checkAddresses(addresses);
+  }
+  void servedFromCache() override { finishTransaction(); }
+  void answer(ErrorReply error, bool close) override { reply(std::move(error), close); }
+  event* waiterWake() override { return waiter_.wake(); }
+  void waitForFetch(std::shared_ptr<InFlightFetch> fetch) override;
+  void endKeepAlive() override { txn_.keepAlive = false; }
+  bool mayReadCopyFrom(std::string_view originAddress) const override {
+    return cache_.mayReadCopyFrom(originAddress);
+  }
+  void waiterFinished() override { finishTransaction(); }
+  void waiterFallBack() override;
+  void waiterBroken() override { close(); }
+  /// Ends the exchange's cache stage and any wait; a lead ends with `outcome`.
+  void leaveCache(InFlightFetch::Phase outcome);
 
   // endings
   void reply(ErrorReply error, bool close = true);
@@ -249,19 +198,16 @@ class ClientSession {
   void applyLimits();
   bool overRequestRate();
   void noteRefusal();
-  void writeToClient(const std::string& bytes);
   /// What to do once the client's output has drained (below the write
   /// watermark): resume the origin, the waiter, or the pending close.
   void onClientDrained();
   /// Between a complete request and the end of its response.
   bool busyWithExchange() const {
-    return state_ == State::kResolving || state_ == State::kConnecting ||
-           state_ == State::kAwaitingResponse || state_ == State::kRelayingResponse ||
+    return state_ == State::kResolving || state_ == State::kFetching ||
            state_ == State::kWaitingForFetch;
   }
   /// Stops the direct-write path before the bufferevent changes hands.
   void stopDirectWrites();
-  void releaseUpstream(bool reusable);
 
   ProxyContext& context_;
   net::BufferEventPtr client_;
@@ -270,18 +216,19 @@ class ClientSession {
   std::string clientText_;
   net::EventPtr headTimer_;
   net::EventPtr resumeEvent_;
-  net::EventPtr cacheWake_;
   /// Direct writes: EV_WRITE on the client stays off while its output is
   /// empty; bytes added schedule clientFlush_, which writes them straight
   /// to the socket at the end of this loop turn (one writev, no epoll_ctl)
   /// and only enables EV_WRITE when the socket did not take everything.
   net::EventPtr clientFlush_;
-  net::EventPtr progressTimer_;  ///< a leader's batched wake-up of its waiters
   evbuffer_cb_entry* outputWatch_ = nullptr;
   bool flushScheduled_ = false;
   std::unique_ptr<Tunnel> tunnel_;
+  UpstreamRequest upstream_{context_, *this};
   State state_ = State::kReadingHead;
   Transaction txn_;
+  CacheStage cache_{context_, *this};
+  FetchWaiter waiter_{context_, *this};
   bool headStarted_ = false;
   bool draining_ = false;
   size_t requestsServed_ = 0;

@@ -77,6 +77,7 @@ void ClientSession::beginTransaction(size_t headBytes) {
     config_ = t.config;
     applyLimits();
   }
+  cache_.begin(t.config, t.request, t.target, t.addresses);
   t.started = context_.clock->steadyNow();
   t.record.start = context_.clock->systemNow();
   t.record.client = clientText_;
@@ -98,11 +99,11 @@ void ClientSession::beginTransaction(size_t headBytes) {
                         framing.error().message));
     return;
   }
-  t.requestFraming = *framing;
-  t.requestBodyDone = t.requestFraming.kind == http::BodyKind::kNone;
-  t.requestBodyLeft = t.requestFraming.length;
-  if (t.requestFraming.kind == http::BodyKind::kContentLength && t.requestBodyLeft == 0) {
-    t.requestBodyDone = true;
+  t.body.framing = *framing;
+  t.body.done = t.body.framing.kind == http::BodyKind::kNone;
+  t.body.left = t.body.framing.length;
+  if (t.body.framing.kind == http::BodyKind::kContentLength && t.body.left == 0) {
+    t.body.done = true;
   }
   if (overRequestRate()) {
     ErrorReply e = errorReply(
@@ -223,8 +224,8 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
         "The proxy could not find the address of " + t.target.host + " (" + answer.detail + ").",
         answer.detail);
     t.record.error = "dns: " + answer.detail;
-    if (serveStoredWithoutDns()) return;
-    reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
+    if (cache_.serveWithoutDns()) return;
+    reply(std::move(e), !t.body.done || !t.keepAlive);
     return;
   }
   // Every address the name resolved to is checked (DNS rebinding, SSRF).
@@ -236,14 +237,13 @@ void ClientSession::onResolved(const net::DnsAnswer& answer) {
   t.record.rule = decision.rule;
   t.record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   t.addresses = answer.addresses;
-  t.nextAddress = 0;
   // The cache answers only after the rules allowed every address: a client
   // the policy refuses must not read what another client fetched.
   if (!t.cacheChecked) {
     t.cacheChecked = true;
-    if (tryCache()) return;
+    if (cache_.lookup()) return;
   }
-  connectUpstream();
+  startUpstream();
 }
 
 acl::RequestFacts ClientSession::requestFacts() const {
@@ -266,184 +266,10 @@ acl::Decision ClientSession::checkAddresses(const std::vector<acl::IpAddress>& a
   return txn_.config->policy->evaluate(facts);
 }
 
-void ClientSession::connectUpstream() {
+void ClientSession::startUpstream() {
   auto& t = txn_;
-  if (t.nextAddress >= t.addresses.size()) {
-    ErrorReply e = errorReply(Termination::kConnectRefused,
-                              "The proxy could not connect to " + t.target.authority() + ".");
-    t.record.error = "connect failed";
-    context_.stats->upstreamError();
-    reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
-    return;
-  }
-  auto address = net::SocketAddress::from(t.addresses[t.nextAddress++], t.target.port);
-  const bool isConnect = t.request.methodKind == http::Method::kConnect;
-  // Tunnels never share connections; requests may reuse an idle one.
-  t.upstream = isConnect ? nullptr : context_.pool->acquire(address);
-  if (!t.upstream) {
-    t.upstream = std::make_unique<UpstreamConnection>();
-    t.upstream->address = address;
-    t.upstream->key = address.toString();
-    t.upstream->pool = context_.pool;
-    t.upstream->bev.reset(bufferevent_socket_new(context_.base, -1, BEV_OPT_CLOSE_ON_FREE));
-  }
-  t.record.upstream = t.upstream->key;
-  auto* bev = t.upstream->bev.get();
-  bufferevent_setcb(bev, &ClientSession::onUpstreamRead, &ClientSession::onUpstreamWrite,
-                    &ClientSession::onUpstreamEvent, this);
-  const auto& server = t.config->server;
-  bufferevent_setwatermark(bev, EV_READ, 0, server.bufferBytes);
-  net::setLargeIo(bev, server.bufferBytes);
-  bufferevent_setwatermark(bev, EV_WRITE, server.bufferBytes / 2, 0);
-  if (t.upstream->reused) {
-    enter(State::kConnecting);
-    onUpstreamConnected();
-    return;
-  }
-  enter(State::kConnecting);
-  timeval ct = toTimeval(server.connectTimeout);
-  bufferevent_set_timeouts(bev, nullptr, &ct);
-  if (bufferevent_socket_connect(bev, address.get(), static_cast<int>(address.length)) != 0) {
-    onUpstreamFailed(BEV_EVENT_ERROR);
-  }
-}
-
-void ClientSession::onUpstreamFailed(short what) {
-  auto& t = txn_;
-  const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
-  t.upstream.reset();
-  if (t.nextAddress < t.addresses.size()) {
-    connectUpstream();
-    return;
-  }
-  context_.stats->upstreamError();
-  if (serveStaleOnError()) return;
-  ErrorReply e = errorReply(
-      timedOut ? Termination::kConnectTimeout : Termination::kConnectRefused,
-      "The proxy could not connect to " + t.target.authority() +
-          (timedOut ? ": the connection attempt timed out." : ": the connection was refused."));
-  t.record.error = timedOut ? "upstream connect timeout" : "upstream connect refused";
-  reply(std::move(e), !t.requestBodyDone || !t.keepAlive);
-}
-
-void ClientSession::onUpstreamConnected() {
-  auto& t = txn_;
-  const auto& server = t.config->server;
-  if (!t.upstream->reused) {
-    // Heads and small bodies must not wait for Nagle + delayed ACK (40 ms).
-    int one = 1;
-    ::setsockopt(bufferevent_getfd(t.upstream->bev.get()), IPPROTO_TCP, TCP_NODELAY, &one,
-                 sizeof one);
-  }
-  if (t.request.methodKind == http::Method::kConnect) {
-    startTunnel();
-    return;
-  }
-  t.firstByteDeadline = context_.clock->steadyNow() + server.firstByteTimeout;
-  timeval rt = toTimeval(server.firstByteTimeout);
-  timeval wt = toTimeval(server.bodyTimeout);
-  bufferevent_set_timeouts(t.upstream->bev.get(), &rt, &wt);
-  // EV_WRITE is armed by sendRequestHead only when something must wait for
-  // the socket (enabling it arms the event even with nothing to write).
-  bufferevent_enable(t.upstream->bev.get(), EV_READ);
-  sendRequestHead();
-}
-
-void ClientSession::sendRequestHead() {
-  auto& t = txn_;
-  t.requestSentAt = context_.clock->systemNow();
-  BodyEncoding enc = BodyEncoding::kNone;
-  if (t.requestFraming.kind == http::BodyKind::kContentLength) enc = BodyEncoding::kContentLength;
-  if (t.requestFraming.kind == http::BodyKind::kChunked) enc = BodyEncoding::kChunked;
-  std::string head;
-  if (t.fetchWholeForRange) {
-    // The whole object goes into the cache; the client's range is cut from it.
-    http::RequestHead whole = t.request;
-    whole.headers.remove("Range");
-    whole.headers.remove("If-Range");
-    head = buildUpstreamRequest(whole, t.target, enc, t.requestFraming.length,
-                                t.config->server.viaPseudonym);
-  } else if (t.stored) {
-    // Our own validators go upstream; the client's conditionals stay ours to answer.
-    http::RequestHead conditional = t.request;
-    cache::policy::addRevalidationHeaders(conditional.headers, t.stored->response);
-    head = buildUpstreamRequest(conditional, t.target, enc, t.requestFraming.length,
-                                t.config->server.viaPseudonym);
-  } else {
-    head = buildUpstreamRequest(t.request, t.target, enc, t.requestFraming.length,
-                                t.config->server.viaPseudonym);
-  }
-  // The connection is established here (fresh or pooled): send the head at
-  // once when nothing is queued before it, so a small request costs one
-  // send and no EV_WRITE round trip. What the socket does not take, or an
-  // error, goes through the bufferevent, which reports errors as usual.
-  bufferevent* up = t.upstream->bev.get();
-  size_t sent = 0;
-  if (evbuffer_get_length(bufferevent_get_output(up)) == 0) {
-    ssize_t n = ::send(bufferevent_getfd(up), head.data(), head.size(), MSG_NOSIGNAL);
-    if (n > 0) sent = static_cast<size_t>(n);
-  }
-  if (sent < head.size() || !t.requestBodyDone) {
-    bufferevent_enable(up, EV_WRITE);
-    if (sent < head.size()) bufferevent_write(up, head.data() + sent, head.size() - sent);
-  } else {
-    bufferevent_disable(up, EV_WRITE);  // nothing to send: no write event
-  }
-  if (t.requestBodyDone) {
-    enter(State::kAwaitingResponse);
-    return;
-  }
-  enter(State::kSendingBody);
-  // A client that stalls mid-body is cut after body_timeout, not blamed on the origin.
-  timeval rt = toTimeval(t.config->server.bodyTimeout);
-  timeval wt = toTimeval(t.config->server.bodyTimeout);
-  bufferevent_set_timeouts(client_.get(), &rt, &wt);
-  bufferevent_enable(client_.get(), EV_READ);
-  pumpRequestBody();
-}
-
-void ClientSession::pumpRequestBody() {
-  auto& t = txn_;
-  evbuffer* in = bufferevent_get_input(client_.get());
-  evbuffer* out = bufferevent_get_output(t.upstream->bev.get());
-  size_t avail = evbuffer_get_length(in);
-  if (t.requestFraming.kind == http::BodyKind::kContentLength) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(avail, t.requestBodyLeft));
-    if (n > 0) evbuffer_remove_buffer(in, out, n);
-    t.requestBodyLeft -= n;
-    t.record.bytesIn += n;
-    t.requestBodyDone = t.requestBodyLeft == 0;
-  } else if (avail > 0) {
-    const char* data =
-        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
-    scratch_.clear();
-    auto outcome = t.requestChunks.decode(std::string_view(data, avail), scratch_);
-    if (outcome.status == http::ParseStatus::kInvalid) {
-      releaseUpstream(false);
-      reply(protocolError(400, outcome.reason));
-      return;
-    }
-    size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
-    evbuffer_drain(in, used);
-    t.record.bytesIn += used;
-    std::string chunk;
-    if (!scratch_.empty()) http::appendChunk(chunk, scratch_);
-    if (outcome.status == http::ParseStatus::kDone) {
-      http::appendLastChunk(chunk);
-      t.requestBodyDone = true;
-    }
-    if (!chunk.empty()) evbuffer_add(out, chunk.data(), chunk.size());
-  }
-  if (t.requestBodyDone) {
-    if (state_ == State::kSendingBody) enter(State::kAwaitingResponse);
-    timeval wt = toTimeval(t.config->server.bodyTimeout);
-    bufferevent_set_timeouts(client_.get(), nullptr, &wt);
-    bufferevent_disable(client_.get(), EV_READ);
-    return;
-  }
-  if (evbuffer_get_length(out) >= t.config->server.bufferBytes) {
-    bufferevent_disable(client_.get(), EV_READ);  // resumed by onUpstreamWrite
-  }
+  enter(State::kFetching);
+  upstream_.start(t.config, t.request, t.target, t.body, t.addresses);
 }
 
 }  // namespace portcullis::proxy

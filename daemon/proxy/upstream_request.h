@@ -1,0 +1,203 @@
+#pragma once
+// One request to an origin over HTTP/1.1: take a pooled connection or
+// connect (the next address on failure), send the head, pump the request
+// body, read the response head (1xx relayed, bounded), pick the body reader
+// once from the framing (as h2o's http1client installs one read callback)
+// and relay the body to the client. Every phase and every transition
+// (enter() asserts the table in debug builds and tells the observer):
+//
+//   kIdle --start()--> kConnecting --connected, CONNECT--> kDone (owner: tunnel)
+//                        |  ^  |
+//                        |  |  +--failed, addresses left: next address (kConnecting again)
+//                        |  +--refetch() / stale pooled connection retried once
+//                        |        (from kAwaitingHead, kSendingBody or kConnecting)
+//                        v
+//                  kSendingBody --body sent--> kAwaitingHead <--1xx relayed (bounded)
+//                        \______final head early______/  |
+//                                                        v  owner.onResponseHead():
+//                                                        |    consumed (cache hit on 304,
+//                                                        |    stale served, refetch) --> kDone
+//                                                        v
+//                                                 kRelayingBody --body done--> kDone
+//   (any phase) --failure reported to the owner / release()--> kDone;  kDone --start()-->
+//   kConnecting
+//
+// Runs on the worker's loop thread. Callbacks are noexcept; an exception in
+// one is reported to the owner (owner.upstreamAborted()).
+
+#include <event2/buffer.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "acl/ip_address.h"
+#include "daemon/config/config.h"
+#include "daemon/http/chunked_decoder.h"
+#include "daemon/http/message.h"
+#include "daemon/http/uri.h"
+#include "daemon/log/access_record.h"
+#include "daemon/proxy/error_page.h"
+#include "daemon/proxy/forwarding.h"
+#include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/upstream_pool.h"
+
+namespace portcullis::proxy {
+
+/// The client's request body as it is read: owned by the exchange, pumped
+/// upstream by UpstreamRequest, dropped by the exchange when answered early.
+struct RequestBody {
+  http::Framing framing;
+  http::ChunkedDecoder chunks;
+  uint64_t left = 0;
+  bool done = true;
+};
+
+class UpstreamRequest {
+ public:
+  enum class Phase : uint8_t {
+    kIdle,
+    kConnecting,
+    kSendingBody,
+    kAwaitingHead,
+    kRelayingBody,
+    kDone
+  };
+
+  /// What the request needs from its exchange: the client's side, the
+  /// upstream head to send, and where each outcome goes.
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    virtual bufferevent* clientEvents() = 0;
+    virtual log::AccessRecord& record() = 0;
+    virtual void writeToClient(std::string_view bytes) = 0;
+    /// The head to send (the cache may ask for validators or the whole object).
+    virtual std::string upstreamHead(BodyEncoding bodyEncoding) = 0;
+    /// CONNECT: the connection is up; the owner takes it (takeConnection()).
+    virtual void upstreamTunnel() = 0;
+    /// The final response head arrived (response(), framing()). True: relay
+    /// its body (the owner wrote the client's head); false: the owner took
+    /// over (served from cache, refetched, failed).
+    virtual bool onResponseHead() = 0;
+    /// Body bytes for the cache (before any range cut).
+    virtual void teeBody(evbuffer* body, size_t n) = 0;
+    virtual void teeBody(std::string_view bytes) = 0;
+    /// The body was relayed whole.
+    virtual void responseComplete() = 0;
+    /// The body broke after the head went out (cut the client short).
+    virtual void responseBroken(std::string error) = 0;
+    /// No usable response: answer `error` (a stale copy first when
+    /// `mayServeStale`); `logError` is the access log's `error` when answered.
+    virtual void upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
+                                bool close) = 0;
+    /// The client's chunked body was invalid (400).
+    virtual void requestBodyInvalid(std::string_view reason) = 0;
+    /// An exception escaped a callback: close everything.
+    virtual void upstreamAborted() = 0;
+  };
+
+  UpstreamRequest(ProxyContext& context, Owner& owner);
+  ~UpstreamRequest();
+  UpstreamRequest(const UpstreamRequest&) = delete;
+  UpstreamRequest& operator=(const UpstreamRequest&) = delete;
+
+  /// Starts the exchange's request to one of `addresses` (checked by the
+  /// admission already). `request`, `target` and `body` outlive this request.
+  void start(std::shared_ptr<const config::Config> config, const http::RequestHead& request,
+             const http::Target& target, RequestBody& body, std::vector<acl::IpAddress> addresses);
+  /// Sends the request again on a new connection to the last address (a
+  /// 304 that matched nothing, a range too large to fetch whole); the
+  /// current one goes back to the pool when `reusable`.
+  void refetch(bool reusable);
+  /// Gives the connection back (to the pool when `reusable`) and ends.
+  void release(bool reusable);
+  /// Client input arrived while the body is being sent.
+  void onClientReadable();
+  /// The client drained below its watermark: read the origin again.
+  void resumeReading();
+  /// Cuts the body the client gets to [skip, skip+length) (a range served
+  /// from a whole fetch); the owner's tee still sees everything.
+  void cutForClient(uint64_t skip, uint64_t length);
+
+  Phase phase() const { return phase_; }
+  bool active() const { return phase_ != Phase::kIdle && phase_ != Phase::kDone; }
+  const http::ResponseHead& response() const { return response_; }
+  const http::Framing& framing() const { return framing_; }
+  BodyEncoding clientEncoding() const { return clientEncoding_; }
+  bool reusable() const { return reusable_; }
+  SystemTime requestSentAt() const { return requestSentAt_; }
+  /// The origin's address as text ("" when not connected).
+  std::string originAddress() const;
+  /// CONNECT: the established connection.
+  std::unique_ptr<UpstreamConnection> takeConnection();
+  static std::string_view phaseName(Phase p);
+
+ private:
+  using BodyReader = bool (UpstreamRequest::*)(evbuffer* in, evbuffer* out);
+
+  static bool transitionAllowed(Phase from, Phase to);
+  void enter(Phase to);
+  template <class Body>
+  static void guarded(void* arg, Body&& body) noexcept {
+    auto* self = static_cast<UpstreamRequest*>(arg);
+    try {
+      body(self);
+    } catch (...) {
+      self->owner_.upstreamAborted();
+    }
+  }
+  static void onRead(bufferevent*, void* arg) noexcept;
+  static void onWrite(bufferevent*, void* arg) noexcept;
+  static void onEvent(bufferevent*, short what, void* arg) noexcept;
+
+  void connect();
+  void onConnected();
+  void onConnectFailed(short what);
+  void sendHead();
+  void pumpRequestBody();
+  void readHead();
+  bool relayInterim(http::ResponseHead head, size_t headBytes);
+  void onFinalHead();
+  void pumpBody();
+  bool readContentLength(evbuffer* in, evbuffer* out);
+  bool readChunked(evbuffer* in, evbuffer* out);
+  bool readUntilClose(evbuffer* in, evbuffer* out);
+  bool readNone(evbuffer* in, evbuffer* out);
+  void finishBody();
+  void onClosed(short what);
+  void fail(ErrorReply error, std::string logError, bool mayServeStale, bool close);
+
+  ProxyContext& context_;
+  Owner& owner_;
+  Phase phase_ = Phase::kIdle;
+  std::shared_ptr<const config::Config> config_;
+  const http::RequestHead* request_ = nullptr;
+  const http::Target* target_ = nullptr;
+  RequestBody* body_ = nullptr;
+  std::vector<acl::IpAddress> addresses_;
+  size_t nextAddress_ = 0;
+  std::unique_ptr<UpstreamConnection> conn_;
+  bool retried_ = false;
+  bool bytesSeen_ = false;
+  /// first_byte_timeout counts from the request, not from the last 1xx.
+  std::chrono::steady_clock::time_point firstByteDeadline_;
+  unsigned interimCount_ = 0;
+  size_t interimBytes_ = 0;
+  SystemTime requestSentAt_;
+  http::ResponseHead response_;
+  http::Framing framing_;
+  BodyEncoding clientEncoding_ = BodyEncoding::kNone;
+  http::ChunkedDecoder chunks_;
+  uint64_t bodyLeft_ = 0;
+  bool reusable_ = false;
+  BodyReader reader_ = nullptr;  ///< chosen once from the framing
+  bool cut_ = false;
+  uint64_t cutSkip_ = 0;  ///< body bytes before the client's range still to drop
+  uint64_t cutLeft_ = 0;  ///< range bytes still to send
+  std::string scratch_;
+};
+
+}  // namespace portcullis::proxy
