@@ -152,7 +152,7 @@ ScenarioResult clientClosed() {
   // A body of 100 bytes of which 10 come, then the client goes away.
   client.send("POST " + h.url("/upload") +
               " HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 100\r\n\r\n0123456789");
-  h.runUntil([&] { return h.phases().reached("session", "SendingBody"); });
+  h.runUntil([&] { return h.phases().reached("upstream", "SendingBody"); });
   client.close();
   return collect(h, client);
 }
@@ -239,53 +239,37 @@ std::vector<Scenario> cacheScenarios();
 
 const std::vector<Scenario>& exchangeScenarios() {
   static const std::vector<Scenario> all = [] {
-    // Phases every exchange that reaches the origin passes through.
-    const std::vector<std::string> fetched = {"session:ReadingHead", "session:Resolving",
-                                              "session:Connecting", "session:AwaitingResponse"};
+    // Phases every exchange whose request reached the origin passes through.
+    const std::vector<std::string> fetched = {"session:Resolving", "session:Fetching",
+                                              "upstream:Connecting", "upstream:AwaitingHead",
+                                              "upstream:Done"};
+    auto plus = [](std::vector<std::string> v, std::vector<std::string> more) {
+      v.insert(v.end(), more.begin(), more.end());
+      return v;
+    };
+    // Answered by the proxy itself, then closed.
+    const std::vector<std::string> refused = {"session:FlushingThenClose", "session:Closed"};
     std::vector<Scenario> v = {
-        {"completed",
-         T::kCompleted,
-         200,
-         {"session:ReadingHead", "session:Resolving", "session:Connecting",
-          "session:AwaitingResponse", "session:RelayingResponse"},
-         completed},
-        {"denied by a rule naming the host",
-         T::kDeniedByRule,
-         403,
-         {"session:Closed"},
-         deniedByRule},
-        {"a name that resolves to a special address",
-         T::kDestinationProhibited,
-         403,
-         {"session:Resolving", "session:Closed"},
-         destinationProhibited},
+        {"completed", T::kCompleted, 200,
+         plus(fetched, {"session:ReadingHead", "upstream:RelayingBody", "cache:Done"}), completed},
+        {"denied by a rule naming the host", T::kDeniedByRule, 403, refused, deniedByRule},
+        {"a name that resolves to a special address", T::kDestinationProhibited, 403,
+         plus(refused, {"session:Resolving"}), destinationProhibited},
         {"over the client's request rate",
          T::kRateLimited,
          429,
          {"session:ReadingHead"},
          rateLimited},
-        {"two Host fields",
-         T::kBadRequest,
-         400,
-         {"session:FlushingThenClose", "session:Closed"},
-         badRequest},
-        {"origin-form to a forward proxy",
-         T::kNotAProxyRequest,
-         400,
-         {"session:Closed"},
-         notAProxyRequest},
-        {"an unknown method", T::kMethodNotSupported, 501, {"session:Closed"}, methodNotSupported},
-        {"absolute-form https",
-         T::kHttpsWithoutConnect,
-         501,
-         {"session:Closed"},
-         httpsWithoutConnect},
-        {"Via names the proxy", T::kForwardingLoop, 508, {"session:Closed"}, forwardingLoop},
-        {"half a request head", T::kClientTimeout, 408, {"session:ReadingHead"}, clientTimeout},
+        {"two Host fields", T::kBadRequest, 400, refused, badRequest},
+        {"origin-form to a forward proxy", T::kNotAProxyRequest, 400, refused, notAProxyRequest},
+        {"an unknown method", T::kMethodNotSupported, 501, refused, methodNotSupported},
+        {"absolute-form https", T::kHttpsWithoutConnect, 501, refused, httpsWithoutConnect},
+        {"Via names the proxy", T::kForwardingLoop, 508, refused, forwardingLoop},
+        {"half a request head", T::kClientTimeout, 408, refused, clientTimeout},
         {"the client leaves mid-body",
          T::kClientClosed,
          0,
-         {"session:SendingBody", "session:Closed"},
+         {"upstream:SendingBody", "session:Closed"},
          clientClosed},
         {"NXDOMAIN", T::kDnsError, 502, {"session:Resolving"}, dnsError},
         {"the resolver times out (deferred answer)",
@@ -293,16 +277,25 @@ const std::vector<Scenario>& exchangeScenarios() {
          504,
          {"session:Resolving"},
          dnsTimeout},
-        {"no one listens", T::kConnectRefused, 502, {"session:Connecting"}, connectRefused},
-        {"SYN dropped", T::kConnectTimeout, 504, {"session:Connecting"}, connectTimeout},
-        {"the origin never answers", T::kOriginTimeout, 504, fetched, originTimeout},
-        {"the origin hangs up", T::kOriginClosed, 502, fetched, originClosed},
-        {"the origin sends garbage", T::kBadOriginResponse, 502, fetched, badOriginResponse},
-        {"the origin floods 1xx", T::kBadOriginResponse, 502, fetched, interimFlood},
+        {"no one listens",
+         T::kConnectRefused,
+         502,
+         {"upstream:Connecting", "upstream:Done"},
+         connectRefused},
+        {"SYN dropped",
+         T::kConnectTimeout,
+         504,
+         {"upstream:Connecting", "upstream:Done"},
+         connectTimeout},
+        {"the origin never answers", T::kOriginTimeout, 504, plus(fetched, refused), originTimeout},
+        {"the origin hangs up", T::kOriginClosed, 502, plus(fetched, refused), originClosed},
+        {"the origin sends garbage", T::kBadOriginResponse, 502, plus(fetched, refused),
+         badOriginResponse},
+        {"the origin floods 1xx", T::kBadOriginResponse, 502, plus(fetched, refused), interimFlood},
         {"the body stops short",
          T::kOriginBodyBroken,
          200,
-         {"session:RelayingResponse", "session:Closed"},
+         {"upstream:RelayingBody", "session:Closed"},
          originBodyBroken},
     };
     for (auto& s : cacheScenarios()) v.push_back(std::move(s));
