@@ -157,6 +157,23 @@ ScenarioResult clientClosed() {
   return collect(h, client);
 }
 
+ScenarioResult clientGoneMidResponse() {
+  ExchangeHarness h;
+  h.origin().on("/long", OriginScript()
+                             .write("HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" +
+                                    std::string(1000, 'x'))
+                             .awaitRelease()
+                             .write(std::string(1000, 'y'))
+                             .hold());
+  auto& client = h.connect();
+  client.send(h.get("/long"));
+  h.runUntil([&] { return client.received().find(std::string(1000, 'x')) != std::string::npos; });
+  client.close();
+  // The next part of the body meets a closed socket (EPIPE).
+  h.origin().release("/long");
+  return collect(h, client);
+}
+
 // ---------------------------------------------------------------- DNS and connecting
 
 ScenarioResult dnsError() {
@@ -271,6 +288,11 @@ const std::vector<Scenario>& exchangeScenarios() {
          0,
          {"upstream:SendingBody", "session:Closed"},
          clientClosed},
+        {"the client leaves mid-response",
+         T::kClientClosed,
+         200,
+         {"upstream:RelayingBody", "session:Closed"},
+         clientGoneMidResponse},
         {"NXDOMAIN", T::kDnsError, 502, {"session:Resolving"}, dnsError},
         {"the resolver times out (deferred answer)",
          T::kDnsTimeout,
