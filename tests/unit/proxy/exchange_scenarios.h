@@ -36,6 +36,8 @@ struct Scenario {
   /// "part:Phase" the exchange must pass through.
   std::vector<std::string> phases;
   std::function<ScenarioResult()> run;
+  /// How the cache took part, when the scenario is about the cache.
+  std::optional<log::CacheResult> cache = std::nullopt;
 };
 
 /// Every scenario, termination kinds first, in enum order.

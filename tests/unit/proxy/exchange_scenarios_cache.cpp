@@ -154,6 +154,21 @@ ScenarioResult cacheHitThenRevalidated() {
   return collect(h, client, 3);
 }
 
+ScenarioResult staleOnOriginError() {
+  ExchangeHarness h(withCache());
+  h.origin().on("/page", OriginScript::respond(200, "stored body", kCacheable));
+  auto& client = h.connect();
+  client.send(h.get("/page"));
+  collect(h, client);
+  // Stale two minutes later, and the origin now hangs up: the stale copy
+  // is served (serve_stale_on_error) instead of a 502.
+  h.clock().advance(120s);
+  h.origin().on("/page", OriginScript().close());
+  client.clearReceived();
+  client.send(h.get("/page"));
+  return collect(h, client, 2);
+}
+
 ScenarioResult tunnel() {
   ExchangeHarness h;
   h.origin().on("/inside", OriginScript::respond(200, "through the tunnel"));
@@ -197,12 +212,20 @@ std::vector<Scenario> cacheScenarios() {
        T::kCompleted,
        200,
        {"cache:Fetching", "cache:Storing", "waiter:WaitingHead", "waiter:Streaming", "waiter:Done"},
-       collapsedWaiter},
+       collapsedWaiter,
+       log::CacheResult::kCollapsed},
       {"a hit, then a revalidation",
        T::kCompleted,
        200,
        {"cache:Serving", "cache:Revalidating", "upstream:AwaitingHead"},
-       cacheHitThenRevalidated},
+       cacheHitThenRevalidated,
+       log::CacheResult::kRevalidated},
+      {"a stale copy when the origin fails",
+       T::kCompleted,
+       200,
+       {"cache:Revalidating", "cache:Serving"},
+       staleOnOriginError,
+       log::CacheResult::kStale},
       {"a CONNECT tunnel", T::kCompleted, 200, {"session:Tunnel", "session:Closed"}, tunnel},
       {"a request body",
        T::kCompleted,

@@ -51,6 +51,7 @@ TEST_CASE("each exchange ends as its scenario says") {
         CHECK(r.record->status == tableStatus);
       }
       if (s.clientStatus == 0) CHECK(r.clientClosed);
+      if (s.cache) CHECK(log::toString(r.record->cache) == log::toString(*s.cache));
       for (const auto& phase : s.phases) {
         CHECK_MESSAGE(r.phases.count(phase) == 1, "phase not reached: " << phase);
       }
