@@ -25,7 +25,7 @@ class Stats;
 
 namespace portcullis::proxy {
 
-class ClientSession;
+class ClientConnection;
 class UpstreamPool;
 class CollapsedForwarding;
 class ConnectionLimiter;
@@ -62,7 +62,7 @@ struct ProxyContext {
   /// Reports a cache store attempt (Server::noteCacheStorage).
   std::function<void(const Error* failure)> noteCacheStorage;
   /// The session is finished: delete it after the current callback (Worker::retire).
-  std::function<void(ClientSession*)> retire;
+  std::function<void(ClientConnection*)> retire;
   std::function<bool()> shuttingDown;
   PhaseObserver* observer = nullptr;
 };

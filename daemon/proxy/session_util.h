@@ -1,5 +1,5 @@
 #pragma once
-// Small helpers shared by the ClientSession implementation files.
+// Small helpers shared by the request path (connection, exchange, upstream).
 
 #include <sys/time.h>
 

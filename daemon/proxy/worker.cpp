@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <algorithm>
 
-#include "daemon/proxy/client_session.h"
+#include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/server.h"
 
 namespace portcullis::proxy {
@@ -79,7 +79,7 @@ void Worker::buildContext() {
   context_.hooks = &server_.hooks();
   context_.config = [this] { return server_.config(); };
   context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
-  context_.retire = [this](ClientSession* session) { retire(session); };
+  context_.retire = [this](ClientConnection* session) { retire(session); };
   context_.shuttingDown = [this] { return shuttingDown_; };
 }
 
@@ -98,7 +98,7 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::retire(ClientSession* session) {
+void Worker::retire(ClientConnection* session) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   retired_.push_back(std::move(it->second));
@@ -153,7 +153,7 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto session = std::make_unique<ClientSession>(context_, fd, peer, *ip);
+  auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip);
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   raw->start();
@@ -184,7 +184,7 @@ void Worker::drain() {
   listeners_.clear();  // stop accepting; the sockets close
   evtimer_del(lagProbe_.get());
   pool_->clear();
-  std::vector<ClientSession*> live;
+  std::vector<ClientConnection*> live;
   live.reserve(sessions_.size());
   for (auto& [ptr, owned] : sessions_) live.push_back(ptr);
   for (auto* s : live) s->drain();

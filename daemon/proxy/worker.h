@@ -17,7 +17,7 @@
 namespace portcullis::proxy {
 
 class Server;
-class ClientSession;
+class ClientConnection;
 
 class Worker {
  public:
@@ -39,7 +39,7 @@ class Worker {
 
   /// Called by a session when it is finished; the session is deleted after
   /// the current callback returns, never inside it.
-  void retire(ClientSession* session);
+  void retire(ClientConnection* session);
 
  private:
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
@@ -70,8 +70,8 @@ class Worker {
   net::EventPtr lagProbe_;  ///< fires every second; lateness = loop lag
   std::chrono::steady_clock::time_point lagProbeDue_;
   std::chrono::steady_clock::time_point lastLimitEvent_{};
-  std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
-  std::vector<std::unique_ptr<ClientSession>> retired_;
+  std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> sessions_;
+  std::vector<std::unique_ptr<ClientConnection>> retired_;
   bool shuttingDown_ = false;
   std::thread thread_;
 };

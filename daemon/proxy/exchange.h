@@ -1,0 +1,212 @@
+#pragma once
+// One request and its response, from a parsed head to the access-log line.
+// It owns its config snapshot and the parts that do the work: the cache
+// stage (cache_stage.h), the collapsed-forwarding waiter (fetch_waiter.h)
+// and the request to the origin (upstream_request.h); the client
+// connection (client_connection.h) reads the head and carries the bytes.
+// Every phase and transition (enter() asserts the table in debug builds and
+// tells the observer):
+//
+//   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, target form,
+//     |                     Policy::evaluate (hard rules included), Via loop,
+//     |                     https without CONNECT, Max-Forwards 0 (answered here)
+//     |                        |  \--refused or answered---------------------------------> kDone
+//     |                        v
+//     |                     kResolving (async DNS) --DNS failed: a stored copy allowed
+//     |                        |                      without DNS is served, else 502/504-> kDone
+//     |                        |  \--an address refused by Policy::evaluate: 403-----------> kDone
+//     |                        v  (every address allowed)
+//     |                     kCache: CacheStage::lookup()
+//     |                        |  \--hit / 304 / 412 / only-if-cached 504-----------------> kDone
+//     |                        |  \--collapsed waiter--> kWaiting --leader's body streamed-> kDone
+//     |                        |                           \--may not share: fetch alone
+//     |                        v                              (addresses already allowed)
+//     |                     kFetching <---------------------------/
+//     |                        |  UpstreamRequest: connect, send, 1xx, head, body (its own
+//     |                        |  phases); the cache stage may serve a 304/stale instead
+//     |                        |  \--CONNECT: connected--> kTunnel (Tunnel) --closed-------> kDone
+//     |                        \--response relayed / error answered / body broken----------> kDone
+//     \--refuseHead(): the head itself was bad (400/408/431): answered--------------------> kDone
+//   any --abandon(): the connection closes; the record is logged once----------------------> kDone
+//   kDone --begin(head): the next request on a kept-alive connection---------------------->
+//   kAdmission
+//
+// Every ending goes through one Termination kind (termination.h): the
+// status, the page, Proxy-Status, the log's `termination` and the counters.
+// On the worker's loop thread only.
+
+#include <event2/buffer.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "acl/ip_address.h"
+#include "acl/policy.h"
+#include "daemon/config/config.h"
+#include "daemon/http/message.h"
+#include "daemon/http/uri.h"
+#include "daemon/log/access_record.h"
+#include "daemon/net/host_resolver.h"
+#include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/error_page.h"
+#include "daemon/proxy/fetch_waiter.h"
+#include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/tunnel.h"
+#include "daemon/proxy/upstream_request.h"
+
+namespace portcullis::proxy {
+
+class Exchange final : private UpstreamRequest::Owner,
+                       private CacheStage::Owner,
+                       private FetchWaiter::Owner {
+ public:
+  enum class Phase : uint8_t {
+    kIdle,
+    kAdmission,
+    kResolving,
+    kCache,
+    kWaiting,
+    kFetching,
+    kTunnel,
+    kDone
+  };
+
+  /// What the exchange needs from its client connection.
+  class Connection {
+   public:
+    virtual ~Connection() = default;
+    virtual bufferevent* clientEvents() = 0;
+    virtual const acl::IpAddress& clientIp() const = 0;
+    virtual const std::string& clientText() const = 0;
+    virtual bool draining() const = 0;
+    /// Takes a token from the client's [[limit]] request rate; false (and
+    /// the limit's name in `limitName`) when over it.
+    virtual bool takeRequestToken(std::string& limitName) = 0;
+    /// A refusal by the rules, counted against the client (abuse guard).
+    virtual void noteRefusal() = 0;
+    /// The exchange is over; the connection reads the next head (keepAlive) or closes.
+    virtual void exchangeFinished(bool keepAlive) = 0;
+    /// The response broke after its head went out: send what is queued, then close.
+    virtual void closeAfterFlush() = 0;
+    virtual void closeNow() = 0;
+    /// CONNECT: hand the client and `upstream` to a Tunnel.
+    virtual void startTunnel(std::unique_ptr<UpstreamConnection> upstream) = 0;
+  };
+
+  Exchange(ProxyContext& context, Connection& connection);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  /// A parsed request head of `headBytes` under `config` (the live snapshot).
+  void begin(std::shared_ptr<const config::Config> config, http::RequestHead head,
+             size_t headBytes);
+  /// The head could not be read: answer `error` (built-in page); `bytesIn`
+  /// (when not 0) is what was read of an invalid head.
+  void refuseHead(ErrorReply error, size_t bytesIn);
+  /// The connection is closing: log once, stop every part.
+  void abandon();
+  /// The client went away (or timed out) during this exchange.
+  void clientGone(bool timedOut);
+  /// Client input arrived (a request body being sent upstream).
+  bool onClientReadable();
+  /// The client's output drained below its watermark.
+  void onClientDrained();
+  /// The client stopped sending its request body.
+  bool onClientBodyTimeout();
+  /// The tunnel ended with these totals.
+  void tunnelClosed(const Tunnel::Totals& totals);
+
+  Phase phase() const { return phase_; }
+  /// Between a complete request and the end of its response: a client's
+  /// half-close then waits for the answer. Not while its body is still being
+  /// sent (an EOF there ends the exchange: the request is incomplete).
+  bool busy() const {
+    if (phase_ == Phase::kFetching) {
+      return upstream_.phase() != UpstreamRequest::Phase::kSendingBody;
+    }
+    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting;
+  }
+  bool logged() const { return !active_; }
+  static std::string_view phaseName(Phase p);
+
+  // The owners' side shared by the parts (public for the Connection's use too).
+  log::AccessRecord& record() override { return record_; }
+  void writeToClient(std::string_view bytes) override;
+
+ private:
+  static bool transitionAllowed(Phase from, Phase to);
+  void enter(Phase to);
+
+  // admission and DNS (exchange.cpp)
+  bool checkRequest();
+  bool checkTarget();
+  void answerMaxForwards();
+  void resolve();
+  void onResolved(const net::DnsAnswer& answer);
+  acl::RequestFacts requestFacts() const;
+  acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
+  void startUpstream();
+  void denied(const acl::Decision& decision);
+
+  // endings (exchange_finish.cpp)
+  void reply(ErrorReply error, bool close = true);
+  void finish();
+  bool discardRequestBody();
+  void log();
+  void leaveCache(InFlightFetch::Phase outcome);
+
+  // UpstreamRequest::Owner (exchange_parts.cpp)
+  bufferevent* clientEvents() override { return connection_.clientEvents(); }
+  std::string upstreamHead(BodyEncoding bodyEncoding) override;
+  void upstreamTunnel() override;
+  bool onResponseHead() override;
+  void teeBody(evbuffer* body, size_t n) override { cache_.tee(body, n); }
+  void teeBody(std::string_view bytes) override { cache_.tee(bytes); }
+  void responseComplete() override;
+  void responseBroken(std::string error) override;
+  void upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
+                      bool close) override;
+  void requestBodyInvalid(std::string_view reason) override;
+  void upstreamAborted() override { connection_.closeNow(); }
+
+  // CacheStage::Owner and FetchWaiter::Owner (exchange_parts.cpp)
+  evbuffer* clientOutput() override { return bufferevent_get_output(clientEvents()); }
+  bool keepAlive() const override { return keepAlive_; }
+  acl::Decision admitAddresses(const std::vector<acl::IpAddress>& addresses) const override {
+    return checkAddresses(addresses);
+  }
+  void servedFromCache() override { finish(); }
+  void answer(ErrorReply error, bool close) override { reply(std::move(error), close); }
+  event* waiterWake() override { return waiter_.wake(); }
+  void waitForFetch(std::shared_ptr<InFlightFetch> fetch) override;
+  void endKeepAlive() override { keepAlive_ = false; }
+  bool mayReadCopyFrom(std::string_view originAddress) const override {
+    return cache_.mayReadCopyFrom(originAddress);
+  }
+  void waiterFinished() override { finish(); }
+  void waiterFallBack() override;
+  void waiterBroken() override { connection_.closeNow(); }
+
+  ProxyContext& context_;
+  Connection& connection_;
+  Phase phase_ = Phase::kIdle;
+  std::shared_ptr<const config::Config> config_;  ///< this request's snapshot
+  http::RequestHead request_;
+  http::Target target_;
+  RequestBody body_;
+  std::vector<acl::IpAddress> addresses_;
+  uint64_t dnsTicket_ = 0;
+  bool keepAlive_ = true;
+  bool active_ = false;  ///< started and not yet logged
+  std::chrono::steady_clock::time_point started_;
+  log::AccessRecord record_;
+  UpstreamRequest upstream_{context_, *this};
+  CacheStage cache_{context_, *this};
+  FetchWaiter waiter_{context_, *this};
+};
+
+}  // namespace portcullis::proxy
