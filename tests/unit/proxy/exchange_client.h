@@ -1,6 +1,6 @@
 #pragma once
 // The client side of an in-process exchange: one end of a socketpair goes
-// to the proxy's session, the test keeps the other. What the proxy sends is
+// to the proxy's ClientConnection, the test keeps the other. What the proxy sends is
 // read into `received()` by an event in the same loop, so a test waits on it
 // with runUntil (never a sleep).
 

@@ -28,17 +28,17 @@ TEST_CASE("an answer the resolver delivers on a later loop turn is waited for") 
   CHECK(h.resolver().cancels() == 0);
 }
 
-TEST_CASE("a session cut while its lookup is outstanding cancels the lookup") {
+TEST_CASE("a connection cut while its lookup is outstanding cancels the lookup") {
   ExchangeHarness h;
   h.resolver().answer("held.test", {"127.0.0.1"}, FakeResolver::Delivery::kHeld);
   const std::string host = "held.test:" + std::to_string(h.origin().port());
   auto& client = h.connect();
   client.send("GET http://" + host + "/ HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
   REQUIRE(h.runUntil([&] { return h.resolver().pending() == 1; }));
-  h.closeSessions();  // what the worker does when the shutdown grace expires
+  h.closeConnections();  // what the worker does when the shutdown grace expires
   CHECK(h.resolver().cancels() == 1);
   CHECK(h.resolver().pending() == 0);
-  CHECK(h.liveSessions() == 0);
+  CHECK(h.liveConnections() == 0);
   // The answer arriving afterwards reaches no one.
   h.resolver().release("held.test");
   CHECK(!h.runUntil([&] { return h.records().size() > 1; }, 50ms));

@@ -114,11 +114,11 @@ ExchangeHarness::ExchangeHarness(HarnessOptions options) : base_(event_base_new(
   c.noteCacheStorage = [this](const Error* failure) {
     if (failure != nullptr) cacheFailures_.push_back(failure->message);
   };
-  c.retire = [this](Session* s) {
-    auto it = sessions_.find(s);
-    if (it == sessions_.end()) return;  // being destroyed by the harness
+  c.retire = [this](Connection* s) {
+    auto it = connections_.find(s);
+    if (it == connections_.end()) return;  // being destroyed by the harness
     retired_.push_back(std::move(it->second));
-    sessions_.erase(it);
+    connections_.erase(it);
     event_active(reap_.get(), 0, 0);
   };
   c.shuttingDown = [this] { return shuttingDown_; };
@@ -126,8 +126,8 @@ ExchangeHarness::ExchangeHarness(HarnessOptions options) : base_(event_base_new(
 }
 
 ExchangeHarness::~ExchangeHarness() {
-  // Sessions close (and log) while everything they use still exists.
-  closeSessions();
+  // Connections close (and log) while everything they use still exists.
+  closeConnections();
   clients_.clear();
   pool_->clear();
   cache_.reset();
@@ -137,10 +137,10 @@ ExchangeHarness::~ExchangeHarness() {
   }
 }
 
-void ExchangeHarness::closeSessions() {
-  // Moved out first: a closing session's retire() then finds nothing to move.
-  auto doomed = std::move(sessions_);
-  sessions_.clear();
+void ExchangeHarness::closeConnections() {
+  // Moved out first: a closing connection's retire() then finds nothing to move.
+  auto doomed = std::move(connections_);
+  connections_.clear();
   doomed.clear();
   auto dead = std::move(retired_);
   retired_.clear();
@@ -209,9 +209,9 @@ TestClient& ExchangeHarness::connect() {
   // What Worker::accept does for an admitted connection.
   limiter_.admit(ip, config_->server.maxConnections, config_->server.maxConnectionsPerClient);
   stats_->connectionOpened();
-  auto session = std::make_unique<Session>(context_, proxyEnd.release(), peer, ip);
-  auto* raw = session.get();
-  sessions_.emplace(raw, std::move(session));
+  auto connection = std::make_unique<Connection>(context_, proxyEnd.release(), peer, ip);
+  auto* raw = connection.get();
+  connections_.emplace(raw, std::move(connection));
   raw->start();
   return *clients_.back();
 }
@@ -231,7 +231,7 @@ size_t ExchangeHarness::recordsOf(const TestClient& client) const {
 
 void ExchangeHarness::onReap(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<ExchangeHarness*>(arg);
-  // Moved out first: a destructor may retire another session.
+  // Moved out first: a destructor may retire another connection.
   auto dead = std::move(self->retired_);
   self->retired_.clear();
   dead.clear();

@@ -1,5 +1,5 @@
 #pragma once
-// An exchange run in-process: one event loop holds the proxy's session,
+// An exchange run in-process: one event loop holds the proxy's connection,
 // an origin (exchange_origin.h) and the client's socket (exchange_client.h);
 // names resolve through a FakeResolver and time comes from a FakeClock.
 // Everything else is real: the config (parsed from TOML by the real
@@ -29,7 +29,7 @@
 #include "daemon/log/access_record.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/proxy/abuse_guard.h"
-#include "daemon/proxy/client_session.h"
+#include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
 #include "daemon/proxy/proxy_context.h"
@@ -42,8 +42,8 @@
 
 namespace portcullis::testing {
 
-/// The session type under test (one place to follow a rename).
-using Session = proxy::ClientSession;
+/// The connection type under test (one place to follow a rename).
+using Connection = proxy::ClientConnection;
 
 /// Runs `base` until `done()` holds or `within` (real time) has passed;
 /// true when done. The loop blocks in epoll between events: no sleeping,
@@ -114,7 +114,7 @@ class ExchangeHarness {
   uint16_t refusingPort() const { return refusing_.port(); }
   uint16_t blackholePort() const { return blackhole_.port(); }
 
-  /// A new client connection: a session on one end of a socketpair,
+  /// A new client connection: a ClientConnection on one end of a socketpair,
   /// started, as the worker starts an accepted one.
   TestClient& connect();
 
@@ -128,9 +128,9 @@ class ExchangeHarness {
     return runUntil([&] { return records_.size() >= n; }, within);
   }
 
-  /// Deletes every session now, as the worker does when the shutdown grace
+  /// Deletes every connection now, as the worker does when the shutdown grace
   /// expires: each closes (and logs) what it was doing.
-  void closeSessions();
+  void closeConnections();
 
   /// Every access record written so far (ProxyHooks::access).
   const std::vector<log::AccessRecord>& records() const { return records_; }
@@ -145,15 +145,15 @@ class ExchangeHarness {
   }
   /// Client events (ProxyHooks::clientEvent) as "event client detail".
   const std::vector<std::string>& clientEvents() const { return clientEvents_; }
-  /// Sessions alive (not yet retired and reaped).
-  size_t liveSessions() const { return sessions_.size() + retired_.size(); }
+  /// Connections alive (not yet retired and reaped).
+  size_t liveConnections() const { return connections_.size() + retired_.size(); }
 
  private:
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   std::string buildConfig(const HarnessOptions& options) const;
   void openCache(std::chrono::milliseconds flushInterval);
 
-  // Declared in dependency order: destroyed in reverse, sessions first,
+  // Declared in dependency order: destroyed in reverse, connections first,
   // the loop last.
   net::EventBasePtr base_;
   FakeClock clock_;
@@ -180,8 +180,8 @@ class ExchangeHarness {
   bool shuttingDown_ = false;
   net::EventPtr reap_;
   std::vector<std::unique_ptr<TestClient>> clients_;
-  std::map<Session*, std::unique_ptr<Session>> sessions_;
-  std::vector<std::unique_ptr<Session>> retired_;
+  std::map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> retired_;
 };
 
 }  // namespace portcullis::testing

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/exchange.h"
 #include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/upstream_request.h"
 #include "tests/unit/proxy/exchange_scenarios.h"
@@ -43,10 +44,10 @@ std::vector<std::string_view> phasesOf(std::string_view (*name)(Phase)) {
 std::vector<Part> everyPart() {
   using namespace portcullis::proxy;
   return {
-      // ClientSession's State is private (see NEEDS.md): its names by hand.
-      {"session",
-       {"ReadingHead", "Resolving", "Fetching", "Tunnel", "WaitingForFetch", "FlushingThenClose",
-        "Closed"}},
+      // ClientConnection's State is private: its names by hand (checked
+      // the other way round below: the observer names no phase not listed).
+      {"connection", {"ReadingHead", "Exchange", "Tunnel", "FlushingThenClose", "Closed"}},
+      {"exchange", phasesOf(&Exchange::phaseName)},
       {"upstream", phasesOf(&UpstreamRequest::phaseName)},
       {"cache", phasesOf(&CacheStage::phaseName)},
       {"waiter", phasesOf(&FetchWaiter::phaseName)},

@@ -257,7 +257,7 @@ std::vector<Scenario> cacheScenarios();
 const std::vector<Scenario>& exchangeScenarios() {
   static const std::vector<Scenario> all = [] {
     // Phases every exchange whose request reached the origin passes through.
-    const std::vector<std::string> fetched = {"session:Resolving", "session:Fetching",
+    const std::vector<std::string> fetched = {"exchange:Resolving", "exchange:Fetching",
                                               "upstream:Connecting", "upstream:AwaitingHead",
                                               "upstream:Done"};
     auto plus = [](std::vector<std::string> v, std::vector<std::string> more) {
@@ -265,17 +265,18 @@ const std::vector<Scenario>& exchangeScenarios() {
       return v;
     };
     // Answered by the proxy itself, then closed.
-    const std::vector<std::string> refused = {"session:FlushingThenClose", "session:Closed"};
+    const std::vector<std::string> refused = {"connection:FlushingThenClose", "connection:Closed"};
     std::vector<Scenario> v = {
         {"completed", T::kCompleted, 200,
-         plus(fetched, {"session:ReadingHead", "upstream:RelayingBody", "cache:Done"}), completed},
+         plus(fetched, {"connection:ReadingHead", "upstream:RelayingBody", "cache:Done"}),
+         completed},
         {"denied by a rule naming the host", T::kDeniedByRule, 403, refused, deniedByRule},
         {"a name that resolves to a special address", T::kDestinationProhibited, 403,
-         plus(refused, {"session:Resolving"}), destinationProhibited},
+         plus(refused, {"exchange:Resolving"}), destinationProhibited},
         {"over the client's request rate",
          T::kRateLimited,
          429,
-         {"session:ReadingHead"},
+         {"connection:ReadingHead"},
          rateLimited},
         {"two Host fields", T::kBadRequest, 400, refused, badRequest},
         {"origin-form to a forward proxy", T::kNotAProxyRequest, 400, refused, notAProxyRequest},
@@ -286,18 +287,18 @@ const std::vector<Scenario>& exchangeScenarios() {
         {"the client leaves mid-body",
          T::kClientClosed,
          0,
-         {"upstream:SendingBody", "session:Closed"},
+         {"upstream:SendingBody", "connection:Closed"},
          clientClosed},
         {"the client leaves mid-response",
          T::kClientClosed,
          200,
-         {"upstream:RelayingBody", "session:Closed"},
+         {"upstream:RelayingBody", "connection:Closed"},
          clientGoneMidResponse},
-        {"NXDOMAIN", T::kDnsError, 502, {"session:Resolving"}, dnsError},
+        {"NXDOMAIN", T::kDnsError, 502, {"exchange:Resolving"}, dnsError},
         {"the resolver times out (deferred answer)",
          T::kDnsTimeout,
          504,
-         {"session:Resolving"},
+         {"exchange:Resolving"},
          dnsTimeout},
         {"no one listens",
          T::kConnectRefused,
@@ -317,7 +318,7 @@ const std::vector<Scenario>& exchangeScenarios() {
         {"the body stops short",
          T::kOriginBodyBroken,
          200,
-         {"upstream:RelayingBody", "session:Closed"},
+         {"upstream:RelayingBody", "connection:Closed"},
          originBodyBroken},
     };
     for (auto& s : cacheScenarios()) v.push_back(std::move(s));

@@ -1,5 +1,5 @@
 // The request path run in-process (issue #14): each scenario of the table
-// in exchange_scenarios.cpp drives one exchange through a real session with
+// in exchange_scenarios.cpp drives one exchange through a real ClientConnection with
 // a fake resolver and clock, and must end with the termination kind it
 // names, the status the client got and the phases it passed through.
 

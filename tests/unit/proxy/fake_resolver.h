@@ -125,7 +125,7 @@ class FakeResolver final : public net::HostResolver {
     for (size_t i = 0; i < self->firing_.size(); ++i) {
       if (self->firing_[i].ticket == 0) continue;
       self->firing_[i].ticket = 0;
-      // Moved out: the callback may end the session whose lambda it is.
+      // Moved out: the callback may end the connection whose lambda it is.
       auto cb = std::move(self->firing_[i].cb);
       auto answer = self->firing_[i].answer;
       try {
