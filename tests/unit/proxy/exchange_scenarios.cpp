@@ -265,12 +265,15 @@ const std::vector<Scenario>& exchangeScenarios() {
       return v;
     };
     // Answered by the proxy itself, then closed.
-    const std::vector<std::string> refused = {"connection:FlushingThenClose", "connection:Closed"};
+    const std::vector<std::string> refused = {"connection:FlushingThenClose", "connection:Closed",
+                                              "exchange:Done"};
+    // Refused by the exchange's admission, before any lookup.
+    const std::vector<std::string> notAdmitted = plus(refused, {"exchange:Admission"});
     std::vector<Scenario> v = {
         {"completed", T::kCompleted, 200,
          plus(fetched, {"connection:ReadingHead", "upstream:RelayingBody", "cache:Done"}),
          completed},
-        {"denied by a rule naming the host", T::kDeniedByRule, 403, refused, deniedByRule},
+        {"denied by a rule naming the host", T::kDeniedByRule, 403, notAdmitted, deniedByRule},
         {"a name that resolves to a special address", T::kDestinationProhibited, 403,
          plus(refused, {"exchange:Resolving"}), destinationProhibited},
         {"over the client's request rate",
@@ -278,11 +281,12 @@ const std::vector<Scenario>& exchangeScenarios() {
          429,
          {"connection:ReadingHead"},
          rateLimited},
-        {"two Host fields", T::kBadRequest, 400, refused, badRequest},
-        {"origin-form to a forward proxy", T::kNotAProxyRequest, 400, refused, notAProxyRequest},
-        {"an unknown method", T::kMethodNotSupported, 501, refused, methodNotSupported},
-        {"absolute-form https", T::kHttpsWithoutConnect, 501, refused, httpsWithoutConnect},
-        {"Via names the proxy", T::kForwardingLoop, 508, refused, forwardingLoop},
+        {"two Host fields", T::kBadRequest, 400, notAdmitted, badRequest},
+        {"origin-form to a forward proxy", T::kNotAProxyRequest, 400, notAdmitted,
+         notAProxyRequest},
+        {"an unknown method", T::kMethodNotSupported, 501, notAdmitted, methodNotSupported},
+        {"absolute-form https", T::kHttpsWithoutConnect, 501, notAdmitted, httpsWithoutConnect},
+        {"Via names the proxy", T::kForwardingLoop, 508, notAdmitted, forwardingLoop},
         {"half a request head", T::kClientTimeout, 408, refused, clientTimeout},
         {"the client leaves mid-body",
          T::kClientClosed,
