@@ -42,8 +42,9 @@ class PhaseObserver {
   virtual void onPhase(std::string_view part, std::string_view from, std::string_view to) = 0;
 };
 
-/// Everything a session needs from its worker and the process, injected so an exchange runs
-/// in-process in tests with a fake resolver and clock. One per worker; outlives its sessions.
+/// Everything a client connection and its exchanges need from the worker and the process,
+/// injected so an exchange runs in-process in tests with a fake resolver and clock. One per
+/// worker; outlives its connections.
 /// Used on the worker's loop thread only (the shared objects it points to are thread-safe).
 struct ProxyContext {
   event_base* base = nullptr;
@@ -61,7 +62,7 @@ struct ProxyContext {
   std::function<std::shared_ptr<const config::Config>()> config;
   /// Reports a cache store attempt (Server::noteCacheStorage).
   std::function<void(const Error* failure)> noteCacheStorage;
-  /// The session is finished: delete it after the current callback (Worker::retire).
+  /// The connection is finished: delete it after the current callback (Worker::retire).
   std::function<void(ClientConnection*)> retire;
   std::function<bool()> shuttingDown;
   PhaseObserver* observer = nullptr;

@@ -6,21 +6,24 @@
 // and relay the body to the client. Every phase and every transition
 // (enter() asserts the table in debug builds and tells the observer):
 //
-//   kIdle --start()--> kConnecting --connected, CONNECT--> kDone (owner: tunnel)
-//                        |  ^  |
-//                        |  |  +--failed, addresses left: next address (kConnecting again)
-//                        |  +--refetch() / stale pooled connection retried once
-//                        |        (from kAwaitingHead, kSendingBody or kConnecting)
-//                        v
-//                  kSendingBody --body sent--> kAwaitingHead <--1xx relayed (bounded)
-//                        \______final head early______/  |
-//                                                        v  owner.onResponseHead():
-//                                                        |    consumed (cache hit on 304,
-//                                                        |    stale served, refetch) --> kDone
-//                                                        v
-//                                                 kRelayingBody --body done--> kDone
-//   (any phase) --failure reported to the owner / release()--> kDone;  kDone --start()-->
-//   kConnecting
+//   kIdle|kDone --start()--> kConnecting --connected, head sent, no body--> kAwaitingHead
+//                              |  |  \--head sent, a body to send--> kSendingBody
+//                              |  |        kSendingBody --body sent--> kAwaitingHead
+//                              |  |        kSendingBody --final head early--> kRelayingBody
+//                              |  \--failed, addresses left: the next address (kConnecting)
+//                              \--CONNECT connected--> kDone (the owner takes the connection)
+//   kAwaitingHead --1xx: relayed to a 1.1 client (bounded in count and bytes), stays
+//   kAwaitingHead --final head--> owner.onResponseHead():
+//        relay --> kRelayingBody --body done (reader chosen once from the framing)--> kDone
+//        consumed (the cache served a 304 or a stale copy) --> kDone
+//        refetch() (a range too large to fetch whole, a 304 that matched nothing)
+//                  --> kDone --> kConnecting
+//   kAwaitingHead|kSendingBody --a pooled connection closed before any byte, idempotent
+//                  request without body, once--> kConnecting (a fresh connection)
+//   any --failure (connect, bad or oversized head, 101, 1xx flood, ambiguous framing,
+//          origin closed or timed out): owner.upstreamFailed()--> kDone
+//   kRelayingBody --body broken: owner.responseBroken(), release()--> kDone
+//   any --release()--> kDone
 //
 // Runs on the worker's loop thread. Callbacks are noexcept; an exception in
 // one is reported to the owner (owner.upstreamAborted()).

@@ -1,6 +1,6 @@
 #pragma once
 // One worker: a thread with its own event loop, its own listeners (one
-// SO_REUSEPORT socket per address), resolver and upstream pool. Sessions
+// SO_REUSEPORT socket per address), resolver and upstream pool. Client connections
 // live and die on this thread only.
 
 #include <memory>
@@ -37,7 +37,7 @@ class Worker {
   UpstreamPool& pool() { return *pool_; }
   bool shuttingDown() const { return shuttingDown_; }
 
-  /// Called by a session when it is finished; the session is deleted after
+  /// Called by a connection when it is finished; it is deleted after
   /// the current callback returns, never inside it.
   void retire(ClientConnection* session);
 
@@ -49,7 +49,7 @@ class Worker {
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
   void accept(int fd, const sockaddr* addr, int len);
-  /// Fills context_ from this worker and its server (the sessions' only way out).
+  /// Fills context_ from this worker and its server (the connections' only way out).
   void buildContext();
   void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
   void drain();
