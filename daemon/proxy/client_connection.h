@@ -54,7 +54,6 @@ class ClientConnection final : private Exchange::Connection {
   void drain();
   bool closed() const { return state_ == State::kClosed; }
 
- private:
   enum class State : uint8_t {
     kReadingHead,
     kExchange,  ///< a request is in its Exchange (its own phases: exchange.h)
@@ -62,10 +61,12 @@ class ClientConnection final : private Exchange::Connection {
     kFlushingThenClose,
     kClosed,
   };
+  /// The name the PhaseObserver gets ("?" past the last state).
+  static std::string_view stateName(State s);
 
+ private:
   static bool transitionAllowed(State from, State to);
   void enter(State to);
-  static std::string_view stateName(State s);
 
   // libevent entry points. Each runs its body through guarded(): no
   // exception (an allocation failure, say) crosses into libevent; the

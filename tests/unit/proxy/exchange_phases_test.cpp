@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/upstream_request.h"
@@ -44,9 +45,7 @@ std::vector<std::string_view> phasesOf(std::string_view (*name)(Phase)) {
 std::vector<Part> everyPart() {
   using namespace portcullis::proxy;
   return {
-      // ClientConnection's State is private: its names by hand (checked
-      // the other way round below: the observer names no phase not listed).
-      {"connection", {"ReadingHead", "Exchange", "Tunnel", "FlushingThenClose", "Closed"}},
+      {"connection", phasesOf(&ClientConnection::stateName)},
       {"exchange", phasesOf(&Exchange::phaseName)},
       {"upstream", phasesOf(&UpstreamRequest::phaseName)},
       {"cache", phasesOf(&CacheStage::phaseName)},
