@@ -96,6 +96,10 @@ def test_package_holds_the_daemon_layout(deb):
         "/usr/share/doc/portcullis/examples/low-port.conf": "-rw-r--r--",
     }
     want.update({f"/etc/portcullis/examples/{e}": "-rw-r--r--" for e in examples})
+    aliases = sorted(f for f in os.listdir(os.path.join(SOURCE_DIR, "etc", "cache-aliases"))
+                     if not f.endswith("~"))
+    assert aliases, "etc/cache-aliases/ ships no example set"
+    want.update({f"/usr/share/portcullis/cache-aliases/{a}": "-rw-r--r--" for a in aliases})
     for path, mode in want.items():
         assert path in paths, f"{path} missing from the package"
         assert paths[path] == (mode, "root/root"), f"{path}: {paths[path]}"
