@@ -176,7 +176,7 @@ std::string renderPrometheus(const StatsSnapshot& s) {
 
 namespace {
 
-void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
+std::string connectionsJson(const StatsSnapshot& s) {
   log::JsonObject refused;
   for (size_t i = 0; i < kRefuseReasons; ++i) {
     refused.field(toString(static_cast<RefuseReason>(i)), s.refused[i]);
@@ -186,6 +186,10 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("total", s.connectionsTotal)
       .field("limit", s.connectionLimit)
       .raw("refused", refused.finish());
+  return conns.finish();
+}
+
+std::string requestsJson(const StatsSnapshot& s) {
   log::JsonObject byClass;
   for (size_t i = 0; i < kStatusClasses; ++i) byClass.field(kClassNames[i], s.byClass[i]);
   log::JsonObject byCache;
@@ -194,13 +198,10 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   requests.field("total", s.requests)
       .raw("by_class", byClass.finish())
       .raw("by_cache", byCache.finish());
-  log::JsonObject bytes;
-  bytes.field("from_clients", s.bytesFromClients)
-      .field("to_clients", s.bytesToClients)
-      .field("from_upstream", s.bytesFromUpstream)
-      .field("served_from_cache", s.bytesFromCache);
-  log::JsonObject denials;  // most frequent first
-  for (const auto& [rule, n] : denialsByCount(s)) denials.field(rule, n);
+  return requests.finish();
+}
+
+std::string cacheJson(const StatsSnapshot& s) {
   log::JsonObject cache;
   cache.field("size_bytes", s.cacheBytes).field("objects", s.cacheObjects);
   if (s.cacheMaxSize == 0)
@@ -208,6 +209,10 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   else
     cache.field("max_size_bytes", s.cacheMaxSize);
   cache.field("memory_bytes", s.cacheMemoryBytes).field("memory_objects", s.cacheMemoryObjects);
+  return cache.finish();
+}
+
+std::string reloadsJson(const StatsSnapshot& s) {
   log::JsonObject reloads;
   reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
   if (s.lastReloadOk < 0)
@@ -222,14 +227,10 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   log::JsonArray restartRequired;
   for (const auto& key : s.restartRequired) restartRequired.value(key);
   reloads.raw("restart_required", restartRequired.finish());
-  log::JsonArray blocked;
-  for (const auto& b : s.blockedClients) {
-    log::JsonObject one;
-    one.field("client", b.client).field("seconds_left", b.secondsLeft);
-    blocked.raw(one.finish());
-  }
-  log::JsonArray lag;
-  for (const double ms : s.loopLagMs) lag.value(ms);
+  return reloads.finish();
+}
+
+std::string logsJson(const StatsSnapshot& s) {
   log::JsonObject logs;
   for (const auto& [name, c] : s.logs) {
     log::JsonObject one;
@@ -238,23 +239,42 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
     one.optional("last_error", c.lastError);
     logs.raw(name, one.finish());
   }
+  return logs.finish();
+}
+
+void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
+  log::JsonObject bytes;
+  bytes.field("from_clients", s.bytesFromClients)
+      .field("to_clients", s.bytesToClients)
+      .field("from_upstream", s.bytesFromUpstream)
+      .field("served_from_cache", s.bytesFromCache);
+  log::JsonObject denials;  // most frequent first
+  for (const auto& [rule, n] : denialsByCount(s)) denials.field(rule, n);
+  log::JsonArray blocked;
+  for (const auto& b : s.blockedClients) {
+    log::JsonObject one;
+    one.field("client", b.client).field("seconds_left", b.secondsLeft);
+    blocked.raw(one.finish());
+  }
+  log::JsonArray lag;
+  for (const double ms : s.loopLagMs) lag.value(ms);
   o.field("version", kVersion)
       .field("now", log::formatTimestamp(s.now))
       .field("started", log::formatTimestamp(s.started))
       .field("uptime_s", toUnixSeconds(s.now) - toUnixSeconds(s.started))
-      .raw("connections", conns.finish())
-      .raw("requests", requests.finish())
+      .raw("connections", connectionsJson(s))
+      .raw("requests", requestsJson(s))
       .raw("bytes", bytes.finish())
       .field("hit_ratio", s.hitRatio())
       .field("byte_hit_ratio", s.byteHitRatio())
       .field("upstream_errors", s.upstreamErrors)
       .field("dns_failures", s.dnsFailures)
       .raw("acl_denials", denials.finish())
-      .raw("cache", cache.finish())
-      .raw("reloads", reloads.finish())
+      .raw("cache", cacheJson(s))
+      .raw("reloads", reloadsJson(s))
       .raw("blocked_clients", blocked.finish())
       .raw("loop_lag_ms", lag.finish())
-      .raw("logs", logs.finish())
+      .raw("logs", logsJson(s))
       .field("seq", s.lastSeq);
 }
 

@@ -67,14 +67,13 @@ std::string renderRestartOnly(const std::vector<std::pair<std::string, std::stri
   return out;
 }
 
-std::string renderStatusText(const StatsSnapshot& s) {
-  constexpr const char* kClassNames[kStatusClasses] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
-  std::string out;
-  auto line = [&out](std::string_view label, const std::string& text) {
-    fmt::format_to(std::back_inserter(out), "{:<14}{}\n", label, text);
-  };
-  line("portcullis", fmt::format("{}, up {}", kVersion,
-                                 humanDuration(toUnixSeconds(s.now) - toUnixSeconds(s.started))));
+namespace {
+
+void appendLine(std::string& out, std::string_view label, const std::string& text) {
+  fmt::format_to(std::back_inserter(out), "{:<14}{}\n", label, text);
+}
+
+std::string connectionsText(const StatsSnapshot& s) {
   std::string refused;
   uint64_t refusedTotal = 0;
   for (size_t i = 0; i < kRefuseReasons; ++i) {
@@ -83,9 +82,51 @@ std::string renderStatusText(const StatsSnapshot& s) {
       refused += fmt::format(" {} {}", toString(static_cast<RefuseReason>(i)), s.refused[i]);
     }
   }
-  line("connections", fmt::format("{} active (limit {}), {} total, {} refused{}",
-                                  s.connectionsActive, s.connectionLimit, s.connectionsTotal,
-                                  refusedTotal, refused.empty() ? "" : ":" + refused));
+  return fmt::format("{} active (limit {}), {} total, {} refused{}", s.connectionsActive,
+                     s.connectionLimit, s.connectionsTotal, refusedTotal,
+                     refused.empty() ? "" : ":" + refused);
+}
+
+std::string cacheStoreText(const StatsSnapshot& s) {
+  if (s.cacheMaxSize == 0) {
+    return fmt::format("{} in {} objects", humanBytes(s.cacheBytes), s.cacheObjects);
+  }
+  return fmt::format(
+      "{} of {} ({:.1f}%) in {} objects", humanBytes(s.cacheBytes), humanBytes(s.cacheMaxSize),
+      100.0 * static_cast<double>(s.cacheBytes) / static_cast<double>(s.cacheMaxSize),
+      s.cacheObjects);
+}
+
+/// The reloads line, the last failure's diagnostics and the restart-only keys.
+void appendReloadLines(std::string& out, const StatsSnapshot& s) {
+  appendLine(out, "reloads",
+             fmt::format("{} ok, {} failed{}{}", s.reloadsOk, s.reloadsFailed,
+                         s.lastReloadOk < 0 ? std::string()
+                                            : ", last at " + log::formatTimestamp(s.lastReloadTime),
+                         s.lastReloadOk == 0 ? " (last one FAILED: old config in force)" : ""));
+  for (const std::string& diag : splitLines(s.lastReloadError)) {
+    appendLine(out, "", terminalSafe(diag));
+  }
+  if (!s.restartRequired.empty()) {
+    std::string keys;
+    for (const auto& key : s.restartRequired) keys += (keys.empty() ? "" : ", ") + key;
+    appendLine(out, "restart",
+               "needed for " + terminalSafe(keys) +
+                   " (changed in the config; a reload keeps the running value)");
+  }
+}
+
+}  // namespace
+
+std::string renderStatusText(const StatsSnapshot& s) {
+  constexpr const char* kClassNames[kStatusClasses] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  std::string out;
+  auto line = [&out](std::string_view label, const std::string& text) {
+    appendLine(out, label, text);
+  };
+  line("portcullis", fmt::format("{}, up {}", kVersion,
+                                 humanDuration(toUnixSeconds(s.now) - toUnixSeconds(s.started))));
+  line("connections", connectionsText(s));
   std::string classes;
   for (size_t i = 1; i < kStatusClasses; ++i)
     classes += fmt::format(" {} {}", kClassNames[i], s.byClass[i]);
@@ -105,26 +146,8 @@ std::string renderStatusText(const StatsSnapshot& s) {
   for (const auto& [rule, n] : denialsByCount(s))
     denials += fmt::format(", {} {}", terminalSafe(rule), n);
   line("acl denials", denials.empty() ? "none" : denials.substr(2));
-  line("cache store",
-       s.cacheMaxSize == 0
-           ? fmt::format("{} in {} objects", humanBytes(s.cacheBytes), s.cacheObjects)
-           : fmt::format(
-                 "{} of {} ({:.1f}%) in {} objects", humanBytes(s.cacheBytes),
-                 humanBytes(s.cacheMaxSize),
-                 100.0 * static_cast<double>(s.cacheBytes) / static_cast<double>(s.cacheMaxSize),
-                 s.cacheObjects));
-  line("reloads",
-       fmt::format("{} ok, {} failed{}{}", s.reloadsOk, s.reloadsFailed,
-                   s.lastReloadOk < 0 ? std::string()
-                                      : ", last at " + log::formatTimestamp(s.lastReloadTime),
-                   s.lastReloadOk == 0 ? " (last one FAILED: old config in force)" : ""));
-  for (const std::string& diag : splitLines(s.lastReloadError)) line("", terminalSafe(diag));
-  if (!s.restartRequired.empty()) {
-    std::string keys;
-    for (const auto& key : s.restartRequired) keys += (keys.empty() ? "" : ", ") + key;
-    line("restart", "needed for " + terminalSafe(keys) +
-                        " (changed in the config; a reload keeps the running value)");
-  }
+  line("cache store", cacheStoreText(s));
+  appendReloadLines(out, s);
   std::string blocked;
   for (const auto& b : s.blockedClients)
     blocked += fmt::format(", {} ({} left)", terminalSafe(b.client), humanDuration(b.secondsLeft));
