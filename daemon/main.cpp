@@ -24,6 +24,151 @@ std::string versionText() {
   return v;
 }
 
+/// Every option value and every subcommand, filled in by CLI11.
+struct Cli {
+  std::string configPath = "/etc/portcullis/portcullis.toml";
+  bool allowRoot = false;
+  std::string userFlag;
+  bool strict = false;
+  bool againstRunning = false;
+  std::string from, to, method;
+  bool resolve = false;
+  std::string adminAddress = "127.0.0.1:3129";
+  bool follow = false;
+  bool json = false;
+  std::string unblockIp;
+  std::string purgeUrl;
+  std::string format = "markdown";
+  audit::AuditOptions auditOptions;
+  CLI::App *run = nullptr, *validate = nullptr, *explain = nullptr, *status = nullptr,
+           *unblock = nullptr, *cache = nullptr, *cachePurge = nullptr, *reload = nullptr,
+           *reopen = nullptr, *reference = nullptr, *audit = nullptr;
+};
+
+void addConfigOption(CLI::App* sub, Cli& c) {
+  sub->add_option("-c,--config", c.configPath, "Configuration file")->capture_default_str();
+}
+
+/// run, validate, explain: the daemon and the checks of its config.
+void declareConfigCommands(CLI::App& app, Cli& c) {
+  c.run = app.add_subcommand("run", "Run the proxy in the foreground (systemd runs it so).");
+  addConfigOption(c.run, c);
+  c.run->add_flag("--allow-root", c.allowRoot, "Keep running as root when no user is set");
+  c.run->add_option("--user", c.userFlag,
+                    "When started as root, drop privileges to this user after binding "
+                    "(overrides [server] user)");
+
+  c.validate = app.add_subcommand(
+      "validate", "Load and check the configuration exactly as run would; bind nothing.");
+  addConfigOption(c.validate, c);
+  c.validate->add_flag("--strict", c.strict, "Treat warnings as errors");
+  c.validate->add_flag("--against-running", c.againstRunning,
+                       "Also ask the running daemon (admin listener) which changed keys "
+                       "would need a restart");
+
+  c.explain = app.add_subcommand("explain",
+                                 "Say which rule decides a request, and why (before you reload).");
+  addConfigOption(c.explain, c);
+  c.explain->add_option("--from", c.from, "Client address")->required();
+  c.explain->add_option("--to", c.to, "URL (http://host/path) or HOST:PORT for CONNECT")
+      ->required();
+  c.explain->add_option("--method", c.method,
+                        "Request method (default GET, or CONNECT for HOST:PORT)");
+  c.explain->add_flag("--resolve", c.resolve, "Resolve the host name and check every address");
+
+  c.reference = app.add_subcommand(
+      "config-reference", "Print the configuration reference (README and man page source).");
+  c.reference->add_option("--format", c.format, "markdown or roff")
+      ->check(CLI::IsMember({"markdown", "roff"}));
+  c.reference->group("");  // hidden: a build tool, not an admin command
+}
+
+/// status, unblock, cache, reload, reopen-logs: talk to the running daemon or its cache.
+void declareAdminCommands(CLI::App& app, Cli& c) {
+  c.status = app.add_subcommand("status", "Live figures from the running daemon's admin listener.");
+  c.status->add_flag("-f,--follow", c.follow, "Stream recent requests like tail -f");
+  c.status->add_flag("--json", c.json, "Print the raw JSON");
+  c.unblock = app.add_subcommand("unblock", "End the abuse guard's block of a client.");
+  c.unblock->add_option("ip", c.unblockIp, "Client IP address")->required();
+  for (auto* sub : {c.status, c.unblock}) addConfigOption(sub, c);  // its [admin] listen
+  for (auto* sub : {c.status, c.unblock, c.validate}) {             // --admin wins over -c
+    sub->add_option("--admin", c.adminAddress, "Admin address (host:port or unix:/path)")
+        ->capture_default_str();
+  }
+
+  c.cache = app.add_subcommand("cache", "Inspect or purge the disk cache.");
+  c.cache->require_subcommand(1);
+  auto* cacheStats = c.cache->add_subcommand("stats", "Objects and bytes stored.");
+  c.cachePurge = c.cache->add_subcommand("purge", "Remove every stored variant of a URL.");
+  for (auto* sub : {cacheStats, c.cachePurge}) addConfigOption(sub, c);
+  c.cachePurge->add_option("url", c.purgeUrl, "Absolute URL, e.g. http://example.org/page")
+      ->required();
+
+  c.reload =
+      app.add_subcommand("reload", "Validate the config, then make the running daemon reload it.");
+  c.reopen = app.add_subcommand("reopen-logs",
+                                "Make the running daemon reopen its log files (after rotation).");
+  for (auto* sub : {c.reload, c.reopen}) addConfigOption(sub, c);
+}
+
+/// audit (daemon/audit/audit.h): probe a proxy from the outside.
+void declareAuditCommand(CLI::App& app, Cli& c) {
+  auto& o = c.auditOptions;
+  c.audit = app.add_subcommand(
+      "audit", "Probe an HTTP proxy the way open-proxy scanners do; exit 1 if it is open.");
+  c.audit->add_option("--proxy", o.proxy, "HOST:PORT or [IPv6]:PORT of the proxy");
+  c.audit->add_flag("--json", o.json, "Print one JSON document instead of a table");
+  c.audit->add_option("--timeout", o.timeout, "Deadline per probe")->capture_default_str();
+  c.audit->add_flag("--skip-metadata", o.skipMetadata,
+                    "Do not probe 169.254.169.254 (the one target off this machine)");
+}
+
+admin::AdminTarget adminTarget(const Cli& c, const CLI::App* sub) {
+  return {c.configPath, sub->count("--config") > 0, c.adminAddress, sub->count("--admin") > 0};
+}
+
+/// Runs the one subcommand that was given.
+int dispatch(const Cli& c) {
+  if (c.run->parsed()) return runtime::Daemon({c.configPath, c.allowRoot, c.userFlag}).run();
+  if (c.validate->parsed() && c.againstRunning) {
+    return admin::runValidateAgainstRunning(adminTarget(c, c.validate), c.strict, std::cout,
+                                            std::cerr);
+  }
+  if (c.validate->parsed())
+    return config::runValidate(c.configPath, c.strict, std::cout, std::cerr);
+  if (c.explain->parsed()) {
+    return config::runExplain(
+        c.configPath, c.from, c.to, c.method, std::cout, std::cerr,
+        c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
+  }
+  if (c.audit->parsed()) return audit::runAudit(c.auditOptions, std::cout, std::cerr);
+  if (c.unblock->parsed()) {
+    return admin::runUnblock(adminTarget(c, c.unblock), c.unblockIp, std::cout, std::cerr);
+  }
+  if (c.status->parsed()) {
+    admin::StatusOptions o;
+    o.follow = c.follow;
+    o.json = c.json;
+    return admin::runStatus(adminTarget(c, c.status), o, std::cout, std::cerr);
+  }
+  if (c.cache->parsed()) {
+    return admin::runCacheCommand(c.configPath, c.cachePurge->parsed(), c.purgeUrl, std::cout,
+                                  std::cerr);
+  }
+  if (c.reload->parsed()) {
+    return admin::runControl(c.configPath, admin::ControlAction::kReload, std::cout, std::cerr);
+  }
+  if (c.reopen->parsed()) {
+    return admin::runControl(c.configPath, admin::ControlAction::kReopenLogs, std::cout, std::cerr);
+  }
+  if (c.reference->parsed()) {
+    std::cout << (c.format == "roff" ? config::configReferenceRoff()
+                                     : config::configReferenceMarkdown());
+    return 0;
+  }
+  return 2;
+}
+
 }  // namespace
 }  // namespace portcullis
 
@@ -32,137 +177,14 @@ int main(int argc, char** argv) {
   CLI::App app{"Portcullis: a caching HTTP forward proxy that is closed by default."};
   app.set_version_flag("--version", versionText());
   app.require_subcommand(1);
-
-  std::string configPath = "/etc/portcullis/portcullis.toml";
-  bool allowRoot = false;
-  auto* run = app.add_subcommand("run", "Run the proxy in the foreground (systemd runs it so).");
-  run->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  run->add_flag("--allow-root", allowRoot, "Keep running as root when no user is set");
-  std::string userFlag;
-  run->add_option("--user", userFlag,
-                  "When started as root, drop privileges to this user after binding "
-                  "(overrides [server] user)");
-
-  bool strict = false;
-  auto* validateCmd = app.add_subcommand(
-      "validate", "Load and check the configuration exactly as run would; bind nothing.");
-  validateCmd->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  validateCmd->add_flag("--strict", strict, "Treat warnings as errors");
-  bool againstRunning = false;
-  validateCmd->add_flag("--against-running", againstRunning,
-                        "Also ask the running daemon (admin listener) which changed keys "
-                        "would need a restart");
-
-  std::string from;
-  std::string to;
-  std::string method;
-  bool resolve = false;
-  auto* explainCmd = app.add_subcommand(
-      "explain", "Say which rule decides a request, and why (before you reload).");
-  explainCmd->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  explainCmd->add_option("--from", from, "Client address")->required();
-  explainCmd->add_option("--to", to, "URL (http://host/path) or HOST:PORT for CONNECT")->required();
-  explainCmd->add_option("--method", method,
-                         "Request method (default GET, or CONNECT for HOST:PORT)");
-  explainCmd->add_flag("--resolve", resolve, "Resolve the host name and check every address");
-
-  std::string adminAddress = "127.0.0.1:3129";
-  bool follow = false;
-  bool json = false;
-  auto* statusCmd =
-      app.add_subcommand("status", "Live figures from the running daemon's admin listener.");
-  statusCmd->add_flag("-f,--follow", follow, "Stream recent requests like tail -f");
-  statusCmd->add_flag("--json", json, "Print the raw JSON");
-  std::string unblockIp;
-  auto* unblockCmd = app.add_subcommand("unblock", "End the abuse guard's block of a client.");
-  unblockCmd->add_option("ip", unblockIp, "Client IP address")->required();
-  for (auto* sub : {statusCmd, unblockCmd}) {  // -c FILE: its [admin] listen; --admin wins
-    sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  }
-  for (auto* sub : {statusCmd, unblockCmd, validateCmd}) {
-    sub->add_option("--admin", adminAddress, "Admin address (host:port or unix:/path)")
-        ->capture_default_str();
-  }
-
-  auto* cacheCmd = app.add_subcommand("cache", "Inspect or purge the disk cache.");
-  cacheCmd->require_subcommand(1);
-  std::string purgeUrl;
-  auto* cacheStats = cacheCmd->add_subcommand("stats", "Objects and bytes stored.");
-  auto* cachePurge = cacheCmd->add_subcommand("purge", "Remove every stored variant of a URL.");
-  for (auto* sub : {cacheStats, cachePurge}) {
-    sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  }
-  cachePurge->add_option("url", purgeUrl, "Absolute URL, e.g. http://example.org/page")->required();
-
-  auto* reloadCmd =
-      app.add_subcommand("reload", "Validate the config, then make the running daemon reload it.");
-  auto* reopenCmd = app.add_subcommand(
-      "reopen-logs", "Make the running daemon reopen its log files (after rotation).");
-  for (auto* sub : {reloadCmd, reopenCmd}) {
-    sub->add_option("-c,--config", configPath, "Configuration file")->capture_default_str();
-  }
-
-  std::string format = "markdown";
-  auto* referenceCmd = app.add_subcommand(
-      "config-reference", "Print the configuration reference (README and man page source).");
-  referenceCmd->add_option("--format", format, "markdown or roff")
-      ->check(CLI::IsMember({"markdown", "roff"}));
-  referenceCmd->group("");  // hidden: a build tool, not an admin command
-
-  // --- audit (daemon/audit/audit.h) ---
-  audit::AuditOptions auditOptions;
-  auto* auditCmd = app.add_subcommand(
-      "audit", "Probe an HTTP proxy the way open-proxy scanners do; exit 1 if it is open.");
-  auditCmd->add_option("--proxy", auditOptions.proxy, "HOST:PORT or [IPv6]:PORT of the proxy");
-  auditCmd->add_flag("--json", auditOptions.json, "Print one JSON document instead of a table");
-  auditCmd->add_option("--timeout", auditOptions.timeout, "Deadline per probe")
-      ->capture_default_str();
-  auditCmd->add_flag("--skip-metadata", auditOptions.skipMetadata,
-                     "Do not probe 169.254.169.254 (the one target off this machine)");
-  // --- end audit ---
-
+  Cli cli;
+  declareConfigCommands(app, cli);
+  declareAdminCommands(app, cli);
+  declareAuditCommand(app, cli);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (run->parsed()) return runtime::Daemon({configPath, allowRoot, userFlag}).run();
-  if (validateCmd->parsed() && againstRunning) {
-    const admin::AdminTarget adminTarget{configPath, validateCmd->count("--config") > 0,
-                                         adminAddress, validateCmd->count("--admin") > 0};
-    return admin::runValidateAgainstRunning(adminTarget, strict, std::cout, std::cerr);
-  }
-  if (validateCmd->parsed()) return config::runValidate(configPath, strict, std::cout, std::cerr);
-  if (explainCmd->parsed()) {
-    return config::runExplain(
-        configPath, from, to, method, std::cout, std::cerr,
-        resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
-  }
-  if (auditCmd->parsed()) return audit::runAudit(auditOptions, std::cout, std::cerr);
-  if (statusCmd->parsed() || unblockCmd->parsed()) {
-    auto* sub = statusCmd->parsed() ? statusCmd : unblockCmd;
-    const admin::AdminTarget adminTarget{configPath, sub->count("--config") > 0, adminAddress,
-                                         sub->count("--admin") > 0};
-    if (unblockCmd->parsed())
-      return admin::runUnblock(adminTarget, unblockIp, std::cout, std::cerr);
-    admin::StatusOptions o;
-    o.follow = follow;
-    o.json = json;
-    return admin::runStatus(adminTarget, o, std::cout, std::cerr);
-  }
-  if (cacheCmd->parsed()) {
-    return admin::runCacheCommand(configPath, cachePurge->parsed(), purgeUrl, std::cout, std::cerr);
-  }
-  if (reloadCmd->parsed()) {
-    return admin::runControl(configPath, admin::ControlAction::kReload, std::cout, std::cerr);
-  }
-  if (reopenCmd->parsed()) {
-    return admin::runControl(configPath, admin::ControlAction::kReopenLogs, std::cout, std::cerr);
-  }
-  if (referenceCmd->parsed()) {
-    std::cout << (format == "roff" ? config::configReferenceRoff()
-                                   : config::configReferenceMarkdown());
-    return 0;
-  }
-  return 2;
+  return dispatch(cli);
 }
