@@ -55,8 +55,8 @@ void printSourceSets(std::ostream& out, const acl::Policy& policy, const acl::Ip
   for (const acl::SourceSet& s : policy.impl().sources) {
     if (s.cidrs.contains(client)) names += (names.empty() ? "" : ", ") + s.name;
   }
-  out << "client " << client.toString() << " is in source set(s): "
-      << (names.empty() ? "none" : names) << "\n";
+  out << "client " << client.toString()
+      << " is in source set(s): " << (names.empty() ? "none" : names) << "\n";
 }
 
 /// The cache key `url` is stored under and the refresh rule it gets: the
@@ -98,6 +98,40 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
   out << "\n";
   return 0;
 }
+
+namespace {
+
+/// No address known yet (a name, no --resolve): the decision before DNS.
+int explainBeforeDns(std::ostream& out, const acl::Policy& policy, const acl::RequestFacts& facts) {
+  acl::Decision d = policy.evaluate(facts);
+  printDecision(out, "before DNS: ", d);
+  if (d.allowed()) {
+    out << "after DNS: every address " << facts.host
+        << " resolves to is checked again; addresses in special ranges (loopback, private,"
+           " link-local, multicast, ...) are refused unless a destination set of the allowing"
+           " rule names them with a CIDR inside the range and itself matches this request"
+           " (use --resolve to check now)\n";
+  }
+  return d.allowed() ? 0 : 1;
+}
+
+/// Each address on its own, then all of them together as the daemon decides.
+int explainAddresses(std::ostream& out, const acl::Policy& policy, const acl::RequestFacts& facts,
+                     const char* label) {
+  for (const acl::IpAddress& a : facts.addresses) {
+    acl::RequestFacts one = facts;
+    one.addresses = std::span<const acl::IpAddress>(&a, 1);
+    acl::Decision d = policy.evaluate(one);
+    const acl::SpecialRange* sp = acl::findSpecialRange(a);
+    out << "address " << a.toString() << (sp ? " (" + std::string(sp->what) + ")" : "") << ": "
+        << (d.allowed() ? "ALLOW" : "DENY") << " by " << d.rule << "\n";
+  }
+  acl::Decision d = policy.evaluate(facts);
+  printDecision(out, label, d);
+  return d.allowed() ? 0 : 1;
+}
+
+}  // namespace
 
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
                const std::string& method, std::ostream& out, std::ostream& err,
@@ -146,30 +180,9 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
     }
     addresses = std::move(resolved.value());
   }
-  if (addresses.empty()) {
-    acl::Decision d = policy.evaluate(facts);
-    printDecision(out, "before DNS: ", d);
-    if (d.allowed()) {
-      out << "after DNS: every address " << target->host
-          << " resolves to is checked again; addresses in special ranges (loopback, private,"
-             " link-local, multicast, ...) are refused unless a destination set of the allowing"
-             " rule names them with a CIDR inside the range and itself matches this request"
-             " (use --resolve to check now)\n";
-    }
-    return d.allowed() ? 0 : 1;
-  }
+  if (addresses.empty()) return explainBeforeDns(out, policy, facts);
   facts.addresses = addresses;
-  for (const acl::IpAddress& a : addresses) {
-    acl::RequestFacts one = facts;
-    one.addresses = std::span<const acl::IpAddress>(&a, 1);
-    acl::Decision d = policy.evaluate(one);
-    const acl::SpecialRange* sp = acl::findSpecialRange(a);
-    out << "address " << a.toString() << (sp ? " (" + std::string(sp->what) + ")" : "") << ": "
-        << (d.allowed() ? "ALLOW" : "DENY") << " by " << d.rule << "\n";
-  }
-  acl::Decision d = policy.evaluate(facts);
-  printDecision(out, literal ? "decision: " : "after DNS: ", d);
-  return d.allowed() ? 0 : 1;
+  return explainAddresses(out, policy, facts, literal ? "decision: " : "after DNS: ");
 }
 
 }  // namespace portcullis::config
