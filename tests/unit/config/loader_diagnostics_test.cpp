@@ -6,22 +6,12 @@
 #include <string>
 
 #include "daemon/config/config_loader.h"
+#include "tests/unit/config/loader_test_util.h"
 
 using namespace portcullis::config;
+using namespace portcullis::config::testing;
 
 namespace {
-// A minimal valid policy appended to snippets that test other sections.
-const std::string kPolicy =
-    "[sources]\nlan = [\"10.0.0.0/8\"]\n"
-    "[destinations]\nweb = { hosts = [\"*\"], ports = [80, 443] }\n"
-    "[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n";
-
-std::string all(const LoadResult& r) {
-  std::string out;
-  for (const Diagnostic& d : r.diagnostics) out += d.format() + "\n";
-  return out;
-}
-
 struct Case {
   const char* name;
   std::string text;

@@ -11,17 +11,13 @@
 #include "daemon/config/config_loader.h"
 #include "daemon/config/error_pages.h"
 #include "daemon/config/page_template.h"
+#include "tests/unit/config/loader_test_util.h"
 
 using namespace portcullis::config;
+using namespace portcullis::config::testing;
 
 namespace {
 const std::vector<std::string_view> kNames = {"a", "b"};
-
-std::string all(const LoadResult& r) {
-  std::string out;
-  for (const auto& d : r.diagnostics) out += d.format() + "\n";
-  return out;
-}
 
 const char* kRules =
     "[destinations]\nweb = { hosts = [\"*\"] }\n"
