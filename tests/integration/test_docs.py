@@ -12,8 +12,9 @@ def run(*args):
     return r.stdout
 
 
-def schema_keys(markdown):
-    """Every `key` of every [section] table in the generated reference, as section.key."""
+def schema_keys(markdown, row_says=None):
+    """Every `key` of every [section] table in the generated reference, as section.key
+    (only the rows containing `row_says`, when given)."""
     keys = []
     section = None
     for line in markdown.splitlines():
@@ -22,7 +23,7 @@ def schema_keys(markdown):
             section = m.group(1)
             continue
         m = re.match(r"^\| `([^`]+)` \|", line)
-        if m and section:
+        if m and section and (row_says is None or row_says in line):
             keys.append(section + "." + m.group(1))
     return keys
 
@@ -63,17 +64,7 @@ def test_version_names_the_release():
 def test_readme_reload_section_lists_exactly_the_restart_only_keys():
     """The list in "What a reload applies" is the schema's: every key whose
     generated reference row says *Restart only.*, and no other."""
-    markdown = run("config-reference", "--format=markdown")
-    marked = []
-    section = None
-    for line in markdown.splitlines():
-        m = re.match(r"^### \[\[?([a-z_.<>]+)\]?\]", line)
-        if m:
-            section = m.group(1)
-            continue
-        m = re.match(r"^\| `([^`]+)` \|", line)
-        if m and section and "*Restart only.*" in line:
-            marked.append(section + "." + m.group(1))
+    marked = schema_keys(run("config-reference", "--format=markdown"), "*Restart only.*")
     with open(os.path.join(SOURCE_DIR, "README.md")) as f:
         readme = f.read()
     begin = readme.index("<!-- restart-only:begin -->") + len("<!-- restart-only:begin -->")
