@@ -25,6 +25,12 @@ class CidrSet {
   bool empty() const { return ranges_.empty(); }
   /// Number of merged ranges (not of blocks added).
   size_t rangeCount() const { return ranges_.size(); }
+  /// Calls `visit(first, last)` for every merged range in address order
+  /// (finalized sets only). For generated files (PAC).
+  template <typename Visit>
+  void forEachRange(Visit&& visit) const {
+    for (const Range& r : ranges_) visit(r.first, r.last);
+  }
 
  private:
   struct Range {

@@ -57,6 +57,14 @@ class HostSet {
   /// written ("name", "*.name" or "*"); "" when there is none. Which one,
   /// when several are, is unspecified (for diagnostics).
   std::string patternCoveredBy(const HostSet& outer) const;
+  /// Calls `visit(name, match)` once per stored name, in no particular
+  /// order ("*" is matchesAny(), not visited). For generated files (PAC).
+  template <typename Visit>
+  void forEachName(Visit&& visit) const {
+    for (const Slot& s : slots_) {
+      if (s.flags != 0) visit(nameAt(s), static_cast<HostMatch>(s.flags));
+    }
+  }
 
  private:
   struct Slot {

@@ -12,6 +12,7 @@
 #include "daemon/config/commands.h"
 #include "daemon/config/config_schema.h"
 #include "daemon/net/resolve_blocking.h"
+#include "daemon/pac/pac_command.h"
 #include "daemon/runtime/daemon.h"
 #include "portcullis_version.h"
 
@@ -42,7 +43,7 @@ struct Cli {
   audit::AuditOptions auditOptions;
   CLI::App *run = nullptr, *validate = nullptr, *explain = nullptr, *status = nullptr,
            *unblock = nullptr, *cache = nullptr, *cachePurge = nullptr, *reload = nullptr,
-           *reopen = nullptr, *reference = nullptr, *audit = nullptr;
+           *reopen = nullptr, *reference = nullptr, *audit = nullptr, *pac = nullptr;
 };
 
 void addConfigOption(CLI::App* sub, Cli& c) {
@@ -75,6 +76,9 @@ void declareConfigCommands(CLI::App& app, Cli& c) {
   c.explain->add_option("--method", c.method,
                         "Request method (default GET, or CONNECT for HOST:PORT)");
   c.explain->add_flag("--resolve", c.resolve, "Resolve the host name and check every address");
+
+  c.pac = app.add_subcommand("pac", "Print the proxy auto-config (PAC) file made from the config.");
+  addConfigOption(c.pac, c);
 
   c.reference = app.add_subcommand(
       "config-reference", "Print the configuration reference (README and man page source).");
@@ -141,6 +145,7 @@ int dispatch(const Cli& c) {
         c.configPath, c.from, c.to, c.method, std::cout, std::cerr,
         c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
   }
+  if (c.pac->parsed()) return pac::runPac(c.configPath, std::cout, std::cerr);
   if (c.audit->parsed()) return audit::runAudit(c.auditOptions, std::cout, std::cerr);
   if (c.unblock->parsed()) {
     return admin::runUnblock(adminTarget(c, c.unblock), c.unblockIp, std::cout, std::cerr);

@@ -461,6 +461,23 @@ void checkUsable(Ctx& c, const toml::table& root) {
   }
 }
 
+/// Sets named by [pac] clients and direct are in use even when no rule names them.
+void markPacSets(Ctx& c, const toml::table& root) {
+  const toml::table* pac = root["pac"].as_table();
+  if (pac == nullptr) return;
+  auto mark = [pac](std::string_view key, const auto& sets, std::vector<bool>& used) {
+    const toml::array* names = (*pac)[key].as_array();
+    if (names == nullptr) return;
+    for (const toml::node& n : *names) {
+      for (size_t i = 0; i < sets.size(); ++i) {
+        if (n.is_string() && sets[i].name == n.as_string()->get()) used[i] = true;
+      }
+    }
+  };
+  mark("clients", c.impl.sources, c.sourceUsed);
+  mark("direct", c.impl.destinations, c.destUsed);
+}
+
 void warnUnused(Ctx& c) {
   for (size_t i = 0; i < c.impl.sources.size(); ++i) {
     if (!c.sourceUsed[i]) {
@@ -484,6 +501,7 @@ std::shared_ptr<acl::Policy> loadPolicy(TomlReader& reader, const toml::table& r
   readNamedSets(c, root, "destinations", readDestinationSet);
   readRules(c, root);
   checkUsable(c, root);
+  markPacSets(c, root);
   warnUnused(c);
   if (reader.errorCount() == errorsBefore) warnRuleOrder(reader, c.impl);
   if (reader.errorCount() != errorsBefore) return nullptr;

@@ -119,6 +119,18 @@ struct RateLimitConfig {
   uint64_t bandwidth = 0;        ///< bytes per second per connection; 0 = unlimited
 };
 
+/// [pac]: the proxy auto-config file browsers fetch (/proxy.pac, /wpad.dat),
+/// generated from this config (daemon/pac).
+struct PacConfig {
+  std::vector<ListenAddress> listen;  ///< empty: not served (`portcullis pac` still prints it)
+  std::vector<size_t> clients;        ///< source sets allowed to fetch it (policy indexes)
+  /// PAC proxy entries in order, e.g. "HTTPS proxy.example:3130",
+  /// "PROXY proxy.example:3128"; from server.listen when not configured.
+  std::vector<std::string> proxies;
+  std::vector<size_t> direct;   ///< destination sets sent DIRECT (policy indexes)
+  bool fallbackDirect = false;  ///< "; DIRECT" after the proxies: the proxy down = no filter
+};
+
 struct Config {
   std::string path;  ///< the file it was loaded from
   ServerConfig server;
@@ -128,6 +140,7 @@ struct Config {
   AdminConfig admin;
   AbuseConfig abuse;
   std::vector<RateLimitConfig> limits;  ///< first whose source set holds the client applies
+  PacConfig pac;
   std::shared_ptr<const acl::Policy> policy;
 };
 

@@ -13,6 +13,7 @@
 #include "daemon/config/acl_loader.h"
 #include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
+#include "daemon/config/pac_loader.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/config/toml_reader.h"
 #include "daemon/http/host_port.h"
@@ -345,6 +346,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   if (const toml::table* t = section(r, root, "abuse")) readAbuse(r, *t, cfg->abuse);
   auto policy = loadPolicy(r, root, baseDir);
   readLimits(r, root, policy.get(), cfg->limits);
+  readPac(r, section(r, root, "pac"), policy.get(), *cfg);
   noteWildcardListens(r, root, *cfg);
   if (policy) {
     policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));

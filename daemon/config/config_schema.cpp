@@ -79,6 +79,13 @@ const std::vector<KeySpec> kSchema = {
   {"abuse.block_time", K::kValue, "duration", R"("10m")", "How long a blocked client's connections are closed at accept."},
   {"abuse.block_allowed_sources", K::kValue, "boolean", "false", "Also block clients inside an allowed source set (off: a pupil hitting the blocklist keeps the web)."},
 
+  {"pac", K::kTable, "table", "", "The proxy auto-config (PAC) file browsers fetch at /proxy.pac and /wpad.dat, generated from these rules; `portcullis pac` prints it."},
+  {"pac.listen", K::kValue, "array of strings", "[]", "Addresses to serve the PAC file on (\"IP:port\"; port 80 for WPAD by DNS); empty = not served. Never a destination through the proxy (hard:self)."},
+  {"pac.clients", K::kValue, "array of strings", "", "Source sets whose clients may fetch it (required when listen is set); anyone else gets 403."},
+  {"pac.proxies", K::kValue, "array of strings", "the server.listen addresses", "Proxies in the order browsers try them: \"http://host:port\" (or \"host:port\") becomes PROXY, \"https://host:port\" becomes HTTPS. Needed when server.listen is a wildcard address; list the farm's front for a farm."},
+  {"pac.direct", K::kValue, "array of strings", "[]", "Destination sets (host names and CIDRs) browsers reach without the proxy, e.g. the intranet. Their ports, methods and schemes are not used."},
+  {"pac.fallback_direct", K::kValue, "boolean", "false", "End the proxy list with DIRECT, so browsers go direct when no proxy answers (and the rules no longer apply). Off: no proxy, no web."},
+
   {"sources", K::kNamedTables, "table of named sets", "", "Named client networks. Each is an array of CIDRs or a table."},
   {"sources.<name>", K::kTable, "array of strings or table", "", "An array of CIDRs/addresses, or { cidrs = [...], file = \"path\" }."},
   {"sources.<name>.cidrs", K::kValue, "array of strings", "[]", "IPv4/IPv6 CIDRs or single addresses."},

@@ -108,6 +108,10 @@ constexpr std::array kKeys{
     // The admin listener is bound once (its allow list does apply on reload).
     RestartOnlyKey{"admin.listen", &value<&Config::admin, &AdminConfig::listen>,
                    &keep<&Config::admin, &AdminConfig::listen>},
+    // The PAC listener is bound once, as root (port 80 for WPAD); the file
+    // it serves and its clients follow the reload.
+    RestartOnlyKey{"pac.listen", &value<&Config::pac, &PacConfig::listen>,
+                   &keep<&Config::pac, &PacConfig::listen>},
 };
 
 }  // namespace

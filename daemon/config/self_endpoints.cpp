@@ -69,6 +69,9 @@ std::vector<acl::SelfAddresses::Endpoint> configuredEndpoints(const Config& cfg)
   if (auto admin = parseListenAddress(cfg.admin.listen, err)) {
     if (auto ip = acl::IpAddress::parse(admin->host)) out.emplace_back(*ip, admin->port);
   }
+  for (const ListenAddress& la : cfg.pac.listen) {
+    if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);
+  }
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "daemon/log/access_record.h"
 #include "daemon/os/instance_lock.h"
 #include "daemon/os/sd_notify.h"
+#include "daemon/pac/pac_file.h"
 #include "daemon/proxy/abuse_admin.h"
 #include "portcullis_version.h"
 
@@ -45,6 +46,11 @@ cache::CacheOptions cacheOptions(const config::CacheConfig& c) {
   o.fsync = c.fsync == config::FsyncPolicy::kAlways ? cache::FsyncPolicy::kData
                                                     : cache::FsyncPolicy::kNone;
   return o;
+}
+
+std::shared_ptr<const admin::PacContent> pacContent(const config::Config& config) {
+  return std::make_shared<const admin::PacContent>(
+      admin::PacContent{pac::renderPacFile(config), config.policy, config.pac.clients});
 }
 
 // Start-up refusals all read "portcullis: <what>: <why>".
@@ -131,6 +137,16 @@ bool Daemon::bindAndDropPrivileges() {
   stats_.setConnectionLimit(config_->server.maxConnections);
   stats_.setWorkerCount(config_->server.workers);
   if (auto r = server_->bind(); !r.ok()) return refuse("", r.error().message);
+  if (!config_->pac.listen.empty()) {
+    // Bound as root: WPAD by DNS wants port 80.
+    pac_ = std::make_unique<admin::PacServer>();
+    auto refused = [this](std::string_view client, std::string_view why) {
+      events_.emit(log::Level::kWarn, "pac_refused", {{"client", client}, {"reason", why}});
+    };
+    if (auto r = pac_->start(config_->pac.listen, pacContent(*config_), refused); !r.ok()) {
+      return refuse("pac listener: ", r.error().message);
+    }
+  }
   if (!config_->server.pidFile.empty()) {
     // Written before dropping privileges, like nginx's, so it may live in /run.
     auto pid = os::takePidFile(config_->server.pidFile);
@@ -230,6 +246,7 @@ void Daemon::announceReady() {
                 {"listen", addresses},
                 {"workers", config_->server.workers},
                 {"admin", admin_ ? admin_->boundAddress() : std::string()},
+                {"pac", pacAddresses()},
                 {"config", options_.configPath}});
   os::sdNotify("READY=1\nSTATUS=serving");
 }
@@ -237,6 +254,7 @@ void Daemon::announceReady() {
 void Daemon::shutdown() {
   server_->join();
   if (admin_) admin_->stop();
+  if (pac_) pac_->stop();
   server_.reset();  // sessions (and their cache writers) go before the cache
   cache_.reset();
   events_.emit(log::Level::kInfo, "stopped");
@@ -257,6 +275,19 @@ std::vector<acl::SelfAddresses::Endpoint> Daemon::boundEndpoints() const {
     if (auto la = config::parseListenAddress(admin_->boundAddress(), err)) {
       out.emplace_back(*acl::IpAddress::parse(la->host), la->port);
     }
+  }
+  if (pac_) {
+    for (const auto& la : pac_->boundAddresses()) {
+      if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);
+    }
+  }
+  return out;
+}
+
+std::string Daemon::pacAddresses() const {
+  std::string out;
+  if (pac_) {
+    for (const auto& la : pac_->boundAddresses()) out += (out.empty() ? "" : " ") + la.text;
   }
   return out;
 }
@@ -292,6 +323,7 @@ void Daemon::reload() {
   server_->reload(config_);
   stats_.setConnectionLimit(loaded.config->server.maxConnections);
   if (admin_) (void)admin_->setAllowList(loaded.config->admin.allow);
+  if (pac_) pac_->setContent(pacContent(*config_));
   stats_.reloadFinished(true, {}, std::move(restartRequired));
   events_.emit(log::Level::kInfo, "reload",
                {{"config", options_.configPath},

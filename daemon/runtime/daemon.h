@@ -15,6 +15,7 @@
 
 #include "cache/cache.h"
 #include "daemon/admin/admin_server.h"
+#include "daemon/admin/pac_server.h"
 #include "daemon/admin/stats.h"
 #include "daemon/config/config.h"
 #include "daemon/log/event_log.h"
@@ -62,6 +63,7 @@ class Daemon {
   void reload();
   /// The sockets this daemon listens on (ports the kernel chose included).
   std::vector<acl::SelfAddresses::Endpoint> boundEndpoints() const;
+  std::string pacAddresses() const;  ///< bound PAC addresses, space-separated
 
   static void onSignal(evutil_socket_t sig, short, void* arg) noexcept;
   static void onCacheGauge(evutil_socket_t, short, void* arg) noexcept;
@@ -78,6 +80,7 @@ class Daemon {
   log::LogSink access_;
   admin::Stats stats_{std::chrono::system_clock::now()};
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<admin::PacServer> pac_;  ///< [pac] listen; null when not served
   std::unique_ptr<cache::Cache> cache_;
   net::EventPtr cacheGauge_;
   std::unique_ptr<proxy::Server> server_;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when an #include crosses the module layering of DESIGN.md:
-#   - pure modules (daemon/base, daemon/http, acl, cache/policy) include no
+#   - pure modules (daemon/base, daemon/http, acl, cache/policy, daemon/pac) include no
 #     libevent, OpenSSL, SQLite or toml++, and only the pure modules below them;
 #   - cache/ includes nothing of daemon/ but daemon/base and daemon/http, and
 #     only cache/index touches SQLite;
@@ -53,6 +53,7 @@ check daemon/base   "daemon/base/"                                   "$io"
 check daemon/http   "daemon/base/ daemon/http/"                      "$io"
 check acl           "daemon/base/ daemon/http/ acl/"                 "$io"
 check cache/policy  "daemon/base/ daemon/http/ cache/policy/"        "$io"
+check daemon/pac    "daemon/base/ daemon/http/ daemon/config/ daemon/pac/ acl/ cache/policy/" "$io"
 for d in cache/store; do
   check "$d" "daemon/base/ daemon/http/ cache/" '^<(event2/|openssl/|sqlite3\.h|toml\+\+/)'
 done
