@@ -272,8 +272,8 @@ void AdminServer::handle(evhttp_request* req) {
     }
     return serveControl(req, std::string_view(path).substr(1));
   }
-  if (path != "/" && path != "/status" && path != "/metrics") {
-    return replyText(req, 404, "Not Found", "not found: try /, /status or /metrics\n");
+  if (path != "/" && path != "/status" && path != "/metrics" && path != "/healthz") {
+    return replyText(req, 404, "Not Found", "not found: try /, /status, /metrics or /healthz\n");
   }
   if (!get) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
@@ -285,6 +285,11 @@ void AdminServer::handle(evhttp_request* req) {
     evhttp_add_header(out, "X-Frame-Options", "DENY");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
     return reply(req, 200, "OK", "text/html; charset=utf-8", statusPageHtml());
+  }
+  if (path == "/healthz") {
+    // For a balancer's health check (HAProxy `option httpchk GET /healthz`).
+    if (stats_.draining()) return replyText(req, 503, "Service Unavailable", "draining\n");
+    return replyText(req, 200, "OK", "ok\n");
   }
   if (path == "/metrics") {
     return reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",

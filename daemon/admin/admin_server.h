@@ -6,6 +6,7 @@
 //                  for `portcullis status`; ?format=lines|jsonl&since=SEQ for
 //                  `--follow`, with the newest seq in X-Portcullis-Seq)
 //   GET /metrics   Prometheus text format
+//   GET /healthz   200 "ok", or 503 "draining" once SIGTERM arrived
 //   POST /cache/purge?url=U   through a handler the daemon sets (optional)
 //   POST /unblock?ip=A        ends an abuse-guard block (handler, optional)
 //   POST /reload, POST /reopen-logs   through the control handler (optional)

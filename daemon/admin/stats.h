@@ -153,7 +153,13 @@ class Stats {
   std::vector<std::pair<uint64_t, log::AccessRecord>> recent(uint64_t sinceSeq,
                                                              uint64_t* lastSeq = nullptr) const;
 
+  /// SIGTERM arrived: /healthz answers 503 "draining" from now on, so a
+  /// balancer's health check takes the node out before it stops accepting.
+  void setDraining() noexcept { draining_.store(true, std::memory_order_relaxed); }
+  bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+
  private:
+  std::atomic<bool> draining_{false};
   const SystemTime started_;
   const size_t recentCapacity_;
   const size_t historyMinutes_;

@@ -44,6 +44,9 @@ struct ServerConfig {
   std::chrono::milliseconds upstreamIdleTimeout{30000}; ///< pooled idle upstream connections
   std::chrono::milliseconds tunnelIdleTimeout{300000};
   std::chrono::milliseconds shutdownGrace{10000};
+  /// On SIGTERM, keep accepting this long while /healthz says "draining",
+  /// so a balancer stops sending first (HAProxy farm).
+  std::chrono::milliseconds drainDelay{0};
   size_t bufferBytes = 256 * 1024;  ///< per-direction watermark per connection
   size_t maxRequestLine = 8192;
   size_t maxHeaderBytes = 65536;

@@ -78,6 +78,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
   r.getDuration(t, "upstream_idle_timeout", s.upstreamIdleTimeout);
   r.getDuration(t, "tunnel_idle_timeout", s.tunnelIdleTimeout);
   r.getDuration(t, "shutdown_grace", s.shutdownGrace);
+  r.getDuration(t, "drain_delay", s.drainDelay);
   uint64_t size = 0;
   if (r.getSize(t, "buffer_size", size)) s.bufferBytes = size;
   if (r.getSize(t, "max_request_line", size)) s.maxRequestLine = size;

@@ -347,18 +347,48 @@ void Daemon::onSignal(evutil_socket_t sig, short, void* arg) noexcept {
       case SIGTERM:
       case SIGINT:
         if (d->stopping_) break;
-        d->stopping_ = true;
-        os::sdNotify("STOPPING=1");
+        d->stats_.setDraining();
+        if (d->drainTimer_) {  // a second signal while draining: stop now
+          d->drainTimer_.reset();
+          d->beginStop();
+          break;
+        }
         d->events_.emit(log::Level::kInfo, "stopping",
-                        {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
-        d->server_->beginShutdown();
-        event_base_loopexit(d->base_.get(), nullptr);
+                        {{"signal", sig == SIGTERM ? "TERM" : "INT"},
+                         {"drain_delay_ms", d->config_->server.drainDelay.count()}});
+        if (d->config_->server.drainDelay.count() > 0) {
+          // Still accepting: the balancer sees /healthz fail and moves away first.
+          os::sdNotify("STATUS=draining");
+          d->drainTimer_.reset(event_new(d->base_.get(), -1, 0, &Daemon::onDrained, d));
+          const auto ms = d->config_->server.drainDelay.count();
+          const timeval delay{static_cast<time_t>(ms / 1000),
+                              static_cast<suseconds_t>(ms % 1000 * 1000)};
+          if (d->drainTimer_ && event_add(d->drainTimer_.get(), &delay) == 0) break;
+          d->drainTimer_.reset();
+        }
+        d->beginStop();
         break;
       default:
         break;
     }
   } catch (...) {
     // Never let an exception out of a libevent callback.
+  }
+}
+
+void Daemon::beginStop() {
+  stopping_ = true;
+  os::sdNotify("STOPPING=1");
+  server_->beginShutdown();
+  event_base_loopexit(base_.get(), nullptr);
+}
+
+void Daemon::onDrained(evutil_socket_t, short, void* arg) noexcept {
+  auto* d = static_cast<Daemon*>(arg);
+  try {
+    d->events_.emit(log::Level::kInfo, "drained");
+    d->beginStop();
+  } catch (...) {
   }
 }
 

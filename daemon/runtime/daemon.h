@@ -87,6 +87,9 @@ class Daemon {
   net::EventBasePtr base_;
   std::vector<net::EventPtr> signals_;
   bool stopping_ = false;
+  net::EventPtr drainTimer_;  ///< SIGTERM with [server] drain_delay: stops when it fires
+  static void onDrained(evutil_socket_t, short, void* arg) noexcept;
+  void beginStop();
 };
 
 }  // namespace portcullis::runtime
