@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "acl/cidr_set.h"
 #include "acl/policy.h"
 #include "cache/policy/cache_rules.h"
 
@@ -56,6 +57,10 @@ struct ServerConfig {
   std::string errorContact;  ///< [server] error_contact: who to ask, shown on error pages
   std::string organisation;  ///< [server] organisation: the school's name, shown on error pages
   std::string pidFile;       ///< written after binding, removed on clean exit; "" = none
+  /// Load balancers whose connections start with a PROXY protocol header
+  /// (v1 or v2) carrying the real client; required from them, never read
+  /// from anyone else.
+  acl::CidrSet proxyProtocolFrom;
 };
 
 struct DnsConfig {

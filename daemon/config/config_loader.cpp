@@ -79,6 +79,19 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
   r.getDuration(t, "tunnel_idle_timeout", s.tunnelIdleTimeout);
   r.getDuration(t, "shutdown_grace", s.shutdownGrace);
   r.getDuration(t, "drain_delay", s.drainDelay);
+  std::vector<std::string> balancers;
+  std::vector<toml::source_region> where;
+  if (r.getStringArray(t, "proxy_protocol_from", balancers, &where)) {
+    for (size_t i = 0; i < balancers.size(); ++i) {
+      acl::CidrParse p = acl::parseCidr(balancers[i]);
+      if (p.cidr) {
+        s.proxyProtocolFrom.add(*p.cidr);
+      } else {
+        r.error(where[i], "'proxy_protocol_from': " + p.error);
+      }
+    }
+    s.proxyProtocolFrom.finalize();
+  }
   uint64_t size = 0;
   if (r.getSize(t, "buffer_size", size)) s.bufferBytes = size;
   if (r.getSize(t, "max_request_line", size)) s.maxRequestLine = size;

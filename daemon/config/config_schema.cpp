@@ -22,6 +22,7 @@ const std::vector<KeySpec> kSchema = {
   {"server.upstream_idle_timeout", K::kValue, "duration", R"("30s")", "How long an idle pooled upstream connection is kept."},
   {"server.tunnel_idle_timeout", K::kValue, "duration", R"("5m")", "A CONNECT tunnel with no bytes either way for this long is closed."},
   {"server.shutdown_grace", K::kValue, "duration", R"("10s")", "On stop, time given to requests in flight before connections are cut."},
+  {"server.proxy_protocol_from", K::kValue, "array of strings", "[]", "Load balancers (CIDRs) whose connections start with a PROXY protocol v1 or v2 header (HAProxy send-proxy-v2): the client address it carries is the one rules, limits, the abuse guard and logs use (the balancer's is logged as \"balancer\"). From these addresses the header is required; from anyone else it is never read (a request line starting \"PROXY\" gets 400)."},
   {"server.drain_delay", K::kValue, "duration", R"("0s")", "On SIGTERM, keep accepting this long while the admin listener's /healthz answers 503 \"draining\", so a load balancer takes the node out first (set it above the balancer's check interval x fall count); a second SIGTERM stops at once."},
   {"server.buffer_size", K::kValue, "size", R"("256 KiB")", "Per-connection, per-direction buffer watermark (backpressure)."},
   {"server.max_request_line", K::kValue, "size", R"("8 KiB")", "Longest request line accepted (414 beyond)."},

@@ -128,9 +128,9 @@ std::string formatTimestamp(SystemTime t) {
 }
 
 void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
-  obj.field("ts", formatTimestamp(r.start))
-      .field("client", r.client)
-      .optional("user", r.user)
+  obj.field("ts", formatTimestamp(r.start)).field("client", r.client);
+  if (!r.balancer.empty()) obj.field("balancer", r.balancer);  // only behind a balancer
+  obj.optional("user", r.user)
       .field("method", r.method)
       .field("url", r.url)
       .field("status", r.status)

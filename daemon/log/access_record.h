@@ -35,6 +35,7 @@ enum class AccessDecision { kAllow, kDeny };
 struct AccessRecord {
   SystemTime start;            ///< when the request head was complete ("ts")
   std::string client;          ///< "ip:port", "[v6]:port"
+  std::string balancer;        ///< the load balancer that relayed it (PROXY protocol); empty = none
   std::string user;            ///< authenticated user; empty = none (logged null)
   std::string method;          ///< as sent by the client
   std::string url;             ///< absolute URL, or "host:port" for CONNECT

@@ -52,6 +52,9 @@ class ClientConnection final : private Exchange::Connection {
   void start();
   /// Graceful stop: close now if between requests, else after this response.
   void drain();
+  /// The connection came through a load balancer (PROXY protocol): the
+  /// client address is the one it carried; the balancer's is logged beside.
+  void setBalancer(std::string balancer) { balancerText_ = std::move(balancer); }
   bool closed() const { return state_ == State::kClosed; }
 
   enum class State : uint8_t {
@@ -106,6 +109,7 @@ class ClientConnection final : private Exchange::Connection {
   bufferevent* clientEvents() override { return client_.get(); }
   const acl::IpAddress& clientIp() const override { return clientIp_; }
   const std::string& clientText() const override { return clientText_; }
+  const std::string& balancerText() const override { return balancerText_; }
   bool draining() const override { return draining_; }
   bool takeRequestToken(std::string& limitName) override;
   void noteRefusal() override;
@@ -119,6 +123,7 @@ class ClientConnection final : private Exchange::Connection {
   net::SocketAddress peer_;
   acl::IpAddress clientIp_;
   std::string clientText_;
+  std::string balancerText_;  ///< PROXY protocol: who relayed the connection
   net::EventPtr headTimer_;
   net::EventPtr resumeEvent_;
   /// Direct writes: EV_WRITE on the client stays off while its output is

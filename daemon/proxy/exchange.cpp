@@ -90,6 +90,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   started_ = context_.clock->steadyNow();
   record_.start = context_.clock->systemNow();
   record_.client = connection_.clientText();
+  record_.balancer = connection_.balancerText();
   record_.method = request_.method;
   record_.url = request_.target;
   record_.bytesIn = headBytes;

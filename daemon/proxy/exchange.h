@@ -81,6 +81,12 @@ class Exchange final : private UpstreamRequest::Owner,
     virtual bufferevent* clientEvents() = 0;
     virtual const acl::IpAddress& clientIp() const = 0;
     virtual const std::string& clientText() const = 0;
+    /// The load balancer that relayed the connection ("ip:port", PROXY
+    /// protocol); empty when the client connected directly.
+    virtual const std::string& balancerText() const {
+      static const std::string kNone;
+      return kNone;
+    }
     virtual bool draining() const = 0;
     /// Takes a token from the client's [[limit]] request rate; false (and
     /// the limit's name in `limitName`) when over it.

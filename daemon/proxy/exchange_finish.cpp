@@ -43,6 +43,7 @@ void Exchange::reply(ErrorReply error, bool closeAfter) {
     started_ = context_.clock->steadyNow();
     record_.start = context_.clock->systemNow();
     record_.client = connection_.clientText();
+    record_.balancer = connection_.balancerText();
   }
   if (closeAfter) keepAlive_ = false;
   record_.status = error.status;

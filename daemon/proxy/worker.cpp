@@ -151,6 +151,53 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
     return;
   }
   auto config = server_.config();
+  if (config->server.proxyProtocolFrom.contains(*ip)) {
+    // A trusted balancer: who the client is comes in the PROXY header.
+    auto wait = std::make_unique<ProxyHeaderWait>(
+        base_.get(), fd, config->server.headerTimeout,
+        [this, peer](ProxyHeaderWait* self, int conn, const http::ProxyHeader& header,
+                     const std::string& error) { onProxyHeader(self, conn, peer, header, error); });
+    auto* raw = wait.get();
+    headerWaits_.emplace(raw, std::move(wait));
+    raw->start();
+    return;
+  }
+  admit(fd, peer, *ip, {});
+}
+
+void Worker::onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddress& balancer,
+                           const http::ProxyHeader& header, const std::string& error) {
+  // The wait is over; it is on the stack, so it goes in onReap.
+  if (auto it = headerWaits_.find(wait); it != headerWaits_.end()) {
+    retiredWaits_.push_back(std::move(it->second));
+    headerWaits_.erase(it);
+    event_active(reapEvent_.get(), 0, 0);
+  }
+  if (!error.empty()) {
+    if (server_.hooks().clientEvent) {
+      server_.hooks().clientEvent("proxy_protocol_refused", balancer.toString(), error);
+    }
+    server_.stats().connectionRefused(admin::RefuseReason::kOther);
+    ::close(fd);
+    return;
+  }
+  net::SocketAddress client = balancer;  // LOCAL: the balancer speaks for itself
+  if (header.command == http::ProxyHeader::Command::kProxy) {
+    const auto& src = header.source;
+    auto ip = src.v6
+                  ? acl::IpAddress::fromBytes(src.bytes)
+                  : acl::IpAddress::fromV4(static_cast<uint32_t>(src.bytes[0]) << 24 |
+                                           static_cast<uint32_t>(src.bytes[1]) << 16 |
+                                           static_cast<uint32_t>(src.bytes[2]) << 8 | src.bytes[3]);
+    client = net::SocketAddress::from(ip, src.port);
+  }
+  admit(fd, client, *client.ip(), balancer.toString());
+}
+
+void Worker::admit(int fd, const net::SocketAddress& peer, const acl::IpAddress& clientIp,
+                   const std::string& balancer) {
+  const acl::IpAddress* ip = &clientIp;
+  auto config = server_.config();
   auto& stats = server_.stats();
   bool blockEnded = false;
   if (server_.abuseGuard().blocked(*ip, std::chrono::steady_clock::now(), blockEnded)) {
@@ -183,6 +230,7 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
   auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip);
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
+  if (!balancer.empty()) raw->setBalancer(balancer);
   raw->start();
 }
 
@@ -209,6 +257,7 @@ void Worker::drain() {
   if (shuttingDown_) return;
   shuttingDown_ = true;
   listeners_.clear();  // stop accepting; the sockets close
+  headerWaits_.clear();  // balancer connections whose client never said who it is
   evtimer_del(lagProbe_.get());
   pool_->clear();
   std::vector<ClientConnection*> live;
@@ -232,6 +281,7 @@ void Worker::onReap(evutil_socket_t, short, void* arg) noexcept {
   auto dead = std::move(self->retired_);
   self->retired_.clear();
   dead.clear();
+  self->retiredWaits_.clear();
   self->maybeFinishDrain();
 }
 

@@ -14,6 +14,7 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/proxy_header_wait.h"
 #include "daemon/proxy/upstream_pool.h"
 
 namespace portcullis::proxy {
@@ -57,6 +58,14 @@ class Worker {
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
   void accept(int fd, const sockaddr* addr, int len);
+  /// After accept (and, from a trusted balancer, after its PROXY header):
+  /// the abuse guard, the connection limits, then a ClientConnection for
+  /// `client`. `balancer` is the balancer's "ip:port", or empty.
+  void admit(int fd, const net::SocketAddress& client, const acl::IpAddress& ip,
+             const std::string& balancer);
+  void onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddress& balancer,
+                     const http::ProxyHeader& header, const std::string& error);
+  std::vector<std::unique_ptr<ProxyHeaderWait>> retiredWaits_;  ///< freed by onReap
   /// Fills context_ from this worker and its server (the connections' only way out).
   void buildContext();
   void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
@@ -82,6 +91,8 @@ class Worker {
   std::chrono::steady_clock::time_point lagProbeDue_;
   std::chrono::steady_clock::time_point lastLimitEvent_{};
   std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> sessions_;
+  /// Connections from [server] proxy_protocol_from whose header is not in yet.
+  std::unordered_map<ProxyHeaderWait*, std::unique_ptr<ProxyHeaderWait>> headerWaits_;
   std::vector<std::unique_ptr<ClientConnection>> retired_;
   bool shuttingDown_ = false;
   std::thread thread_;
