@@ -114,6 +114,14 @@ void promRequests(PromWriter& w, const StatsSnapshot& s) {
   w.one("portcullis_upstream_errors_total", "counter",
         "Upstream connect, timeout and protocol errors.", s.upstreamErrors);
   w.one("portcullis_dns_failures_total", "counter", "Failed DNS resolutions.", s.dnsFailures);
+  w.one("portcullis_background_fills", "gauge",
+        "Cache fills running on after their client left (cache.fill_after_abort).",
+        s.backgroundFills);
+  w.family("portcullis_background_fills_total", "counter",
+           "Cache fills that ran on after their client left, by outcome.");
+  for (const auto& [outcome, n] : s.backgroundFillOutcomes) {
+    w.sample(n, fmt::format("outcome=\"{}\"", labelValue(outcome)));
+  }
   w.one("portcullis_dns_cache_entries", "gauge",
         "Names in the DNS answer caches (positive and negative), all workers.", s.dnsCacheEntries);
   w.family("portcullis_acl_denials_total", "counter", "Requests denied, by deciding rule.");
@@ -269,6 +277,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("byte_hit_ratio", s.byteHitRatio())
       .field("upstream_errors", s.upstreamErrors)
       .field("dns_failures", s.dnsFailures)
+      .field("background_fills", s.backgroundFills)
       .raw("acl_denials", denials.finish())
       .raw("cache", cacheJson(s))
       .raw("reloads", reloadsJson(s))
