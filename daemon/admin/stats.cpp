@@ -6,6 +6,8 @@ namespace portcullis::admin {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
+// The status page and /status list this many top objects (of the 256 tracked).
+constexpr size_t kTopObjectsShown = 20;
 
 size_t statusClass(int status) {
   return status >= 100 && status <= 599 ? static_cast<size_t>(status / 100) : 0;
@@ -124,6 +126,14 @@ void Stats::backgroundFillStarted() noexcept {
 
 void Stats::backgroundFillAbandoned() noexcept {
   backgroundFills_.fetch_sub(1, kRelaxed);
+}
+
+void Stats::cacheObjectServed(std::string_view key, uint64_t size, uint64_t bytes) noexcept {
+  try {
+    topObjects_.add(key, size, bytes);
+  } catch (...) {
+    // Best effort, like the other counters.
+  }
 }
 
 void Stats::backgroundFillEnded(const log::AccessRecord& r) noexcept {
@@ -250,6 +260,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   s.upstreamErrors = upstreamErrors_.load(kRelaxed);
   s.dnsFailures = dnsFailures_.load(kRelaxed);
   s.backgroundFills = backgroundFills_.load(kRelaxed);
+  s.topObjects = topObjects_.top(kTopObjectsShown);
   s.cacheBytes = cacheBytes_.load(kRelaxed);
   s.cacheObjects = cacheObjects_.load(kRelaxed);
   s.cacheMemoryBytes = cacheMemoryBytes_.load(kRelaxed);

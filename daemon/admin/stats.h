@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/admin/top_objects.h"
 #include "daemon/base/clock.h"
 #include "daemon/log/access_record.h"
 #include "daemon/log/log_sink.h"
@@ -74,6 +75,7 @@ struct StatsSnapshot {
   std::map<std::string, uint64_t> terminations;  ///< exchanges by why they ended
   uint64_t backgroundFills = 0;                  ///< fills running without their client (gauge)
   std::map<std::string, uint64_t> backgroundFillOutcomes;  ///< ended fills by outcome
+  std::vector<TopObject> topObjects;  ///< stored objects by bytes saved, most first
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
   uint64_t cacheMemoryBytes = 0;  ///< small bodies also held in RAM
@@ -120,6 +122,9 @@ class Stats {
   void backgroundFillEnded(const log::AccessRecord& record) noexcept;
   /// It was deleted without ending (the worker went away).
   void backgroundFillAbandoned() noexcept;
+  /// A stored object (cache `key`, body `size`) was served: `bytes` of its
+  /// body went out from the cache (the status page's top objects).
+  void cacheObjectServed(std::string_view key, uint64_t size, uint64_t bytes) noexcept;
   /// `diagnostics`: the config errors that made a reload fail, one per line.
   /// `restartRequired`: after a successful reload, the restart-only keys
   /// whose new value waits for a restart (a failed reload keeps the last).
@@ -174,6 +179,7 @@ class Stats {
   std::atomic<uint64_t> cacheableBytesOut_{0}, bytesFromCache_{0};
   std::atomic<uint64_t> upstreamErrors_{0}, dnsFailures_{0};
   std::atomic<uint64_t> backgroundFills_{0};
+  TopObjects topObjects_;                                      // its own lock
   std::map<std::string, uint64_t, std::less<>> fillOutcomes_;  // guarded by mu_ (5 kinds)
   std::atomic<uint64_t> cacheBytes_{0}, cacheObjects_{0};
   std::atomic<uint64_t> cacheMemoryBytes_{0}, cacheMemoryObjects_{0}, cacheMaxSize_{0};

@@ -220,6 +220,20 @@ std::string cacheJson(const StatsSnapshot& s) {
   return cache.finish();
 }
 
+std::string topObjectsJson(const StatsSnapshot& s) {
+  log::JsonArray top;
+  for (const auto& o : s.topObjects) {
+    log::JsonObject one;
+    one.field("key", o.key)
+        .field("size", o.size)
+        .field("hits", o.hits)
+        .field("bytes_saved", o.bytesSaved)
+        .field("error", o.error);
+    top.raw(one.finish());
+  }
+  return top.finish();
+}
+
 std::string reloadsJson(const StatsSnapshot& s) {
   log::JsonObject reloads;
   reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
@@ -280,6 +294,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("background_fills", s.backgroundFills)
       .raw("acl_denials", denials.finish())
       .raw("cache", cacheJson(s))
+      .raw("top_objects", topObjectsJson(s))
       .raw("reloads", reloadsJson(s))
       .raw("blocked_clients", blocked.finish())
       .raw("loop_lag_ms", lag.finish())

@@ -13,6 +13,7 @@
 #include "cache/policy/range.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
+#include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/forwarding.h"
@@ -246,6 +247,7 @@ bool CacheStage::serveStored(const std::shared_ptr<const cache::StoredEntry>& en
   if (!headOnly && length > 0 && !writeStoredBody(*entry, inMemory, *body, offset, length)) {
     return false;
   }
+  context_.stats->cacheObjectServed(key_, entry->bodySize, headOnly ? 0 : length);
   record.status = head.status;
   record.cache = result;
   enter(Phase::kDone);
