@@ -171,3 +171,23 @@ TEST_CASE("at most the per-worker number of fills run at once") {
   }
   CHECK(h.fills().active() == proxy::BackgroundFills::kMaxPerWorker);
 }
+
+TEST_CASE("a fill obeys body_timeout: an origin gone silent ends it") {
+  HarnessOptions o = fillOptions("1 KiB");
+  o.server = "body_timeout = \"200ms\"";
+  ExchangeHarness h(o);
+  h.origin().on("/silent", OriginScript()
+                               .write("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+                                      "Content-Length: 2000\r\n\r\n" +
+                                      std::string(1000, 'a'))
+                               .awaitRelease()
+                               .write(std::string(500, 'b'))
+                               .hold());
+  auto& leader = leaderLeaves(h, "/silent");
+  REQUIRE(h.fills().active() == 1);
+  REQUIRE(h.runUntilRecordsOf(leader, 2, 3s));
+  const auto fill = recordsOf(h, leader)[1];
+  CHECK(fill.termination == std::string_view("fill_origin_broken"));
+  CHECK(fill.error == "upstream body timeout");
+  REQUIRE(h.runUntil([&] { return h.fills().active() == 0; }));
+}
