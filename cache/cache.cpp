@@ -114,10 +114,16 @@ std::shared_ptr<const StoredEntry> Cache::updateHeaders(const StoredEntry& entry
 
 size_t Cache::invalidate(std::string_view key) { return core_->invalidate(key); }
 
-Result<size_t> Cache::purge(std::string_view uri) {
+Result<size_t> Cache::purge(std::string_view uri, const policy::CacheRules* rules) {
   auto target = http::parseAbsoluteForm(uri);
   if (!target) return makeError("not an absolute http URI: " + std::string(uri));
-  return core_->invalidate(target->normalizedUri());
+  const std::string plain = target->normalizedUri();
+  size_t n = core_->invalidate(plain);
+  if (rules != nullptr) {
+    const std::string aliased = rules->primaryKey(*target);
+    if (aliased != plain) n += core_->invalidate(aliased);
+  }
+  return n;
 }
 
 CacheStats Cache::stats() const { return core_->stats(); }

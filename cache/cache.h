@@ -24,6 +24,7 @@
 
 #include "cache/cache_options.h"
 #include "cache/entry_writer.h"
+#include "cache/policy/cache_rules.h"
 #include "cache/store/memory_tier.h"
 #include "cache/stored_entry.h"
 #include "daemon/base/clock.h"
@@ -99,8 +100,11 @@ class Cache {
   /// Returns how many in-memory entries went.
   size_t invalidate(std::string_view key);
   /// Normalises an absolute http URI (as a user types it) to the key and
-  /// invalidates it; error when it is not an absolute http(s) URI.
-  Result<size_t> purge(std::string_view uri);
+  /// invalidates it; error when it is not an absolute http(s) URI. With
+  /// `rules`, the key under the [[cache.alias]] identity of its host goes
+  /// too: any real URL of an aliased object purges it (and a copy stored
+  /// under the host's own key before the alias existed).
+  Result<size_t> purge(std::string_view uri, const policy::CacheRules* rules = nullptr);
 
   CacheStats stats() const;
 

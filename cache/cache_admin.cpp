@@ -18,6 +18,22 @@ Result<std::unique_ptr<SqliteIndex>> openExisting(const BodyStore& store) {
   return SqliteIndex::open(store.indexPath());
 }
 
+Result<size_t> purgeKey(SqliteIndex& index, const BodyStore& store, const std::string& key) {
+  auto rows = index.rowsForKey(key);
+  if (!rows) return rows.error();
+  IndexOp op{IndexOp::Kind::kDeleteKey, {}};
+  op.row.key = key;
+  if (auto r = index.apply({op}); !r) return r.error();
+  // Files after the rows: a crash in between leaves orphans, which the next
+  // start-up reconcile removes, never rows pointing at nothing.
+  for (const auto& row : rows.value()) {
+    if (row.file.rfind("objects/", 0) == 0 && row.file.find("..") == std::string::npos) {
+      store.removeBody(row.file);
+    }
+  }
+  return rows->size();
+}
+
 }  // namespace
 
 Result<CacheStats> offlineStats(const std::string& dir) {
@@ -32,26 +48,21 @@ Result<CacheStats> offlineStats(const std::string& dir) {
   return s;
 }
 
-Result<size_t> offlinePurge(const std::string& dir, std::string_view uri) {
+Result<size_t> offlinePurge(const std::string& dir, std::string_view uri,
+                            const policy::CacheRules* rules) {
   auto target = http::parseAbsoluteForm(uri);
   if (!target) return makeError("not an absolute http URI: " + std::string(uri));
   BodyStore store(dir);
   auto index = openExisting(store);
   if (!index) return index.error();
-  const std::string key = target->normalizedUri();
-  auto rows = index.value()->rowsForKey(key);
-  if (!rows) return rows.error();
-  IndexOp op{IndexOp::Kind::kDeleteKey, {}};
-  op.row.key = key;
-  if (auto r = index.value()->apply({op}); !r) return r.error();
-  // Files after the rows: a crash in between leaves orphans, which the next
-  // start-up reconcile removes, never rows pointing at nothing.
-  for (const auto& row : rows.value()) {
-    if (row.file.rfind("objects/", 0) == 0 && row.file.find("..") == std::string::npos) {
-      store.removeBody(row.file);
-    }
-  }
-  return rows->size();
+  const std::string plain = target->normalizedUri();
+  auto n = purgeKey(*index.value(), store, plain);
+  if (!n || rules == nullptr) return n;
+  const std::string aliased = rules->primaryKey(*target);
+  if (aliased == plain) return n;
+  auto m = purgeKey(*index.value(), store, aliased);
+  if (!m) return m.error();
+  return *n + *m;
 }
 
 }  // namespace portcullis::cache

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cache/cache_options.h"
+#include "cache/policy/cache_rules.h"
 #include "daemon/base/result.h"
 
 namespace portcullis::cache {
@@ -20,6 +21,9 @@ Result<CacheStats> offlineStats(const std::string& dir);
 /// Removes every stored variant of `uri` (absolute http URI, normalised as
 /// the cache keys it) from the index and deletes their bodies. Returns how
 /// many objects were removed (0 when the URI was not cached).
-Result<size_t> offlinePurge(const std::string& dir, std::string_view uri);
+/// With `rules`, also the key under its host's [[cache.alias]] identity
+/// (as Cache::purge).
+Result<size_t> offlinePurge(const std::string& dir, std::string_view uri,
+                            const policy::CacheRules* rules = nullptr);
 
 }  // namespace portcullis::cache

@@ -195,7 +195,7 @@ int purgeOffline(const config::Config& cfg, const std::string& url, std::ostream
     err << "portcullis: not purged: " << lock.error().message << "\n";
     return 1;
   }
-  auto n = cache::offlinePurge(cfg.cache.dir, url);
+  auto n = cache::offlinePurge(cfg.cache.dir, url, cfg.cache.rules.get());
   if (!n.ok()) {
     err << "portcullis: " << n.error().message << "\n";
     return 1;

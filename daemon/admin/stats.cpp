@@ -6,6 +6,8 @@ namespace portcullis::admin {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
+// The status page and /status list this many top objects (of the 256 tracked).
+constexpr size_t kTopObjectsShown = 20;
 
 size_t statusClass(int status) {
   return status >= 100 && status <= 599 ? static_cast<size_t>(status / 100) : 0;
@@ -118,6 +120,35 @@ void Stats::dnsFailure() noexcept {
   dnsFailures_.fetch_add(1, kRelaxed);
 }
 
+void Stats::backgroundFillStarted() noexcept {
+  backgroundFills_.fetch_add(1, kRelaxed);
+}
+
+void Stats::backgroundFillAbandoned() noexcept {
+  backgroundFills_.fetch_sub(1, kRelaxed);
+}
+
+void Stats::cacheObjectServed(std::string_view key, uint64_t size, uint64_t bytes) noexcept {
+  try {
+    topObjects_.add(key, size, bytes);
+  } catch (...) {
+    // Best effort, like the other counters.
+  }
+}
+
+void Stats::backgroundFillEnded(const log::AccessRecord& r) noexcept {
+  backgroundFills_.fetch_sub(1, kRelaxed);
+  upstreamBytes_.fetch_add(r.upstreamBytes, kRelaxed);
+  try {
+    std::lock_guard lock(mu_);
+    auto it = fillOutcomes_.find(r.termination);
+    if (it == fillOutcomes_.end()) it = fillOutcomes_.emplace(std::string(r.termination), 0).first;
+    ++it->second;
+  } catch (...) {
+    // Counting is best effort; never let it take the data path down.
+  }
+}
+
 void Stats::reloadFinished(bool ok, std::string_view diagnostics,
                            std::vector<std::string> restartRequired, SystemTime when) noexcept {
   try {
@@ -228,6 +259,8 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   s.bytesFromCache = bytesFromCache_.load(kRelaxed);
   s.upstreamErrors = upstreamErrors_.load(kRelaxed);
   s.dnsFailures = dnsFailures_.load(kRelaxed);
+  s.backgroundFills = backgroundFills_.load(kRelaxed);
+  s.topObjects = topObjects_.top(kTopObjectsShown);
   s.cacheBytes = cacheBytes_.load(kRelaxed);
   s.cacheObjects = cacheObjects_.load(kRelaxed);
   s.cacheMemoryBytes = cacheMemoryBytes_.load(kRelaxed);
@@ -244,6 +277,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
     std::lock_guard lock(mu_);
     s.aclDenials.insert(denials_.begin(), denials_.end());
     s.terminations.insert(terminations_.begin(), terminations_.end());
+    s.backgroundFillOutcomes.insert(fillOutcomes_.begin(), fillOutcomes_.end());
     for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
     s.lastSeq = seq_;
     if (s.lastReloadOk == 0) s.lastReloadError = lastReloadError_;

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/admin/top_objects.h"
 #include "daemon/base/clock.h"
 #include "daemon/log/access_record.h"
 #include "daemon/log/log_sink.h"
@@ -72,9 +73,12 @@ struct StatsSnapshot {
   uint64_t dnsCacheEntries = 0;  ///< names in the DNS answer caches, all workers
   std::map<std::string, uint64_t> aclDenials;
   std::map<std::string, uint64_t> terminations;  ///< exchanges by why they ended
+  uint64_t backgroundFills = 0;                  ///< fills running without their client (gauge)
+  std::map<std::string, uint64_t> backgroundFillOutcomes;  ///< ended fills by outcome
+  std::vector<TopObject> topObjects;  ///< stored objects by bytes saved, most first
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
-  uint64_t cacheMemoryBytes = 0;    ///< small bodies also held in RAM
+  uint64_t cacheMemoryBytes = 0;  ///< small bodies also held in RAM
   uint64_t cacheMemoryObjects = 0;
   uint64_t cacheMaxSize = 0;  ///< [cache] max_size; 0 when the cache is off
   uint64_t reloadsOk = 0;
@@ -112,6 +116,15 @@ class Stats {
   void aclDenied(std::string_view rule) noexcept;
   void upstreamError() noexcept;
   void dnsFailure() noexcept;
+  /// A cache fill goes on without its client (cache.fill_after_abort).
+  void backgroundFillStarted() noexcept;
+  /// It ended: its upstream bytes count, its termination is the outcome.
+  void backgroundFillEnded(const log::AccessRecord& record) noexcept;
+  /// It was deleted without ending (the worker went away).
+  void backgroundFillAbandoned() noexcept;
+  /// A stored object (cache `key`, body `size`) was served: `bytes` of its
+  /// body went out from the cache (the status page's top objects).
+  void cacheObjectServed(std::string_view key, uint64_t size, uint64_t bytes) noexcept;
   /// `diagnostics`: the config errors that made a reload fail, one per line.
   /// `restartRequired`: after a successful reload, the restart-only keys
   /// whose new value waits for a restart (a failed reload keeps the last).
@@ -171,6 +184,9 @@ class Stats {
   std::atomic<uint64_t> bytesIn_{0}, bytesOut_{0}, upstreamBytes_{0};
   std::atomic<uint64_t> cacheableBytesOut_{0}, bytesFromCache_{0};
   std::atomic<uint64_t> upstreamErrors_{0}, dnsFailures_{0};
+  std::atomic<uint64_t> backgroundFills_{0};
+  TopObjects topObjects_;                                      // its own lock
+  std::map<std::string, uint64_t, std::less<>> fillOutcomes_;  // guarded by mu_ (5 kinds)
   std::atomic<uint64_t> cacheBytes_{0}, cacheObjects_{0};
   std::atomic<uint64_t> cacheMemoryBytes_{0}, cacheMemoryObjects_{0}, cacheMaxSize_{0};
   std::atomic<uint64_t> reloadsOk_{0}, reloadsFailed_{0};

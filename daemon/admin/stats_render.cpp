@@ -114,6 +114,14 @@ void promRequests(PromWriter& w, const StatsSnapshot& s) {
   w.one("portcullis_upstream_errors_total", "counter",
         "Upstream connect, timeout and protocol errors.", s.upstreamErrors);
   w.one("portcullis_dns_failures_total", "counter", "Failed DNS resolutions.", s.dnsFailures);
+  w.one("portcullis_background_fills", "gauge",
+        "Cache fills running on after their client left (cache.fill_after_abort).",
+        s.backgroundFills);
+  w.family("portcullis_background_fills_total", "counter",
+           "Cache fills that ran on after their client left, by outcome.");
+  for (const auto& [outcome, n] : s.backgroundFillOutcomes) {
+    w.sample(n, fmt::format("outcome=\"{}\"", labelValue(outcome)));
+  }
   w.one("portcullis_dns_cache_entries", "gauge",
         "Names in the DNS answer caches (positive and negative), all workers.", s.dnsCacheEntries);
   w.family("portcullis_acl_denials_total", "counter", "Requests denied, by deciding rule.");
@@ -212,6 +220,20 @@ std::string cacheJson(const StatsSnapshot& s) {
   return cache.finish();
 }
 
+std::string topObjectsJson(const StatsSnapshot& s) {
+  log::JsonArray top;
+  for (const auto& o : s.topObjects) {
+    log::JsonObject one;
+    one.field("key", o.key)
+        .field("size", o.size)
+        .field("hits", o.hits)
+        .field("bytes_saved", o.bytesSaved)
+        .field("error", o.error);
+    top.raw(one.finish());
+  }
+  return top.finish();
+}
+
 std::string reloadsJson(const StatsSnapshot& s) {
   log::JsonObject reloads;
   reloads.field("success", s.reloadsOk).field("failure", s.reloadsFailed);
@@ -269,8 +291,10 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("byte_hit_ratio", s.byteHitRatio())
       .field("upstream_errors", s.upstreamErrors)
       .field("dns_failures", s.dnsFailures)
+      .field("background_fills", s.backgroundFills)
       .raw("acl_denials", denials.finish())
       .raw("cache", cacheJson(s))
+      .raw("top_objects", topObjectsJson(s))
       .raw("reloads", reloadsJson(s))
       .raw("blocked_clients", blocked.finish())
       .raw("loop_lag_ms", lag.finish())

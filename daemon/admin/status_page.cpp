@@ -57,6 +57,8 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <table><thead><tr><th>client</th><th class="num">time left</th><th></th></tr></thead><tbody id="blocked"></tbody></table>
 <div class="legend" id="unblock-result"></div></div>
 </div>
+<h2>Top objects by bytes saved <span class="legend">(since start)</span></h2>
+<table><thead><tr><th>object (cache key)</th><th class="num">size</th><th class="num">hits</th><th class="num">bytes saved</th></tr></thead><tbody id="top-objects"></tbody></table>
 <h2>Last hour: hit ratio and bytes saved per minute</h2>
 <canvas id="chart" width="1160" height="220"></canvas>
 <div class="legend"><b style="background:#2563eb"></b>request hit ratio (left axis, %)<b style="background:#93c5fd"></b>bytes served from cache per minute (right axis)</div>
@@ -132,6 +134,12 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
       .map((e) => row([e[0], fmtInt(e[1])], ["deny", "num"]));
     const tb = $("denials");
     tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("no denials", 2)]);
+  }
+  function renderTopObjects(st) {
+    const rows = (st.top_objects || []).map((o) =>
+      row([o.key, fmtBytes(o.size), fmtInt(o.hits), fmtBytes(o.bytes_saved)], ["url", "num", "num", "num"]));
+    const tb = $("top-objects");
+    tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("nothing served from the cache yet", 4)]);
   }
   async function unblock(ip) {
     let text;
@@ -230,7 +238,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
       last = st;
       $("meta").textContent = "version " + st.version + ", up " + dur(st.uptime_s) + ", " + st.now;
       $("state").textContent = "live"; $("state").className = "";
-      renderReload(st); renderCards(st); renderDenials(st); renderBlocked(st);
+      renderReload(st); renderCards(st); renderDenials(st); renderBlocked(st); renderTopObjects(st);
       renderRecent(st); renderChart(st.history);
     } catch (err) {
       $("state").textContent = "offline (" + (err && err.message ? err.message : "error") + ")";

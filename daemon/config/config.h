@@ -89,6 +89,8 @@ struct CacheConfig {
   bool serveStaleOnError = true;
   std::chrono::milliseconds maxStaleOnError{86400000};
   uint64_t rangeFetchWholeMax = 16ull << 20;  ///< range miss fetches whole object up to this size
+  /// A fill whose client left is finished when at most this much is left; 0 = off.
+  uint64_t fillAfterAbort = 8ull << 20;
   /// [[cache.refresh]] and [[cache.alias]]; never null once loaded.
   std::shared_ptr<const cache::policy::CacheRules> rules =
       std::make_shared<const cache::policy::CacheRules>();

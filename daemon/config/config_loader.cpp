@@ -160,6 +160,7 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
   r.getBool(t, "serve_stale_on_error", c.serveStaleOnError);
   r.getDuration(t, "max_stale_on_error", c.maxStaleOnError);
   r.getSize(t, "range_fetch_whole_max", c.rangeFetchWholeMax);
+  r.getSize(t, "fill_after_abort", c.fillAfterAbort);
   readCacheRules(r, t, c);
   if (c.enabled && c.dir.empty()) {
     r.error(t.source(), "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");

@@ -13,6 +13,7 @@
 #include "cache/policy/range.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
+#include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/forwarding.h"
@@ -47,7 +48,7 @@ http::ResponseHead headOf(const policy::StoredResponse& stored) {
 }
 }  // namespace
 
-CacheStage::CacheStage(ProxyContext& context, Owner& owner) : context_(context), owner_(owner) {
+CacheStage::CacheStage(ProxyContext& context, Owner& owner) : context_(context), owner_(&owner) {
   progressTimer_.reset(evtimer_new(context.base, &CacheStage::onProgressTimer, this));
 }
 
@@ -133,7 +134,7 @@ bool CacheStage::lookup() {
   }
   eligible_ = true;
   key_ = config_->cache.rules->primaryKey(*target_);
-  owner_.record().cache = log::CacheResult::kMiss;
+  owner_->record().cache = log::CacheResult::kMiss;
   auto now = context_.clock->systemNow();
   auto entry = store->lookup(key_, request.headers);
   // A copy fetched from an address this client may not reach is not its to
@@ -154,9 +155,9 @@ bool CacheStage::lookup() {
   if ((!entry || evaluation_.usability == policy::Usability::kMustRevalidate) &&
       policy::parseCacheControl(request.headers).onlyIfCached) {
     enter(Phase::kDone);
-    owner_.answer(errorReply(Termination::kNotInCache,
-                             "The request said only-if-cached and the cache has no usable copy."),
-                  false);
+    owner_->answer(errorReply(Termination::kNotInCache,
+                              "The request said only-if-cached and the cache has no usable copy."),
+                   false);
     return true;
   }
   if (stored_) {
@@ -178,7 +179,7 @@ bool CacheStage::joinFetch() {
     return false;
   }
   bool leader = false;
-  auto fetch = context_.collapsed->join(key_, owner_.waiterWake(), leader);
+  auto fetch = context_.collapsed->join(key_, owner_->waiterWake(), leader);
   if (!fetch) return false;  // the fetch ended as we joined: go alone
   if (leader) {
     fetch_ = std::move(fetch);
@@ -186,34 +187,34 @@ bool CacheStage::joinFetch() {
   }
   // A waiter: parked until the leader's head (or failure) arrives. The
   // stage stays kFetching: a waiter that may not share fetches alone.
-  owner_.record().cache = log::CacheResult::kCollapsed;
-  owner_.waitForFetch(std::move(fetch));
+  owner_->record().cache = log::CacheResult::kCollapsed;
+  owner_->waitForFetch(std::move(fetch));
   return true;
 }
 
 bool CacheStage::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
                              log::CacheResult result) {
   const auto& request = *request_;
-  auto& record = owner_.record();
+  auto& record = owner_->record();
   const auto& pseudonym = config_->server.viaPseudonym;
   enter(Phase::kServing);
   auto conditional = policy::evaluateClientConditional(request, entry->response);
   if (conditional == policy::ClientConditional::kNotModified) {
     auto head = policy::buildNotModified(entry->response, age);
-    owner_.writeToClient(
-        buildClientResponse(head, BodyEncoding::kNone, 0, !owner_.keepAlive(), pseudonym));
+    owner_->writeToClient(
+        buildClientResponse(head, BodyEncoding::kNone, 0, !owner_->keepAlive(), pseudonym));
     record.status = 304;
     record.cache = result;
     enter(Phase::kDone);
-    owner_.servedFromCache();
+    owner_->servedFromCache();
     return true;
   }
   if (conditional == policy::ClientConditional::kPreconditionFailed) {
     record.cache = result;
     enter(Phase::kDone);
-    owner_.answer(errorReply(Termination::kPreconditionFailed,
-                             "The stored response does not satisfy the request's preconditions."),
-                  false);
+    owner_->answer(errorReply(Termination::kPreconditionFailed,
+                              "The stored response does not satisfy the request's preconditions."),
+                   false);
     return true;
   }
   // Small bodies come from RAM: head and body leave in one writev.
@@ -241,21 +242,22 @@ bool CacheStage::serveStored(const std::shared_ptr<const cache::StoredEntry>& en
     head.headers.set("Content-Range", policy::contentRangeValue(range, entry->bodySize));
     length = 0;
   }
-  owner_.writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, length,
-                                           !owner_.keepAlive(), pseudonym, &extra));
+  owner_->writeToClient(buildClientResponse(head, BodyEncoding::kContentLength, length,
+                                            !owner_->keepAlive(), pseudonym, &extra));
   if (!headOnly && length > 0 && !writeStoredBody(*entry, inMemory, *body, offset, length)) {
     return false;
   }
+  context_.stats->cacheObjectServed(key_, entry->bodySize, headOnly ? 0 : length);
   record.status = head.status;
   record.cache = result;
   enter(Phase::kDone);
-  owner_.servedFromCache();
+  owner_->servedFromCache();
   return true;
 }
 
 bool CacheStage::writeStoredBody(const cache::StoredEntry&, const cache::SharedBody& inMemory,
                                  UniqueFd& file, uint64_t offset, uint64_t length) {
-  evbuffer* out = owner_.clientOutput();
+  evbuffer* out = owner_->clientOutput();
   if (inMemory) {
     if (length <= kCopyMax) {
       evbuffer_add(out, inMemory->data() + offset, length);
@@ -274,7 +276,7 @@ bool CacheStage::writeStoredBody(const cache::StoredEntry&, const cache::SharedB
     evbuffer_add_file(out, file.release(), static_cast<ev_off_t>(offset),
                       static_cast<ev_off_t>(length));
   }
-  owner_.record().bytesOut += length;
+  owner_->record().bytesOut += length;
   return true;
 }
 
@@ -285,7 +287,7 @@ bool CacheStage::mayReadCopyFrom(std::string_view originAddress) const {
   if (std::find(resolved.begin(), resolved.end(), *origin) != resolved.end()) {
     return true;  // checked for this client a moment ago (after DNS)
   }
-  return owner_.admitAddresses({*origin}).allowed();
+  return owner_->admitAddresses({*origin}).allowed();
 }
 
 bool CacheStage::serveWithoutDns() {
@@ -303,7 +305,7 @@ bool CacheStage::serveWithoutDns() {
   if (!origin) return false;  // stored before origins were recorded: cannot check
   // The same rules as after a successful lookup, on the address the copy
   // came from: a client may not read what it could not have fetched.
-  auto decision = owner_.admitAddresses({*origin});
+  auto decision = owner_->admitAddresses({*origin});
   if (!decision.allowed()) return false;
   auto evaluation = policy::evaluate(request, entry->response, context_.clock->systemNow(),
                                      cachePolicyOptions(*config_, *target_));
@@ -314,7 +316,7 @@ bool CacheStage::serveWithoutDns() {
   }
   eligible_ = true;
   key_ = std::move(key);
-  auto& record = owner_.record();
+  auto& record = owner_->record();
   record.rule = decision.rule;
   record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   return serveStored(entry, evaluation.age, result);

@@ -23,6 +23,7 @@
 //                   |--not storable------------------------------------------------> kDone
 //                   v
 //                kStoring --body whole: commit; broken or too big: abort------------> kDone
+//   kStoring --adopt(): the client left; a BackgroundFill stores on (same phase)
 //   kIdle --serveWithoutDns(): DNS failed, the copy's address allowed--> kServing --> kDone
 //   any --end(): the exchange is over----------------------------------------------> kDone
 //   any --begin(): the next request on the connection-------------------------------> kIdle
@@ -117,6 +118,11 @@ class CacheStage {
   /// The rules for this client allow the address a stored copy (or a
   /// collapsed fetch) came from. Unknown addresses are refused.
   bool mayReadCopyFrom(std::string_view originAddress) const;
+  /// The client left mid-body and `owner` (a BackgroundFill) takes the
+  /// stage over, storing (and leading waiters) on, with its own copies of
+  /// `request`, `target` and `addresses`.
+  void adopt(Owner& owner, const http::RequestHead& request, const http::Target& target,
+             const std::vector<acl::IpAddress>& addresses);
   /// Ends the stage: what was being stored is aborted, a lead ends with
   /// `leadOutcome` (unless storing already ended it), the timer stops.
   void end(InFlightFetch::Phase leadOutcome);
@@ -142,7 +148,7 @@ class CacheStage {
   void noteProgress(size_t bytes);
 
   ProxyContext& context_;
-  Owner& owner_;
+  Owner* owner_;  ///< the exchange, or the BackgroundFill that adopted the stage
   Phase phase_ = Phase::kIdle;
   std::shared_ptr<const config::Config> config_;
   const http::RequestHead* request_ = nullptr;

@@ -138,6 +138,14 @@ void CacheStage::startStoring(UpstreamRequest& upstream) {
   if (!writer_) enter(Phase::kDone);
 }
 
+void CacheStage::adopt(Owner& owner, const http::RequestHead& request, const http::Target& target,
+                       const std::vector<acl::IpAddress>& addresses) {
+  owner_ = &owner;
+  request_ = &request;
+  target_ = &target;
+  addresses_ = &addresses;
+}
+
 void CacheStage::tee(evbuffer* body, size_t n) {
   if (!writer_ || n == 0) return;
   // Peek without copying the evbuffer chain, then append each piece.

@@ -86,7 +86,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   record_ = log::AccessRecord{};
   active_ = true;
   enter(Phase::kAdmission);
-  cache_.begin(config_, request_, target_, addresses_);
+  cache_->begin(config_, request_, target_, addresses_);
   started_ = context_.clock->steadyNow();
   record_.start = context_.clock->systemNow();
   record_.client = connection_.clientText();
@@ -248,7 +248,7 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
         "The proxy could not find the address of " + target_.host + " (" + answer.detail + ").",
         answer.detail);
     record_.error = "dns: " + answer.detail;
-    if (cache_.serveWithoutDns()) return;
+    if (cache_->serveWithoutDns()) return;
     reply(std::move(e), !body_.done || !keepAlive_);
     return;
   }
@@ -264,7 +264,7 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
   // The cache answers only after the rules allowed every address: a client
   // the policy refuses must not read what another client fetched.
   enter(Phase::kCache);
-  if (cache_.lookup()) return;
+  if (cache_->lookup()) return;
   startUpstream();
 }
 
@@ -289,7 +289,7 @@ acl::Decision Exchange::checkAddresses(const std::vector<acl::IpAddress>& addres
 
 void Exchange::startUpstream() {
   enter(Phase::kFetching);
-  upstream_.start(config_, request_, target_, body_, addresses_);
+  upstream_->start(config_, request_, target_, body_, addresses_);
 }
 
 }  // namespace portcullis::proxy

@@ -28,6 +28,8 @@
 //     |                        \--response relayed / error answered / body broken----------> kDone
 //     \--refuseHead(): the head itself was bad (400/408/431): answered--------------------> kDone
 //   any --abandon(): the connection closes; the record is logged once----------------------> kDone
+//     (kFetching while storing: the fetch and the cache write may go on without the client,
+//      in a BackgroundFill: background_fill.h)
 //   kDone --begin(head): the next request on a kept-alive connection---------------------->
 //   kAdmission
 //
@@ -132,7 +134,7 @@ class Exchange final : private UpstreamRequest::Owner,
   /// sent (an EOF there ends the exchange: the request is incomplete).
   bool busy() const {
     if (phase_ == Phase::kFetching) {
-      return upstream_.phase() != UpstreamRequest::Phase::kSendingBody;
+      return upstream_->phase() != UpstreamRequest::Phase::kSendingBody;
     }
     return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting;
   }
@@ -164,14 +166,17 @@ class Exchange final : private UpstreamRequest::Owner,
   bool discardRequestBody();
   void log();
   void leaveCache(InFlightFetch::Phase outcome);
+  /// The client left while this exchange was storing a response: hand the
+  /// fetch and the cache write to a BackgroundFill when it may finish them.
+  void handOverFill();
 
   // UpstreamRequest::Owner (exchange_parts.cpp)
   bufferevent* clientEvents() override { return connection_.clientEvents(); }
   std::string upstreamHead(BodyEncoding bodyEncoding) override;
   void upstreamTunnel() override;
   bool onResponseHead() override;
-  void teeBody(evbuffer* body, size_t n) override { cache_.tee(body, n); }
-  void teeBody(std::string_view bytes) override { cache_.tee(bytes); }
+  void teeBody(evbuffer* body, size_t n) override { cache_->tee(body, n); }
+  void teeBody(std::string_view bytes) override { cache_->tee(bytes); }
   void responseComplete() override;
   void responseBroken(std::string error) override;
   void upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
@@ -191,7 +196,7 @@ class Exchange final : private UpstreamRequest::Owner,
   void waitForFetch(std::shared_ptr<InFlightFetch> fetch) override;
   void endKeepAlive() override { keepAlive_ = false; }
   bool mayReadCopyFrom(std::string_view originAddress) const override {
-    return cache_.mayReadCopyFrom(originAddress);
+    return cache_->mayReadCopyFrom(originAddress);
   }
   void waiterFinished() override { finish(); }
   void waiterFallBack() override;
@@ -210,8 +215,12 @@ class Exchange final : private UpstreamRequest::Owner,
   bool active_ = false;  ///< started and not yet logged
   std::chrono::steady_clock::time_point started_;
   log::AccessRecord record_;
-  UpstreamRequest upstream_{context_, *this};
-  CacheStage cache_{context_, *this};
+  // On the heap: a fill whose client left moves both to a BackgroundFill
+  // (background_fill.h), and the exchange takes fresh ones.
+  std::unique_ptr<UpstreamRequest> upstream_ =
+      std::make_unique<UpstreamRequest>(context_, static_cast<UpstreamRequest::Owner&>(*this));
+  std::unique_ptr<CacheStage> cache_ =
+      std::make_unique<CacheStage>(context_, static_cast<CacheStage::Owner&>(*this));
   FetchWaiter waiter_{context_, *this};
 };
 

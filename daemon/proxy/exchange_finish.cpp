@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 
 #include "daemon/admin/stats.h"
+#include "daemon/proxy/background_fill.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
@@ -60,7 +61,7 @@ void Exchange::finish() {
   log();
   if (dnsTicket_ != 0) context_.resolver->cancel(dnsTicket_);
   dnsTicket_ = 0;
-  upstream_.release(false);
+  upstream_->release(false);
   // Answered before its body was read (a denial, a 429, a hit, a 504 for
   // only-if-cached...): the body must never be parsed as the next request
   // (CL.0 desync). Drop it if it is all here, else close (RFC 9112 §9.3).
@@ -98,17 +99,27 @@ void Exchange::log() {
 }
 
 void Exchange::leaveCache(InFlightFetch::Phase outcome) {
-  cache_.end(outcome);
+  cache_->end(outcome);
   waiter_.leave();
 }
 
 void Exchange::abandon() {
   if (active_) log();
+  handOverFill();
   leaveCache(InFlightFetch::Phase::kFailed);
   if (dnsTicket_ != 0) context_.resolver->cancel(dnsTicket_);
   dnsTicket_ = 0;
-  upstream_.release(false);
+  upstream_->release(false);
   if (phase_ != Phase::kIdle && phase_ != Phase::kDone) enter(Phase::kDone);
+}
+
+void Exchange::handOverFill() {
+  if (phase_ != Phase::kFetching || context_.fills == nullptr) return;
+  FillHandover parts{config_, request_, target_, body_, addresses_, record_, upstream_, cache_};
+  if (!context_.fills->adopt(parts)) return;
+  upstream_ =
+      std::make_unique<UpstreamRequest>(context_, static_cast<UpstreamRequest::Owner&>(*this));
+  cache_ = std::make_unique<CacheStage>(context_, static_cast<CacheStage::Owner&>(*this));
 }
 
 void Exchange::clientGone(bool timedOut) {
@@ -119,10 +130,10 @@ void Exchange::clientGone(bool timedOut) {
 }
 
 bool Exchange::onClientReadable() {
-  if (phase_ != Phase::kFetching || upstream_.phase() != UpstreamRequest::Phase::kSendingBody) {
+  if (phase_ != Phase::kFetching || upstream_->phase() != UpstreamRequest::Phase::kSendingBody) {
     return false;
   }
-  upstream_.onClientReadable();
+  upstream_->onClientReadable();
   return true;
 }
 
@@ -130,15 +141,15 @@ void Exchange::onClientDrained() {
   if (phase_ == Phase::kWaiting) {
     waiter_.proceed();
   } else if (phase_ == Phase::kFetching) {
-    upstream_.resumeReading();  // the client drained: read the origin again
+    upstream_->resumeReading();  // the client drained: read the origin again
   }
 }
 
 bool Exchange::onClientBodyTimeout() {
-  if (phase_ != Phase::kFetching || upstream_.phase() != UpstreamRequest::Phase::kSendingBody) {
+  if (phase_ != Phase::kFetching || upstream_->phase() != UpstreamRequest::Phase::kSendingBody) {
     return false;
   }
-  upstream_.release(false);
+  upstream_->release(false);
   reply(requestTimeout("The request body stopped arriving.", "client request body timeout"));
   return true;
 }

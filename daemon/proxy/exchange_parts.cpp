@@ -16,14 +16,14 @@ using detail::protocolError;
 
 std::string Exchange::upstreamHead(BodyEncoding enc) {
   const auto& pseudonym = config_->server.viaPseudonym;
-  if (cache_.fetchWholeForRange()) {
+  if (cache_->fetchWholeForRange()) {
     // The whole object goes into the cache; the client's range is cut from it.
     http::RequestHead whole = request_;
     whole.headers.remove("Range");
     whole.headers.remove("If-Range");
     return buildUpstreamRequest(whole, target_, enc, body_.framing.length, pseudonym);
   }
-  if (const auto* stored = cache_.revalidating()) {
+  if (const auto* stored = cache_->revalidating()) {
     // Our own validators go upstream; the client's conditionals stay ours to answer.
     http::RequestHead conditional = request_;
     cache::policy::addRevalidationHeaders(conditional.headers, stored->response);
@@ -33,18 +33,18 @@ std::string Exchange::upstreamHead(BodyEncoding enc) {
 }
 
 bool Exchange::onResponseHead() {
-  const auto& response = upstream_.response();
-  if (upstream_.clientEncoding() == BodyEncoding::kUntilClose) keepAlive_ = false;
+  const auto& response = upstream_->response();
+  if (upstream_->clientEncoding() == BodyEncoding::kUntilClose) keepAlive_ = false;
   if (!body_.done) keepAlive_ = false;  // the origin answered before the body ended
   http::ResponseHead clientHead;
-  uint64_t clientLength = upstream_.framing().length;
+  uint64_t clientLength = upstream_->framing().length;
   bool cut = false;
-  if (cache_.fetchWholeForRange()) {
+  if (cache_->fetchWholeForRange()) {
     clientHead = response;
-    if (!cache_.prepareRangeCut(upstream_, clientHead, clientLength, cut)) return false;
+    if (!cache_->prepareRangeCut(*upstream_, clientHead, clientLength, cut)) return false;
   }
-  if (cache_.onResponseHead(upstream_)) return false;
-  std::string head = buildClientResponse(cut ? clientHead : response, upstream_.clientEncoding(),
+  if (cache_->onResponseHead(*upstream_)) return false;
+  std::string head = buildClientResponse(cut ? clientHead : response, upstream_->clientEncoding(),
                                          clientLength, !keepAlive_, config_->server.viaPseudonym);
   record_.status = cut ? clientHead.status : response.status;
   writeToClient(head);
@@ -52,8 +52,8 @@ bool Exchange::onResponseHead() {
 }
 
 void Exchange::responseComplete() {
-  cache_.finishWrite(true);
-  upstream_.release(upstream_.reusable() && body_.done);
+  cache_->finishWrite(true);
+  upstream_->release(upstream_->reusable() && body_.done);
   finish();
 }
 
@@ -64,8 +64,8 @@ void Exchange::responseBroken(std::string error) {
   record_.error = std::move(error);
   record_.termination = describe(Termination::kOriginBodyBroken).name;
   context_.stats->upstreamError();
-  cache_.finishWrite(false);
-  upstream_.release(false);
+  cache_->finishWrite(false);
+  upstream_->release(false);
   keepAlive_ = false;
   log();
   enter(Phase::kDone);
@@ -74,7 +74,7 @@ void Exchange::responseBroken(std::string error) {
 
 void Exchange::upstreamFailed(ErrorReply error, std::string logError, bool mayServeStale,
                               bool close) {
-  if (mayServeStale && cache_.serveStaleOnError(upstream_)) return;
+  if (mayServeStale && cache_->serveStaleOnError(*upstream_)) return;
   if (!logError.empty()) record_.error = std::move(logError);
   reply(std::move(error), close || !keepAlive_);
 }
@@ -88,7 +88,7 @@ void Exchange::upstreamTunnel() {
   writeToClient(kEstablished);
   record_.status = 200;
   enter(Phase::kTunnel);
-  connection_.startTunnel(upstream_.takeConnection());
+  connection_.startTunnel(upstream_->takeConnection());
 }
 
 void Exchange::waitForFetch(std::shared_ptr<InFlightFetch> fetch) {

@@ -30,6 +30,7 @@ class UpstreamPool;
 class CollapsedForwarding;
 class ConnectionLimiter;
 class AbuseGuard;
+class BackgroundFills;
 class RequestRateLimiter;
 struct ProxyHooks;
 
@@ -58,6 +59,8 @@ struct ProxyContext {
   AbuseGuard* abuseGuard = nullptr;
   RequestRateLimiter* rateLimiter = nullptr;
   const ProxyHooks* hooks = nullptr;
+  /// The worker's fills that outlive their client (cache.fill_after_abort); null: none.
+  BackgroundFills* fills = nullptr;
   /// The live config snapshot for a new request.
   std::function<std::shared_ptr<const config::Config>()> config;
   /// Reports a cache store attempt (Server::noteCacheStorage).

@@ -21,7 +21,7 @@ namespace portcullis::proxy {
 using detail::toTimeval;
 
 UpstreamRequest::UpstreamRequest(ProxyContext& context, Owner& owner)
-    : context_(context), owner_(owner) {}
+    : context_(context), owner_(&owner) {}
 
 UpstreamRequest::~UpstreamRequest() = default;
 
@@ -128,6 +128,16 @@ void UpstreamRequest::cutForClient(uint64_t skip, uint64_t length) {
   cutLeft_ = length;
 }
 
+void UpstreamRequest::adopt(Owner& owner, const http::RequestHead& request,
+                            const http::Target& target, RequestBody& body) {
+  owner_ = &owner;
+  request_ = &request;
+  target_ = &target;
+  body_ = &body;
+  cut_ = false;  // no client: nothing to cut for
+  resumeReading();
+}
+
 // ---------------------------------------------------------------- callbacks
 
 void UpstreamRequest::onRead(bufferevent*, void* arg) noexcept {
@@ -146,7 +156,7 @@ void UpstreamRequest::onWrite(bufferevent*, void* arg) noexcept {
   guarded(arg, [&](UpstreamRequest* self) {
     // Upstream drained: take more of the request body from the client.
     if (self->phase_ == Phase::kSendingBody) {
-      bufferevent_enable(self->owner_.clientEvents(), EV_READ);
+      bufferevent_enable(self->owner_->clientEvents(), EV_READ);
     }
   });
 }
@@ -184,7 +194,7 @@ void UpstreamRequest::connect() {
     conn_->pool = context_.pool;
     conn_->bev.reset(bufferevent_socket_new(context_.base, -1, BEV_OPT_CLOSE_ON_FREE));
   }
-  owner_.record().upstream = conn_->key;
+  owner_->record().upstream = conn_->key;
   auto* bev = conn_->bev.get();
   bufferevent_setcb(bev, &UpstreamRequest::onRead, &UpstreamRequest::onWrite,
                     &UpstreamRequest::onEvent, this);
@@ -221,7 +231,7 @@ void UpstreamRequest::onConnectFailed(short what) {
 
 void UpstreamRequest::fail(ErrorReply error, std::string logError, bool mayServeStale, bool close) {
   if (active()) enter(Phase::kDone);
-  owner_.upstreamFailed(std::move(error), std::move(logError), mayServeStale, close);
+  owner_->upstreamFailed(std::move(error), std::move(logError), mayServeStale, close);
 }
 
 void UpstreamRequest::onConnected() {
@@ -232,7 +242,7 @@ void UpstreamRequest::onConnected() {
     ::setsockopt(bufferevent_getfd(conn_->bev.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   if (request_->methodKind == http::Method::kConnect) {
-    owner_.upstreamTunnel();
+    owner_->upstreamTunnel();
     return;
   }
   firstByteDeadline_ = context_.clock->steadyNow() + server.firstByteTimeout;
@@ -250,7 +260,7 @@ void UpstreamRequest::sendHead() {
   BodyEncoding enc = BodyEncoding::kNone;
   if (body_->framing.kind == http::BodyKind::kContentLength) enc = BodyEncoding::kContentLength;
   if (body_->framing.kind == http::BodyKind::kChunked) enc = BodyEncoding::kChunked;
-  std::string head = owner_.upstreamHead(enc);
+  std::string head = owner_->upstreamHead(enc);
   // The connection is established here (fresh or pooled): send the head at
   // once when nothing is queued before it, so a small request costs one
   // send and no EV_WRITE round trip. What the socket does not take, or an
@@ -273,7 +283,7 @@ void UpstreamRequest::sendHead() {
   }
   enter(Phase::kSendingBody);
   // A client that stalls mid-body is cut after body_timeout, not blamed on the origin.
-  bufferevent* client = owner_.clientEvents();
+  bufferevent* client = owner_->clientEvents();
   timeval rt = toTimeval(config_->server.bodyTimeout);
   timeval wt = toTimeval(config_->server.bodyTimeout);
   bufferevent_set_timeouts(client, &rt, &wt);
@@ -283,14 +293,14 @@ void UpstreamRequest::sendHead() {
 
 void UpstreamRequest::onClientReadable() {
   if (phase_ != Phase::kSendingBody) return;
-  net::readMore(owner_.clientEvents(), config_->server.bufferBytes);
+  net::readMore(owner_->clientEvents(), config_->server.bufferBytes);
   pumpRequestBody();
 }
 
 void UpstreamRequest::pumpRequestBody() {
   auto& b = *body_;
-  auto& record = owner_.record();
-  bufferevent* client = owner_.clientEvents();
+  auto& record = owner_->record();
+  bufferevent* client = owner_->clientEvents();
   evbuffer* in = bufferevent_get_input(client);
   evbuffer* out = bufferevent_get_output(conn_->bev.get());
   size_t avail = evbuffer_get_length(in);
@@ -307,7 +317,7 @@ void UpstreamRequest::pumpRequestBody() {
     auto outcome = b.chunks.decode(std::string_view(data, avail), scratch_);
     if (outcome.status == http::ParseStatus::kInvalid) {
       release(false);
-      owner_.requestBodyInvalid(outcome.reason);
+      owner_->requestBodyInvalid(outcome.reason);
       return;
     }
     size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;

@@ -24,6 +24,8 @@
 //          origin closed or timed out): owner.upstreamFailed()--> kDone
 //   kRelayingBody --body broken: owner.responseBroken(), release()--> kDone
 //   any --release()--> kDone
+//   kRelayingBody --adopt(): the client left; a BackgroundFill owns the request,
+//                  the body is only teed to the cache (same phase)
 //
 // Runs on the worker's loop thread. Callbacks are noexcept; an exception in
 // one is reported to the owner (owner.upstreamAborted()).
@@ -124,6 +126,14 @@ class UpstreamRequest {
   /// Cuts the body the client gets to [skip, skip+length) (a range served
   /// from a whole fetch); the owner's tee still sees everything.
   void cutForClient(uint64_t skip, uint64_t length);
+  /// The client went away mid-body and `owner` (a BackgroundFill) takes
+  /// the request over with its own copies of `request`, `target` and
+  /// `body`: the body is then only teed (the owner has no client, its
+  /// clientEvents() is null) and reading resumes if backpressure stopped it.
+  void adopt(Owner& owner, const http::RequestHead& request, const http::Target& target,
+             RequestBody& body);
+  /// Response body bytes still to come (Content-Length framing).
+  uint64_t bodyLeft() const { return bodyLeft_; }
 
   Phase phase() const { return phase_; }
   bool active() const { return phase_ != Phase::kIdle && phase_ != Phase::kDone; }
@@ -149,7 +159,7 @@ class UpstreamRequest {
     try {
       body(self);
     } catch (...) {
-      self->owner_.upstreamAborted();
+      self->owner_->upstreamAborted();
     }
   }
   static void onRead(bufferevent*, void* arg) noexcept;
@@ -174,7 +184,7 @@ class UpstreamRequest {
   void fail(ErrorReply error, std::string logError, bool mayServeStale, bool close);
 
   ProxyContext& context_;
-  Owner& owner_;
+  Owner* owner_;  ///< the exchange, or the BackgroundFill that adopted the request
   Phase phase_ = Phase::kIdle;
   std::shared_ptr<const config::Config> config_;
   const http::RequestHead* request_ = nullptr;

@@ -46,7 +46,7 @@ void UpstreamRequest::readHead() {
            "bad upstream response: " + std::string(outcome.reason), false, true);
       return;
     }
-    owner_.record().upstreamBytes += outcome.consumed;
+    owner_->record().upstreamBytes += outcome.consumed;
     evbuffer_drain(in, outcome.consumed);
     if (head.status >= 100 && head.status < 200) {
       if (!relayInterim(std::move(head), outcome.consumed)) return;
@@ -91,7 +91,7 @@ bool UpstreamRequest::relayInterim(http::ResponseHead head, size_t headBytes) {
     std::string interim;
     http::removeHopByHopFields(head.headers);
     http::writeResponseHead(interim, head.status, head.reason, head.headers);
-    owner_.writeToClient(interim);
+    owner_->writeToClient(interim);
   }
   // Each read restarts libevent's read timeout; the final response must
   // still arrive within first_byte_timeout of the request being sent.
@@ -118,7 +118,7 @@ void UpstreamRequest::onFinalHead() {
   bodyLeft_ = framing_.length;
   clientEncoding_ = clientBodyEncoding(framing_, request_->versionMinor);
   reusable_ = upstreamReusable(response_, framing_);
-  if (!owner_.onResponseHead()) return;  // served from the cache, refetched or failed
+  if (!owner_->onResponseHead()) return;  // served from the cache, refetched or failed
   enter(Phase::kRelayingBody);
   // The body reader, chosen once (h2o's http1client installs one callback).
   switch (framing_.kind) {
@@ -146,14 +146,16 @@ void UpstreamRequest::onFinalHead() {
 
 void UpstreamRequest::pumpBody() {
   evbuffer* in = bufferevent_get_input(conn_->bev.get());
-  evbuffer* out = bufferevent_get_output(owner_.clientEvents());
+  // No client (a BackgroundFill adopted the request): the readers only tee.
+  bufferevent* client = owner_->clientEvents();
+  evbuffer* out = client != nullptr ? bufferevent_get_output(client) : nullptr;
   const bool done = (this->*reader_)(in, out);
   if (phase_ != Phase::kRelayingBody) return;  // the body broke
   if (done) {
     finishBody();
     return;
   }
-  if (evbuffer_get_length(out) >= config_->server.bufferBytes) {
+  if (out != nullptr && evbuffer_get_length(out) >= config_->server.bufferBytes) {
     // Backpressure: a slow client never makes us hold more than the watermark.
     bufferevent_disable(conn_->bev.get(), EV_READ);
   }
@@ -164,11 +166,14 @@ void UpstreamRequest::resumeReading() {
 }
 
 bool UpstreamRequest::readContentLength(evbuffer* in, evbuffer* out) {
-  auto& record = owner_.record();
+  auto& record = owner_->record();
   size_t n = static_cast<size_t>(std::min<uint64_t>(evbuffer_get_length(in), bodyLeft_));
-  owner_.teeBody(in, n);
+  owner_->teeBody(in, n);
   size_t toClient = n;
-  if (cut_) {  // the cache gets everything, the client its range
+  if (out == nullptr) {
+    evbuffer_drain(in, n);
+    toClient = 0;
+  } else if (cut_) {  // the cache gets everything, the client its range
     const auto skip = static_cast<size_t>(std::min<uint64_t>(n, cutSkip_));
     evbuffer_drain(in, skip);
     cutSkip_ -= skip;
@@ -194,20 +199,20 @@ bool UpstreamRequest::readChunked(evbuffer* in, evbuffer*) {
   auto outcome = chunks_.decode(std::string_view(data, avail), scratch_);
   if (outcome.status == http::ParseStatus::kInvalid) {
     // Headers already went out: all we can do is cut the transfer short.
-    owner_.responseBroken("bad upstream chunking: " + std::string(outcome.reason));
+    owner_->responseBroken("bad upstream chunking: " + std::string(outcome.reason));
     return false;
   }
   size_t used = outcome.status == http::ParseStatus::kDone ? outcome.consumed : avail;
   evbuffer_drain(in, used);
-  owner_.record().upstreamBytes += used;
-  owner_.teeBody(scratch_);
+  owner_->record().upstreamBytes += used;
+  owner_->teeBody(scratch_);
   if (!scratch_.empty()) {
     if (clientEncoding_ == BodyEncoding::kChunked) {
       std::string chunk;
       http::appendChunk(chunk, scratch_);
-      owner_.writeToClient(chunk);
+      owner_->writeToClient(chunk);
     } else {
-      owner_.writeToClient(scratch_);
+      owner_->writeToClient(scratch_);
     }
   }
   const bool done = outcome.status == http::ParseStatus::kDone;
@@ -218,16 +223,18 @@ bool UpstreamRequest::readChunked(evbuffer* in, evbuffer*) {
 bool UpstreamRequest::readUntilClose(evbuffer* in, evbuffer* out) {
   const size_t avail = evbuffer_get_length(in);
   if (avail == 0) return false;
-  auto& record = owner_.record();
+  auto& record = owner_->record();
   record.upstreamBytes += avail;
-  owner_.teeBody(in, avail);
-  if (clientEncoding_ == BodyEncoding::kChunked) {
+  owner_->teeBody(in, avail);
+  if (out == nullptr) {
+    evbuffer_drain(in, avail);
+  } else if (clientEncoding_ == BodyEncoding::kChunked) {
     const char* data =
         reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(avail)));
     std::string chunk;
     http::appendChunk(chunk, std::string_view(data, avail));
     evbuffer_drain(in, avail);
-    owner_.writeToClient(chunk);
+    owner_->writeToClient(chunk);
   } else {
     evbuffer_remove_buffer(in, out, avail);
     record.bytesOut += avail;
@@ -243,9 +250,9 @@ void UpstreamRequest::finishBody() {
   if (clientEncoding_ == BodyEncoding::kChunked) {
     std::string last;
     http::appendLastChunk(last);
-    owner_.writeToClient(last);
+    owner_->writeToClient(last);
   }
-  owner_.responseComplete();
+  owner_->responseComplete();
 }
 
 void UpstreamRequest::onClosed(short what) {
@@ -257,8 +264,8 @@ void UpstreamRequest::onClosed(short what) {
       finishBody();
       return;
     }
-    owner_.responseBroken((what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
-                                                     : "upstream closed mid-body");
+    owner_->responseBroken((what & BEV_EVENT_TIMEOUT) ? "upstream body timeout"
+                                                      : "upstream closed mid-body");
     return;
   }
   // No final response yet.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <algorithm>
 
+#include "daemon/proxy/background_fill.h"
 #include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/server.h"
 
@@ -61,6 +62,7 @@ Worker::~Worker() {
   sessions_.clear();
   doomed.clear();
   retired_.clear();
+  fills_.reset();  // before the pool and the loop its fills use
   listeners_.clear();
   pool_.reset();
   resolver_.reset();
@@ -82,6 +84,8 @@ void Worker::buildContext() {
   context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
   context_.retire = [this](ClientConnection* session) { retire(session); };
   context_.shuttingDown = [this] { return shuttingDown_; };
+  fills_ = std::make_unique<BackgroundFills>(context_);
+  context_.fills = fills_.get();
 }
 
 void Worker::start() {
@@ -259,6 +263,7 @@ void Worker::drain() {
   listeners_.clear();  // stop accepting; the sockets close
   headerWaits_.clear();  // balancer connections whose client never said who it is
   evtimer_del(lagProbe_.get());
+  fills_->stopAll();  // a fill without its client has no one to wait for
   pool_->clear();
   std::vector<ClientConnection*> live;
   live.reserve(sessions_.size());

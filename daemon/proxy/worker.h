@@ -21,6 +21,7 @@ namespace portcullis::proxy {
 
 class Server;
 class ClientConnection;
+class BackgroundFills;
 
 class Worker {
  public:
@@ -81,6 +82,8 @@ class Worker {
   std::unique_ptr<UpstreamPool> pool_;
   SystemClock clock_;
   ProxyContext context_;
+  /// Before sessions_: a connection closing during teardown may still ask it.
+  std::unique_ptr<BackgroundFills> fills_;
   net::EventPtr shutdownEvent_;
   net::EventPtr settingsEvent_;
   std::mutex settingsMu_;

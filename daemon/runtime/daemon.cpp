@@ -204,7 +204,9 @@ bool Daemon::startAdmin() {
   admin_->setUnblockHandler(proxy::unblockHandler(*server_));
   if (cache_) {
     admin_->setPurgeHandler([this](std::string_view url) -> Result<std::string> {
-      auto n = cache_->purge(url);
+      // The live rules: a real URL of an aliased object purges its identity's key.
+      const auto config = server_->config();
+      auto n = cache_->purge(url, config->cache.rules.get());
       if (!n.ok()) return n.error();
       return "purged " + std::to_string(*n) + " object(s)";
     });

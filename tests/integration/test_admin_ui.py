@@ -279,3 +279,30 @@ def test_abuse_blocked_client_is_listed_and_unblocked_by_the_cli(origin, tmp_pat
         assert r.returncode == 1 and b"not blocked" in r.stderr
     finally:
         p.stop()
+
+
+def test_status_lists_the_top_objects_by_bytes_saved(origin, tmp_path):
+    """Bytes served from the cache per stored object (issue #15 item 6): in
+    /status JSON and on the status page, most saved first."""
+    from test_cache import cache_config
+    from harness import curl
+    p = Proxy(cache_config(origin, tmp_path), tmpdir=str(tmp_path))
+    try:
+        big, small = origin.url("/c/top-big?size=300000"), origin.url("/c/top-small?size=1000")
+        for url, times in ((big, 3), (small, 5)):
+            for _ in range(times):
+                assert curl(["-x", p.url, "-s", "-o", "/dev/null", url]).returncode == 0
+        st = poll("top objects", lambda: (lambda s: s if len(s["top_objects"]) == 2 else None)(status_json(p)))
+        first, second = st["top_objects"]
+        assert first["key"] == big and second["key"] == small
+        assert first["hits"] == 2 and first["bytes_saved"] == 600000 and first["size"] == 300000
+        assert second["hits"] == 4 and second["bytes_saved"] == 4000
+
+        r = chromium(tmp_path, ["--dump-dom"], "http://%s/" % p.admin)
+        dom = r.stdout.decode()
+        rows = re.findall(r'<tbody id="top-objects"><tr><td class="url">([^<]+)</td><td class="num">[^<]+</td>'
+                          r'<td class="num">(\d+)</td>', dom)
+        assert rows == [(big, "2")], dom[:3000]
+        assert console_problems(r.stderr) == []
+    finally:
+        p.stop()

@@ -283,6 +283,36 @@ def test_alias_never_bypasses_access_control(origin, nameserver, tmp_path):
         p.stop()
 
 
+def test_purge_by_any_real_url_removes_the_aliased_object(origin, nameserver, tmp_path):
+    """`portcullis cache purge` with a real URL (any host of the alias) removes
+    the object stored under the identity, through the daemon and offline."""
+    sock = tmp_path / "admin.sock"
+    text = config(tmp_path, origin.port, ALIAS, dns_port=nameserver.port)
+    text = text.replace('[admin]\nlisten = "127.0.0.1:0"', f'[admin]\nlisten = "unix:{sock}"', 1)
+    p = Proxy(text, tmpdir=str(tmp_path))
+    stored = "http://edge1.cdn-a.test:%d/c/depot/9?size=700" % origin.port
+    other = "http://mirror.cdn-b.test:%d/c/depot/9?size=700" % origin.port
+    offline = "http://edge2.cdn-a.test:%d/c/depot/10?size=700" % origin.port
+    try:
+        assert fetch(p, stored)[0] == 200
+        assert fetch(p, other)[0] == 200
+        assert results(p, 2) == ["MISS", "HIT"]
+        r = subprocess.run([BIN, "cache", "purge", "-c", p.config_path, other],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "purged 1 object(s)"
+        assert fetch(p, stored)[0] == 200
+        assert results(p, 3)[2] == "MISS"
+        assert fetch(p, offline)[0] == 200
+    finally:
+        assert p.stop() == 0
+    r = subprocess.run([BIN, "cache", "purge", "-c", p.config_path,
+                        "http://mirror.cdn-b.test:%d/c/depot/10?size=700" % origin.port],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("purged 1 object(s) (daemon not running")
+
+
 def test_explain_prints_the_cache_key(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text(config(tmp_path, 8080, ALIAS + POOL_RULE))

@@ -79,6 +79,7 @@ ExchangeHarness::ExchangeHarness(HarnessOptions options) : base_(event_base_new(
   resolver_->answer("blocked.test", {"127.0.0.1"});
   resolver_->answer("meta.named.test", {"169.254.169.254"});
   if (options.cache) cacheDir_ = makeTempDir();
+  options_ = options;
   configText_ = buildConfig(options);
   auto loaded = config::loadConfigText(configText_, "exchange.toml");
   if (!loaded.config) {
@@ -123,11 +124,14 @@ ExchangeHarness::ExchangeHarness(HarnessOptions options) : base_(event_base_new(
   };
   c.shuttingDown = [this] { return shuttingDown_; };
   c.observer = &phases_;
+  fills_ = std::make_unique<proxy::BackgroundFills>(context_);
+  c.fills = fills_.get();
 }
 
 ExchangeHarness::~ExchangeHarness() {
   // Connections close (and log) while everything they use still exists.
   closeConnections();
+  fills_.reset();
   clients_.clear();
   pool_->clear();
   cache_.reset();
@@ -145,6 +149,14 @@ void ExchangeHarness::closeConnections() {
   auto dead = std::move(retired_);
   retired_.clear();
   dead.clear();
+}
+
+void ExchangeHarness::reloadCacheLines(const std::string& cacheLines) {
+  options_.cacheLines = cacheLines;
+  configText_ = buildConfig(options_);
+  auto loaded = config::loadConfigText(configText_, "exchange.toml");
+  if (!loaded.config) throw std::runtime_error("reloaded config does not load:\n" + configText_);
+  config_ = loaded.config;
 }
 
 std::string ExchangeHarness::buildConfig(const HarnessOptions& options) const {

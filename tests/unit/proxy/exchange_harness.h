@@ -29,6 +29,7 @@
 #include "daemon/log/access_record.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/proxy/abuse_guard.h"
+#include "daemon/proxy/background_fill.h"
 #include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
@@ -104,6 +105,10 @@ class ExchangeHarness {
   cache::Cache* cache() { return cache_.get(); }
   proxy::UpstreamPool& pool() { return *pool_; }
   const config::Config& config() const { return *config_; }
+  /// The fills that run on after their client left (the worker's registry).
+  proxy::BackgroundFills& fills() { return *fills_; }
+  /// Swaps the live config (as a reload does) for TOML extra lines of [cache].
+  void reloadCacheLines(const std::string& cacheLines);
   /// The TOML the config was loaded from (for a failing test's message).
   const std::string& configText() const { return configText_; }
 
@@ -161,6 +166,7 @@ class ExchangeHarness {
   std::unique_ptr<OriginServer> origin_;
   RefusingPort refusing_;
   BlackholePort blackhole_;
+  HarnessOptions options_;
   std::string configText_;
   std::shared_ptr<const config::Config> config_;
   std::string cacheDir_;
@@ -174,6 +180,8 @@ class ExchangeHarness {
   proxy::ProxyHooks hooks_;
   PhaseRecorder phases_;
   proxy::ProxyContext context_;
+  /// After the context it uses, before the connections that hand fills to it.
+  std::unique_ptr<proxy::BackgroundFills> fills_;
   std::vector<log::AccessRecord> records_;
   std::vector<std::string> clientEvents_;
   std::vector<std::string> cacheFailures_;

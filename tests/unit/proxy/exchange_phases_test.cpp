@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/proxy/background_fill.h"
 #include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/exchange.h"
@@ -50,6 +51,7 @@ std::vector<Part> everyPart() {
       {"upstream", phasesOf(&UpstreamRequest::phaseName)},
       {"cache", phasesOf(&CacheStage::phaseName)},
       {"waiter", phasesOf(&FetchWaiter::phaseName)},
+      {"fill", phasesOf(&BackgroundFill::phaseName)},
   };
 }
 
