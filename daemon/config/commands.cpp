@@ -8,6 +8,7 @@
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/config/sni_loader.h"
 #include "daemon/http/uri.h"
 
 namespace portcullis::config {
@@ -157,6 +158,7 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   out << "request: " << m << " " << to << " from " << client->toString() << "\n";
   printSourceSets(out, policy, *client);
   if (!target->isConnect) printCacheFacts(out, r.config->cache, to);
+  if (target->isConnect) out << describeSniCheck(*r.config, *client, target->host);
   // The same admission function as the daemon's (acl::Policy::evaluate, hard
   // rules included), on the same facts: before DNS, then per address.
   acl::RequestFacts facts;

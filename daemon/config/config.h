@@ -53,6 +53,9 @@ struct ServerConfig {
   std::string errorContact;  ///< [server] error_contact: who to ask, shown on error pages
   std::string organisation;  ///< [server] organisation: the school's name, shown on error pages
   std::string pidFile;       ///< written after binding, removed on clean exit; "" = none
+  bool sniCheck = true;      ///< [server] sni_check: read the ClientHello of CONNECT tunnels
+  std::chrono::milliseconds sniTimeout{10000};  ///< wait for the first client bytes
+  size_t sniMaxBytes = 16384;                   ///< largest ClientHello (and records) read
 };
 
 struct DnsConfig {
@@ -119,6 +122,19 @@ struct RateLimitConfig {
   uint64_t bandwidth = 0;        ///< bytes per second per connection; 0 = unlimited
 };
 
+/// What the CONNECT SNI check does with a case it cannot judge by name.
+enum class TlsChoice { kAllow, kDeny };
+
+/// [[sni]]: the SNI check's choices for the clients of one source set.
+struct SniRuleConfig {
+  std::string from;                     ///< source set name
+  size_t sourceIndex = 0;               ///< index into the policy's source sets
+  bool check = true;                    ///< false: tunnels of these clients are relayed unread
+  TlsChoice noSni = TlsChoice::kDeny;   ///< a ClientHello without server_name
+  TlsChoice notTls = TlsChoice::kDeny;  ///< bytes that are not TLS, on port 443
+  TlsChoice ech = TlsChoice::kAllow;    ///< encrypted_client_hello offered (outer SNI judged)
+};
+
 struct Config {
   std::string path;  ///< the file it was loaded from
   ServerConfig server;
@@ -128,6 +144,7 @@ struct Config {
   AdminConfig admin;
   AbuseConfig abuse;
   std::vector<RateLimitConfig> limits;  ///< first whose source set holds the client applies
+  std::vector<SniRuleConfig> sni;       ///< first whose source set holds the client applies
   std::shared_ptr<const acl::Policy> policy;
 };
 

@@ -14,6 +14,7 @@
 #include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
 #include "daemon/config/self_endpoints.h"
+#include "daemon/config/sni_loader.h"
 #include "daemon/config/toml_reader.h"
 #include "daemon/http/host_port.h"
 
@@ -86,6 +87,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
   }
   r.getString(t, "user", s.user);
   r.getString(t, "pid_file", s.pidFile);
+  readSniServerKeys(r, t, s);
   if (s.maxRequestLine > s.maxHeaderBytes) {
     r.warning(t.source(), "'max_request_line' is larger than 'max_header_size'; the head limit wins");
   }
@@ -345,6 +347,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   if (const toml::table* t = section(r, root, "abuse")) readAbuse(r, *t, cfg->abuse);
   auto policy = loadPolicy(r, root, baseDir);
   readLimits(r, root, policy.get(), cfg->limits);
+  readSniRules(r, root, policy.get(), cfg->sni);
   noteWildcardListens(r, root, *cfg);
   if (policy) {
     policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));

@@ -28,6 +28,9 @@ const std::vector<KeySpec> kSchema = {
   {"server.via_pseudonym", K::kValue, "string", R"("portcullis")", "Name put in the Via header; also used to detect request loops."},
   {"server.user", K::kValue, "string", R"("")", "When started as root, drop privileges to this user after binding."},
   {"server.error_pages", K::kValue, "string", R"("")", "Directory of error page templates (like Squid's error_directory): error.html for every error, NNN.html for status NNN; relative to the config file; \"\" = the built-in page. Placeholders: {{status}} {{reason}} {{title}} {{message}} {{rule}} {{contact}} {{organisation}} {{proxy}}, each HTML-escaped; {{#rule}}...{{/rule}} shows only when rule is set."},
+  {"server.sni_check", K::kValue, "boolean", "true", "Read the TLS ClientHello at the start of every CONNECT tunnel and check its server name (SNI) before relaying a byte upstream; the [[sni]] tables set the choices per source set. false = relay at once, unread."},
+  {"server.sni_timeout", K::kValue, "duration", R"("10s")", "How long a tunnel waits for the client's first bytes (the ClientHello). Past it: closed, except on ports other than 443 when the client sent nothing (server-speaks-first protocols), which are relayed."},
+  {"server.sni_max_size", K::kValue, "size", R"("16 KiB")", "Largest ClientHello read (512 B to 64 KiB; 0 = the default); a larger one closes the tunnel."},
   {"server.error_contact", K::kValue, "string", R"("")", "Who to ask when a page is blocked (e.g. \"Ask the IT office, room 12\"); shown on error pages ({{contact}})."},
   {"server.organisation", K::kValue, "string", R"("")", "The school's or company's name, shown on error pages ({{organisation}})."},
   {"server.pid_file", K::kValue, "string", R"("")", "File to write the daemon's PID to after binding (locked while it runs, removed on clean exit); \"\" = none. Used by `portcullis reload` and `reopen-logs`."},
@@ -100,6 +103,13 @@ const std::vector<KeySpec> kSchema = {
   {"limit.burst", K::kValue, "number", "2 x rate", "Requests a client may send at once before the rate applies."},
   {"limit.bandwidth", K::kValue, "size", "0", "Bytes per second to one client connection; 0 = unlimited."},
 
+  {"sni", K::kArrayOfTables, "array of tables", "", "What the CONNECT SNI check does, per source set, with what it cannot judge by name; the first [[sni]] whose source set holds the client applies, none = the defaults. See \"The TLS name on CONNECT\"."},
+  {"sni.from", K::kValue, "string", "", "Source set whose clients this applies to (required)."},
+  {"sni.check", K::kValue, "boolean", "true", "false: these clients' tunnels are relayed without reading the ClientHello."},
+  {"sni.no_sni", K::kValue, "\"allow\" or \"deny\"", R"("deny")", "A ClientHello without a server name: \"allow\" judges the tunnel by its CONNECT target alone."},
+  {"sni.not_tls", K::kValue, "\"allow\" or \"deny\"", R"("deny")", "First bytes that are not TLS on a CONNECT to port 443. (On other ports they are relayed.)"},
+  {"sni.ech", K::kValue, "\"allow\" or \"deny\"", R"("allow")", "A ClientHello offering Encrypted Client Hello (extension 0xfe0d, real or GREASE): \"allow\" checks its outer SNI like any other; \"deny\" closes it."},
+
   {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
   {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},
   {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
@@ -122,7 +132,7 @@ std::string_view leafOf(std::string_view path) {
 }
 
 std::string sectionTitle(std::string_view path) {
-  if (path == "rule") return "[[rule]]";
+  if (path == "rule" || path == "sni") return "[[" + std::string(path) + "]]";
   return "[" + std::string(path) + "]";
 }
 

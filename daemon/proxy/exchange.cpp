@@ -35,6 +35,8 @@ std::string_view Exchange::phaseName(Phase p) {
       return "Waiting";
     case Phase::kFetching:
       return "Fetching";
+    case Phase::kTlsCheck:
+      return "TlsCheck";
     case Phase::kTunnel:
       return "Tunnel";
     case Phase::kDone:
@@ -58,8 +60,10 @@ bool Exchange::transitionAllowed(Phase from, Phase to) {
       return from == P::kCache;
     case P::kFetching:  // a miss, a waiter gone solo, or the cache already checked
       return from == P::kCache || from == P::kWaiting || from == P::kResolving;
-    case P::kTunnel:
+    case P::kTlsCheck:
       return from == P::kFetching;
+    case P::kTunnel:
+      return from == P::kFetching || from == P::kTlsCheck;
     case P::kDone:
       return from != P::kDone;
   }
