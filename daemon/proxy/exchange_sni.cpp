@@ -2,6 +2,8 @@
 // apply to this client, the policy asked about the SNI name, and the two
 // endings (the tunnel opens, or the connection closes with a logged rule).
 
+#include <algorithm>
+
 #include "acl/policy_impl.h"
 #include "daemon/admin/stats.h"
 #include "daemon/config/sni_loader.h"
@@ -26,7 +28,9 @@ void Exchange::openTunnel(std::unique_ptr<UpstreamConnection> upstream) {
   facts.port = target_.port;
   facts.choices = std::move(choices);
   SniCheck::Limits limits;
-  limits.timeout = config_->server.sniTimeout;
+  // Never longer than the tunnel may stay idle: a silent client would be
+  // closed by then anyway.
+  limits.timeout = std::min(config_->server.sniTimeout, config_->server.tunnelIdleTimeout);
   limits.maxBytes = config_->server.sniMaxBytes;
   limits.bufferBytes = config_->server.bufferBytes;
   sni_.start(connection_.clientEvents(), std::move(upstream), std::move(facts), limits);
