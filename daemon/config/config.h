@@ -13,6 +13,7 @@
 
 #include "acl/policy.h"
 #include "cache/policy/cache_rules.h"
+#include "daemon/config/safe_search.h"
 
 namespace portcullis::config {
 
@@ -145,6 +146,7 @@ struct Config {
   AbuseConfig abuse;
   std::vector<RateLimitConfig> limits;  ///< first whose source set holds the client applies
   std::vector<SniRuleConfig> sni;       ///< first whose source set holds the client applies
+  std::vector<SafeSearchRule> safeSearch;  ///< [[safe_search]]; first matching source set applies
   std::shared_ptr<const acl::Policy> policy;
 };
 

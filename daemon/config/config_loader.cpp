@@ -13,6 +13,7 @@
 #include "daemon/config/acl_loader.h"
 #include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
+#include "daemon/config/safe_search_loader.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/config/sni_loader.h"
 #include "daemon/config/toml_reader.h"
@@ -348,6 +349,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   auto policy = loadPolicy(r, root, baseDir);
   readLimits(r, root, policy.get(), cfg->limits);
   readSniRules(r, root, policy.get(), cfg->sni);
+  readSafeSearch(r, root, policy.get(), baseDir, cfg->safeSearch);
   noteWildcardListens(r, root, *cfg);
   if (policy) {
     policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));

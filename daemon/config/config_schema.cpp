@@ -110,6 +110,13 @@ const std::vector<KeySpec> kSchema = {
   {"sni.not_tls", K::kValue, "\"allow\" or \"deny\"", R"("deny")", "First bytes that are not TLS on a CONNECT to port 443. (On other ports they are relayed.)"},
   {"sni.ech", K::kValue, "\"allow\" or \"deny\"", R"("allow")", "A ClientHello offering Encrypted Client Hello (extension 0xfe0d, real or GREASE): \"allow\" checks its outer SNI like any other; \"deny\" closes it."},
 
+  {"safe_search", K::kArrayOfTables, "array of tables", "", "SafeSearch and YouTube Restricted Mode without decryption, per source set: requests and CONNECTs to a service's host names are connected to its documented forced-safe name's addresses instead, after the same rules and post-DNS checks. The first [[safe_search]] whose source set holds the client applies. See \"SafeSearch without decryption\"."},
+  {"safe_search.from", K::kValue, "string", "", "Source set whose clients this applies to (required)."},
+  {"safe_search.google", K::kValue, "\"off\" or \"strict\"", R"("off")", "\"strict\": Google Search names (lists/google.txt) go to forcesafesearch.google.com."},
+  {"safe_search.youtube", K::kValue, "\"off\", \"moderate\" or \"strict\"", R"("off")", "YouTube names (lists/youtube.txt) go to restrictmoderate.youtube.com (\"moderate\") or restrict.youtube.com (\"strict\")."},
+  {"safe_search.bing", K::kValue, "\"off\" or \"strict\"", R"("off")", "\"strict\": Bing names (lists/bing.txt) go to strict.bing.com."},
+  {"safe_search.lists", K::kValue, "string", R"("safe-search")", "Directory of the host lists google.txt, youtube.txt and bing.txt (one name per line; a name matches its subdomains), relative to the config file; shipped in etc/safe-search/. Read again on reload."},
+
   {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
   {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},
   {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
@@ -132,7 +139,8 @@ std::string_view leafOf(std::string_view path) {
 }
 
 std::string sectionTitle(std::string_view path) {
-  if (path == "rule" || path == "sni") return "[[" + std::string(path) + "]]";
+  if (path == "rule" || path == "sni" || path == "safe_search")
+    return "[[" + std::string(path) + "]]";
   return "[" + std::string(path) + "]";
 }
 

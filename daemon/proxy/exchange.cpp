@@ -86,6 +86,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   target_ = http::Target{};
   body_ = RequestBody{};
   addresses_.clear();
+  safeSearch_.reset();
   dnsTicket_ = 0;
   record_ = log::AccessRecord{};
   active_ = true;
@@ -236,7 +237,7 @@ void Exchange::resolve() {
   // request. Pipelined bytes or an EOF arriving meanwhile switch reading
   // off then (onClientRead, onClientEvent).
   auto answer = context_.resolver->resolve(
-      target_.host, [this](const net::DnsAnswer& a) { onResolved(a); }, dnsTicket_);
+      resolveName(), [this](const net::DnsAnswer& a) { onResolved(a); }, dnsTicket_);
   if (answer) onResolved(*answer);
 }
 
@@ -251,7 +252,7 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
         "The proxy could not find the address of " + target_.host + " (" + answer.detail + ").",
         answer.detail);
     record_.error = "dns: " + answer.detail;
-    if (cache_.serveWithoutDns()) return;
+    if (!safeSearch_ && cache_.serveWithoutDns()) return;
     reply(std::move(e), !body_.done || !keepAlive_);
     return;
   }
@@ -264,6 +265,13 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
   record_.rule = decision.rule;
   record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   addresses_ = answer.addresses;
+  if (safeSearch_) {
+    // Another address than the name's: no copy is shared with clients
+    // that get the name's own answer (either way).
+    record_.cache = log::CacheResult::kBypass;
+    startUpstream();
+    return;
+  }
   // The cache answers only after the rules allowed every address: a client
   // the policy refuses must not read what another client fetched.
   enter(Phase::kCache);

@@ -153,6 +153,9 @@ class Exchange final : private UpstreamRequest::Owner,
   void answerMaxForwards();
   void resolve();
   void onResolved(const net::DnsAnswer& answer);
+  /// The name to resolve: the target's, or its [[safe_search]] forced-safe
+  /// name (exchange_safe_search.cpp), which then also bypasses the cache.
+  std::string resolveName();
   acl::RequestFacts requestFacts() const;
   acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
   void startUpstream();
@@ -214,6 +217,7 @@ class Exchange final : private UpstreamRequest::Owner,
   http::Target target_;
   RequestBody body_;
   std::vector<acl::IpAddress> addresses_;
+  std::optional<config::SafeSearchSubstitution> safeSearch_;  ///< this request's, if any
   uint64_t dnsTicket_ = 0;
   bool keepAlive_ = true;
   bool active_ = false;  ///< started and not yet logged

@@ -4,6 +4,7 @@
 
 #include "acl/ip_address.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/config/safe_search.h"
 #include "loader_test_util.h"
 
 using namespace portcullis::config;
@@ -60,4 +61,36 @@ TEST_CASE("describeSniCheck: what explain says for a CONNECT") {
   CHECK(describeSniCheck(*r.config, other, "x").find("ECH") == std::string::npos);
   CHECK(describeSniCheck(*r.config, other, "x").find("Encrypted Client Hello offered: allow") !=
         std::string::npos);
+}
+
+TEST_CASE("[[safe_search]]: the shipped lists, modes and errors") {
+  const std::string lists = std::string(PORTCULLIS_SOURCE_ROOT_FOR_TESTS) + "/etc/safe-search";
+  auto r = loadConfigText(kPolicy +
+                              "[[safe_search]]\nfrom = \"lan\"\ngoogle = \"strict\"\n"
+                              "youtube = \"moderate\"\nlists = \"" +
+                              lists + "\"\n",
+                          "t.toml", ".");
+  REQUIRE_MESSAGE(r.config, all(r));
+  CHECK(r.diagnostics.empty());
+  const auto lan = *portcullis::acl::IpAddress::parse("10.1.2.3");
+  const auto other = *portcullis::acl::IpAddress::parse("192.0.2.1");
+  const auto& policy = *r.config->policy;
+  auto google = safeSearchFor(r.config->safeSearch, policy, lan, "www.google.co.uk");
+  REQUIRE(google);
+  CHECK(google->safeName == "forcesafesearch.google.com");
+  auto yt = safeSearchFor(r.config->safeSearch, policy, lan, "m.youtube.com");
+  REQUIRE(yt);
+  CHECK(yt->safeName == "restrictmoderate.youtube.com");
+  CHECK_FALSE(safeSearchFor(r.config->safeSearch, policy, lan, "www.bing.com"));  // off
+  CHECK_FALSE(safeSearchFor(r.config->safeSearch, policy, lan, "mail.google.com"));
+  CHECK_FALSE(safeSearchFor(r.config->safeSearch, policy, other, "www.google.com"));
+
+  auto bad = loadConfigText(kPolicy +
+                                "[[safe_search]]\nfrom = \"lan\"\ngoogle = \"moderate\"\n"
+                                "bing = \"strict\"\nlists = \"/nonexistent\"\n",
+                            "t.toml", ".");
+  CHECK_FALSE(bad.config);
+  CHECK(all(bad).find("'google' must be \"off\", \"strict\", not \"moderate\"") !=
+        std::string::npos);
+  CHECK(all(bad).find("cannot read safe-search list '/nonexistent/bing.txt'") != std::string::npos);
 }
