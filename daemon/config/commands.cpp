@@ -8,6 +8,7 @@
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/config/sni_loader.h"
 #include "daemon/http/uri.h"
 
 namespace portcullis::config {
@@ -157,6 +158,14 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   out << "request: " << m << " " << to << " from " << client->toString() << "\n";
   printSourceSets(out, policy, *client);
   if (!target->isConnect) printCacheFacts(out, r.config->cache, to);
+  if (target->isConnect) out << describeSniCheck(*r.config, *client, target->host);
+  // [[safe_search]]: the daemon resolves the forced-safe name instead.
+  const auto safe = safeSearchFor(r.config->safeSearch, policy, *client, target->host);
+  if (safe) {
+    out << "safe search: " << target->host << " is connected to the addresses of " << safe->safeName
+        << " (" << safe->service << " = \"" << safe->mode << "\", [[safe_search]] from = \""
+        << safe->from << "\"); the request is unchanged\n";
+  }
   // The same admission function as the daemon's (acl::Policy::evaluate, hard
   // rules included), on the same facts: before DNS, then per address.
   acl::RequestFacts facts;
@@ -172,7 +181,7 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
     addresses.push_back(*literal);
   } else if (resolve) {
     // The daemon's resolver and [dns] settings: what `run` would get.
-    auto resolved = resolve(r.config->dns, target->host);
+    auto resolved = resolve(r.config->dns, safe ? safe->safeName : target->host);
     if (!resolved.ok() || resolved->empty()) {
       err << "cannot resolve '" << target->host
           << "': " << (resolved.ok() ? "no address" : resolved.error().message) << "\n";

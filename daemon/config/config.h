@@ -14,6 +14,7 @@
 #include "acl/cidr_set.h"
 #include "acl/policy.h"
 #include "cache/policy/cache_rules.h"
+#include "daemon/config/safe_search.h"
 
 namespace portcullis::config {
 
@@ -61,6 +62,9 @@ struct ServerConfig {
   /// (v1 or v2) carrying the real client; required from them, never read
   /// from anyone else.
   acl::CidrSet proxyProtocolFrom;
+  bool sniCheck = true;  ///< [server] sni_check: read the ClientHello of CONNECT tunnels
+  std::chrono::milliseconds sniTimeout{10000};  ///< wait for the first client bytes
+  size_t sniMaxBytes = 16384;                   ///< largest ClientHello (and records) read
 };
 
 struct DnsConfig {
@@ -141,6 +145,19 @@ struct PacConfig {
   bool fallbackDirect = false;  ///< "; DIRECT" after the proxies: the proxy down = no filter
 };
 
+/// What the CONNECT SNI check does with a case it cannot judge by name.
+enum class TlsChoice { kAllow, kDeny };
+
+/// [[sni]]: the SNI check's choices for the clients of one source set.
+struct SniRuleConfig {
+  std::string from;                     ///< source set name
+  size_t sourceIndex = 0;               ///< index into the policy's source sets
+  bool check = true;                    ///< false: tunnels of these clients are relayed unread
+  TlsChoice noSni = TlsChoice::kDeny;   ///< a ClientHello without server_name
+  TlsChoice notTls = TlsChoice::kDeny;  ///< bytes that are not TLS, on port 443
+  TlsChoice ech = TlsChoice::kAllow;    ///< encrypted_client_hello offered (outer SNI judged)
+};
+
 struct Config {
   std::string path;  ///< the file it was loaded from
   ServerConfig server;
@@ -151,6 +168,8 @@ struct Config {
   AbuseConfig abuse;
   std::vector<RateLimitConfig> limits;  ///< first whose source set holds the client applies
   PacConfig pac;
+  std::vector<SniRuleConfig> sni;          ///< first whose source set holds the client applies
+  std::vector<SafeSearchRule> safeSearch;  ///< [[safe_search]]; first matching source set applies
   std::shared_ptr<const acl::Policy> policy;
 };
 

@@ -14,7 +14,9 @@
 #include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
 #include "daemon/config/pac_loader.h"
+#include "daemon/config/safe_search_loader.h"
 #include "daemon/config/self_endpoints.h"
+#include "daemon/config/sni_loader.h"
 #include "daemon/config/toml_reader.h"
 #include "daemon/http/host_port.h"
 
@@ -101,6 +103,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
   }
   r.getString(t, "user", s.user);
   r.getString(t, "pid_file", s.pidFile);
+  readSniServerKeys(r, t, s);
   if (s.maxRequestLine > s.maxHeaderBytes) {
     r.warning(t.source(), "'max_request_line' is larger than 'max_header_size'; the head limit wins");
   }
@@ -362,6 +365,8 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   auto policy = loadPolicy(r, root, baseDir);
   readLimits(r, root, policy.get(), cfg->limits);
   readPac(r, section(r, root, "pac"), policy.get(), *cfg);
+  readSniRules(r, root, policy.get(), cfg->sni);
+  readSafeSearch(r, root, policy.get(), baseDir, cfg->safeSearch);
   noteWildcardListens(r, root, *cfg);
   if (policy) {
     policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));

@@ -30,6 +30,9 @@ const std::vector<KeySpec> kSchema = {
   {"server.via_pseudonym", K::kValue, "string", R"("portcullis")", "Name put in the Via header; also used to detect request loops."},
   {"server.user", K::kValue, "string", R"("")", "When started as root, drop privileges to this user after binding."},
   {"server.error_pages", K::kValue, "string", R"("")", "Directory of error page templates (like Squid's error_directory): error.html for every error, NNN.html for status NNN; relative to the config file; \"\" = the built-in page. Placeholders: {{status}} {{reason}} {{title}} {{message}} {{rule}} {{contact}} {{organisation}} {{proxy}}, each HTML-escaped; {{#rule}}...{{/rule}} shows only when rule is set."},
+  {"server.sni_check", K::kValue, "boolean", "true", "Read the TLS ClientHello at the start of every CONNECT tunnel and check its server name (SNI) before relaying a byte upstream; the [[sni]] tables set the choices per source set. false = relay at once, unread."},
+  {"server.sni_timeout", K::kValue, "duration", R"("10s")", "How long a tunnel waits for the client's first bytes (the ClientHello; at most tunnel_idle_timeout). Past it: closed, except on ports other than 443 when the client sent nothing (server-speaks-first protocols), which are relayed."},
+  {"server.sni_max_size", K::kValue, "size", R"("16 KiB")", "Largest ClientHello read (512 B to 64 KiB; 0 = the default); a larger one closes the tunnel."},
   {"server.error_contact", K::kValue, "string", R"("")", "Who to ask when a page is blocked (e.g. \"Ask the IT office, room 12\"); shown on error pages ({{contact}})."},
   {"server.organisation", K::kValue, "string", R"("")", "The school's or company's name, shown on error pages ({{organisation}})."},
   {"server.pid_file", K::kValue, "string", R"("")", "File to write the daemon's PID to after binding (locked while it runs, removed on clean exit); \"\" = none. Used by `portcullis reload` and `reopen-logs`."},
@@ -110,6 +113,20 @@ const std::vector<KeySpec> kSchema = {
   {"limit.burst", K::kValue, "number", "2 x rate", "Requests a client may send at once before the rate applies."},
   {"limit.bandwidth", K::kValue, "size", "0", "Bytes per second to one client connection; 0 = unlimited."},
 
+  {"sni", K::kArrayOfTables, "array of tables", "", "What the CONNECT SNI check does, per source set, with what it cannot judge by name; the first [[sni]] whose source set holds the client applies, none = the defaults. See \"The TLS name on CONNECT\"."},
+  {"sni.from", K::kValue, "string", "", "Source set whose clients this applies to (required)."},
+  {"sni.check", K::kValue, "boolean", "true", "false: these clients' tunnels are relayed without reading the ClientHello."},
+  {"sni.no_sni", K::kValue, "\"allow\" or \"deny\"", R"("deny")", "A ClientHello without a server name: \"allow\" judges the tunnel by its CONNECT target alone."},
+  {"sni.not_tls", K::kValue, "\"allow\" or \"deny\"", R"("deny")", "First bytes that are not TLS on a CONNECT to port 443. (On other ports they are relayed.)"},
+  {"sni.ech", K::kValue, "\"allow\" or \"deny\"", R"("allow")", "A ClientHello offering Encrypted Client Hello (extension 0xfe0d, real or GREASE): \"allow\" checks its outer SNI like any other; \"deny\" closes it."},
+
+  {"safe_search", K::kArrayOfTables, "array of tables", "", "SafeSearch and YouTube Restricted Mode without decryption, per source set: requests and CONNECTs to a service's host names are connected to its documented forced-safe name's addresses instead, after the same rules and post-DNS checks. The first [[safe_search]] whose source set holds the client applies. See \"SafeSearch without decryption\"."},
+  {"safe_search.from", K::kValue, "string", "", "Source set whose clients this applies to (required)."},
+  {"safe_search.google", K::kValue, "\"off\" or \"strict\"", R"("off")", "\"strict\": Google Search names (lists/google.txt) go to forcesafesearch.google.com."},
+  {"safe_search.youtube", K::kValue, "\"off\", \"moderate\" or \"strict\"", R"("off")", "YouTube names (lists/youtube.txt) go to restrictmoderate.youtube.com (\"moderate\") or restrict.youtube.com (\"strict\")."},
+  {"safe_search.bing", K::kValue, "\"off\" or \"strict\"", R"("off")", "\"strict\": Bing names (lists/bing.txt) go to strict.bing.com."},
+  {"safe_search.lists", K::kValue, "string", R"("safe-search")", "Directory of the host lists google.txt, youtube.txt and bing.txt (one name per line; a name matches its subdomains), relative to the config file; shipped in etc/safe-search/. Read again on reload."},
+
   {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
   {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},
   {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
@@ -132,7 +149,8 @@ std::string_view leafOf(std::string_view path) {
 }
 
 std::string sectionTitle(std::string_view path) {
-  if (path == "rule") return "[[rule]]";
+  if (path == "rule" || path == "sni" || path == "safe_search")
+    return "[[" + std::string(path) + "]]";
   return "[" + std::string(path) + "]";
 }
 

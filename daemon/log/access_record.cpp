@@ -145,7 +145,9 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       .field("duration_ms", std::round(r.durationMs * 1000) / 1000)
       .optional("upstream", r.upstream)
       .optional("error", r.error)
-      .optional("termination", r.termination);
+      .optional("termination", r.termination)
+      .optional("sni", r.sni)
+      .optional("alpn", r.alpn);
 }
 
 std::string formatJson(const AccessRecord& r) {

@@ -50,6 +50,8 @@ struct AccessRecord {
   double durationMs = 0;  ///< head complete to last byte sent
   std::string upstream;   ///< address actually connected, "ip:port"; empty = none
   std::string error;      ///< what went wrong; empty = nothing
+  std::string sni;        ///< CONNECT: the ClientHello's server name; empty = none read
+  std::string alpn;       ///< CONNECT: its ALPN protocols, "h2,http/1.1"; empty = none
   /// Why the exchange ended ("completed", "denied_by_rule", "dns_timeout", ...:
   /// proxy::Termination's names); points at static storage. Empty = null.
   std::string_view termination;
@@ -68,8 +70,9 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r);
 
 /// One JSON object, no trailing newline. Always contains every key:
 /// ts client user method url status bytes_in bytes_out upstream_bytes cache
-/// decision rule rule_where duration_ms upstream error termination. Optional
-/// ones (user, rule_where, upstream, error, termination) are null when empty.
+/// decision rule rule_where duration_ms upstream error termination sni alpn.
+/// Optional ones (user, rule_where, upstream, error, termination, sni, alpn)
+/// are null when empty.
 std::string formatJson(const AccessRecord& r);
 
 /// Squid native format ("time.ms elapsed client code/status bytes method

@@ -35,6 +35,8 @@ std::string_view Exchange::phaseName(Phase p) {
       return "Waiting";
     case Phase::kFetching:
       return "Fetching";
+    case Phase::kTlsCheck:
+      return "TlsCheck";
     case Phase::kTunnel:
       return "Tunnel";
     case Phase::kDone:
@@ -58,8 +60,10 @@ bool Exchange::transitionAllowed(Phase from, Phase to) {
       return from == P::kCache;
     case P::kFetching:  // a miss, a waiter gone solo, or the cache already checked
       return from == P::kCache || from == P::kWaiting || from == P::kResolving;
-    case P::kTunnel:
+    case P::kTlsCheck:
       return from == P::kFetching;
+    case P::kTunnel:
+      return from == P::kFetching || from == P::kTlsCheck;
     case P::kDone:
       return from != P::kDone;
   }
@@ -82,6 +86,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   target_ = http::Target{};
   body_ = RequestBody{};
   addresses_.clear();
+  safeSearch_.reset();
   dnsTicket_ = 0;
   record_ = log::AccessRecord{};
   active_ = true;
@@ -233,7 +238,7 @@ void Exchange::resolve() {
   // request. Pipelined bytes or an EOF arriving meanwhile switch reading
   // off then (onClientRead, onClientEvent).
   auto answer = context_.resolver->resolve(
-      target_.host, [this](const net::DnsAnswer& a) { onResolved(a); }, dnsTicket_);
+      resolveName(), [this](const net::DnsAnswer& a) { onResolved(a); }, dnsTicket_);
   if (answer) onResolved(*answer);
 }
 
@@ -248,7 +253,7 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
         "The proxy could not find the address of " + target_.host + " (" + answer.detail + ").",
         answer.detail);
     record_.error = "dns: " + answer.detail;
-    if (cache_->serveWithoutDns()) return;
+    if (!safeSearch_ && cache_->serveWithoutDns()) return;
     reply(std::move(e), !body_.done || !keepAlive_);
     return;
   }
@@ -261,6 +266,13 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
   record_.rule = decision.rule;
   record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   addresses_ = answer.addresses;
+  if (safeSearch_) {
+    // Another address than the name's: no copy is shared with clients
+    // that get the name's own answer (either way).
+    record_.cache = log::CacheResult::kBypass;
+    startUpstream();
+    return;
+  }
   // The cache answers only after the rules allowed every address: a client
   // the policy refuses must not read what another client fetched.
   enter(Phase::kCache);

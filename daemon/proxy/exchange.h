@@ -24,7 +24,10 @@
 //     |                     kFetching <---------------------------/
 //     |                        |  UpstreamRequest: connect, send, 1xx, head, body (its own
 //     |                        |  phases); the cache stage may serve a 304/stale instead
-//     |                        |  \--CONNECT: connected--> kTunnel (Tunnel) --closed-------> kDone
+//     |                        |  \--CONNECT: connected, 200 sent--> kTlsCheck (SniCheck reads
+//     |                        |     the ClientHello; sni_check off: straight to kTunnel)
+//     |                        |       |--SNI passed--> kTunnel (Tunnel) --closed---------> kDone
+//     |                        |       \--refused (hard:sni-mismatch, sni:*): closed------> kDone
 //     |                        \--response relayed / error answered / body broken----------> kDone
 //     \--refuseHead(): the head itself was bad (400/408/431): answered--------------------> kDone
 //   any --abandon(): the connection closes; the record is logged once----------------------> kDone
@@ -56,6 +59,7 @@
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/sni_check.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_request.h"
 
@@ -63,7 +67,8 @@ namespace portcullis::proxy {
 
 class Exchange final : private UpstreamRequest::Owner,
                        private CacheStage::Owner,
-                       private FetchWaiter::Owner {
+                       private FetchWaiter::Owner,
+                       private SniCheck::Owner {
  public:
   enum class Phase : uint8_t {
     kIdle,
@@ -72,6 +77,7 @@ class Exchange final : private UpstreamRequest::Owner,
     kCache,
     kWaiting,
     kFetching,
+    kTlsCheck,
     kTunnel,
     kDone
   };
@@ -155,6 +161,9 @@ class Exchange final : private UpstreamRequest::Owner,
   void answerMaxForwards();
   void resolve();
   void onResolved(const net::DnsAnswer& answer);
+  /// The name to resolve: the target's, or its [[safe_search]] forced-safe
+  /// name (exchange_safe_search.cpp), which then also bypasses the cache.
+  std::string resolveName();
   acl::RequestFacts requestFacts() const;
   acl::Decision checkAddresses(const std::vector<acl::IpAddress>& addresses) const;
   void startUpstream();
@@ -202,6 +211,15 @@ class Exchange final : private UpstreamRequest::Owner,
   void waiterFallBack() override;
   void waiterBroken() override { connection_.closeNow(); }
 
+  // SniCheck::Owner (exchange_sni.cpp)
+  acl::Decision admitSniName(const std::string& host,
+                             const std::vector<acl::IpAddress>& addresses) const override;
+  void sniPassed(std::unique_ptr<UpstreamConnection> upstream) override;
+  void sniRefused(const SniVerdict& verdict) override;
+  void sniRead(const tls::ClientHello& hello) override;
+  /// After the 200: the SNI check, or the tunnel at once when it is off.
+  void openTunnel(std::unique_ptr<UpstreamConnection> upstream);
+
   ProxyContext& context_;
   Connection& connection_;
   Phase phase_ = Phase::kIdle;
@@ -210,6 +228,7 @@ class Exchange final : private UpstreamRequest::Owner,
   http::Target target_;
   RequestBody body_;
   std::vector<acl::IpAddress> addresses_;
+  std::optional<config::SafeSearchSubstitution> safeSearch_;  ///< this request's, if any
   uint64_t dnsTicket_ = 0;
   bool keepAlive_ = true;
   bool active_ = false;  ///< started and not yet logged
@@ -222,6 +241,7 @@ class Exchange final : private UpstreamRequest::Owner,
   std::unique_ptr<CacheStage> cache_ =
       std::make_unique<CacheStage>(context_, static_cast<CacheStage::Owner&>(*this));
   FetchWaiter waiter_{context_, *this};
+  SniCheck sni_{context_, *this};
 };
 
 }  // namespace portcullis::proxy

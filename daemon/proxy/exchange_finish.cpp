@@ -110,6 +110,7 @@ void Exchange::abandon() {
   if (dnsTicket_ != 0) context_.resolver->cancel(dnsTicket_);
   dnsTicket_ = 0;
   upstream_->release(false);
+  sni_.stop();
   if (phase_ != Phase::kIdle && phase_ != Phase::kDone) enter(Phase::kDone);
 }
 
@@ -130,6 +131,7 @@ void Exchange::clientGone(bool timedOut) {
 }
 
 bool Exchange::onClientReadable() {
+  if (phase_ == Phase::kTlsCheck) return sni_.onClientReadable();
   if (phase_ != Phase::kFetching || upstream_->phase() != UpstreamRequest::Phase::kSendingBody) {
     return false;
   }
@@ -138,7 +140,9 @@ bool Exchange::onClientReadable() {
 }
 
 void Exchange::onClientDrained() {
-  if (phase_ == Phase::kWaiting) {
+  if (phase_ == Phase::kTlsCheck) {
+    sni_.onClientDrained();
+  } else if (phase_ == Phase::kWaiting) {
     waiter_.proceed();
   } else if (phase_ == Phase::kFetching) {
     upstream_->resumeReading();  // the client drained: read the origin again

@@ -87,8 +87,7 @@ void Exchange::upstreamTunnel() {
   static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
   writeToClient(kEstablished);
   record_.status = 200;
-  enter(Phase::kTunnel);
-  connection_.startTunnel(upstream_->takeConnection());
+  openTunnel(upstream_->takeConnection());
 }
 
 void Exchange::waitForFetch(std::shared_ptr<InFlightFetch> fetch) {

@@ -24,7 +24,7 @@ RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CLIENT = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 ACCESS_KEYS = {"ts", "client", "user", "method", "url", "status", "bytes_in", "bytes_out",
                "upstream_bytes", "cache", "decision", "rule", "rule_where", "duration_ms",
-               "upstream", "error", "termination"}
+               "upstream", "error", "termination", "sni", "alpn"}
 TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_limited",
                 "bad_request", "not_a_proxy_request", "method_not_supported",
                 "https_without_connect", "forwarding_loop", "client_timeout", "client_closed",

@@ -100,6 +100,9 @@ def test_package_holds_the_daemon_layout(deb):
                      if not f.endswith("~"))
     assert aliases, "etc/cache-aliases/ ships no example set"
     want.update({f"/usr/share/portcullis/cache-aliases/{a}": "-rw-r--r--" for a in aliases})
+    lists = sorted(os.listdir(os.path.join(SOURCE_DIR, "etc", "safe-search")))
+    assert lists, "etc/safe-search/ ships no list"
+    want.update({f"/etc/portcullis/safe-search/{f}": "-rw-r--r--" for f in lists})
     for path, mode in want.items():
         assert path in paths, f"{path} missing from the package"
         assert paths[path] == (mode, "root/root"), f"{path}: {paths[path]}"

@@ -69,6 +69,7 @@ TEST_CASE("explain: which rule decides and why") {
       {"10.1.1.1", "http://www.example.org/x", "", 0, "after DNS: every address"},
       {"10.1.1.1", "http://ads.bad.test/", "", 1, "before DNS: DENY by block"},
       {"10.1.1.1", "www.example.org:443", "", 0, "request: CONNECT www.example.org:443"},
+      {"10.1.1.1", "www.example.org:443", "", 0, "SNI check: after the 200 the tunnel's TLS"},
       {"10.1.1.1", "www.example.org:22", "", 1, "DENY by hard:connect-port"},
       {"10.1.1.1", "mail.example.org:25", "", 1, "DENY by hard:port-25"},
       {"10.1.1.1", "http://169.254.169.254/latest", "", 1, "DENY by hard:special-address"},
