@@ -145,7 +145,8 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       .field("duration_ms", std::round(r.durationMs * 1000) / 1000)
       .optional("upstream", r.upstream)
       .optional("error", r.error)
-      .optional("termination", r.termination);
+      .optional("termination", r.termination)
+      .field("mode", r.mode.empty() ? std::string_view("explicit") : r.mode);
 }
 
 std::string formatJson(const AccessRecord& r) {

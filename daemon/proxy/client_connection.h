@@ -43,8 +43,11 @@ class ClientConnection final : private Exchange::Connection {
  public:
   /// `context` outlives the connection; everything it reaches outside
   /// itself goes through it.
+  /// `transparent`: the connection was redirected by the kernel to a
+  /// [server] listen_transparent socket, and this is where it was going.
   ClientConnection(ProxyContext& context, int fd, const net::SocketAddress& peer,
-                   acl::IpAddress clientIp);
+                   acl::IpAddress clientIp,
+                   std::optional<TransparentDestination> transparent = std::nullopt);
   ~ClientConnection() override;
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -90,6 +93,9 @@ class ClientConnection final : private Exchange::Connection {
   void onClientEventIn(short what);
 
   void readHead();
+  /// Transparent TLS: the ClientHello instead of a request head; its SNI
+  /// becomes a CONNECT to that name (client_connection_transparent.cpp).
+  void readClientHello();
   void beginExchange(http::RequestHead head, size_t headBytes);
   void armHeadTimer(std::chrono::milliseconds timeout);
   /// Resolves this client's [[limit]] from config_ (after start and after a
@@ -106,6 +112,9 @@ class ClientConnection final : private Exchange::Connection {
   bufferevent* clientEvents() override { return client_.get(); }
   const acl::IpAddress& clientIp() const override { return clientIp_; }
   const std::string& clientText() const override { return clientText_; }
+  const TransparentDestination* transparent() const override {
+    return transparent_ ? &*transparent_ : nullptr;
+  }
   bool draining() const override { return draining_; }
   bool takeRequestToken(std::string& limitName) override;
   void noteRefusal() override;
@@ -119,6 +128,7 @@ class ClientConnection final : private Exchange::Connection {
   net::SocketAddress peer_;
   acl::IpAddress clientIp_;
   std::string clientText_;
+  std::optional<TransparentDestination> transparent_;
   net::EventPtr headTimer_;
   net::EventPtr resumeEvent_;
   /// Direct writes: EV_WRITE on the client stays off while its output is

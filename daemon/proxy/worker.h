@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -14,16 +15,18 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/transparent_target.h"
 #include "daemon/proxy/upstream_pool.h"
 
 namespace portcullis::proxy {
 
 class Server;
 class ClientConnection;
+struct ListenFd;
 
 class Worker {
  public:
-  Worker(Server& server, int index, std::vector<UniqueFd> listenFds);
+  Worker(Server& server, int index, std::vector<ListenFd> listenFds);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -56,7 +59,11 @@ class Worker {
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
-  void accept(int fd, const sockaddr* addr, int len);
+  void accept(int fd, const sockaddr* addr, int len, bool transparent);
+  /// Where a connection accepted on a transparent listener was going; none
+  /// when the socket cannot say (it is closed then).
+  static std::optional<TransparentDestination> transparentDestination(
+      int fd, const config::ServerConfig& server);
   /// Fills context_ from this worker and its server (the connections' only way out).
   void buildContext();
   void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
@@ -65,9 +72,9 @@ class Worker {
 
   Server& server_;
   int index_;
-  std::vector<UniqueFd> listenFds_;
   net::EventBasePtr base_;
   std::vector<net::ListenerPtr> listeners_;
+  std::vector<const evconnlistener*> transparentListeners_;  ///< of listeners_
   std::unique_ptr<net::Resolver> resolver_;
   std::unique_ptr<UpstreamPool> pool_;
   SystemClock clock_;

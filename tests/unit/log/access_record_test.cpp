@@ -72,6 +72,7 @@ TEST_CASE("formatJson: every field present and typed") {
       {"upstream", Type::kString},
       {"error", Type::kNull},
       {"termination", Type::kString},
+      {"mode", Type::kString},
   };
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {
@@ -90,6 +91,7 @@ TEST_CASE("formatJson: every field present and typed") {
   CHECK(v.at("rule_where").string == "/etc/portcullis/portcullis.toml:42");
   CHECK(v.at("duration_ms").number == 12.5);
   CHECK(v.at("termination").string == "completed");
+  CHECK(v.at("mode").string == "explicit");
 }
 
 TEST_CASE("formatJson: duration rounded to microseconds") {
@@ -126,7 +128,7 @@ TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
   CHECK(line.find('\n') == std::string::npos);
   CHECK(portcullis::testing::isValidUtf8(line));
   const auto v = JsonReader::parse(line);
-  CHECK(v.object.size() == 17);
+  CHECK(v.object.size() == 18);
   CHECK(v.at("url").string ==
         "http://x/\",\"decision\":\"allow\"}\n{\"status\":200,\"x\":\"\x01\xef\xbf\xbd\x7f");
   CHECK(v.at("user").string == "bob\"\\");
