@@ -53,6 +53,10 @@ check daemon/base   "daemon/base/"                                   "$io"
 check daemon/http   "daemon/base/ daemon/http/"                      "$io"
 check acl           "daemon/base/ daemon/http/ acl/"                 "$io"
 check cache/policy  "daemon/base/ daemon/http/ cache/policy/"        "$io"
+# daemon/tls also holds OpenSSL contexts; its ClientHello reader stays pure.
+for f in daemon/tls/client_hello.h daemon/tls/client_hello.cpp; do
+  check "$f" "daemon/base/ daemon/tls/client_hello" "$io"
+done
 for d in cache/store; do
   check "$d" "daemon/base/ daemon/http/ cache/" '^<(event2/|openssl/|sqlite3\.h|toml\+\+/)'
 done
