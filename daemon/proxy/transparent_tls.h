@@ -15,9 +15,10 @@ struct ServerNamePeek {
   std::string serverName;  ///< kDone: the SNI host name, lower-case; empty = no SNI sent
 };
 
-/// The most bytes of a ClientHello waited for (records of up to 16 KiB,
-/// plus their 5-byte headers); more without an answer is not TLS to us.
-inline constexpr size_t kMaxClientHelloBytes = 16 * 1024 + 5;
+/// The most bytes of a ClientHello waited for: the reader accepts a message
+/// of up to 16 KiB, here with room for the headers of the records it may be
+/// cut into. More without an answer is not TLS to us.
+inline constexpr size_t kMaxClientHelloBytes = 20 * 1024;
 
 /// Reads the first bytes a client sent. Pure.
 ServerNamePeek peekServerName(std::string_view bytes);
