@@ -11,6 +11,7 @@ test_pkgs=(curl python3 python3-pytest clang clang-format libclang-rt-14-dev
 test_pkgs+=(tinyproxy)  # tests/integration/test_audit.py runs an intentionally open proxy
 test_pkgs+=(prometheus chromium)  # test_observability.py: promtool check metrics; status page in headless Chromium
 test_pkgs+=(proxycheck)  # tests/integration/test_acl.py: an open-proxy scanner must find nothing open
+test_pkgs+=(nftables iproute2 openssl)  # test_transparent.py: namespaces, veths, nft redirect, a TLS origin
 
 want=("${build_pkgs[@]}")
 [[ ${1:-} == --test ]] && want+=("${test_pkgs[@]}")
