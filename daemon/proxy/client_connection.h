@@ -18,6 +18,9 @@
 //                    +--idle timeout, drain between requests, EOF--> kClosed
 //   (any state may close: client error or EOF, an exception in a callback)
 //
+// On a transparent TLS port kReadingHead reads a ClientHello instead of a
+// head (client_connection_transparent.cpp) and hands its SNI on as a CONNECT.
+//
 // Every libevent callback is noexcept and funnels into the methods below; a
 // finished connection asks its context (the Worker) to delete it after the
 // callback.

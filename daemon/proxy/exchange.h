@@ -7,6 +7,10 @@
 // Every phase and transition (enter() asserts the table in debug builds and
 // tells the observer):
 //
+//   (transparent mode, exchange_transparent.cpp: the target is Host + path or the SNI,
+//    checked against the original destination in kAdmission and again after DNS,
+//    and only the destination is connected to; a TLS refusal closes without a byte)
+//
 //   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, target form,
 //     |                     Policy::evaluate (hard rules included), Via loop,
 //     |                     https without CONNECT, Max-Forwards 0 (answered here)
