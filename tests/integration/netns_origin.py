@@ -1,5 +1,5 @@
 """The "internet" of the transparent-mode tests: run inside the origin
-network namespace (ip netns exec), it serves HTTP on :80, TLS on :443 (the
+network namespace (ip netns exec), it serves HTTP on :80 and :8080, TLS on :443 (the
 certificate given on the command line) and a bare TCP listener on :25 that
 only records connections. Every request or connection is printed as one
 JSON line on stdout; the first line is {"ready": true}."""
@@ -63,11 +63,12 @@ def smtp():
 def main():
     cert, key = sys.argv[1], sys.argv[2]
     plain = Server(("0.0.0.0", 80), Handler)
+    alt = Server(("0.0.0.0", 8080), Handler)  # reached through the tproxy rule
     tls = Server(("0.0.0.0", 443), TlsHandler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-    for target in (plain.serve_forever, tls.serve_forever, smtp):
+    for target in (plain.serve_forever, alt.serve_forever, tls.serve_forever, smtp):
         threading.Thread(target=target, daemon=True).start()
     report(ready=True)
     sys.stdin.read()  # until the test closes our stdin

@@ -3,8 +3,9 @@ rules made by the test (issue 17, item 4).
 
     client ns (curl)                 root ns (Portcullis)               origin ns
     10.213.K.2 --veth-- 10.213.K.1   nft: iifname vc-* tcp dport        10.214.K.2, and
-    default via .1                   {25,80,443} redirect to :P         198.51.100.X on lo
-                                     route 198.51.100.X via 10.214.K.2  :80 http :443 tls :25
+    default via .1                   {25,80,443} redirect to :P,        198.51.100.X on lo
+                                     tcp dport 8080 tproxy to :Q        :80 :8080 http,
+                                     route 198.51.100.X via 10.214.K.2  :443 tls, :25
 
 curl in the client namespace talks to 198.51.100.X as if there were no
 proxy; the kernel redirects it to Portcullis's listen_transparent socket,
@@ -146,15 +147,28 @@ class Network:
             except queue.Empty:
                 return out
 
-    def redirect(self, port):
-        """The gateway's rule: the client's TCP 25, 80 and 443 go to `port`."""
+    def redirect(self, port, tproxy_port):
+        """The gateway's rules: the client's TCP 25, 80 and 443 are NATed to
+        `port` (redirect); its TCP 8080 is handed to `tproxy_port` unchanged
+        (tproxy, with this run's mark routed to the local host)."""
+        mark = 0x5C00 + int(self.tag[:2], 16)
+        table = 1000 + int(self.tag[:2], 16)
+        sh("ip", "rule", "add", "fwmark", hex(mark), "lookup", str(table))
+        self.undo.append(("ip", "rule", "del", "fwmark", hex(mark), "lookup", str(table)))
+        sh("ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", str(table))
+        self.undo.append(("ip", "route", "flush", "table", str(table)))
         rules = (f"table ip {self.table} {{\n"
                  f"  chain prerouting {{\n"
                  f"    type nat hook prerouting priority dstnat;\n"
                  f"    iifname \"{self.client_if}\" tcp dport {{ 25, 80, 443 }} redirect to :{port}\n"
+                 f"  }}\n"
+                 f"  chain mangle {{\n"
+                 f"    type filter hook prerouting priority mangle;\n"
+                 f"    iifname \"{self.client_if}\" tcp dport 8080 tproxy to :{tproxy_port} "
+                 f"meta mark set {hex(mark)} accept\n"
                  f"  }}\n}}\n")
-        subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True, timeout=30)
         self.undo.append(("nft", "delete", "table", "ip", self.table))
+        subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True, timeout=30)
 
     def curl(self, *args):
         return subprocess.run(
@@ -183,7 +197,7 @@ def net(tmp_path_factory):
         config = f"""
 [server]
 listen = ["127.0.0.1:0"]
-listen_transparent = ["{network.gateway}:0"]
+listen_transparent = ["{network.gateway}:0", "0.0.0.0:0"]
 workers = 1
 
 [dns]
@@ -210,7 +224,7 @@ clients = ["{network.client_ip}/32"]
 
 [destinations]
 blocked = {{ hosts = ["blocked.test"] }}
-internet = {{ cidrs = ["198.51.100.0/24"], ports = [25, 80, 443] }}
+internet = {{ cidrs = ["198.51.100.0/24"], ports = [25, 80, 443, 8080] }}
 
 [[rule]]
 name = "no-blocked"
@@ -222,9 +236,11 @@ allow = {{ from = "clients", to = "internet" }}
 """
         proxy = Proxy(config, tmpdir=tmp)
         ready = proxy.wait_event("ready")
-        port = int(ready["listen_transparent"].rsplit(":", 1)[1])
-        network.port = port
-        network.redirect(port)
+        redirected, tproxied = ready["listen_transparent"].split()
+        network.port = int(redirected.rsplit(":", 1)[1])
+        network.redirect(network.port, int(tproxied.rsplit(":", 1)[1]))
+        # Root here: the tproxy socket got IP_TRANSPARENT.
+        assert not [e for e in proxy.events if e.get("event") == "transparent_no_tproxy"]
         network.proxy = proxy
         yield network
         proxy.finish()
@@ -341,3 +357,19 @@ def test_tls_with_a_refused_sni_is_closed(net, name, rule):
     assert rec["rule"] == rule
     assert rec["url"] == f"{name}:443"
     assert not [e for e in net.origin_seen() if e.get("scheme") == "https"]
+
+
+def test_tproxy_keeps_the_destination_and_is_served_the_same_way(net):
+    # Port 8080 is not NATed: the tproxy rule hands the connection, still
+    # addressed to the origin, to the IP_TRANSPARENT socket. Without that
+    # socket the packets would be dropped (this gateway does not forward).
+    n = records_so_far(net)
+    url = "http://www.allowed.test:8080/tp"
+    result = net.curl("--resolve", f"www.allowed.test:8080:{net.origin_ip}", url)
+    assert body_and_code(result) == ("http origin says hi /tp\n", 200), result.stderr
+    rec = new_records(net, n)[0]
+    assert rec["mode"] == "transparent"
+    assert rec["url"] == url
+    assert rec["upstream"] == f"{net.origin_ip}:8080"
+    mismatch = net.curl("-H", "Host: elsewhere.test:8080", f"http://{net.origin_ip}:8080/x")
+    assert body_and_code(mismatch)[1] == 409, mismatch
