@@ -13,6 +13,7 @@ test_pkgs+=(prometheus chromium)  # test_observability.py: promtool check metric
 test_pkgs+=(haproxy)  # tests/integration/test_farm.py: a real balancer with send-proxy-v2
 test_pkgs+=(nodejs)  # tests/integration/test_pac.py runs the generated PAC file
 test_pkgs+=(proxycheck)  # tests/integration/test_acl.py: an open-proxy scanner must find nothing open
+test_pkgs+=(nftables iproute2 openssl)  # test_transparent.py: namespaces, veths, nft redirect, a TLS origin
 
 want=("${build_pkgs[@]}")
 [[ ${1:-} == --test ]] && want+=("${test_pkgs[@]}")

@@ -35,7 +35,13 @@ inline unsigned autoWorkers() {
 
 struct ServerConfig {
   std::vector<ListenAddress> listen;               ///< [server] listen
-  unsigned workers = autoWorkers();                ///< resolved: "auto" (the default) -> cores
+  /// [server] listen_transparent: connections the kernel redirected (nftables
+  /// redirect or tproxy); the original destination decides where they go.
+  std::vector<ListenAddress> listenTransparent;
+  /// [server] transparent_tls_ports: original destination ports whose
+  /// redirected connections carry TLS (decided by SNI, spliced), not HTTP.
+  std::vector<uint16_t> transparentTlsPorts = {443};
+  unsigned workers = autoWorkers();  ///< resolved: "auto" (the default) -> cores
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerClient = 256;
   std::chrono::milliseconds headerTimeout{10000};      ///< whole request head (slowloris)

@@ -36,22 +36,46 @@ const toml::table* section(TomlReader& r, const toml::table& root, std::string_v
   return nullptr;
 }
 
-void readListen(TomlReader& r, const toml::table& t, ServerConfig& s) {
+/// Reads the listen array `key` into `out`; false when absent or malformed.
+bool readListenArray(TomlReader& r, const toml::table& t, std::string_view key,
+                     std::vector<ListenAddress>& out) {
   std::vector<std::string> items;
   std::vector<toml::source_region> where;
-  if (!r.getStringArray(t, "listen", items, &where)) return;
-  if (items.empty()) {
-    r.error(t.get("listen")->source(), "'listen' is empty: name at least one address, e.g. \"127.0.0.1:3128\"");
-  }
-  s.listen.clear();
+  if (!r.getStringArray(t, key, items, &where)) return false;
+  out.clear();
   for (size_t i = 0; i < items.size(); ++i) {
     std::string err;
     auto la = parseListenAddress(items[i], err);
     if (!la) {
-      r.error(where[i], "'listen': " + err);
+      r.error(where[i], "'" + std::string(key) + "': " + err);
       continue;
     }
-    s.listen.push_back(*la);
+    out.push_back(*la);
+  }
+  return true;
+}
+
+void readListen(TomlReader& r, const toml::table& t, ServerConfig& s) {
+  if (readListenArray(r, t, "listen", s.listen) && t.get("listen")->as_array()->empty()) {
+    r.error(t.get("listen")->source(),
+            "'listen' is empty: name at least one address, e.g. \"127.0.0.1:3128\"");
+  }
+  readListenArray(r, t, "listen_transparent", s.listenTransparent);
+  const toml::node* ports = t.get("transparent_tls_ports");
+  if (ports == nullptr) return;
+  const toml::array* a = ports->as_array();
+  if (a == nullptr) {
+    r.error(ports->source(), "'transparent_tls_ports' must be an array of ports, e.g. [443]");
+    return;
+  }
+  s.transparentTlsPorts.clear();
+  for (const toml::node& n : *a) {
+    const auto v = n.value<int64_t>();
+    if (!n.is_integer() || !v || *v < 1 || *v > 65535) {
+      r.error(n.source(), "'transparent_tls_ports': each port is an integer from 1 to 65535");
+      continue;
+    }
+    s.transparentTlsPorts.push_back(static_cast<uint16_t>(*v));
   }
 }
 
@@ -315,6 +339,12 @@ void noteWildcardListens(TomlReader& r, const toml::table& root, const Config& c
     auto ip = acl::IpAddress::parse(la.host);
     if (ip && acl::SelfAddresses::isWildcard(*ip) && server && server->is_table()) {
       note(server->as_table()->get("listen"), la.text, la.port);
+    }
+  }
+  for (const ListenAddress& la : cfg.server.listenTransparent) {
+    auto ip = acl::IpAddress::parse(la.host);
+    if (ip && acl::SelfAddresses::isWildcard(*ip) && server && server->is_table()) {
+      note(server->as_table()->get("listen_transparent"), la.text, la.port);
     }
   }
   std::string err;

@@ -11,6 +11,8 @@ using K = KeyKind;
 const std::vector<KeySpec> kSchema = {
   {"server", K::kTable, "table", "", "Listening sockets, limits and timeouts."},
   {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination; with 0.0.0.0 or [::] every local address with that port is not (hard:self)."},
+  {"server.listen_transparent", K::kValue, "array of strings", "[]", "Addresses to accept connections redirected by the kernel on (transparent mode, see \"Transparent mode\"): nftables `redirect` (the original destination from SO_ORIGINAL_DST) or `tproxy` (the socket is IP_TRANSPARENT; needs CAP_NET_ADMIN). Only the original destination is ever connected to; like `listen`, never a destination themselves (hard:self)."},
+  {"server.transparent_tls_ports", K::kValue, "array of integers", "[443]", "Original destination ports whose redirected connections are TLS: decided by the ClientHello's SNI as a CONNECT to that name would be, then spliced to the original destination. Every other port is read as HTTP."},
   {"server.workers", K::kValue, "integer or \"auto\"", R"("auto")", "Worker threads, one event loop each; \"auto\" = one per CPU core."},
   {"server.max_connections", K::kValue, "integer", "10000", "Client connections open at once, all workers together; more are refused."},
   {"server.max_connections_per_client", K::kValue, "integer", "256", "Client connections open at once from one client address."},

@@ -70,6 +70,9 @@ constexpr std::array kKeys{
     // Bound sockets and threads are created once.
     RestartOnlyKey{"server.listen", &value<&Config::server, &ServerConfig::listen>,
                    &keep<&Config::server, &ServerConfig::listen>},
+    RestartOnlyKey{"server.listen_transparent",
+                   &value<&Config::server, &ServerConfig::listenTransparent>,
+                   &keep<&Config::server, &ServerConfig::listenTransparent>},
     RestartOnlyKey{"server.workers", &value<&Config::server, &ServerConfig::workers>,
                    &keep<&Config::server, &ServerConfig::workers>},
     // Privileges are dropped once, after binding; the pid file is locked then.

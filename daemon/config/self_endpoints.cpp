@@ -65,6 +65,9 @@ std::vector<acl::SelfAddresses::Endpoint> configuredEndpoints(const Config& cfg)
   for (const ListenAddress& la : cfg.server.listen) {
     if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);
   }
+  for (const ListenAddress& la : cfg.server.listenTransparent) {
+    if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);
+  }
   std::string err;
   if (auto admin = parseListenAddress(cfg.admin.listen, err)) {
     if (auto ip = acl::IpAddress::parse(admin->host)) out.emplace_back(*ip, admin->port);

@@ -147,7 +147,8 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       .optional("error", r.error)
       .optional("termination", r.termination)
       .optional("sni", r.sni)
-      .optional("alpn", r.alpn);
+      .optional("alpn", r.alpn)
+      .field("mode", r.mode.empty() ? std::string_view("explicit") : r.mode);
 }
 
 std::string formatJson(const AccessRecord& r) {

@@ -55,6 +55,9 @@ struct AccessRecord {
   /// Why the exchange ended ("completed", "denied_by_rule", "dns_timeout", ...:
   /// proxy::Termination's names); points at static storage. Empty = null.
   std::string_view termination;
+  /// "transparent" for a connection the kernel redirected to us (points at
+  /// static storage); empty = the client used the proxy explicitly.
+  std::string_view mode;
   // Only the combined format uses these; empty = "-".
   std::string referer;
   std::string userAgent;
@@ -70,9 +73,9 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r);
 
 /// One JSON object, no trailing newline. Always contains every key:
 /// ts client user method url status bytes_in bytes_out upstream_bytes cache
-/// decision rule rule_where duration_ms upstream error termination sni alpn.
-/// Optional ones (user, rule_where, upstream, error, termination, sni, alpn)
-/// are null when empty.
+/// decision rule rule_where duration_ms upstream error termination sni alpn
+/// mode ("explicit" or "transparent"). Optional ones (user, rule_where,
+/// upstream, error, termination, sni, alpn) are null when empty.
 std::string formatJson(const AccessRecord& r);
 
 /// Squid native format ("time.ms elapsed client code/status bytes method

@@ -22,8 +22,13 @@ using detail::requestTimeout;
 using detail::toTimeval;
 
 ClientConnection::ClientConnection(ProxyContext& context, int fd, const net::SocketAddress& peer,
-                                   acl::IpAddress clientIp)
-    : context_(context), peer_(peer), clientIp_(clientIp), clientText_(peer.toString()) {
+                                   acl::IpAddress clientIp,
+                                   std::optional<TransparentDestination> transparent)
+    : context_(context),
+      peer_(peer),
+      clientIp_(clientIp),
+      clientText_(peer.toString()),
+      transparent_(std::move(transparent)) {
   client_.reset(bufferevent_socket_new(context.base, fd, BEV_OPT_CLOSE_ON_FREE));
   headTimer_.reset(evtimer_new(context.base, &ClientConnection::onHeadTimer, this));
   resumeEvent_.reset(event_new(context.base, -1, 0, &ClientConnection::onResume, this));
@@ -304,6 +309,10 @@ void ClientConnection::armHeadTimer(std::chrono::milliseconds timeout) {
 }
 
 void ClientConnection::readHead() {
+  if (transparent_ && transparent_->tls) {
+    readClientHello();
+    return;
+  }
   evbuffer* in = bufferevent_get_input(client_.get());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return;

@@ -18,6 +18,9 @@
 //                    +--idle timeout, drain between requests, EOF--> kClosed
 //   (any state may close: client error or EOF, an exception in a callback)
 //
+// On a transparent TLS port kReadingHead reads a ClientHello instead of a
+// head (client_connection_transparent.cpp) and hands its SNI on as a CONNECT.
+//
 // Every libevent callback is noexcept and funnels into the methods below; a
 // finished connection asks its context (the Worker) to delete it after the
 // callback.
@@ -43,8 +46,11 @@ class ClientConnection final : private Exchange::Connection {
  public:
   /// `context` outlives the connection; everything it reaches outside
   /// itself goes through it.
+  /// `transparent`: the connection was redirected by the kernel to a
+  /// [server] listen_transparent socket, and this is where it was going.
   ClientConnection(ProxyContext& context, int fd, const net::SocketAddress& peer,
-                   acl::IpAddress clientIp);
+                   acl::IpAddress clientIp,
+                   std::optional<TransparentDestination> transparent = std::nullopt);
   ~ClientConnection() override;
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -93,6 +99,9 @@ class ClientConnection final : private Exchange::Connection {
   void onClientEventIn(short what);
 
   void readHead();
+  /// Transparent TLS: the ClientHello instead of a request head; its SNI
+  /// becomes a CONNECT to that name (client_connection_transparent.cpp).
+  void readClientHello();
   void beginExchange(http::RequestHead head, size_t headBytes);
   void armHeadTimer(std::chrono::milliseconds timeout);
   /// Resolves this client's [[limit]] from config_ (after start and after a
@@ -110,6 +119,9 @@ class ClientConnection final : private Exchange::Connection {
   const acl::IpAddress& clientIp() const override { return clientIp_; }
   const std::string& clientText() const override { return clientText_; }
   const std::string& balancerText() const override { return balancerText_; }
+  const TransparentDestination* transparent() const override {
+    return transparent_ ? &*transparent_ : nullptr;
+  }
   bool draining() const override { return draining_; }
   bool takeRequestToken(std::string& limitName) override;
   void noteRefusal() override;
@@ -124,6 +136,7 @@ class ClientConnection final : private Exchange::Connection {
   acl::IpAddress clientIp_;
   std::string clientText_;
   std::string balancerText_;  ///< PROXY protocol: who relayed the connection
+  std::optional<TransparentDestination> transparent_;
   net::EventPtr headTimer_;
   net::EventPtr resumeEvent_;
   /// Direct writes: EV_WRITE on the client stays off while its output is

@@ -96,6 +96,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   record_.start = context_.clock->systemNow();
   record_.client = connection_.clientText();
   record_.balancer = connection_.balancerText();
+  if (connection_.transparent() != nullptr) record_.mode = "transparent";
   record_.method = request_.method;
   record_.url = request_.target;
   record_.bytesIn = headBytes;
@@ -154,6 +155,21 @@ bool Exchange::checkRequest() {
 /// Target form, hard rules and the name-based ACL; false when answered.
 bool Exchange::checkTarget() {
   const bool isConnect = request_.methodKind == http::Method::kConnect;
+  const TransparentDestination* dst = connection_.transparent();
+  if (!(dst != nullptr ? transparentTarget(*dst) : proxyTarget())) return false;
+  record_.url = isConnect ? target_.authority() : target_.normalizedUri();
+  // Admission (hard rules included: port 25 is refused here) before the
+  // proxy answers anything itself.
+  auto decision = config_->policy->evaluate(requestFacts());
+  if (!decision.allowed()) {
+    denied(decision);
+    return false;
+  }
+  return admitted(decision);
+}
+
+bool Exchange::proxyTarget() {
+  const bool isConnect = request_.methodKind == http::Method::kConnect;
   if (!isConnect &&
       (request_.target.empty() || request_.target[0] == '/' || request_.target == "*")) {
     reply(errorReply(
@@ -180,14 +196,12 @@ bool Exchange::checkTarget() {
     return false;
   }
   target_ = std::move(target.value());
-  record_.url = isConnect ? target_.authority() : target_.normalizedUri();
-  // Admission (hard rules included: port 25 is refused here) before the
-  // proxy answers anything itself.
-  auto decision = config_->policy->evaluate(requestFacts());
-  if (!decision.allowed()) {
-    denied(decision);
-    return false;
-  }
+  return true;
+}
+
+/// The name was allowed: loops, https without CONNECT, Max-Forwards.
+bool Exchange::admitted(const acl::Decision& decision) {
+  const bool isConnect = request_.methodKind == http::Method::kConnect;
   // The rule that allowed the name; the address check after DNS may name
   // another, but a request that never gets there (DNS failure) is still
   // logged with the rule that let it through.
@@ -253,19 +267,24 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
         "The proxy could not find the address of " + target_.host + " (" + answer.detail + ").",
         answer.detail);
     record_.error = "dns: " + answer.detail;
-    if (!safeSearch_ && cache_->serveWithoutDns()) return;
+    // Transparent: a name that does not resolve cannot be shown to agree
+    // with the destination, so no stored copy stands in for it.
+    if (!safeSearch_ && connection_.transparent() == nullptr && cache_->serveWithoutDns()) return;
     reply(std::move(e), !body_.done || !keepAlive_);
     return;
   }
+  std::vector<acl::IpAddress> addresses = answer.addresses;
+  const TransparentDestination* dst = connection_.transparent();
+  if (dst != nullptr && !transparentAddresses(*dst, addresses)) return;
   // Every address the name resolved to is checked (DNS rebinding, SSRF).
-  auto decision = checkAddresses(answer.addresses);
+  auto decision = checkAddresses(addresses);
   if (!decision.allowed()) {
     denied(decision);
     return;
   }
   record_.rule = decision.rule;
   record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
-  addresses_ = answer.addresses;
+  addresses_ = std::move(addresses);
   if (safeSearch_) {
     // Another address than the name's: no copy is shared with clients
     // that get the name's own answer (either way).

@@ -7,6 +7,10 @@
 // Every phase and transition (enter() asserts the table in debug builds and
 // tells the observer):
 //
+//   (transparent mode, exchange_transparent.cpp: the target is Host + path or the SNI,
+//    checked against the original destination in kAdmission and again after DNS,
+//    and only the destination is connected to; a TLS refusal closes without a byte)
+//
 //   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, target form,
 //     |                     Policy::evaluate (hard rules included), Via loop,
 //     |                     https without CONNECT, Max-Forwards 0 (answered here)
@@ -60,6 +64,7 @@
 #include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/sni_check.h"
+#include "daemon/proxy/transparent_target.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_request.h"
 
@@ -95,6 +100,9 @@ class Exchange final : private UpstreamRequest::Owner,
       static const std::string kNone;
       return kNone;
     }
+    /// Where a connection redirected to a transparent listener was going;
+    /// null for a client that uses the proxy explicitly.
+    virtual const TransparentDestination* transparent() const { return nullptr; }
     virtual bool draining() const = 0;
     /// Takes a token from the client's [[limit]] request rate; false (and
     /// the limit's name in `limitName`) when over it.
@@ -131,6 +139,9 @@ class Exchange final : private UpstreamRequest::Owner,
   void onClientDrained();
   /// The client stopped sending its request body.
   bool onClientBodyTimeout();
+  /// Transparent TLS: the first bytes were not a ClientHello naming a
+  /// server; refused by `rule` (nothing is sent), logged (exchange_transparent.cpp).
+  void refuseTransparentTls(std::string_view rule, std::string detail);
   /// The tunnel ended with these totals.
   void tunnelClosed(const Tunnel::Totals& totals);
 
@@ -158,6 +169,22 @@ class Exchange final : private UpstreamRequest::Owner,
   // admission and DNS (exchange.cpp)
   bool checkRequest();
   bool checkTarget();
+  /// The explicit proxy's target: absolute-form, or authority-form for CONNECT.
+  bool proxyTarget();
+  bool admitted(const acl::Decision& decision);
+  // transparent mode (exchange_transparent.cpp)
+  /// A redirected connection's target: Host + path (HTTP) or the SNI (TLS),
+  /// checked against the original destination before DNS.
+  bool transparentTarget(const TransparentDestination& dst);
+  /// After DNS: the destination must be among the name's addresses; then
+  /// only the destination is connected to. False when refused.
+  bool transparentAddresses(const TransparentDestination& dst,
+                            std::vector<acl::IpAddress>& addresses);
+  void hostMismatch(const TransparentDestination& dst, std::string detail);
+  bool silentReplies() const {
+    const auto* t = connection_.transparent();
+    return t != nullptr && t->tls;
+  }
   void answerMaxForwards();
   void resolve();
   void onResolved(const net::DnsAnswer& answer);

@@ -45,11 +45,19 @@ void Exchange::reply(ErrorReply error, bool closeAfter) {
     record_.start = context_.clock->systemNow();
     record_.client = connection_.clientText();
     record_.balancer = connection_.balancerText();
+    if (connection_.transparent() != nullptr) record_.mode = "transparent";
   }
   if (closeAfter) keepAlive_ = false;
   record_.status = error.status;
   record_.termination = describe(error.termination).name;
   if (record_.error.empty() && !error.detail.empty()) record_.error = error.detail;
+  if (silentReplies()) {
+    // Transparent TLS: the client speaks TLS to what it thinks is the
+    // origin; an HTTP answer would be garbage to it. The connection closes.
+    record_.status = 0;
+    finish();
+    return;
+  }
   bool headOnly = request_.methodKind == http::Method::kHead;
   std::string bytes = renderErrorResponse(error, config_.get(), !keepAlive_, headOnly);
   writeToClient(bytes);

@@ -85,7 +85,10 @@ void Exchange::requestBodyInvalid(std::string_view reason) {
 
 void Exchange::upstreamTunnel() {
   static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-  writeToClient(kEstablished);
+  // Transparent TLS: the client never asked us for a tunnel; the ClientHello
+  // still in its input goes upstream first. Logged 200 as an established
+  // CONNECT tunnel is, though nothing was sent.
+  if (!silentReplies()) writeToClient(kEstablished);
   record_.status = 200;
   openTunnel(upstream_->takeConnection());
 }

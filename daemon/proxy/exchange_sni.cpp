@@ -17,7 +17,8 @@ void Exchange::openTunnel(std::unique_ptr<UpstreamConnection> upstream) {
   config::SniRuleConfig choices = config::sniRuleFor(config_->sni, [&](size_t i) {
     return i < sources.size() && sources[i].cidrs.contains(client);
   });
-  if (!config_->server.sniCheck || !choices.check) {
+  // A transparent TLS connection was judged on this very ClientHello already.
+  if (!config_->server.sniCheck || !choices.check || connection_.transparent() != nullptr) {
     enter(Phase::kTunnel);
     connection_.startTunnel(std::move(upstream));
     return;

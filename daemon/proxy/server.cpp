@@ -1,6 +1,7 @@
 #include "daemon/proxy/server.h"
 
 #include "daemon/net/listen_socket.h"
+#include "daemon/net/original_destination.h"
 #include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
@@ -20,23 +21,40 @@ Result<void> Server::bind() {
   listenFds_.clear();
   listenFds_.resize(workers);
   bound_.clear();
+  boundTransparent_.clear();
   for (const auto& listen : config->server.listen) {
-    // The loader checked `listen` (config::parseListenAddress): host is an IP literal.
-    const auto ip = acl::IpAddress::parse(listen.host);
-    if (!ip) return makeError("invalid listen address " + listen.text);
-    auto address = net::SocketAddress::from(*ip, listen.port);
-    for (unsigned w = 0; w < workers; ++w) {
-      auto fd = net::openListenSocket(address);
-      if (!fd.ok()) return fd.error();
-      if (w == 0) {
-        // Port 0: the first bind picks the port; every worker shares it.
-        auto actual = net::boundAddress(fd->get());
-        if (!actual.ok()) return actual.error();
-        address = *actual;
-        bound_.push_back(*actual);
+    if (auto r = bindOne(listen, false, workers); !r.ok()) return r;
+  }
+  for (const auto& listen : config->server.listenTransparent) {
+    if (auto r = bindOne(listen, true, workers); !r.ok()) return r;
+  }
+  return {};
+}
+
+Result<void> Server::bindOne(const config::ListenAddress& listen, bool transparent,
+                             unsigned workers) {
+  // The loader checked `listen` (config::parseListenAddress): host is an IP literal.
+  const auto ip = acl::IpAddress::parse(listen.host);
+  if (!ip) return makeError("invalid listen address " + listen.text);
+  auto address = net::SocketAddress::from(*ip, listen.port);
+  for (unsigned w = 0; w < workers; ++w) {
+    auto fd = net::openListenSocket(address);
+    if (!fd.ok()) return fd.error();
+    if (transparent) {
+      // TPROXY hands over connections addressed to other hosts only to an
+      // IP_TRANSPARENT listener; `redirect` needs nothing.
+      if (auto r = net::makeTransparent(fd->get(), address.family()); !r.ok()) {
+        tproxyWarning_ = r.error().message;
       }
-      listenFds_[w].push_back(std::move(fd.value()));
     }
+    if (w == 0) {
+      // Port 0: the first bind picks the port; every worker shares it.
+      auto actual = net::boundAddress(fd->get());
+      if (!actual.ok()) return actual.error();
+      address = *actual;
+      (transparent ? boundTransparent_ : bound_).push_back(*actual);
+    }
+    listenFds_[w].push_back(ListenFd{std::move(fd.value()), transparent});
   }
   return {};
 }

@@ -25,6 +25,13 @@ namespace portcullis::proxy {
 
 class Worker;
 
+/// A listening socket handed to a worker, and whether it takes redirected
+/// (transparent) connections.
+struct ListenFd {
+  UniqueFd fd;
+  bool transparent = false;
+};
+
 /// Where finished transactions and daemon events go. Set before start().
 struct ProxyHooks {
   std::function<void(const log::AccessRecord&)> access;
@@ -50,6 +57,11 @@ class Server {
   Result<void> bind();
   /// Addresses actually bound (ports resolved), one per configured address.
   const std::vector<net::SocketAddress>& boundAddresses() const { return bound_; }
+  /// The [server] listen_transparent addresses actually bound.
+  const std::vector<net::SocketAddress>& boundTransparent() const { return boundTransparent_; }
+  /// Set by bind() when a transparent socket could not be made IP_TRANSPARENT
+  /// (no CAP_NET_ADMIN): redirect still works, tproxy does not. Empty = fine.
+  const std::string& tproxyWarning() const { return tproxyWarning_; }
 
   /// Starts the worker threads; returns at once.
   void start();
@@ -77,6 +89,8 @@ class Server {
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
+  Result<void> bindOne(const config::ListenAddress& listen, bool transparent, unsigned workers);
+
   std::atomic<std::shared_ptr<const config::Config>> config_;
   ProxyHooks hooks_;
   ConnectionLimiter limiter_;
@@ -87,7 +101,9 @@ class Server {
   AbuseGuard abuseGuard_;
   RequestRateLimiter rateLimiter_;
   std::vector<net::SocketAddress> bound_;
-  std::vector<std::vector<UniqueFd>> listenFds_;  // [worker][address]
+  std::vector<net::SocketAddress> boundTransparent_;
+  std::string tproxyWarning_;
+  std::vector<std::vector<ListenFd>> listenFds_;  // [worker][address]
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

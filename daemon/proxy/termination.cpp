@@ -31,6 +31,7 @@ constexpr std::array<TerminationInfo, kTerminationKinds> kTable{{
     {"not_in_cache", 504, "http_request_error", "Not in cache"},
     {"precondition_failed", 412, "", "Precondition failed"},
     {"storage_error", 0, "", ""},
+    {"transparent_mismatch", 409, "http_request_denied", "Wrong server"},
 }};
 
 std::string_view badRequestTitle(int status) {

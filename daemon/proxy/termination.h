@@ -37,9 +37,11 @@ enum class Termination : uint8_t {
   kNotInCache,             ///< only-if-cached and nothing usable stored (504)
   kPreconditionFailed,     ///< a stored response fails the request's preconditions (412)
   kStorageError,           ///< the cache could not be read while serving
+  kTransparentMismatch,    ///< transparent mode: Host or SNI disagrees with the destination (409)
 };
 
-inline constexpr size_t kTerminationKinds = static_cast<size_t>(Termination::kStorageError) + 1;
+inline constexpr size_t kTerminationKinds =
+    static_cast<size_t>(Termination::kTransparentMismatch) + 1;
 
 struct TerminationInfo {
   std::string_view name;         ///< log field and metrics label: "denied_by_rule"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <algorithm>
 
+#include "daemon/net/original_destination.h"
 #include "daemon/proxy/background_fill.h"
 #include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/server.h"
@@ -34,8 +35,8 @@ void refuseAtAccept(int fd, std::string_view why) {
 }
 }  // namespace
 
-Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
-    : server_(server), index_(index), listenFds_(std::move(listenFds)) {
+Worker::Worker(Server& server, int index, std::vector<ListenFd> listenFds)
+    : server_(server), index_(index) {
   base_.reset(event_base_new());
   auto config = server.config();
   resolver_ = std::make_unique<net::Resolver>(base_.get(), config->dns);
@@ -49,10 +50,11 @@ Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
   timeval second{1, 0};
   lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   evtimer_add(lagProbe_.get(), &second);
-  for (auto& fd : listenFds_) {
+  for (auto& listen : listenFds) {
     listeners_.emplace_back(evconnlistener_new(base_.get(), &Worker::onAccept, this,
                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-                                               fd.release()));
+                                               listen.fd.release()));
+    if (listen.transparent) transparentListeners_.push_back(listeners_.back().get());
   }
 }
 
@@ -137,17 +139,18 @@ void Worker::retire(ClientConnection* session) {
   event_active(reapEvent_.get(), 0, 0);
 }
 
-void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+void Worker::onAccept(evconnlistener* listener, evutil_socket_t fd, sockaddr* addr, int len,
                       void* arg) noexcept {
   auto* self = static_cast<Worker*>(arg);
   try {
-    self->accept(fd, addr, len);
+    const auto& t = self->transparentListeners_;
+    self->accept(fd, addr, len, std::find(t.begin(), t.end(), listener) != t.end());
   } catch (...) {
     ::close(fd);
   }
 }
 
-void Worker::accept(int fd, const sockaddr* addr, int len) {
+void Worker::accept(int fd, const sockaddr* addr, int len, bool transparent) {
   auto peer = net::SocketAddress::fromSockaddr(addr, static_cast<socklen_t>(len));
   auto ip = peer.ip();
   if (!ip || shuttingDown_) {
@@ -155,22 +158,33 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
     return;
   }
   auto config = server_.config();
+  std::optional<TransparentDestination> destination;
+  if (transparent) {
+    destination = transparentDestination(fd, config->server);
+    if (!destination) {
+      ::close(fd);
+      return;
+    }
+  }
   if (config->server.proxyProtocolFrom.contains(*ip)) {
     // A trusted balancer: who the client is comes in the PROXY header.
     auto wait = std::make_unique<ProxyHeaderWait>(
         base_.get(), fd, config->server.headerTimeout,
-        [this, peer](ProxyHeaderWait* self, int conn, const http::ProxyHeader& header,
-                     const std::string& error) { onProxyHeader(self, conn, peer, header, error); });
+        [this, peer, destination](ProxyHeaderWait* self, int conn, const http::ProxyHeader& header,
+                                  const std::string& error) {
+          onProxyHeader(self, conn, peer, header, error, destination);
+        });
     auto* raw = wait.get();
     headerWaits_.emplace(raw, std::move(wait));
     raw->start();
     return;
   }
-  admit(fd, peer, *ip, {});
+  admit(fd, peer, *ip, {}, destination);
 }
 
 void Worker::onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddress& balancer,
-                           const http::ProxyHeader& header, const std::string& error) {
+                           const http::ProxyHeader& header, const std::string& error,
+                           const std::optional<TransparentDestination>& destination) {
   // The wait is over; it is on the stack, so it goes in onReap.
   if (auto it = headerWaits_.find(wait); it != headerWaits_.end()) {
     retiredWaits_.push_back(std::move(it->second));
@@ -195,11 +209,12 @@ void Worker::onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddre
                                            static_cast<uint32_t>(src.bytes[2]) << 8 | src.bytes[3]);
     client = net::SocketAddress::from(ip, src.port);
   }
-  admit(fd, client, *client.ip(), balancer.toString());
+  admit(fd, client, *client.ip(), balancer.toString(), destination);
 }
 
 void Worker::admit(int fd, const net::SocketAddress& peer, const acl::IpAddress& clientIp,
-                   const std::string& balancer) {
+                   const std::string& balancer,
+                   const std::optional<TransparentDestination>& destination) {
   const acl::IpAddress* ip = &clientIp;
   auto config = server_.config();
   auto& stats = server_.stats();
@@ -231,11 +246,22 @@ void Worker::admit(int fd, const net::SocketAddress& peer, const acl::IpAddress&
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip);
+  auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip, destination);
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   if (!balancer.empty()) raw->setBalancer(balancer);
   raw->start();
+}
+
+std::optional<TransparentDestination> Worker::transparentDestination(
+    int fd, const config::ServerConfig& server) {
+  auto original = net::originalDestination(fd);
+  if (!original.ok()) return std::nullopt;
+  auto ip = original->ip();
+  if (!ip) return std::nullopt;
+  const auto& tls = server.transparentTlsPorts;
+  const uint16_t port = original->port();
+  return TransparentDestination{*ip, port, std::find(tls.begin(), tls.end(), port) != tls.end()};
 }
 
 void Worker::noteLimitHit(std::string_view limit, const acl::IpAddress& client) {

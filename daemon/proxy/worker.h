@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/proxy_header_wait.h"
+#include "daemon/proxy/transparent_target.h"
 #include "daemon/proxy/upstream_pool.h"
 
 namespace portcullis::proxy {
@@ -22,10 +24,11 @@ namespace portcullis::proxy {
 class Server;
 class ClientConnection;
 class BackgroundFills;
+struct ListenFd;
 
 class Worker {
  public:
-  Worker(Server& server, int index, std::vector<UniqueFd> listenFds);
+  Worker(Server& server, int index, std::vector<ListenFd> listenFds);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -58,14 +61,19 @@ class Worker {
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
-  void accept(int fd, const sockaddr* addr, int len);
+  void accept(int fd, const sockaddr* addr, int len, bool transparent);
+  /// Where a connection accepted on a transparent listener was going; none
+  /// when the socket cannot say (it is closed then).
+  static std::optional<TransparentDestination> transparentDestination(
+      int fd, const config::ServerConfig& server);
   /// After accept (and, from a trusted balancer, after its PROXY header):
   /// the abuse guard, the connection limits, then a ClientConnection for
   /// `client`. `balancer` is the balancer's "ip:port", or empty.
   void admit(int fd, const net::SocketAddress& client, const acl::IpAddress& ip,
-             const std::string& balancer);
+             const std::string& balancer, const std::optional<TransparentDestination>& destination);
   void onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddress& balancer,
-                     const http::ProxyHeader& header, const std::string& error);
+                     const http::ProxyHeader& header, const std::string& error,
+                     const std::optional<TransparentDestination>& destination);
   std::vector<std::unique_ptr<ProxyHeaderWait>> retiredWaits_;  ///< freed by onReap
   /// Fills context_ from this worker and its server (the connections' only way out).
   void buildContext();
@@ -75,9 +83,9 @@ class Worker {
 
   Server& server_;
   int index_;
-  std::vector<UniqueFd> listenFds_;
   net::EventBasePtr base_;
   std::vector<net::ListenerPtr> listeners_;
+  std::vector<const evconnlistener*> transparentListeners_;  ///< of listeners_
   std::unique_ptr<net::Resolver> resolver_;
   std::unique_ptr<UpstreamPool> pool_;
   SystemClock clock_;

@@ -147,6 +147,9 @@ bool Daemon::bindAndDropPrivileges() {
       return refuse("pac listener: ", r.error().message);
     }
   }
+  if (!server_->tproxyWarning().empty()) {
+    events_.emit(log::Level::kWarn, "transparent_no_tproxy", {{"error", server_->tproxyWarning()}});
+  }
   if (!config_->server.pidFile.empty()) {
     // Written before dropping privileges, like nginx's, so it may live in /run.
     auto pid = os::takePidFile(config_->server.pidFile);
@@ -243,9 +246,15 @@ void Daemon::announceReady() {
     if (!addresses.empty()) addresses += " ";
     addresses += a.toString();
   }
+  std::string transparent;
+  for (const auto& a : server_->boundTransparent()) {
+    if (!transparent.empty()) transparent += " ";
+    transparent += a.toString();
+  }
   events_.emit(log::Level::kInfo, "ready",
                {{"version", kVersion},
                 {"listen", addresses},
+                {"listen_transparent", transparent},
                 {"workers", config_->server.workers},
                 {"admin", admin_ ? admin_->boundAddress() : std::string()},
                 {"pac", pacAddresses()},
@@ -270,6 +279,9 @@ std::vector<acl::SelfAddresses::Endpoint> Daemon::boundEndpoints() const {
   // Never a destination (hard:self), ports the kernel chose included.
   std::vector<acl::SelfAddresses::Endpoint> out;
   for (const auto& a : server_->boundAddresses()) {
+    if (auto ip = a.ip()) out.emplace_back(*ip, a.port());
+  }
+  for (const auto& a : server_->boundTransparent()) {
     if (auto ip = a.ip()) out.emplace_back(*ip, a.port());
   }
   std::string err;

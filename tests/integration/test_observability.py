@@ -24,13 +24,13 @@ RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CLIENT = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 ACCESS_KEYS = {"ts", "client", "user", "method", "url", "status", "bytes_in", "bytes_out",
                "upstream_bytes", "cache", "decision", "rule", "rule_where", "duration_ms",
-               "upstream", "error", "termination", "sni", "alpn"}
+               "upstream", "error", "termination", "sni", "alpn", "mode"}
 TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_limited",
                 "bad_request", "not_a_proxy_request", "method_not_supported",
                 "https_without_connect", "forwarding_loop", "client_timeout", "client_closed",
                 "dns_error", "dns_timeout", "connect_refused", "connect_timeout", "origin_timeout",
                 "origin_closed", "bad_origin_response", "origin_body_broken", "not_in_cache",
-                "precondition_failed", "storage_error"}
+                "precondition_failed", "storage_error", "transparent_mismatch"}
 CACHE_RESULTS = {"NONE", "HIT", "MISS", "REVALIDATED", "STALE", "COLLAPSED", "BYPASS"}
 MAX_CONNECTIONS = 777
 
@@ -156,6 +156,7 @@ def check_access_line(line):
     assert line["upstream"] is None or isinstance(line["upstream"], str)
     assert line["error"] is None or isinstance(line["error"], str)
     assert line["termination"] in TERMINATIONS, line["termination"]
+    assert line["mode"] == "explicit"  # test_transparent.py checks "transparent"
 
 
 def via_proxy(proxy, url, extra=()):

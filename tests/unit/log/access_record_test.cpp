@@ -74,6 +74,7 @@ TEST_CASE("formatJson: every field present and typed") {
       {"termination", Type::kString},
       {"sni", Type::kNull},
       {"alpn", Type::kNull},
+      {"mode", Type::kString},
   };
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {
@@ -92,6 +93,7 @@ TEST_CASE("formatJson: every field present and typed") {
   CHECK(v.at("rule_where").string == "/etc/portcullis/portcullis.toml:42");
   CHECK(v.at("duration_ms").number == 12.5);
   CHECK(v.at("termination").string == "completed");
+  CHECK(v.at("mode").string == "explicit");
 }
 
 TEST_CASE("formatJson: a tunnel's SNI and ALPN") {
@@ -99,7 +101,7 @@ TEST_CASE("formatJson: a tunnel's SNI and ALPN") {
   r.sni = "www.example.com";
   r.alpn = "h2,http/1.1";
   const std::string json = formatJson(r);
-  CHECK(json.find("\"sni\":\"www.example.com\",\"alpn\":\"h2,http/1.1\"}") != std::string::npos);
+  CHECK(json.find("\"sni\":\"www.example.com\",\"alpn\":\"h2,http/1.1\",") != std::string::npos);
 }
 
 TEST_CASE("formatJson: duration rounded to microseconds") {
@@ -136,7 +138,7 @@ TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
   CHECK(line.find('\n') == std::string::npos);
   CHECK(portcullis::testing::isValidUtf8(line));
   const auto v = JsonReader::parse(line);
-  CHECK(v.object.size() == 19);
+  CHECK(v.object.size() == 20);
   CHECK(v.at("url").string ==
         "http://x/\",\"decision\":\"allow\"}\n{\"status\":200,\"x\":\"\x01\xef\xbf\xbd\x7f");
   CHECK(v.at("user").string == "bob\"\\");

@@ -209,7 +209,7 @@ std::string ExchangeHarness::get(std::string_view path, std::string_view fields)
          "\r\n" + std::string(fields) + "\r\n";
 }
 
-TestClient& ExchangeHarness::connect() {
+TestClient& ExchangeHarness::connect(std::optional<proxy::TransparentDestination> transparent) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
     throw std::runtime_error("socketpair failed");
@@ -221,7 +221,8 @@ TestClient& ExchangeHarness::connect() {
   // What Worker::accept does for an admitted connection.
   limiter_.admit(ip, config_->server.maxConnections, config_->server.maxConnectionsPerClient);
   stats_->connectionOpened();
-  auto connection = std::make_unique<Connection>(context_, proxyEnd.release(), peer, ip);
+  auto connection =
+      std::make_unique<Connection>(context_, proxyEnd.release(), peer, ip, std::move(transparent));
   auto* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
   raw->start();

@@ -120,8 +120,9 @@ class ExchangeHarness {
   uint16_t blackholePort() const { return blackhole_.port(); }
 
   /// A new client connection: a ClientConnection on one end of a socketpair,
-  /// started, as the worker starts an accepted one.
-  TestClient& connect();
+  /// started, as the worker starts an accepted one; `transparent` as the
+  /// worker passes it for a connection accepted on a transparent listener.
+  TestClient& connect(std::optional<proxy::TransparentDestination> transparent = std::nullopt);
 
   /// Runs the loop until `done()` or `within` passes (real time).
   bool runUntil(const std::function<bool()>& done,

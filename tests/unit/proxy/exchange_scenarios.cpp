@@ -251,9 +251,11 @@ ScenarioResult originBodyBroken() {
 
 }  // namespace
 
-// Defined in exchange_scenarios_cache.cpp and exchange_scenarios_fill.cpp.
+// Defined in exchange_scenarios_cache.cpp, exchange_scenarios_fill.cpp and
+// exchange_scenarios_transparent.cpp.
 std::vector<Scenario> cacheScenarios();
 std::vector<Scenario> fillScenarios();
+std::vector<Scenario> transparentScenarios();
 
 const std::vector<Scenario>& exchangeScenarios() {
   static const std::vector<Scenario> all = [] {
@@ -328,6 +330,7 @@ const std::vector<Scenario>& exchangeScenarios() {
     };
     for (auto& s : cacheScenarios()) v.push_back(std::move(s));
     for (auto& s : fillScenarios()) v.push_back(std::move(s));
+    for (auto& s : transparentScenarios()) v.push_back(std::move(s));
     std::stable_sort(v.begin(), v.end(),
                      [](const Scenario& a, const Scenario& b) { return a.kind < b.kind; });
     return v;
