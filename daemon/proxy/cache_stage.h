@@ -17,7 +17,8 @@
 //     |                  |   \--5xx or origin failure, stale allowed--> kServing ---> kDone
 //     |                  |   \--304 matches nothing: refetch--> kFetching
 //     |                  \--new response--> kStoring (or kDone: not storable)
-//     \--miss--> kFetching (alone, as the leader of a collapsed fetch, or as a waiter:
+//     \--miss--> kFetching (a sliced object or a range probe: SlicedFetch serves it;
+//                   |        else alone, as the leader of a collapsed fetch, or as a waiter:
 //                   |        FetchWaiter streams the leader's body; a waiter that may
 //                   |        not share fetches alone, still kFetching)
 //                   |--not storable------------------------------------------------> kDone
@@ -80,6 +81,10 @@ class CacheStage {
     virtual event* waiterWake() = 0;
     /// Joined another client's fetch as a waiter: stream it (FetchWaiter).
     virtual void waitForFetch(std::shared_ptr<InFlightFetch> fetch) = 0;
+    /// A sliced object (or a range miss to probe for one): SlicedFetch
+    /// serves it from slices of the object under `primaryKey`.
+    virtual void serveSliced(std::string primaryKey,
+                             std::shared_ptr<const cache::StoredEntry> descriptor) = 0;
   };
 
   CacheStage(ProxyContext& context, Owner& owner);
@@ -132,6 +137,7 @@ class CacheStage {
   void enter(Phase to);
   static void onProgressTimer(evutil_socket_t, short, void* arg) noexcept;
   bool joinFetch();
+  bool trySliced();
   bool serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
                    log::CacheResult result);
   bool writeStoredBody(const cache::StoredEntry& entry, const cache::SharedBody& inMemory,

@@ -9,6 +9,7 @@
 
 #include "cache/policy/invalidation.h"
 #include "cache/policy/range.h"
+#include "cache/policy/slice_plan.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 #include "daemon/proxy/cache_stage.h"
@@ -61,6 +62,7 @@ bool CacheStage::onResponseHead(UpstreamRequest& upstream) {
   for (const auto& key :
        policy::invalidationKeys(*request_, *target_, response, config_->cache.rules.get())) {
     store->invalidate(key);
+    store->invalidate(policy::descriptorKey(key));  // a sliced object's slices go with it
     context_.collapsed->forget(key);
   }
   if (!eligible_) return false;

@@ -33,6 +33,8 @@ std::string_view Exchange::phaseName(Phase p) {
       return "Cache";
     case Phase::kWaiting:
       return "Waiting";
+    case Phase::kSliced:
+      return "Sliced";
     case Phase::kFetching:
       return "Fetching";
     case Phase::kTunnel:
@@ -55,9 +57,11 @@ bool Exchange::transitionAllowed(Phase from, Phase to) {
     case P::kCache:
       return from == P::kResolving;
     case P::kWaiting:
+    case P::kSliced:
       return from == P::kCache;
-    case P::kFetching:  // a miss, a waiter gone solo, or the cache already checked
-      return from == P::kCache || from == P::kWaiting || from == P::kResolving;
+    case P::kFetching:  // a miss, a waiter gone solo, no slicing, or the cache already checked
+      return from == P::kCache || from == P::kWaiting || from == P::kSliced ||
+             from == P::kResolving;
     case P::kTunnel:
       return from == P::kFetching;
     case P::kDone:

@@ -19,6 +19,9 @@
 //     |                     kCache: CacheStage::lookup()
 //     |                        |  \--hit / 304 / 412 / only-if-cached 504-----------------> kDone
 //     |                        |  \--collapsed waiter--> kWaiting --leader's body streamed-> kDone
+//     |                        |  \--sliced object / range probe--> kSliced (SlicedFetch)
+//     |                        |        --served from slices, or cut short-----------------> kDone
+//     |                        |        --origin does not do ranges, nothing sent: kFetching
 //     |                        |                           \--may not share: fetch alone
 //     |                        v                              (addresses already allowed)
 //     |                     kFetching <---------------------------/
@@ -54,6 +57,7 @@
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_request.h"
 
@@ -61,7 +65,8 @@ namespace portcullis::proxy {
 
 class Exchange final : private UpstreamRequest::Owner,
                        private CacheStage::Owner,
-                       private FetchWaiter::Owner {
+                       private FetchWaiter::Owner,
+                       private SlicedFetch::Owner {
  public:
   enum class Phase : uint8_t {
     kIdle,
@@ -69,6 +74,7 @@ class Exchange final : private UpstreamRequest::Owner,
     kResolving,
     kCache,
     kWaiting,
+    kSliced,
     kFetching,
     kTunnel,
     kDone
@@ -128,7 +134,8 @@ class Exchange final : private UpstreamRequest::Owner,
     if (phase_ == Phase::kFetching) {
       return upstream_.phase() != UpstreamRequest::Phase::kSendingBody;
     }
-    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting;
+    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting ||
+           phase_ == Phase::kSliced;
   }
   bool logged() const { return !active_; }
   static std::string_view phaseName(Phase p);
@@ -190,6 +197,12 @@ class Exchange final : private UpstreamRequest::Owner,
   void waiterFinished() override { finish(); }
   void waiterFallBack() override;
   void waiterBroken() override { connection_.closeNow(); }
+  void serveSliced(std::string primaryKey,
+                   std::shared_ptr<const cache::StoredEntry> descriptor) override;
+  // SlicedFetch::Owner (exchange_parts.cpp)
+  void slicedFinished() override { finish(); }
+  void slicedFallBack() override;
+  void slicedBroken() override { connection_.closeNow(); }
 
   ProxyContext& context_;
   Connection& connection_;
@@ -207,6 +220,7 @@ class Exchange final : private UpstreamRequest::Owner,
   UpstreamRequest upstream_{context_, *this};
   CacheStage cache_{context_, *this};
   FetchWaiter waiter_{context_, *this};
+  SlicedFetch sliced_{context_, *this};
 };
 
 }  // namespace portcullis::proxy

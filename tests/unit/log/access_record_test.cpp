@@ -55,23 +55,12 @@ TEST_CASE("formatJson: every field present and typed") {
     Type type;
   };
   const Want want[] = {
-      {"ts", Type::kString},
-      {"client", Type::kString},
-      {"user", Type::kString},
-      {"method", Type::kString},
-      {"url", Type::kString},
-      {"status", Type::kNumber},
-      {"bytes_in", Type::kNumber},
-      {"bytes_out", Type::kNumber},
-      {"upstream_bytes", Type::kNumber},
-      {"cache", Type::kString},
-      {"decision", Type::kString},
-      {"rule", Type::kString},
-      {"rule_where", Type::kString},
-      {"duration_ms", Type::kNumber},
-      {"upstream", Type::kString},
-      {"error", Type::kNull},
-      {"termination", Type::kString},
+      {"ts", Type::kString},       {"client", Type::kString},     {"user", Type::kString},
+      {"method", Type::kString},   {"url", Type::kString},        {"status", Type::kNumber},
+      {"bytes_in", Type::kNumber}, {"bytes_out", Type::kNumber},  {"upstream_bytes", Type::kNumber},
+      {"cache", Type::kString},    {"slice", Type::kNull},        {"decision", Type::kString},
+      {"rule", Type::kString},     {"rule_where", Type::kString}, {"duration_ms", Type::kNumber},
+      {"upstream", Type::kString}, {"error", Type::kNull},        {"termination", Type::kString},
   };
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {
@@ -126,7 +115,7 @@ TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
   CHECK(line.find('\n') == std::string::npos);
   CHECK(portcullis::testing::isValidUtf8(line));
   const auto v = JsonReader::parse(line);
-  CHECK(v.object.size() == 17);
+  CHECK(v.object.size() == 18);
   CHECK(v.at("url").string ==
         "http://x/\",\"decision\":\"allow\"}\n{\"status\":200,\"x\":\"\x01\xef\xbf\xbd\x7f");
   CHECK(v.at("user").string == "bob\"\\");
@@ -142,7 +131,7 @@ TEST_CASE("cache result names") {
       {CacheResult::kNone, "NONE", false},     {CacheResult::kHit, "HIT", true},
       {CacheResult::kMiss, "MISS", false},     {CacheResult::kRevalidated, "REVALIDATED", true},
       {CacheResult::kStale, "STALE", true},    {CacheResult::kCollapsed, "COLLAPSED", true},
-      {CacheResult::kBypass, "BYPASS", false},
+      {CacheResult::kBypass, "BYPASS", false}, {CacheResult::kPartial, "PARTIAL", false},
   };
   for (const auto& c : cases) {
     CHECK(toString(c.r) == c.name);

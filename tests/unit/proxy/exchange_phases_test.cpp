@@ -14,6 +14,7 @@
 #include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/fetch_waiter.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
 #include "tests/unit/proxy/exchange_scenarios.h"
 
@@ -50,6 +51,7 @@ std::vector<Part> everyPart() {
       {"upstream", phasesOf(&UpstreamRequest::phaseName)},
       {"cache", phasesOf(&CacheStage::phaseName)},
       {"waiter", phasesOf(&FetchWaiter::phaseName)},
+      {"sliced", phasesOf(&SlicedFetch::phaseName)},
   };
 }
 

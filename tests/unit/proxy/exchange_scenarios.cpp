@@ -251,8 +251,9 @@ ScenarioResult originBodyBroken() {
 
 }  // namespace
 
-// Defined in exchange_scenarios_cache.cpp.
+// Defined in exchange_scenarios_cache.cpp and exchange_scenarios_sliced.cpp.
 std::vector<Scenario> cacheScenarios();
+std::vector<Scenario> slicedScenarios();
 
 const std::vector<Scenario>& exchangeScenarios() {
   static const std::vector<Scenario> all = [] {
@@ -326,6 +327,7 @@ const std::vector<Scenario>& exchangeScenarios() {
          originBodyBroken},
     };
     for (auto& s : cacheScenarios()) v.push_back(std::move(s));
+    for (auto& s : slicedScenarios()) v.push_back(std::move(s));
     std::stable_sort(v.begin(), v.end(),
                      [](const Scenario& a, const Scenario& b) { return a.kind < b.kind; });
     return v;
