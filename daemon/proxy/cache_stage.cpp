@@ -119,7 +119,7 @@ void CacheStage::begin(std::shared_ptr<const config::Config> config,
 }
 
 void CacheStage::end(InFlightFetch::Phase leadOutcome) {
-  if (writer_) finishWrite(false);
+  if (writer_ || sliced_) finishWrite(false);
   leaveFetch(leadOutcome);
   if (progressTimer_) evtimer_del(progressTimer_.get());
   if (phase_ != Phase::kIdle && phase_ != Phase::kDone) enter(Phase::kDone);

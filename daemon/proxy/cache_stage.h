@@ -24,6 +24,7 @@
 //                   |--not storable------------------------------------------------> kDone
 //                   v
 //                kStoring --body whole: commit; broken or too big: abort------------> kDone
+//                   (a 200 above cache.slice_above is stored as slices: SlicedWriter)
 //   kIdle --serveWithoutDns(): DNS failed, the copy's address allowed--> kServing --> kDone
 //   any --end(): the exchange is over----------------------------------------------> kDone
 //   any --begin(): the next request on the connection-------------------------------> kIdle
@@ -41,6 +42,7 @@
 #include "acl/policy.h"
 #include "cache/cache.h"
 #include "cache/policy/freshness.h"
+#include "cache/sliced_writer.h"
 #include "daemon/config/config.h"
 #include "daemon/http/message.h"
 #include "daemon/http/uri.h"
@@ -144,6 +146,7 @@ class CacheStage {
                        UniqueFd& file, uint64_t offset, uint64_t length);
   bool revalidated(UpstreamRequest& upstream);
   void startStoring(UpstreamRequest& upstream);
+  bool startSliced(UpstreamRequest& upstream);
   bool append(std::string_view bytes);  ///< false: storing stopped
   void noteProgress(size_t bytes);
 
@@ -162,6 +165,8 @@ class CacheStage {
   /// gets only its range, cut from the body as it streams past.
   bool fetchWholeForRange_ = false;
   std::unique_ptr<cache::EntryWriter> writer_;
+  /// A 200 above cache.slice_above stored as slices while it streams.
+  std::unique_ptr<cache::SlicedWriter> sliced_;
   SystemTime responseAt_;
   std::shared_ptr<InFlightFetch> fetch_;  ///< the collapsed fetch this exchange leads
   uint64_t unannouncedBytes_ = 0;         ///< stored but not yet announced to waiters

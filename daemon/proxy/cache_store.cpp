@@ -103,11 +103,51 @@ bool CacheStage::revalidated(UpstreamRequest& upstream) {
   return served;
 }
 
+bool CacheStage::startSliced(UpstreamRequest& upstream) {
+  const auto& response = upstream.response();
+  const auto& framing = upstream.framing();
+  const auto& c = config_->cache;
+  if (c.sliceSize == 0 || response.status != 200 ||
+      framing.kind != http::BodyKind::kContentLength || framing.length <= c.sliceAbove ||
+      framing.length > c.maxObjectSize || request_->headers.has("Authorization")) {
+    return false;
+  }
+  // One body for every client: no content coding, no Vary but Accept-Encoding.
+  if (auto ce = response.headers.get("Content-Encoding");
+      ce && !http::equalsIgnoreCase(*ce, "identity")) {
+    return false;
+  }
+  for (const auto& name : policy::varyFieldNames(response.headers)) {
+    if (!http::equalsIgnoreCase(name, "accept-encoding")) return false;
+  }
+  auto version = policy::versionOf(response.headers, framing.length);
+  if (!version) return false;  // no validator: If-Range could not keep versions apart
+  cache::SlicedWriter::Start s{key_,
+                               *version,
+                               c.sliceSize,
+                               response,
+                               upstream.requestSentAt(),
+                               responseAt_,
+                               upstream.originAddress()};
+  auto writer = cache::SlicedWriter::begin(*context_.cache, std::move(s));
+  if (!writer.ok()) {
+    context_.noteCacheStorage(&writer.error());
+    return false;
+  }
+  sliced_ = std::move(writer.value());
+  owner_.record().slice = "sliced";
+  enter(Phase::kStoring);
+  // Collapsed waiters fetch for themselves (and find the slices stored so far).
+  leaveFetch(InFlightFetch::Phase::kUncacheable);
+  return true;
+}
+
 void CacheStage::startStoring(UpstreamRequest& upstream) {
   const auto& response = upstream.response();
   const bool storable =
       request_->methodKind == http::Method::kGet &&
       policy::isStorable(*request_, response, cachePolicyOptions(*config_, *target_));
+  if (storable && startSliced(upstream)) return;
   if (storable) {
     cache::WriteRequest w;
     w.key = key_;
@@ -141,7 +181,7 @@ void CacheStage::startStoring(UpstreamRequest& upstream) {
 }
 
 void CacheStage::tee(evbuffer* body, size_t n) {
-  if (!writer_ || n == 0) return;
+  if ((!writer_ && !sliced_) || n == 0) return;
   // Peek without copying the evbuffer chain, then append each piece.
   int count = evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
   std::vector<evbuffer_iovec> vec(static_cast<size_t>(std::max(count, 0)));
@@ -157,11 +197,18 @@ void CacheStage::tee(evbuffer* body, size_t n) {
 }
 
 void CacheStage::tee(std::string_view bytes) {
-  if (!writer_ || bytes.empty()) return;
+  if ((!writer_ && !sliced_) || bytes.empty()) return;
   if (append(bytes)) noteProgress(bytes.size());
 }
 
 bool CacheStage::append(std::string_view bytes) {
+  if (sliced_) {
+    if (sliced_->append(bytes)) return true;
+    sliced_->finish();  // disk trouble: the slices stored so far stay
+    sliced_.reset();
+    enter(Phase::kDone);
+    return false;
+  }
   if (auto appended = writer_->append(bytes); !appended.ok()) {
     // Too big or disk trouble: keep relaying, uncached.
     context_.noteCacheStorage(&appended.error());
@@ -175,6 +222,11 @@ bool CacheStage::append(std::string_view bytes) {
 
 void CacheStage::finishWrite(bool complete) {
   bool committed = false;
+  if (sliced_) {
+    sliced_->finish();
+    sliced_.reset();
+    enter(Phase::kDone);
+  }
   if (writer_) {
     if (complete) {
       auto result = writer_->commit();

@@ -340,3 +340,27 @@ def test_an_origin_that_ignores_ranges_falls_back(tmp_path):
     finally:
         p.stop()
         origin.close()
+
+
+def test_a_whole_get_above_slice_above_is_stored_as_slices(tmp_path):
+    size = 20 * MiB + 12345  # above the default slice_above (16 MiB)
+    origin = SliceOrigin(size)
+    p = Proxy(slice_config(origin, tmp_path / "cache", str(tmp_path)), tmpdir=str(tmp_path))
+    try:
+        url = "http://127.0.0.1:%d/obj" % origin.port
+        status, _, body, complete = fetch(p, url)
+        assert status == 200 and complete and body == origin.content.read(0, size)
+        assert p.access_lines(1)[-1]["slice"] == "sliced"
+        before = origin.body_bytes
+        # Ranges and the whole object again, from the slices alone.
+        for first, last in [(5 * MiB - 3, 9 * MiB + 2), (size - 100, size - 1)]:
+            status, _, body, complete = fetch(p, url, first, last)
+            assert status == 206 and complete and body == origin.content.read(first, last - first + 1)
+        status, _, body, complete = fetch(p, url)
+        assert status == 200 and complete and body == origin.content.read(0, size)
+        assert origin.body_bytes == before
+        assert [line["cache"] for line in p.access_lines(4)[1:]] == ["HIT", "HIT", "HIT"]
+        p.finish()
+    finally:
+        p.stop()
+        origin.close()
