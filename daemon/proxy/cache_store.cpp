@@ -13,6 +13,7 @@
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 #include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
 
 namespace portcullis::proxy {
@@ -26,8 +27,16 @@ bool CacheStage::prepareRangeCut(UpstreamRequest& upstream, http::ResponseHead& 
   if (!fetchWholeForRange_ || response.status != 200) return true;
   const bool known = framing.kind == http::BodyKind::kContentLength;
   if (!known || framing.length > config_->cache.rangeFetchWholeMax) {
-    // Too big (or unknown) to fetch whole for a range: ask for just the range.
     fetchWholeForRange_ = false;
+    if (known && framing.length <= config_->cache.maxObjectSize &&
+        policy::versionOf(response.headers, framing.length) &&
+        SlicedFetch::mayProbe(*request_, config_->cache, false)) {
+      // Too big to fetch whole but sliceable: ask for the slice the range starts in.
+      upstream.release(false);
+      owner_.serveSliced(key_, nullptr);
+      return false;
+    }
+    // Too big (or unknown) to fetch whole for a range: ask for just the range.
     upstream.refetch(false);
     return false;
   }

@@ -57,8 +57,9 @@ bool Exchange::transitionAllowed(Phase from, Phase to) {
     case P::kCache:
       return from == P::kResolving;
     case P::kWaiting:
-    case P::kSliced:
       return from == P::kCache;
+    case P::kSliced:  // a sliced object, or a range too big to fetch whole
+      return from == P::kCache || from == P::kFetching;
     case P::kFetching:  // a miss, a waiter gone solo, no slicing, or the cache already checked
       return from == P::kCache || from == P::kWaiting || from == P::kSliced ||
              from == P::kResolving;

@@ -25,6 +25,7 @@
 //     |                        |                           \--may not share: fetch alone
 //     |                        v                              (addresses already allowed)
 //     |                     kFetching <---------------------------/
+//     |                        |  \--a range fetched whole turns out too big, sliceable--> kSliced
 //     |                        |  UpstreamRequest: connect, send, 1xx, head, body (its own
 //     |                        |  phases); the cache stage may serve a 304/stale instead
 //     |                        |  \--CONNECT: connected--> kTunnel (Tunnel) --closed-------> kDone

@@ -75,7 +75,8 @@ void SlicedFetch::enter(Phase to) {
   }
 }
 
-bool SlicedFetch::mayProbe(const http::RequestHead& request, const config::CacheConfig& cache) {
+bool SlicedFetch::mayProbe(const http::RequestHead& request, const config::CacheConfig& cache,
+                           bool beyondWholeMax) {
   if (request.methodKind != http::Method::kGet || cache.sliceSize == 0) return false;
   if (request.headers.count("Range") != 1 || request.headers.has("Authorization")) return false;
   const auto value = *request.headers.get("Range");
@@ -88,7 +89,7 @@ bool SlicedFetch::mayProbe(const http::RequestHead& request, const config::Cache
   constexpr uint64_t kHuge = std::numeric_limits<uint64_t>::max() / 4;
   auto range = policy::parseRange(value, kHuge);
   if (range.kind != policy::RangeSpec::Kind::kSatisfiable) return false;
-  return !policy::fetchWholeForRange(request, cache.rangeFetchWholeMax);
+  return !beyondWholeMax || !policy::fetchWholeForRange(request, cache.rangeFetchWholeMax);
 }
 
 void SlicedFetch::start(std::shared_ptr<const config::Config> config,

@@ -90,9 +90,10 @@ class SlicedFetch final : private UpstreamRequest::Owner {
   SlicedFetch& operator=(const SlicedFetch&) = delete;
 
   /// Whether a GET that missed may probe for slicing: one byte range, not
-  /// a suffix (the total is not known yet), beyond what
-  /// cache.range_fetch_whole_max fetches whole.
-  static bool mayProbe(const http::RequestHead& request, const config::CacheConfig& cache);
+  /// a suffix (the total is not known yet), and (when `beyondWholeMax`)
+  /// beyond what cache.range_fetch_whole_max fetches whole.
+  static bool mayProbe(const http::RequestHead& request, const config::CacheConfig& cache,
+                       bool beyondWholeMax = true);
 
   /// Serves `request` (GET or HEAD) of the object under `primaryKey`:
   /// from `descriptor` (a fresh descriptor entry the client may read), or

@@ -364,3 +364,26 @@ def test_a_whole_get_above_slice_above_is_stored_as_slices(tmp_path):
     finally:
         p.stop()
         origin.close()
+
+
+def test_a_range_near_the_start_of_an_unknown_large_object_is_sliced(tmp_path):
+    size = 8 * MiB
+    origin = SliceOrigin(size)
+    p = Proxy(slice_config(origin, tmp_path / "cache", str(tmp_path)), tmpdir=str(tmp_path))
+    try:
+        url = "http://127.0.0.1:%d/obj" % origin.port
+        # Within range_fetch_whole_max (1 MiB here): fetched whole first, too big,
+        # so the slices it needs are asked for instead of the bare range.
+        status, _, body, complete = fetch(p, url, 100, 2 * MiB)
+        assert status == 206 and complete and body == origin.content.read(100, 2 * MiB - 99)
+        assert [(f, l, s) for (_, f, l, s) in origin.served] == [
+            (0, size - 1, 200), (0, MiB - 1, 206), (MiB, 2 * MiB - 1, 206), (2 * MiB, 3 * MiB - 1, 206)]
+        before = len(origin.served)
+        status, _, body, complete = fetch(p, url, 100, 2 * MiB)
+        assert status == 206 and complete and body == origin.content.read(100, 2 * MiB - 99)
+        assert len(origin.served) == before
+        assert [line["cache"] for line in p.access_lines(2)] == ["MISS", "HIT"]
+        p.finish()
+    finally:
+        p.stop()
+        origin.close()
