@@ -54,14 +54,28 @@ TEST_CASE("formatJson: every field present and typed") {
     const char* key;
     Type type;
   };
+  // clang-format off: one field a line, as the log documents them
   const Want want[] = {
-      {"ts", Type::kString},       {"client", Type::kString},     {"user", Type::kString},
-      {"method", Type::kString},   {"url", Type::kString},        {"status", Type::kNumber},
-      {"bytes_in", Type::kNumber}, {"bytes_out", Type::kNumber},  {"upstream_bytes", Type::kNumber},
-      {"cache", Type::kString},    {"slice", Type::kNull},        {"decision", Type::kString},
-      {"rule", Type::kString},     {"rule_where", Type::kString}, {"duration_ms", Type::kNumber},
-      {"upstream", Type::kString}, {"error", Type::kNull},        {"termination", Type::kString},
+      {"ts", Type::kString},
+      {"client", Type::kString},
+      {"user", Type::kString},
+      {"method", Type::kString},
+      {"url", Type::kString},
+      {"status", Type::kNumber},
+      {"bytes_in", Type::kNumber},
+      {"bytes_out", Type::kNumber},
+      {"upstream_bytes", Type::kNumber},
+      {"cache", Type::kString},
+      {"slice", Type::kNull},
+      {"decision", Type::kString},
+      {"rule", Type::kString},
+      {"rule_where", Type::kString},
+      {"duration_ms", Type::kNumber},
+      {"upstream", Type::kString},
+      {"error", Type::kNull},
+      {"termination", Type::kString},
   };
+  // clang-format on
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {
     CAPTURE(w.key);
