@@ -54,7 +54,8 @@ TEST_CASE("formatJson: every field present and typed") {
     const char* key;
     Type type;
   };
-  // clang-format off: one field a line, as the log documents them
+  // One field a line, as the log documents them.
+  // clang-format off
   const Want want[] = {
       {"ts", Type::kString},
       {"client", Type::kString},
