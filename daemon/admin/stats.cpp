@@ -60,6 +60,16 @@ void Stats::connectionClosed() noexcept {
   }
 }
 
+void Stats::sliceFetched(uint64_t bytes) noexcept {
+  sliceFetches_.fetch_add(1, kRelaxed);
+  sliceFetchedBytes_.fetch_add(bytes, kRelaxed);
+}
+
+void Stats::sliceServed(uint64_t bytes) noexcept {
+  sliceHits_.fetch_add(1, kRelaxed);
+  sliceHitBytes_.fetch_add(bytes, kRelaxed);
+}
+
 void Stats::connectionRefused(RefuseReason reason) noexcept {
   refused_[static_cast<size_t>(reason)].fetch_add(1, kRelaxed);
 }
@@ -73,6 +83,10 @@ void Stats::recordRequest(const log::AccessRecord& r) noexcept {
   if (r.cache != log::CacheResult::kNone) {
     cacheableBytesOut_.fetch_add(r.bytesOut, kRelaxed);
     if (log::servedFromCache(r.cache)) bytesFromCache_.fetch_add(r.bytesOut, kRelaxed);
+    // A partly sliced response: what did not come from the origin came from the cache.
+    if (r.cache == log::CacheResult::kPartial && r.bytesOut > r.upstreamBytes) {
+      bytesFromCache_.fetch_add(r.bytesOut - r.upstreamBytes, kRelaxed);
+    }
   }
   try {
     // Copy outside the lock; only the ring push happens under it.
@@ -258,6 +272,10 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   s.cacheableBytesOut = cacheableBytesOut_.load(kRelaxed);
   s.bytesFromCache = bytesFromCache_.load(kRelaxed);
   s.upstreamErrors = upstreamErrors_.load(kRelaxed);
+  s.sliceFetches = sliceFetches_.load(kRelaxed);
+  s.sliceFetchedBytes = sliceFetchedBytes_.load(kRelaxed);
+  s.sliceHits = sliceHits_.load(kRelaxed);
+  s.sliceHitBytes = sliceHitBytes_.load(kRelaxed);
   s.dnsFailures = dnsFailures_.load(kRelaxed);
   s.backgroundFills = backgroundFills_.load(kRelaxed);
   s.topObjects = topObjects_.top(kTopObjectsShown);

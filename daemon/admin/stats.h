@@ -30,7 +30,7 @@ enum class RefuseReason { kMaxConnections, kPerClient, kSourceDenied, kBlocked, 
 inline constexpr size_t kRefuseReasons = 6;
 std::string_view toString(RefuseReason reason);  ///< "max_connections", "per_client", ...
 
-inline constexpr size_t kCacheResults = 7;       ///< log::CacheResult values
+inline constexpr size_t kCacheResults = 8;       ///< log::CacheResult values
 inline constexpr size_t kStatusClasses = 6;      ///< none(0), 1xx .. 5xx
 inline constexpr size_t kMaxWorkers = 256;       ///< loop-lag gauges kept
 inline constexpr size_t kMaxDenialRules = 1024;  ///< distinct rule names counted
@@ -69,6 +69,10 @@ struct StatsSnapshot {
   uint64_t cacheableBytesOut = 0;
   uint64_t bytesFromCache = 0;
   uint64_t upstreamErrors = 0;
+  uint64_t sliceFetches = 0;  ///< slices fetched from origins (sliced storage)
+  uint64_t sliceFetchedBytes = 0;
+  uint64_t sliceHits = 0;  ///< slices (or parts) sent to clients from the cache
+  uint64_t sliceHitBytes = 0;
   uint64_t dnsFailures = 0;
   uint64_t dnsCacheEntries = 0;  ///< names in the DNS answer caches, all workers
   std::map<std::string, uint64_t> aclDenials;
@@ -125,6 +129,10 @@ class Stats {
   /// A stored object (cache `key`, body `size`) was served: `bytes` of its
   /// body went out from the cache (the status page's top objects).
   void cacheObjectServed(std::string_view key, uint64_t size, uint64_t bytes) noexcept;
+  /// Sliced storage: one slice of `bytes` fetched from an origin and stored.
+  void sliceFetched(uint64_t bytes) noexcept;
+  /// Sliced storage: `bytes` of one stored slice sent to a client.
+  void sliceServed(uint64_t bytes) noexcept;
   /// `diagnostics`: the config errors that made a reload fail, one per line.
   /// `restartRequired`: after a successful reload, the restart-only keys
   /// whose new value waits for a restart (a failed reload keeps the last).
@@ -187,6 +195,7 @@ class Stats {
   std::atomic<uint64_t> backgroundFills_{0};
   TopObjects topObjects_;                                      // its own lock
   std::map<std::string, uint64_t, std::less<>> fillOutcomes_;  // guarded by mu_ (5 kinds)
+  std::atomic<uint64_t> sliceFetches_{0}, sliceFetchedBytes_{0}, sliceHits_{0}, sliceHitBytes_{0};
   std::atomic<uint64_t> cacheBytes_{0}, cacheObjects_{0};
   std::atomic<uint64_t> cacheMemoryBytes_{0}, cacheMemoryObjects_{0}, cacheMaxSize_{0};
   std::atomic<uint64_t> reloadsOk_{0}, reloadsFailed_{0};

@@ -111,6 +111,15 @@ void promRequests(PromWriter& w, const StatsSnapshot& s) {
   w.family("portcullis_cache_byte_hit_ratio", "gauge",
            "Bytes served from cache / bytes sent for requests through the cache, since start.");
   w.sample(s.byteHitRatio());
+  w.one("portcullis_cache_slice_fetches_total", "counter",
+        "Slices of sliced objects fetched from origins (Range requests) and stored.",
+        s.sliceFetches);
+  w.one("portcullis_cache_slice_fetched_bytes_total", "counter",
+        "Bytes of the slices fetched from origins.", s.sliceFetchedBytes);
+  w.one("portcullis_cache_slice_hits_total", "counter",
+        "Stored slices (or parts of them) sent to clients.", s.sliceHits);
+  w.one("portcullis_cache_slice_hit_bytes_total", "counter",
+        "Bytes sent to clients from stored slices.", s.sliceHitBytes);
   w.one("portcullis_upstream_errors_total", "counter",
         "Upstream connect, timeout and protocol errors.", s.upstreamErrors);
   w.one("portcullis_dns_failures_total", "counter", "Failed DNS resolutions.", s.dnsFailures);

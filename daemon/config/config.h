@@ -101,6 +101,10 @@ struct CacheConfig {
   uint64_t rangeFetchWholeMax = 16ull << 20;  ///< range miss fetches whole object up to this size
   /// A fill whose client left is finished when at most this much is left; 0 = off.
   uint64_t fillAfterAbort = 8ull << 20;
+  /// Sliced storage (cache/policy/slice_plan.h): slice length; 0 = off.
+  uint64_t sliceSize = 1ull << 20;
+  /// Responses with a known length above this are stored as slices.
+  uint64_t sliceAbove = 16ull << 20;
   /// [[cache.refresh]] and [[cache.alias]]; never null once loaded.
   std::shared_ptr<const cache::policy::CacheRules> rules =
       std::make_shared<const cache::policy::CacheRules>();

@@ -188,6 +188,12 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
   r.getDuration(t, "max_stale_on_error", c.maxStaleOnError);
   r.getSize(t, "range_fetch_whole_max", c.rangeFetchWholeMax);
   r.getSize(t, "fill_after_abort", c.fillAfterAbort);
+  if (r.getSize(t, "slice_size", c.sliceSize) && c.sliceSize != 0 &&
+      (c.sliceSize < (64ull << 10) || c.sliceSize > (64ull << 20))) {
+    r.error(t.get("slice_size")->source(),
+            "'slice_size' must be \"0\" (off) or between 64 KiB and 64 MiB");
+  }
+  r.getSize(t, "slice_above", c.sliceAbove);
   readCacheRules(r, t, c);
   if (c.enabled && c.dir.empty()) {
     r.error(t.source(), "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");

@@ -81,6 +81,8 @@ std::string_view squidCode(const AccessRecord& r) {
       return "TCP_CF_MISS";
     case CacheResult::kBypass:
       return "TCP_CLIENT_REFRESH_MISS";
+    case CacheResult::kPartial:
+      return "TCP_MISS";
     case CacheResult::kNone:
       break;
   }
@@ -111,6 +113,8 @@ std::string_view toString(CacheResult result) {
       return "COLLAPSED";
     case CacheResult::kBypass:
       return "BYPASS";
+    case CacheResult::kPartial:
+      return "PARTIAL";
   }
   return "NONE";
 }
@@ -138,6 +142,7 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       .field("bytes_out", r.bytesOut)
       .field("upstream_bytes", r.upstreamBytes)
       .field("cache", toString(r.cache))
+      .optional("slice", r.slice)
       .field("decision", r.decision == AccessDecision::kAllow ? "allow" : "deny")
       .field("rule", r.rule)
       .optional("rule_where", r.ruleWhere)

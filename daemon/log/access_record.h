@@ -20,6 +20,7 @@ enum class CacheResult {
   kStale,        ///< stale copy served because the origin failed
   kCollapsed,    ///< joined another client's in-flight fetch of the same key
   kBypass,       ///< cache deliberately not used (no-store, method, client rule)
+  kPartial,      ///< a sliced object: some slices from the cache, some fetched
 };
 
 /// Upper-case name as logged: "HIT", "MISS", ... "NONE".
@@ -44,6 +45,11 @@ struct AccessRecord {
   uint64_t bytesOut = 0;       ///< bytes sent to the client (head + body)
   uint64_t upstreamBytes = 0;  ///< bytes received from the upstream
   CacheResult cache = CacheResult::kNone;
+  /// Sliced storage: "sliced" (served from slices), "unsupported" (the
+  /// origin ignored Range or gave no length/validators: today's path),
+  /// "changed" (the object changed under a sliced read). Static storage;
+  /// empty = null (not a sliced request).
+  std::string_view slice;
   AccessDecision decision = AccessDecision::kAllow;
   std::string rule;       ///< name of the deciding rule
   std::string ruleWhere;  ///< "file:line" of that rule; empty for built-ins
@@ -73,9 +79,9 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r);
 
 /// One JSON object, no trailing newline. Always contains every key:
 /// ts client user method url status bytes_in bytes_out upstream_bytes cache
-/// decision rule rule_where duration_ms upstream error termination sni alpn
-/// mode ("explicit" or "transparent"). Optional ones (user, rule_where,
-/// upstream, error, termination, sni, alpn) are null when empty.
+/// slice decision rule rule_where duration_ms upstream error termination sni
+/// alpn mode ("explicit" or "transparent"). Optional ones (user, slice,
+/// rule_where, upstream, error, termination, sni, alpn) are null when empty.
 std::string formatJson(const AccessRecord& r);
 
 /// Squid native format ("time.ms elapsed client code/status bytes method

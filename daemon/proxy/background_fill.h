@@ -116,6 +116,7 @@ class BackgroundFill final : private UpstreamRequest::Owner, private CacheStage:
   void servedFromCache() override {}
   void answer(ErrorReply, bool) override {}
   event* waiterWake() override { return nullptr; }
+  void serveSliced(std::string, std::shared_ptr<const cache::StoredEntry>) override {}
   void waitForFetch(std::shared_ptr<InFlightFetch>) override {}
 
   ProxyContext& context_;

@@ -11,12 +11,14 @@
 #include "cache/policy/cache_control.h"
 #include "cache/policy/invalidation.h"
 #include "cache/policy/range.h"
+#include "cache/policy/slice_plan.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 #include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/forwarding.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
 
 namespace portcullis::proxy {
@@ -118,7 +120,7 @@ void CacheStage::begin(std::shared_ptr<const config::Config> config,
 }
 
 void CacheStage::end(InFlightFetch::Phase leadOutcome) {
-  if (writer_) finishWrite(false);
+  if (writer_ || sliced_) finishWrite(false);
   leaveFetch(leadOutcome);
   if (progressTimer_) evtimer_del(progressTimer_.get());
   if (phase_ != Phase::kIdle && phase_ != Phase::kDone) enter(Phase::kDone);
@@ -165,6 +167,7 @@ bool CacheStage::lookup() {
     return false;
   }
   enter(Phase::kFetching);
+  if (trySliced()) return true;
   if (policy::fetchWholeForRange(request, config_->cache.rangeFetchWholeMax)) {
     fetchWholeForRange_ = true;  // not collapsed: the fetch ends in a 206 for this client
     return false;
@@ -189,6 +192,28 @@ bool CacheStage::joinFetch() {
   // stage stays kFetching: a waiter that may not share fetches alone.
   owner_->record().cache = log::CacheResult::kCollapsed;
   owner_->waitForFetch(std::move(fetch));
+  return true;
+}
+
+bool CacheStage::trySliced() {
+  const auto& cacheConfig = config_->cache;
+  if (cacheConfig.sliceSize == 0 || request_->headers.has("Authorization")) return false;
+  const auto descriptorKey = policy::descriptorKey(key_);
+  static const http::HeaderMap kNoFields;
+  auto descriptor = context_.cache->lookup(descriptorKey, kNoFields);
+  if (descriptor && !mayReadCopyFrom(descriptor->originAddress)) descriptor.reset();
+  if (descriptor) {
+    auto evaluation = policy::evaluate(*request_, descriptor->response, context_.clock->systemNow(),
+                                       cachePolicyOptions(*config_, *target_));
+    if (evaluation.usability == policy::Usability::kMustRevalidate) {
+      // Stale: probe again. The same version (validators and length) finds
+      // its slices again; another version starts afresh.
+      context_.cache->invalidate(descriptorKey);
+      descriptor.reset();
+    }
+  }
+  if (!descriptor && !SlicedFetch::mayProbe(*request_, cacheConfig)) return false;
+  owner_->serveSliced(key_, std::move(descriptor));
   return true;
 }
 

@@ -17,13 +17,15 @@
 //     |                  |   \--5xx or origin failure, stale allowed--> kServing ---> kDone
 //     |                  |   \--304 matches nothing: refetch--> kFetching
 //     |                  \--new response--> kStoring (or kDone: not storable)
-//     \--miss--> kFetching (alone, as the leader of a collapsed fetch, or as a waiter:
+//     \--miss--> kFetching (a sliced object or a range probe: SlicedFetch serves it;
+//                   |        else alone, as the leader of a collapsed fetch, or as a waiter:
 //                   |        FetchWaiter streams the leader's body; a waiter that may
 //                   |        not share fetches alone, still kFetching)
 //                   |--not storable------------------------------------------------> kDone
 //                   v
 //                kStoring --body whole: commit; broken or too big: abort------------> kDone
 //   kStoring --adopt(): the client left; a BackgroundFill stores on (same phase)
+//                   (a 200 above cache.slice_above is stored as slices: SlicedWriter)
 //   kIdle --serveWithoutDns(): DNS failed, the copy's address allowed--> kServing --> kDone
 //   any --end(): the exchange is over----------------------------------------------> kDone
 //   any --begin(): the next request on the connection-------------------------------> kIdle
@@ -41,6 +43,7 @@
 #include "acl/policy.h"
 #include "cache/cache.h"
 #include "cache/policy/freshness.h"
+#include "cache/sliced_writer.h"
 #include "daemon/config/config.h"
 #include "daemon/http/message.h"
 #include "daemon/http/uri.h"
@@ -81,6 +84,10 @@ class CacheStage {
     virtual event* waiterWake() = 0;
     /// Joined another client's fetch as a waiter: stream it (FetchWaiter).
     virtual void waitForFetch(std::shared_ptr<InFlightFetch> fetch) = 0;
+    /// A sliced object (or a range miss to probe for one): SlicedFetch
+    /// serves it from slices of the object under `primaryKey`.
+    virtual void serveSliced(std::string primaryKey,
+                             std::shared_ptr<const cache::StoredEntry> descriptor) = 0;
   };
 
   CacheStage(ProxyContext& context, Owner& owner);
@@ -138,12 +145,14 @@ class CacheStage {
   void enter(Phase to);
   static void onProgressTimer(evutil_socket_t, short, void* arg) noexcept;
   bool joinFetch();
+  bool trySliced();
   bool serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
                    log::CacheResult result);
   bool writeStoredBody(const cache::StoredEntry& entry, const cache::SharedBody& inMemory,
                        UniqueFd& file, uint64_t offset, uint64_t length);
   bool revalidated(UpstreamRequest& upstream);
   void startStoring(UpstreamRequest& upstream);
+  bool startSliced(UpstreamRequest& upstream);
   bool append(std::string_view bytes);  ///< false: storing stopped
   void noteProgress(size_t bytes);
 
@@ -162,6 +171,8 @@ class CacheStage {
   /// gets only its range, cut from the body as it streams past.
   bool fetchWholeForRange_ = false;
   std::unique_ptr<cache::EntryWriter> writer_;
+  /// A 200 above cache.slice_above stored as slices while it streams.
+  std::unique_ptr<cache::SlicedWriter> sliced_;
   SystemTime responseAt_;
   std::shared_ptr<InFlightFetch> fetch_;  ///< the collapsed fetch this exchange leads
   uint64_t unannouncedBytes_ = 0;         ///< stored but not yet announced to waiters

@@ -9,9 +9,11 @@
 
 #include "cache/policy/invalidation.h"
 #include "cache/policy/range.h"
+#include "cache/policy/slice_plan.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 #include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
 
 namespace portcullis::proxy {
@@ -25,8 +27,16 @@ bool CacheStage::prepareRangeCut(UpstreamRequest& upstream, http::ResponseHead& 
   if (!fetchWholeForRange_ || response.status != 200) return true;
   const bool known = framing.kind == http::BodyKind::kContentLength;
   if (!known || framing.length > config_->cache.rangeFetchWholeMax) {
-    // Too big (or unknown) to fetch whole for a range: ask for just the range.
     fetchWholeForRange_ = false;
+    if (known && framing.length <= config_->cache.maxObjectSize &&
+        policy::versionOf(response.headers, framing.length) &&
+        SlicedFetch::mayProbe(*request_, config_->cache, false)) {
+      // Too big to fetch whole but sliceable: ask for the slice the range starts in.
+      upstream.release(false);
+      owner_->serveSliced(key_, nullptr);
+      return false;
+    }
+    // Too big (or unknown) to fetch whole for a range: ask for just the range.
     upstream.refetch(false);
     return false;
   }
@@ -61,6 +71,7 @@ bool CacheStage::onResponseHead(UpstreamRequest& upstream) {
   for (const auto& key :
        policy::invalidationKeys(*request_, *target_, response, config_->cache.rules.get())) {
     store->invalidate(key);
+    store->invalidate(policy::descriptorKey(key));  // a sliced object's slices go with it
     context_.collapsed->forget(key);
   }
   if (!eligible_) return false;
@@ -101,11 +112,51 @@ bool CacheStage::revalidated(UpstreamRequest& upstream) {
   return served;
 }
 
+bool CacheStage::startSliced(UpstreamRequest& upstream) {
+  const auto& response = upstream.response();
+  const auto& framing = upstream.framing();
+  const auto& c = config_->cache;
+  if (c.sliceSize == 0 || response.status != 200 ||
+      framing.kind != http::BodyKind::kContentLength || framing.length <= c.sliceAbove ||
+      framing.length > c.maxObjectSize || request_->headers.has("Authorization")) {
+    return false;
+  }
+  // One body for every client: no content coding, no Vary but Accept-Encoding.
+  if (auto ce = response.headers.get("Content-Encoding");
+      ce && !http::equalsIgnoreCase(*ce, "identity")) {
+    return false;
+  }
+  for (const auto& name : policy::varyFieldNames(response.headers)) {
+    if (!http::equalsIgnoreCase(name, "accept-encoding")) return false;
+  }
+  auto version = policy::versionOf(response.headers, framing.length);
+  if (!version) return false;  // no validator: If-Range could not keep versions apart
+  cache::SlicedWriter::Start s{key_,
+                               *version,
+                               c.sliceSize,
+                               response,
+                               upstream.requestSentAt(),
+                               responseAt_,
+                               upstream.originAddress()};
+  auto writer = cache::SlicedWriter::begin(*context_.cache, std::move(s));
+  if (!writer.ok()) {
+    context_.noteCacheStorage(&writer.error());
+    return false;
+  }
+  sliced_ = std::move(writer.value());
+  owner_->record().slice = "sliced";
+  enter(Phase::kStoring);
+  // Collapsed waiters fetch for themselves (and find the slices stored so far).
+  leaveFetch(InFlightFetch::Phase::kUncacheable);
+  return true;
+}
+
 void CacheStage::startStoring(UpstreamRequest& upstream) {
   const auto& response = upstream.response();
   const bool storable =
       request_->methodKind == http::Method::kGet &&
       policy::isStorable(*request_, response, cachePolicyOptions(*config_, *target_));
+  if (storable && startSliced(upstream)) return;
   if (storable) {
     cache::WriteRequest w;
     w.key = key_;
@@ -147,7 +198,7 @@ void CacheStage::adopt(Owner& owner, const http::RequestHead& request, const htt
 }
 
 void CacheStage::tee(evbuffer* body, size_t n) {
-  if (!writer_ || n == 0) return;
+  if ((!writer_ && !sliced_) || n == 0) return;
   // Peek without copying the evbuffer chain, then append each piece.
   int count = evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
   std::vector<evbuffer_iovec> vec(static_cast<size_t>(std::max(count, 0)));
@@ -163,11 +214,18 @@ void CacheStage::tee(evbuffer* body, size_t n) {
 }
 
 void CacheStage::tee(std::string_view bytes) {
-  if (!writer_ || bytes.empty()) return;
+  if ((!writer_ && !sliced_) || bytes.empty()) return;
   if (append(bytes)) noteProgress(bytes.size());
 }
 
 bool CacheStage::append(std::string_view bytes) {
+  if (sliced_) {
+    if (sliced_->append(bytes)) return true;
+    sliced_->finish();  // disk trouble: the slices stored so far stay
+    sliced_.reset();
+    enter(Phase::kDone);
+    return false;
+  }
   if (auto appended = writer_->append(bytes); !appended.ok()) {
     // Too big or disk trouble: keep relaying, uncached.
     context_.noteCacheStorage(&appended.error());
@@ -181,6 +239,11 @@ bool CacheStage::append(std::string_view bytes) {
 
 void CacheStage::finishWrite(bool complete) {
   bool committed = false;
+  if (sliced_) {
+    sliced_->finish();
+    sliced_.reset();
+    enter(Phase::kDone);
+  }
   if (writer_) {
     if (complete) {
       auto result = writer_->commit();

@@ -33,6 +33,8 @@ std::string_view Exchange::phaseName(Phase p) {
       return "Cache";
     case Phase::kWaiting:
       return "Waiting";
+    case Phase::kSliced:
+      return "Sliced";
     case Phase::kFetching:
       return "Fetching";
     case Phase::kTlsCheck:
@@ -58,8 +60,11 @@ bool Exchange::transitionAllowed(Phase from, Phase to) {
       return from == P::kResolving;
     case P::kWaiting:
       return from == P::kCache;
-    case P::kFetching:  // a miss, a waiter gone solo, or the cache already checked
-      return from == P::kCache || from == P::kWaiting || from == P::kResolving;
+    case P::kSliced:  // a sliced object, or a range too big to fetch whole
+      return from == P::kCache || from == P::kFetching;
+    case P::kFetching:  // a miss, a waiter gone solo, no slicing, or the cache already checked
+      return from == P::kCache || from == P::kWaiting || from == P::kSliced ||
+             from == P::kResolving;
     case P::kTlsCheck:
       return from == P::kFetching;
     case P::kTunnel:

@@ -23,9 +23,13 @@
 //     |                     kCache: CacheStage::lookup()
 //     |                        |  \--hit / 304 / 412 / only-if-cached 504-----------------> kDone
 //     |                        |  \--collapsed waiter--> kWaiting --leader's body streamed-> kDone
+//     |                        |  \--sliced object / range probe--> kSliced (SlicedFetch)
+//     |                        |        --served from slices, or cut short-----------------> kDone
+//     |                        |        --origin does not do ranges, nothing sent: kFetching
 //     |                        |                           \--may not share: fetch alone
 //     |                        v                              (addresses already allowed)
 //     |                     kFetching <---------------------------/
+//     |                        |  \--a range fetched whole turns out too big, sliceable--> kSliced
 //     |                        |  UpstreamRequest: connect, send, 1xx, head, body (its own
 //     |                        |  phases); the cache stage may serve a 304/stale instead
 //     |                        |  \--CONNECT: connected, 200 sent--> kTlsCheck (SniCheck reads
@@ -63,6 +67,7 @@
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/fetch_waiter.h"
 #include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/sni_check.h"
 #include "daemon/proxy/transparent_target.h"
 #include "daemon/proxy/tunnel.h"
@@ -73,7 +78,8 @@ namespace portcullis::proxy {
 class Exchange final : private UpstreamRequest::Owner,
                        private CacheStage::Owner,
                        private FetchWaiter::Owner,
-                       private SniCheck::Owner {
+                       private SniCheck::Owner,
+                       private SlicedFetch::Owner {
  public:
   enum class Phase : uint8_t {
     kIdle,
@@ -81,6 +87,7 @@ class Exchange final : private UpstreamRequest::Owner,
     kResolving,
     kCache,
     kWaiting,
+    kSliced,
     kFetching,
     kTlsCheck,
     kTunnel,
@@ -153,7 +160,8 @@ class Exchange final : private UpstreamRequest::Owner,
     if (phase_ == Phase::kFetching) {
       return upstream_->phase() != UpstreamRequest::Phase::kSendingBody;
     }
-    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting;
+    return phase_ == Phase::kResolving || phase_ == Phase::kCache || phase_ == Phase::kWaiting ||
+           phase_ == Phase::kSliced;
   }
   bool logged() const { return !active_; }
   static std::string_view phaseName(Phase p);
@@ -237,6 +245,12 @@ class Exchange final : private UpstreamRequest::Owner,
   void waiterFinished() override { finish(); }
   void waiterFallBack() override;
   void waiterBroken() override { connection_.closeNow(); }
+  void serveSliced(std::string primaryKey,
+                   std::shared_ptr<const cache::StoredEntry> descriptor) override;
+  // SlicedFetch::Owner (exchange_parts.cpp)
+  void slicedFinished() override { finish(); }
+  void slicedFallBack() override;
+  void slicedBroken() override { connection_.closeNow(); }
 
   // SniCheck::Owner (exchange_sni.cpp)
   acl::Decision admitSniName(const std::string& host,
@@ -269,6 +283,7 @@ class Exchange final : private UpstreamRequest::Owner,
       std::make_unique<CacheStage>(context_, static_cast<CacheStage::Owner&>(*this));
   FetchWaiter waiter_{context_, *this};
   SniCheck sni_{context_, *this};
+  SlicedFetch sliced_{context_, *this};
 };
 
 }  // namespace portcullis::proxy

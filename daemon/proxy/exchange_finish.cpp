@@ -109,6 +109,7 @@ void Exchange::log() {
 void Exchange::leaveCache(InFlightFetch::Phase outcome) {
   cache_->end(outcome);
   waiter_.leave();
+  sliced_.leave();
 }
 
 void Exchange::abandon() {
@@ -152,6 +153,8 @@ void Exchange::onClientDrained() {
     sni_.onClientDrained();
   } else if (phase_ == Phase::kWaiting) {
     waiter_.proceed();
+  } else if (phase_ == Phase::kSliced) {
+    sliced_.proceed();
   } else if (phase_ == Phase::kFetching) {
     upstream_->resumeReading();  // the client drained: read the origin again
   }

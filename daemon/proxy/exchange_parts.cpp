@@ -100,6 +100,21 @@ void Exchange::waitForFetch(std::shared_ptr<InFlightFetch> fetch) {
   waiter_.start(config_, request_, std::move(fetch));
 }
 
+void Exchange::serveSliced(std::string primaryKey,
+                           std::shared_ptr<const cache::StoredEntry> descriptor) {
+  enter(Phase::kSliced);
+  bufferevent_disable(clientEvents(), EV_READ);
+  sliced_.start(config_, request_, target_, addresses_, std::move(primaryKey),
+                std::move(descriptor));
+}
+
+void Exchange::slicedFallBack() {
+  // The origin does not do ranges (or the object changed before a byte went
+  // out): today's path, with the client's own request.
+  record_.cache = log::CacheResult::kMiss;
+  startUpstream();
+}
+
 void Exchange::waiterFallBack() {
   record_.cache = log::CacheResult::kMiss;
   startUpstream();  // the addresses were resolved and checked before we waited

@@ -23,7 +23,7 @@ from origin import body_of_size
 RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CLIENT = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 ACCESS_KEYS = {"ts", "client", "user", "method", "url", "status", "bytes_in", "bytes_out",
-               "upstream_bytes", "cache", "decision", "rule", "rule_where", "duration_ms",
+               "upstream_bytes", "cache", "slice", "decision", "rule", "rule_where", "duration_ms",
                "upstream", "error", "termination", "sni", "alpn", "mode"}
 TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_limited",
                 "bad_request", "not_a_proxy_request", "method_not_supported",
@@ -31,7 +31,7 @@ TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_l
                 "dns_error", "dns_timeout", "connect_refused", "connect_timeout", "origin_timeout",
                 "origin_closed", "bad_origin_response", "origin_body_broken", "not_in_cache",
                 "precondition_failed", "storage_error", "transparent_mismatch"}
-CACHE_RESULTS = {"NONE", "HIT", "MISS", "REVALIDATED", "STALE", "COLLAPSED", "BYPASS"}
+CACHE_RESULTS = {"NONE", "HIT", "MISS", "REVALIDATED", "STALE", "COLLAPSED", "BYPASS", "PARTIAL"}
 MAX_CONNECTIONS = 777
 
 
@@ -149,6 +149,7 @@ def check_access_line(line):
     for k in ("status", "bytes_in", "bytes_out", "upstream_bytes"):
         assert type(line[k]) is int and line[k] >= 0, (k, line[k])
     assert line["cache"] in CACHE_RESULTS
+    assert line["slice"] in (None, "sliced", "unsupported", "changed")
     assert line["decision"] in ("allow", "deny")
     assert isinstance(line["rule"], str)
     assert line["rule_where"] is None or isinstance(line["rule_where"], str)

@@ -57,6 +57,10 @@ TEST_CASE("each diagnostic names file:line:col") {
       {"unquoted text", "[cache]\ndir = /var/cache/portcullis\n" + kPolicy,
        "t.toml:2:7: error: invalid TOML while parsing value: could not determine value type; "
        "text values are strings in quotes: dir = \"/var/cache/portcullis\""},
+      {"slice too small", "[cache]\nslice_size = \"4 KiB\"\n" + kPolicy,
+       "t.toml:2:14: error: 'slice_size' must be \"0\" (off) or between 64 KiB and 64 MiB"},
+      {"slice too large", "[cache]\nslice_size = \"1 GiB\"\n" + kPolicy,
+       "t.toml:2:14: error: 'slice_size' must be \"0\" (off) or between 64 KiB and 64 MiB"},
       {"object larger than the cache",
        "[cache]\nenabled = false\nmax_size = \"10 MiB\"\n" + kPolicy,
        "t.toml:3:12: warning: 'max_object_size' is larger than 'max_size'", false},

@@ -164,6 +164,8 @@ collapsed_forwarding = false
 serve_stale_on_error = false
 max_stale_on_error = "1h"
 range_fetch_whole_max = "4 MiB"
+slice_size = "4 MiB"
+slice_above = "32 MiB"
 [log]
 access = "-"
 access_format = "combined"
@@ -200,6 +202,8 @@ allow = { from = ["lan"], to = ["web"] }
   CHECK(c.cache.fsync == FsyncPolicy::kAlways);
   CHECK_FALSE(c.cache.collapsedForwarding);
   CHECK(c.cache.rangeFetchWholeMax == 4ull << 20);
+  CHECK(c.cache.sliceSize == 4ull << 20);
+  CHECK(c.cache.sliceAbove == 32ull << 20);
   CHECK(c.log.accessFormat == LogFormat::kCombined);
   CHECK(c.log.events == "/tmp/e.log");
   CHECK(c.admin.listen == "unix:/run/a.sock");

@@ -54,6 +54,8 @@ TEST_CASE("formatJson: every field present and typed") {
     const char* key;
     Type type;
   };
+  // One field a line, as the log documents them.
+  // clang-format off
   const Want want[] = {
       {"ts", Type::kString},
       {"client", Type::kString},
@@ -65,6 +67,7 @@ TEST_CASE("formatJson: every field present and typed") {
       {"bytes_out", Type::kNumber},
       {"upstream_bytes", Type::kNumber},
       {"cache", Type::kString},
+      {"slice", Type::kNull},
       {"decision", Type::kString},
       {"rule", Type::kString},
       {"rule_where", Type::kString},
@@ -76,6 +79,7 @@ TEST_CASE("formatJson: every field present and typed") {
       {"alpn", Type::kNull},
       {"mode", Type::kString},
   };
+  // clang-format on
   CHECK(v.object.size() == std::size(want));
   for (const auto& w : want) {
     CAPTURE(w.key);
@@ -138,7 +142,7 @@ TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
   CHECK(line.find('\n') == std::string::npos);
   CHECK(portcullis::testing::isValidUtf8(line));
   const auto v = JsonReader::parse(line);
-  CHECK(v.object.size() == 20);
+  CHECK(v.object.size() == 21);
   CHECK(v.at("url").string ==
         "http://x/\",\"decision\":\"allow\"}\n{\"status\":200,\"x\":\"\x01\xef\xbf\xbd\x7f");
   CHECK(v.at("user").string == "bob\"\\");
@@ -154,7 +158,7 @@ TEST_CASE("cache result names") {
       {CacheResult::kNone, "NONE", false},     {CacheResult::kHit, "HIT", true},
       {CacheResult::kMiss, "MISS", false},     {CacheResult::kRevalidated, "REVALIDATED", true},
       {CacheResult::kStale, "STALE", true},    {CacheResult::kCollapsed, "COLLAPSED", true},
-      {CacheResult::kBypass, "BYPASS", false},
+      {CacheResult::kBypass, "BYPASS", false}, {CacheResult::kPartial, "PARTIAL", false},
   };
   for (const auto& c : cases) {
     CHECK(toString(c.r) == c.name);

@@ -15,6 +15,7 @@
 #include "daemon/proxy/client_connection.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/fetch_waiter.h"
+#include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
 #include "tests/unit/proxy/exchange_scenarios.h"
 
@@ -52,6 +53,7 @@ std::vector<Part> everyPart() {
       {"cache", phasesOf(&CacheStage::phaseName)},
       {"waiter", phasesOf(&FetchWaiter::phaseName)},
       {"fill", phasesOf(&BackgroundFill::phaseName)},
+      {"sliced", phasesOf(&SlicedFetch::phaseName)},
   };
 }
 

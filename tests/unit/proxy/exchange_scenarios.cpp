@@ -251,11 +251,12 @@ ScenarioResult originBodyBroken() {
 
 }  // namespace
 
-// Defined in exchange_scenarios_cache.cpp, exchange_scenarios_fill.cpp and
-// exchange_scenarios_transparent.cpp.
+// Defined in exchange_scenarios_cache.cpp, exchange_scenarios_fill.cpp,
+// exchange_scenarios_transparent.cpp and exchange_scenarios_sliced.cpp.
 std::vector<Scenario> cacheScenarios();
 std::vector<Scenario> fillScenarios();
 std::vector<Scenario> transparentScenarios();
+std::vector<Scenario> slicedScenarios();
 
 const std::vector<Scenario>& exchangeScenarios() {
   static const std::vector<Scenario> all = [] {
@@ -331,6 +332,7 @@ const std::vector<Scenario>& exchangeScenarios() {
     for (auto& s : cacheScenarios()) v.push_back(std::move(s));
     for (auto& s : fillScenarios()) v.push_back(std::move(s));
     for (auto& s : transparentScenarios()) v.push_back(std::move(s));
+    for (auto& s : slicedScenarios()) v.push_back(std::move(s));
     std::stable_sort(v.begin(), v.end(),
                      [](const Scenario& a, const Scenario& b) { return a.kind < b.kind; });
     return v;
