@@ -12,6 +12,8 @@ Scenarios (loopback only; every process it starts is stopped by its pid):
           goes to the origin (a Debian nginx started with its own config)
   tunnel  tests/bench/connect_load.py: 8 CONNECT tunnels, keep-alive GETs of
           1 MiB inside each (bodies dropped in the kernel)
+  new tunnels  8 Python threads: CONNECT, one 1 KiB GET inside, close (the
+          client is slower than the node: read the CPU columns, not the rate)
 
 For each it prints the rate and the CPU time the node and HAProxy used per
 request (or per GiB): the CPU figures are what the sizing example uses, the
@@ -196,6 +198,46 @@ def tunnel(farm, port, seconds):
     return gib, "GiB", float(m.group(1))
 
 
+def tunnel_setups(farm, port, seconds, threads=8):
+    """New tunnels: CONNECT, one 1 KiB GET inside, close; counts whole tunnels."""
+    import threading
+    done, bad, end = [0] * threads, [], time.monotonic() + seconds
+    target = b"127.0.0.1:%d" % ORIGIN
+    connect = b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)
+    get = b"GET /hit/1k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+    def one(k):
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                    s.sendall(connect)
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            raise OSError("closed before the CONNECT answer")
+                        head += chunk
+                    if not head.startswith(b"HTTP/1.1 200"):
+                        raise OSError(head[:80])
+                    s.sendall(get)
+                    out = head.split(b"\r\n\r\n", 1)[1]
+                    while chunk := s.recv(65536):
+                        out += chunk
+                    if not out.startswith(b"HTTP/1.1 200") or not out.endswith(b"x" * 1024):
+                        raise OSError(out[:80])
+                done[k] += 1
+            except OSError as e:
+                bad.append(repr(e))
+    ts = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if bad:
+        sys.exit("tunnel setups failed: %s" % bad[:3])
+    return sum(done), "req", sum(done) / seconds
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=8)
@@ -211,7 +253,8 @@ def main():
         rows = []
         for name, fn in (("hit 1 KiB", lambda port: wrk(farm, port, "/hit/1k", args.seconds)),
                          ("relay 1 KiB", lambda port: wrk(farm, port, "/relay/1k", args.seconds)),
-                         ("tunnel 1 MiB", lambda port: tunnel(farm, port, args.seconds))):
+                         ("tunnel 1 MiB", lambda port: tunnel(farm, port, args.seconds)),
+                         ("new tunnels", lambda port: tunnel_setups(farm, port, args.seconds))):
             direct = measure(farm, lambda: fn(NODE))
             front = measure(farm, lambda: fn(FRONT))
             rows.append((name, direct, front))
@@ -219,8 +262,9 @@ def main():
         print("|---|---|---|---|---|---|")
         for name, d, f in rows:
             if d[1] == "req":
-                fmt = lambda r: "%.0f req/s" % r[0]  # noqa: E731
-                cpu = lambda s: "%.1f µs/req" % (s * 1e6)  # noqa: E731
+                per = "tunnel" if name == "new tunnels" else "req"
+                fmt = lambda r: "%.0f %s/s" % (r[0], per)  # noqa: E731
+                cpu = lambda s: "%.1f µs/%s" % (s * 1e6, per)  # noqa: E731
             else:
                 fmt = lambda r: "%.0f MiB/s" % r[0]  # noqa: E731
                 cpu = lambda s: "%.2f s/GiB" % s  # noqa: E731
