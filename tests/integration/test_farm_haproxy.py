@@ -353,3 +353,20 @@ def test_a_killed_node_costs_only_its_share(origins, farm_of):
     # Only the dead node's URLs moved (consistent hashing): each fetched once more.
     assert refetched == len(share[victim]), (refetched, len(share[victim]))
     assert 1 <= refetched < 0.6 * len(url_list)
+
+
+def test_requests_meeting_a_killed_node_are_redispatched_before_haproxy_notices(origins, farm_of):
+    farm = farm_of([o.port for o in origins])
+    farm.nodes[0].proc.kill()
+    farm.nodes[0].proc.wait(10)
+    retried.clear()
+    c = Client(farm, CLIENTS[0])
+    try:
+        # About a third of these hash to the dead node: "retries 2" and "option
+        # redispatch 1" send them to another node.
+        assert [c.get(u)[0] for u in urls(origins)] == [200] * 40
+    finally:
+        c.close()
+    assert retried == []  # HAProxy's doing, not a client retry
+    # Still within the check's "fall 2": HAProxy had not taken the node out yet.
+    assert farm.stat()["node1"].startswith("UP"), farm.stat()
