@@ -103,6 +103,7 @@ def test_package_holds_the_daemon_layout(deb):
     lists = sorted(os.listdir(os.path.join(SOURCE_DIR, "etc", "safe-search")))
     assert lists, "etc/safe-search/ ships no list"
     want.update({f"/etc/portcullis/safe-search/{f}": "-rw-r--r--" for f in lists})
+    want["/usr/share/portcullis/haproxy/portcullis-farm.cfg"] = "-rw-r--r--"
     for path, mode in want.items():
         assert path in paths, f"{path} missing from the package"
         assert paths[path] == (mode, "root/root"), f"{path}: {paths[path]}"
@@ -152,6 +153,13 @@ def test_every_file_under_etc_is_a_conffile(unpacked):
     under_etc = {"/" + str(p.relative_to(unpacked)) for p in (unpacked / "etc").rglob("*") if p.is_file()}
     assert "/etc/portcullis/portcullis.toml" in conffiles
     assert conffiles == under_etc
+
+
+def test_the_shipped_haproxy_farm_config_is_valid(unpacked):
+    need("haproxy")
+    cfg = unpacked / "usr/share/portcullis/haproxy/portcullis-farm.cfg"
+    r = run(["haproxy", "-c", "-f", str(cfg)], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_maintainer_scripts_create_the_user_and_parse(unpacked):
