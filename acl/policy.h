@@ -19,14 +19,17 @@ namespace portcullis::acl {
 /// Everything known about a request when a decision is asked for.
 struct RequestFacts {
   IpAddress client;
-  std::string_view method;     ///< as sent, e.g. "GET", "CONNECT"
-  std::string_view scheme;     ///< "http" (absolute-form) or "" for CONNECT
-  std::string_view host;       ///< lower-case name or IP literal text
+  std::string_view method;  ///< as sent, e.g. "GET", "CONNECT"
+  std::string_view scheme;  ///< "http" (absolute-form) or "" for CONNECT
+  std::string_view host;    ///< lower-case name or IP literal text
   uint16_t port = 0;
   bool isConnect = false;
   /// Addresses the host resolved to (or the literal). Empty = before DNS:
   /// only name-based conditions can decide, address conditions cannot match.
   std::span<const IpAddress> addresses;
+  /// The authenticated user ("" = anonymous) and the groups it belongs to.
+  std::string_view user;
+  std::span<const std::string> groups;
 };
 
 enum class Verdict { kAllow, kDeny };
@@ -39,6 +42,9 @@ struct Decision {
   std::string rule;
   SourceLocation where;  ///< empty file for built-in rules
   std::string reason;    ///< one sentence for people: logs and the error page
+  /// A deny of an anonymous request that a rule naming users would have
+  /// allowed: answer 407 (log in), not 403.
+  bool loginWouldHelp = false;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };

@@ -33,6 +33,8 @@
 #include "daemon/config/config.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/net/tls_handles.h"
+#include "daemon/proxy/buffer_tunnel.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/tunnel.h"
@@ -42,9 +44,12 @@ namespace portcullis::proxy {
 class ClientConnection final : private Exchange::Connection {
  public:
   /// `context` outlives the connection; everything it reaches outside
-  /// itself goes through it.
+  /// itself goes through it. With `ssl` (the TLS proxy port) the connection
+  /// starts with a TLS handshake, run by libevent's OpenSSL bufferevent on
+  /// this loop without blocking; the direct-write path and splice tunnels
+  /// are off (the bytes on the socket are TLS records).
   ClientConnection(ProxyContext& context, int fd, const net::SocketAddress& peer,
-                   acl::IpAddress clientIp);
+                   acl::IpAddress clientIp, net::SslPtr ssl = {});
   ~ClientConnection() override;
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -106,6 +111,7 @@ class ClientConnection final : private Exchange::Connection {
   bufferevent* clientEvents() override { return client_.get(); }
   const acl::IpAddress& clientIp() const override { return clientIp_; }
   const std::string& clientText() const override { return clientText_; }
+  bool overTls() const override { return tls_; }
   bool draining() const override { return draining_; }
   bool takeRequestToken(std::string& limitName) override;
   void noteRefusal() override;
@@ -129,6 +135,8 @@ class ClientConnection final : private Exchange::Connection {
   evbuffer_cb_entry* outputWatch_ = nullptr;
   bool flushScheduled_ = false;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<BufferTunnel> bufferTunnel_;  ///< CONNECT on the TLS port
+  bool tls_ = false;
   State state_ = State::kReadingHead;
   bool headStarted_ = false;
   bool draining_ = false;

@@ -81,6 +81,8 @@ class Exchange final : private UpstreamRequest::Owner,
     virtual bufferevent* clientEvents() = 0;
     virtual const acl::IpAddress& clientIp() const = 0;
     virtual const std::string& clientText() const = 0;
+    /// The client came in on a [server] listen_tls port.
+    virtual bool overTls() const = 0;
     virtual bool draining() const = 0;
     /// Takes a token from the client's [[limit]] request rate; false (and
     /// the limit's name in `limitName`) when over it.

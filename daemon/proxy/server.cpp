@@ -5,8 +5,7 @@
 
 namespace portcullis::proxy {
 
-Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats,
-               ProxyHooks hooks)
+Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats, ProxyHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {}
 
 Server::~Server() {
@@ -20,7 +19,14 @@ Result<void> Server::bind() {
   listenFds_.clear();
   listenFds_.resize(workers);
   bound_.clear();
-  for (const auto& listen : config->server.listen) {
+  boundTls_.clear();
+  if (auto r = bindAll(config->server.listen, false, workers); !r.ok()) return r;
+  return bindAll(config->server.listenTls, true, workers);
+}
+
+Result<void> Server::bindAll(const std::vector<config::ListenAddress>& list, bool tls,
+                             unsigned workers) {
+  for (const auto& listen : list) {
     // The loader checked `listen` (config::parseListenAddress): host is an IP literal.
     const auto ip = acl::IpAddress::parse(listen.host);
     if (!ip) return makeError("invalid listen address " + listen.text);
@@ -33,9 +39,9 @@ Result<void> Server::bind() {
         auto actual = net::boundAddress(fd->get());
         if (!actual.ok()) return actual.error();
         address = *actual;
-        bound_.push_back(*actual);
+        (tls ? boundTls_ : bound_).push_back(*actual);
       }
-      listenFds_[w].push_back(std::move(fd.value()));
+      listenFds_[w].push_back(ListenSocket{std::move(fd.value()), tls});
     }
   }
   return {};
@@ -43,7 +49,8 @@ Result<void> Server::bind() {
 
 void Server::start() {
   for (size_t w = 0; w < listenFds_.size(); ++w) {
-    workers_.push_back(std::make_unique<Worker>(*this, static_cast<int>(w), std::move(listenFds_[w])));
+    workers_.push_back(
+        std::make_unique<Worker>(*this, static_cast<int>(w), std::move(listenFds_[w])));
   }
   listenFds_.clear();
   for (auto& w : workers_) w->start();

@@ -9,14 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "daemon/base/result.h"
-#include "daemon/base/unique_handle.h"
 #include "cache/cache.h"
 #include "cache/policy/stored_response.h"
 #include "daemon/admin/stats.h"
+#include "daemon/base/result.h"
+#include "daemon/base/unique_handle.h"
 #include "daemon/config/config.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/net/tls_context.h"
 #include "daemon/proxy/abuse_guard.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
@@ -24,6 +25,12 @@
 namespace portcullis::proxy {
 
 class Worker;
+
+/// One listening socket of one worker; `tls` for [server] listen_tls.
+struct ListenSocket {
+  UniqueFd fd;
+  bool tls = false;
+};
 
 /// Where finished transactions and daemon events go. Set before start().
 struct ProxyHooks {
@@ -50,6 +57,15 @@ class Server {
   Result<void> bind();
   /// Addresses actually bound (ports resolved), one per configured address.
   const std::vector<net::SocketAddress>& boundAddresses() const { return bound_; }
+  /// The same for [server] listen_tls.
+  const std::vector<net::SocketAddress>& boundTlsAddresses() const { return boundTls_; }
+
+  /// The certificate pair new TLS handshakes use; set before start() when
+  /// listen_tls is configured, swapped by a reload. Any thread.
+  void setTlsContext(std::shared_ptr<const net::TlsServerContext> tls) {
+    tls_.store(std::move(tls));
+  }
+  std::shared_ptr<const net::TlsServerContext> tlsContext() const { return tls_.load(); }
 
   /// Starts the worker threads; returns at once.
   void start();
@@ -77,6 +93,8 @@ class Server {
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
+  Result<void> bindAll(const std::vector<config::ListenAddress>& list, bool tls, unsigned workers);
+
   std::atomic<std::shared_ptr<const config::Config>> config_;
   ProxyHooks hooks_;
   ConnectionLimiter limiter_;
@@ -87,7 +105,9 @@ class Server {
   AbuseGuard abuseGuard_;
   RequestRateLimiter rateLimiter_;
   std::vector<net::SocketAddress> bound_;
-  std::vector<std::vector<UniqueFd>> listenFds_;  // [worker][address]
+  std::vector<net::SocketAddress> boundTls_;
+  std::atomic<std::shared_ptr<const net::TlsServerContext>> tls_;
+  std::vector<std::vector<ListenSocket>> listenFds_;  // [worker][address]
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -33,7 +33,7 @@ void refuseAtAccept(int fd, std::string_view why) {
 }
 }  // namespace
 
-Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
+Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
     : server_(server), index_(index), listenFds_(std::move(listenFds)) {
   base_.reset(event_base_new());
   auto config = server.config();
@@ -48,10 +48,10 @@ Worker::Worker(Server& server, int index, std::vector<UniqueFd> listenFds)
   timeval second{1, 0};
   lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   evtimer_add(lagProbe_.get(), &second);
-  for (auto& fd : listenFds_) {
-    listeners_.emplace_back(evconnlistener_new(base_.get(), &Worker::onAccept, this,
-                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-                                               fd.release()));
+  for (auto& socket : listenFds_) {
+    listeners_.emplace_back(
+        evconnlistener_new(base_.get(), socket.tls ? &Worker::onAcceptTls : &Worker::onAccept, this,
+                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, socket.fd.release()));
   }
 }
 
@@ -137,13 +137,23 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int l
                       void* arg) noexcept {
   auto* self = static_cast<Worker*>(arg);
   try {
-    self->accept(fd, addr, len);
+    self->accept(fd, addr, len, false);
   } catch (...) {
     ::close(fd);
   }
 }
 
-void Worker::accept(int fd, const sockaddr* addr, int len) {
+void Worker::onAcceptTls(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                         void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  try {
+    self->accept(fd, addr, len, true);
+  } catch (...) {
+    ::close(fd);
+  }
+}
+
+void Worker::accept(int fd, const sockaddr* addr, int len, bool tls) {
   auto peer = net::SocketAddress::fromSockaddr(addr, static_cast<socklen_t>(len));
   auto ip = peer.ip();
   if (!ip || shuttingDown_) {
@@ -176,11 +186,22 @@ void Worker::accept(int fd, const sockaddr* addr, int len) {
     refuseAtAccept(fd, "per-client connection limit reached");
     return;
   }
+  net::SslPtr ssl;
+  if (tls) {
+    // The handshake runs on this loop, non-blocking, inside the bufferevent.
+    auto context = server_.tlsContext();
+    if (context) ssl = context->newSsl();
+    if (!ssl) {
+      server_.limiter().release(*ip);
+      ::close(fd);
+      return;
+    }
+  }
   stats.connectionOpened();
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip);
+  auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip, std::move(ssl));
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   raw->start();

@@ -14,6 +14,7 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/proxy_context.h"
+#include "daemon/proxy/server.h"
 #include "daemon/proxy/upstream_pool.h"
 
 namespace portcullis::proxy {
@@ -23,7 +24,7 @@ class ClientConnection;
 
 class Worker {
  public:
-  Worker(Server& server, int index, std::vector<UniqueFd> listenFds);
+  Worker(Server& server, int index, std::vector<ListenSocket> listenFds);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -51,12 +52,15 @@ class Worker {
  private:
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
                        void* arg) noexcept;
+  /// The same for a [server] listen_tls socket: the connection starts with a handshake.
+  static void onAcceptTls(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                          void* arg) noexcept;
   static void onShutdownEvent(evutil_socket_t, short, void* arg) noexcept;
   static void onSettingsEvent(evutil_socket_t, short, void* arg) noexcept;
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
-  void accept(int fd, const sockaddr* addr, int len);
+  void accept(int fd, const sockaddr* addr, int len, bool tls);
   /// Fills context_ from this worker and its server (the connections' only way out).
   void buildContext();
   void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
@@ -65,7 +69,7 @@ class Worker {
 
   Server& server_;
   int index_;
-  std::vector<UniqueFd> listenFds_;
+  std::vector<ListenSocket> listenFds_;
   net::EventBasePtr base_;
   std::vector<net::ListenerPtr> listeners_;
   std::unique_ptr<net::Resolver> resolver_;
