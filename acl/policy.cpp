@@ -58,8 +58,8 @@ DestMatch matchDestination(const DestinationSet& d, const Query& q, const IpAddr
     }
   }
   if (host == Tri::kNo) return {};
-  bool portOk =
-      q.isConnect ? connectPortAllowed(d, q.port) : (d.ports.empty() || inPorts(d.ports, q.port));
+  bool portOk = q.isConnect ? connectPortAllowed(d, q.port)
+                            : (d.ports.empty() || inPorts(d.ports, q.port));
   if (!portOk) return {Tri::kNo, q.isConnect};
   return {host, false};
 }
@@ -243,8 +243,7 @@ Decision Policy::evaluateSource(const IpAddress& client) const {
     if (!fromMatches) continue;
     // A rule with a destination or user condition may or may not match later.
     if (!r.to.empty() || r.needsIdentity()) {
-      if (r.verdict == Verdict::kAllow)
-        return byRule(r, " (source only; destination not yet known)");
+      if (r.verdict == Verdict::kAllow) return byRule(r, " (source only; destination not yet known)");
       continue;
     }
     return byRule(r);
@@ -279,8 +278,7 @@ Decision Policy::evaluate(const RequestFacts& facts) const {
         if (r.verdict == Verdict::kAllow && maybeAllow == nullptr) maybeAllow = &r;
         continue;
       }
-      if (r.verdict == Verdict::kAllow)
-        return byRule(r, "; before DNS: addresses are checked next");
+      if (r.verdict == Verdict::kAllow) return byRule(r, "; before DNS: addresses are checked next");
       if (maybeAllow == nullptr) return withLogin(byRule(r), login);
       break;
     }

@@ -19,9 +19,9 @@ namespace portcullis::acl {
 /// Everything known about a request when a decision is asked for.
 struct RequestFacts {
   IpAddress client;
-  std::string_view method;  ///< as sent, e.g. "GET", "CONNECT"
-  std::string_view scheme;  ///< "http" (absolute-form) or "" for CONNECT
-  std::string_view host;    ///< lower-case name or IP literal text
+  std::string_view method;     ///< as sent, e.g. "GET", "CONNECT"
+  std::string_view scheme;     ///< "http" (absolute-form) or "" for CONNECT
+  std::string_view host;       ///< lower-case name or IP literal text
   uint16_t port = 0;
   bool isConnect = false;
   /// Addresses the host resolved to (or the literal). Empty = before DNS:

@@ -108,8 +108,7 @@ void collectStrings(Ctx& c, const toml::array& a, const std::string& what,
                     std::vector<std::string>& items, std::vector<toml::source_region>& where) {
   for (const toml::node& el : a) {
     if (!el.is_string()) {
-      c.r.error(el.source(),
-                "elements of " + what + " must be strings, not " + TomlReader::typeName(el));
+      c.r.error(el.source(), "elements of " + what + " must be strings, not " + TomlReader::typeName(el));
       continue;
     }
     items.push_back(el.as_string()->get());
@@ -151,8 +150,7 @@ void readSourceSet(Ctx& c, const std::string& name, const toml::node& node) {
   } else {
     c.r.error(node.source(), "source set '" + name +
                                  "' must be an array of CIDRs or a table { cidrs = [...], file = "
-                                 "\"...\" }, not " +
-                                 TomlReader::typeName(node));
+                                 "\"...\" }, not " + TomlReader::typeName(node));
     registerSource(c, std::move(set), node);
     return;
   }
@@ -212,8 +210,7 @@ void readPorts(Ctx& c, const toml::table& t, acl::DestinationSet& set) {
       ok = parsePortText(el.as_string()->get(), range);
     }
     if (!ok) {
-      c.r.error(el.source(),
-                "bad port: write an integer from 1 to 65535 or a range \"A-B\" with A <= B");
+      c.r.error(el.source(), "bad port: write an integer from 1 to 65535 or a range \"A-B\" with A <= B");
       continue;
     }
     if (range.first <= 25 && 25 <= range.last) {
@@ -227,8 +224,7 @@ bool validMethod(std::string_view m) {
   // RFC 9110 §9.1: method = token.
   static constexpr std::string_view kTchar = "!#$%&'*+-.^_`|~";
   return !m.empty() && std::all_of(m.begin(), m.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) ||
-           kTchar.find(ch) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(ch)) || kTchar.find(ch) != std::string_view::npos;
   });
 }
 
@@ -293,22 +289,17 @@ void readWords(Ctx& c, const toml::table& t, std::string_view key, std::vector<s
   std::vector<toml::source_region> where;
   std::vector<std::string> items;
   if (!c.r.getStringArray(t, key, items, &where)) return;
-  if (items.empty())
-    c.r.error(t.get(key)->source(),
-              "'" + std::string(key) + "' is empty; leave it out to allow any");
+  if (items.empty()) c.r.error(t.get(key)->source(), "'" + std::string(key) + "' is empty; leave it out to allow any");
   for (size_t i = 0; i < items.size(); ++i) {
     if (!valid(items[i])) {
-      c.r.error(where[i], "'" + items[i] + "' is not valid in '" + std::string(key) +
-                              "': " + std::string(hint));
+      c.r.error(where[i], "'" + items[i] + "' is not valid in '" + std::string(key) + "': " + std::string(hint));
       continue;
     }
     out.push_back(items[i]);
   }
 }
 
-bool validScheme(std::string_view s) {
-  return s == "http" || s == "https" || s == "connect";
-}
+bool validScheme(std::string_view s) { return s == "http" || s == "https" || s == "connect"; }
 
 void readDestinationSet(Ctx& c, const std::string& name, const toml::node& node) {
   acl::DestinationSet set;
@@ -316,15 +307,13 @@ void readDestinationSet(Ctx& c, const std::string& name, const toml::node& node)
   set.where = location(c, node.source());
   const toml::table* t = node.as_table();
   if (t == nullptr) {
-    c.r.error(node.source(),
-              "destination set '" + name +
-                  "' must be a table such as { hosts = [\"*\"], ports = [80, 443] }, not " +
-                  TomlReader::typeName(node));
+    c.r.error(node.source(), "destination set '" + name +
+                                 "' must be a table such as { hosts = [\"*\"], ports = [80, 443] }, not " +
+                                 TomlReader::typeName(node));
   } else {
     if (t->empty()) {
-      c.r.error(node.source(),
-                "destination set '" + name +
-                    "' is empty: give hosts, hosts_file, cidrs, ports, methods or schemes");
+      c.r.error(node.source(), "destination set '" + name +
+                                   "' is empty: give hosts, hosts_file, cidrs, ports, methods or schemes");
     }
     readHosts(c, *t, set);
     readDestCidrs(c, *t, set);
@@ -357,8 +346,7 @@ void readRefs(Ctx& c, const toml::table& side, std::string_view key, bool source
       }
     }
   } else {
-    c.r.error(n->source(), "'" + std::string(key) +
-                               "' must be a set name or an array of names, not " +
+    c.r.error(n->source(), "'" + std::string(key) + "' must be a set name or an array of names, not " +
                                TomlReader::typeName(*n));
   }
   auto& index = sources ? c.sourceIndex : c.destIndex;
@@ -406,10 +394,9 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
   const toml::node* side = allow ? allow : deny;
   const toml::table* st = side->as_table();
   if (st == nullptr) {
-    c.r.error(side->source(),
-              std::string("'") + (allow ? "allow" : "deny") +
-                  "' must be a table such as { from = \"lan\", to = \"web\" }, not " +
-                  TomlReader::typeName(*side));
+    c.r.error(side->source(), std::string("'") + (allow ? "allow" : "deny") +
+                                  "' must be a table such as { from = \"lan\", to = \"web\" }, not " +
+                                  TomlReader::typeName(*side));
     return;
   }
   readRefs(c, *st, "from", true, rule.from);
@@ -421,16 +408,14 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
                           : !st->contains("to")                        ? "'to'"
                                                                        : "";
     if (!missing.empty()) {
-      c.r.error(side->source(),
-                "an allow rule needs both 'from' (a source set) and 'to' (a "
-                "destination set); this one has no " +
-                    missing + "; " + std::string(kAllowExample));
+      c.r.error(side->source(), "an allow rule needs both 'from' (a source set) and 'to' (a "
+                                "destination set); this one has no " + missing + "; " +
+                                    std::string(kAllowExample));
       return;
     }
   } else if (!st->contains("from") && !st->contains("to")) {
-    c.r.warning(side->source(),
-                "this deny rule has neither 'from' nor 'to': it denies everything, "
-                "so no later rule can match");
+    c.r.warning(side->source(), "this deny rule has neither 'from' nor 'to': it denies everything, "
+                                "so no later rule can match");
   }
   if (std::any_of(c.impl.rules.begin(), c.impl.rules.end(),
                   [&](const acl::Rule& r) { return r.name == rule.name; })) {
@@ -469,10 +454,9 @@ void checkUsable(Ctx& c, const toml::table& root) {
   });
   if (anyAllow || c.allowSeen) return;
   const toml::node* rules = root.get("rule");
-  std::string msg =
-      "nothing is allowed: no allow rule names both a source set and a "
-      "destination set, so every request would be denied; add one, " +
-      std::string(kAllowExample);
+  std::string msg = "nothing is allowed: no allow rule names both a source set and a "
+                    "destination set, so every request would be denied; add one, " +
+                    std::string(kAllowExample);
   if (rules != nullptr) {
     c.r.error(rules->source(), msg);
   } else {
@@ -483,14 +467,12 @@ void checkUsable(Ctx& c, const toml::table& root) {
 void warnUnused(Ctx& c) {
   for (size_t i = 0; i < c.impl.sources.size(); ++i) {
     if (!c.sourceUsed[i]) {
-      c.r.warning(c.sourceWhere[i],
-                  "source set '" + c.impl.sources[i].name + "' is not used by any rule");
+      c.r.warning(c.sourceWhere[i], "source set '" + c.impl.sources[i].name + "' is not used by any rule");
     }
   }
   for (size_t i = 0; i < c.impl.destinations.size(); ++i) {
     if (!c.destUsed[i]) {
-      c.r.warning(c.destWhere[i],
-                  "destination set '" + c.impl.destinations[i].name + "' is not used by any rule");
+      c.r.warning(c.destWhere[i], "destination set '" + c.impl.destinations[i].name + "' is not used by any rule");
     }
   }
 }

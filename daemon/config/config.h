@@ -22,8 +22,8 @@ struct ErrorPages;  // error_pages.h
 using Seconds = std::chrono::milliseconds;  // durations are kept in ms
 
 struct ListenAddress {
-  std::string text;  ///< as written: "127.0.0.1:3128", "[::1]:3128"
-  std::string host;  ///< IP literal, no brackets
+  std::string text;   ///< as written: "127.0.0.1:3128", "[::1]:3128"
+  std::string host;   ///< IP literal, no brackets
   uint16_t port = 0;
 };
 
@@ -33,26 +33,26 @@ inline unsigned autoWorkers() {
 }
 
 struct ServerConfig {
-  std::vector<ListenAddress> listen;     ///< [server] listen
-  std::vector<ListenAddress> listenTls;  ///< [server] listen_tls: TLS proxy ports
+  std::vector<ListenAddress> listen;               ///< [server] listen
+  std::vector<ListenAddress> listenTls;            ///< [server] listen_tls: TLS proxy ports
   std::string tlsCertificate;  ///< PEM chain for listen_tls (absolute path); reloaded on SIGHUP
   std::string tlsKey;          ///< PEM private key for listen_tls (absolute path)
-  unsigned workers = autoWorkers();  ///< resolved: "auto" (the default) -> cores
+  unsigned workers = autoWorkers();                ///< resolved: "auto" (the default) -> cores
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerClient = 256;
-  std::chrono::milliseconds headerTimeout{10000};        ///< whole request head (slowloris)
-  std::chrono::milliseconds clientIdleTimeout{60000};    ///< keep-alive between requests
-  std::chrono::milliseconds bodyTimeout{30000};          ///< no request/response body progress
-  std::chrono::milliseconds connectTimeout{10000};       ///< upstream TCP connect
-  std::chrono::milliseconds firstByteTimeout{30000};     ///< upstream response head
-  std::chrono::milliseconds upstreamIdleTimeout{30000};  ///< pooled idle upstream connections
+  std::chrono::milliseconds headerTimeout{10000};      ///< whole request head (slowloris)
+  std::chrono::milliseconds clientIdleTimeout{60000};  ///< keep-alive between requests
+  std::chrono::milliseconds bodyTimeout{30000};        ///< no request/response body progress
+  std::chrono::milliseconds connectTimeout{10000};     ///< upstream TCP connect
+  std::chrono::milliseconds firstByteTimeout{30000};   ///< upstream response head
+  std::chrono::milliseconds upstreamIdleTimeout{30000}; ///< pooled idle upstream connections
   std::chrono::milliseconds tunnelIdleTimeout{300000};
   std::chrono::milliseconds shutdownGrace{10000};
   size_t bufferBytes = 256 * 1024;  ///< per-direction watermark per connection
   size_t maxRequestLine = 8192;
   size_t maxHeaderBytes = 65536;
   std::string viaPseudonym = "portcullis";  ///< our Via received-by; loop detection
-  std::string user;                         ///< drop privileges to this user when started as root
+  std::string user;                  ///< drop privileges to this user when started as root
   std::shared_ptr<const ErrorPages> errorPages;  ///< [server] error_pages; null: built-in page
   std::string errorContact;  ///< [server] error_contact: who to ask, shown on error pages
   std::string organisation;  ///< [server] organisation: the school's name, shown on error pages
@@ -93,7 +93,7 @@ struct CacheConfig {
 enum class LogFormat { kJson, kSquid, kCombined };
 
 struct LogConfig {
-  std::string access;  ///< path; "" = off; "-" = stdout
+  std::string access;   ///< path; "" = off; "-" = stdout
   LogFormat accessFormat = LogFormat::kJson;
   std::string events = "-";  ///< path; "-" = stderr
 };
@@ -116,8 +116,8 @@ struct AbuseConfig {
 /// A per-client "delay pool" for the clients of one source set.
 struct RateLimitConfig {
   std::string name;
-  std::string from;              ///< source set name
-  size_t sourceIndex = 0;        ///< index into the policy's source sets
+  std::string from;        ///< source set name
+  size_t sourceIndex = 0;  ///< index into the policy's source sets
   double requestsPerSecond = 0;  ///< 0 = no request limit
   double burst = 0;              ///< bucket size; default 2 x rate
   uint64_t bandwidth = 0;        ///< bytes per second per connection; 0 = unlimited

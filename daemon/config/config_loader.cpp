@@ -39,8 +39,7 @@ void readListen(TomlReader& r, const toml::table& t, ServerConfig& s) {
   std::vector<toml::source_region> where;
   if (!r.getStringArray(t, "listen", items, &where)) return;
   if (items.empty()) {
-    r.error(t.get("listen")->source(),
-            "'listen' is empty: name at least one address, e.g. \"127.0.0.1:3128\"");
+    r.error(t.get("listen")->source(), "'listen' is empty: name at least one address, e.g. \"127.0.0.1:3128\"");
   }
   s.listen.clear();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -67,8 +66,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
     }
   }
   int64_t n = 0;
-  if (r.getInteger(t, "max_connections", 1, 10'000'000, n))
-    s.maxConnections = static_cast<uint32_t>(n);
+  if (r.getInteger(t, "max_connections", 1, 10'000'000, n)) s.maxConnections = static_cast<uint32_t>(n);
   if (r.getInteger(t, "max_connections_per_client", 1, 10'000'000, n)) {
     s.maxConnectionsPerClient = static_cast<uint32_t>(n);
   }
@@ -90,8 +88,7 @@ void readServer(TomlReader& r, const toml::table& t, ServerConfig& s) {
   r.getString(t, "user", s.user);
   r.getString(t, "pid_file", s.pidFile);
   if (s.maxRequestLine > s.maxHeaderBytes) {
-    r.warning(t.source(),
-              "'max_request_line' is larger than 'max_header_size'; the head limit wins");
+    r.warning(t.source(), "'max_request_line' is larger than 'max_header_size'; the head limit wins");
   }
 }
 
@@ -129,8 +126,7 @@ void readEnum(TomlReader& r, const toml::table& t, std::string_view key,
     }
     choices += (choices.empty() ? "\"" : ", \"") + std::string(name) + "\"";
   }
-  r.error(t.get(key)->source(),
-          "'" + std::string(key) + "' must be one of " + choices + ", not \"" + s + "\"");
+  r.error(t.get(key)->source(), "'" + std::string(key) + "' must be one of " + choices + ", not \"" + s + "\"");
 }
 
 void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
@@ -144,16 +140,15 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
   readEnum<EvictionPolicy>(r, t, "eviction",
                            {{"s3fifo", EvictionPolicy::kS3Fifo}, {"lru", EvictionPolicy::kLru}},
                            c.eviction);
-  readEnum<FsyncPolicy>(
-      r, t, "fsync", {{"never", FsyncPolicy::kNever}, {"always", FsyncPolicy::kAlways}}, c.fsync);
+  readEnum<FsyncPolicy>(r, t, "fsync", {{"never", FsyncPolicy::kNever}, {"always", FsyncPolicy::kAlways}},
+                        c.fsync);
   r.getBool(t, "collapsed_forwarding", c.collapsedForwarding);
   r.getBool(t, "serve_stale_on_error", c.serveStaleOnError);
   r.getDuration(t, "max_stale_on_error", c.maxStaleOnError);
   r.getSize(t, "range_fetch_whole_max", c.rangeFetchWholeMax);
   readCacheRules(r, t, c);
   if (c.enabled && c.dir.empty()) {
-    r.error(t.source(),
-            "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");
+    r.error(t.source(), "the cache is enabled but 'dir' is not set; e.g. dir = \"/var/cache/portcullis\"");
   }
   if (c.maxObjectSize > c.maxSize) {
     // At the key the admin wrote, not at the [cache] header.
@@ -166,9 +161,7 @@ void readCache(TomlReader& r, const toml::table& t, CacheConfig& c) {
 void readLog(TomlReader& r, const toml::table& t, LogConfig& l) {
   r.getString(t, "access", l.access);
   readEnum<LogFormat>(r, t, "access_format",
-                      {{"json", LogFormat::kJson},
-                       {"squid", LogFormat::kSquid},
-                       {"combined", LogFormat::kCombined}},
+                      {{"json", LogFormat::kJson}, {"squid", LogFormat::kSquid}, {"combined", LogFormat::kCombined}},
                       l.accessFormat);
   r.getString(t, "events", l.events);
 }
@@ -179,8 +172,7 @@ void readAdmin(TomlReader& r, const toml::table& t, AdminConfig& a) {
     if (!parseListenAddress(a.listen, err)) r.error(t.get("listen")->source(), "'listen': " + err);
   }
   if (a.listen.starts_with("unix:") && a.listen.size() == 5) {
-    r.error(t.get("listen")->source(),
-            "'listen': \"unix:\" needs a path, e.g. \"unix:/run/portcullis/admin.sock\"");
+    r.error(t.get("listen")->source(), "'listen': \"unix:\" needs a path, e.g. \"unix:/run/portcullis/admin.sock\"");
   }
   std::vector<toml::source_region> where;
   if (r.getStringArray(t, "allow", a.allow, &where)) {
@@ -193,8 +185,7 @@ void readAdmin(TomlReader& r, const toml::table& t, AdminConfig& a) {
 
 void readAbuse(TomlReader& r, const toml::table& t, AbuseConfig& a) {
   int64_t n = a.refusalsToBlock;
-  if (r.getInteger(t, "refusals_to_block", 0, 1000000, n))
-    a.refusalsToBlock = static_cast<uint32_t>(n);
+  if (r.getInteger(t, "refusals_to_block", 0, 1000000, n)) a.refusalsToBlock = static_cast<uint32_t>(n);
   r.getDuration(t, "refusal_window", a.refusalWindow);
   r.getDuration(t, "block_time", a.blockTime);
   r.getBool(t, "block_allowed_sources", a.blockAllowedSources);
@@ -208,8 +199,7 @@ bool getNumber(TomlReader& r, const toml::table& t, std::string_view key, double
   } else if (n->is_floating_point()) {
     out = n->as_floating_point()->get();
   } else {
-    r.error(n->source(),
-            "'" + std::string(key) + "' must be a number, not " + TomlReader::typeName(*n));
+    r.error(n->source(), "'" + std::string(key) + "' must be a number, not " + TomlReader::typeName(*n));
     return false;
   }
   if (out < 0) {
@@ -239,8 +229,7 @@ void readLimits(TomlReader& r, const toml::table& root, const acl::Policy* polic
     limit.name = "limit#" + std::to_string(i + 1);
     r.getString(*t, "name", limit.name);
     if (!r.getString(*t, "from", limit.from)) {
-      r.error(t->source(),
-              "[[limit]] needs 'from', the source set it applies to, e.g. from = \"classrooms\"");
+      r.error(t->source(), "[[limit]] needs 'from', the source set it applies to, e.g. from = \"classrooms\"");
       continue;
     }
     bool found = false;
@@ -254,8 +243,7 @@ void readLimits(TomlReader& r, const toml::table& root, const acl::Policy* polic
       }
     }
     if (!found && policy != nullptr) {
-      r.error(t->get("from")->source(),
-              "[[limit]] 'from' names '" + limit.from + "', which is not a source set");
+      r.error(t->get("from")->source(), "[[limit]] 'from' names '" + limit.from + "', which is not a source set");
       continue;
     }
     getNumber(r, *t, "requests_per_second", limit.requestsPerSecond);
@@ -263,8 +251,7 @@ void readLimits(TomlReader& r, const toml::table& root, const acl::Policy* polic
     getNumber(r, *t, "burst", limit.burst);
     r.getSize(*t, "bandwidth", limit.bandwidth);
     if (limit.requestsPerSecond > 0 && limit.burst < 1) {
-      r.error(t->get("burst")->source(),
-              "'burst' must be at least 1 when requests_per_second is set");
+      r.error(t->get("burst")->source(), "'burst' must be at least 1 when requests_per_second is set");
     }
     out.push_back(std::move(limit));
   }
@@ -334,8 +321,7 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text, std::stri
   return ListenAddress{std::string(text), std::move(hp->host), hp->port};
 }
 
-LoadResult loadConfigText(std::string_view text, const std::string& name,
-                          const std::string& baseDir) {
+LoadResult loadConfigText(std::string_view text, const std::string& name, const std::string& baseDir) {
   LoadResult result;
   TomlReader r(name, result.diagnostics);
   toml::table root;
@@ -381,8 +367,7 @@ LoadResult loadConfigFile(const std::string& path) {
     return result;
   }
   std::string dir = ".";
-  if (size_t slash = path.rfind('/'); slash != std::string::npos)
-    dir = slash == 0 ? "/" : path.substr(0, slash);
+  if (size_t slash = path.rfind('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
   return loadConfigText(text, path, dir);
 }
 

@@ -170,9 +170,7 @@ std::string mdEscape(std::string_view s) {
 }
 }  // namespace
 
-const std::vector<KeySpec>& configSchema() {
-  return kSchema;
-}
+const std::vector<KeySpec>& configSchema() { return kSchema; }
 
 const KeySpec* findKeySpec(std::string_view path) {
   for (const KeySpec& k : kSchema) {

@@ -5,7 +5,8 @@
 
 namespace portcullis::proxy {
 
-Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats, ProxyHooks hooks)
+Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats,
+               ProxyHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {}
 
 Server::~Server() {
@@ -49,8 +50,7 @@ Result<void> Server::bindAll(const std::vector<config::ListenAddress>& list, boo
 
 void Server::start() {
   for (size_t w = 0; w < listenFds_.size(); ++w) {
-    workers_.push_back(
-        std::make_unique<Worker>(*this, static_cast<int>(w), std::move(listenFds_[w])));
+    workers_.push_back(std::make_unique<Worker>(*this, static_cast<int>(w), std::move(listenFds_[w])));
   }
   listenFds_.clear();
   for (auto& w : workers_) w->start();
