@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "daemon/base/result.h"
-#include "daemon/base/unique_handle.h"
 #include "cache/cache.h"
 #include "cache/policy/stored_response.h"
 #include "daemon/admin/stats.h"
+#include "daemon/base/result.h"
+#include "daemon/base/unique_handle.h"
 #include "daemon/config/config.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/socket_address.h"
