@@ -37,7 +37,7 @@ struct ServerConfig {
   std::vector<ListenAddress> listenTls;            ///< [server] listen_tls: TLS proxy ports
   std::string tlsCertificate;  ///< PEM chain for listen_tls (absolute path); reloaded on SIGHUP
   std::string tlsKey;          ///< PEM private key for listen_tls (absolute path)
-  unsigned workers = autoWorkers();                ///< resolved: "auto" (the default) -> cores
+  unsigned workers = autoWorkers();  ///< resolved: "auto" (the default) -> cores
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerClient = 256;
   std::chrono::milliseconds headerTimeout{10000};      ///< whole request head (slowloris)
