@@ -7,7 +7,9 @@
 // Every phase and transition (enter() asserts the table in debug builds and
 // tells the observer):
 //
-//   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, target form,
+//   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, identity
+//     |                     (Proxy-Authorization: cached, or checked on the verifier
+//     |                     pool while the exchange waits here), target form,
 //     |                     Policy::evaluate (hard rules included), Via loop,
 //     |                     https without CONNECT, Max-Forwards 0 (answered here)
 //     |                        |  \--refused or answered---------------------------------> kDone
@@ -45,6 +47,7 @@
 
 #include "acl/ip_address.h"
 #include "acl/policy.h"
+#include "daemon/auth/verifier_pool.h"
 #include "daemon/config/config.h"
 #include "daemon/http/message.h"
 #include "daemon/http/uri.h"
@@ -53,6 +56,7 @@
 #include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/fetch_waiter.h"
+#include "daemon/proxy/proxy_auth.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/tunnel.h"
 #include "daemon/proxy/upstream_request.h"
@@ -143,6 +147,18 @@ class Exchange final : private UpstreamRequest::Owner,
   static bool transitionAllowed(Phase from, Phase to);
   void enter(Phase to);
 
+  // identity (exchange_identity.cpp): false when answered or waiting for
+  // the verifier pool (admit() continues then)
+  bool identify();
+  void onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user);
+  void loginFailed(std::string_view why);
+  void challenge(std::string message, std::string detail);
+  void setUser(const std::string& user);
+  void countTowardBlock();
+  bool credentialsAllowedHere() const;
+  /// After identity: target checks, the name-based ACL, DNS.
+  void admit();
+
   // admission and DNS (exchange.cpp)
   bool checkRequest();
   bool checkTarget();
@@ -202,6 +218,9 @@ class Exchange final : private UpstreamRequest::Owner,
   RequestBody body_;
   std::vector<acl::IpAddress> addresses_;
   uint64_t dnsTicket_ = 0;
+  uint64_t verifyTicket_ = 0;        ///< a password check on the pool, or 0
+  std::string user_;                 ///< the logged-in user; "" = anonymous
+  std::vector<std::string> groups_;  ///< user_'s groups under config_
   bool keepAlive_ = true;
   bool active_ = false;  ///< started and not yet logged
   std::chrono::steady_clock::time_point started_;

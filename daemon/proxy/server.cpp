@@ -1,13 +1,22 @@
 #include "daemon/proxy/server.h"
 
+#include "daemon/auth/password_hash.h"
 #include "daemon/net/listen_socket.h"
 #include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
-Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats,
-               ProxyHooks hooks)
-    : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {}
+Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats, ProxyHooks hooks)
+    : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {
+  const auto& auth = config_.load()->auth;
+  verifier_ = std::make_unique<auth::VerifierPool>(auth.verifierThreads);
+  if (auth.enabled()) {
+    // Unknown users are checked against this, so that a wrong name takes as
+    // long as a wrong password (no user enumeration by timing).
+    auto decoy = auth::makeHash("portcullis-decoy", auth::HashKind::kYescrypt);
+    if (decoy.ok()) decoyHash_ = std::move(decoy.value());
+  }
+}
 
 Server::~Server() {
   beginShutdown();

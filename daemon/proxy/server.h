@@ -12,6 +12,7 @@
 #include "cache/cache.h"
 #include "cache/policy/stored_response.h"
 #include "daemon/admin/stats.h"
+#include "daemon/auth/verifier_pool.h"
 #include "daemon/base/result.h"
 #include "daemon/base/unique_handle.h"
 #include "daemon/config/config.h"
@@ -21,6 +22,7 @@
 #include "daemon/proxy/abuse_guard.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
+#include "daemon/proxy/proxy_auth.h"
 
 namespace portcullis::proxy {
 
@@ -90,6 +92,12 @@ class Server {
   void noteCacheStorage(const Error* failure);
   AbuseGuard& abuseGuard() { return abuseGuard_; }
   RequestRateLimiter& rateLimiter() { return rateLimiter_; }
+  /// Proxy authentication: the password checkers ([auth] verifier_threads,
+  /// started with the server), the verified-login cache, failed logins.
+  auth::VerifierPool& verifier() { return *verifier_; }
+  CredentialCache& credentials() { return credentials_; }
+  LoginFailures& loginFailures() { return loginFailures_; }
+  const std::string& decoyHash() const { return decoyHash_; }
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
@@ -104,6 +112,10 @@ class Server {
   CollapsedForwarding collapsed_;
   AbuseGuard abuseGuard_;
   RequestRateLimiter rateLimiter_;
+  CredentialCache credentials_;
+  LoginFailures loginFailures_;
+  std::string decoyHash_;
+  std::unique_ptr<auth::VerifierPool> verifier_;  // before workers_: they go first
   std::vector<net::SocketAddress> bound_;
   std::vector<net::SocketAddress> boundTls_;
   std::atomic<std::shared_ptr<const net::TlsServerContext>> tls_;

@@ -39,6 +39,7 @@ Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
   auto config = server.config();
   resolver_ = std::make_unique<net::Resolver>(base_.get(), config->dns);
   pool_ = std::make_unique<UpstreamPool>(base_.get(), config->server.upstreamIdleTimeout, 64);
+  mailbox_ = VerifyMailbox::create(base_.get());
   buildContext();
   shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
   settingsEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onSettingsEvent, this));
@@ -64,6 +65,7 @@ Worker::~Worker() {
   listeners_.clear();
   pool_.reset();
   resolver_.reset();
+  mailbox_->close();  // a late password check finds it closed
 }
 
 void Worker::buildContext() {
@@ -78,6 +80,11 @@ void Worker::buildContext() {
   context_.abuseGuard = &server_.abuseGuard();
   context_.rateLimiter = &server_.rateLimiter();
   context_.hooks = &server_.hooks();
+  context_.verifier = &server_.verifier();
+  context_.mailbox = mailbox_.get();
+  context_.credentials = &server_.credentials();
+  context_.loginFailures = &server_.loginFailures();
+  context_.decoyHash = &server_.decoyHash();
   context_.config = [this] { return server_.config(); };
   context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
   context_.retire = [this](ClientConnection* session) { retire(session); };

@@ -16,6 +16,7 @@
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/upstream_pool.h"
+#include "daemon/proxy/verify_mailbox.h"
 
 namespace portcullis::proxy {
 
@@ -74,6 +75,7 @@ class Worker {
   std::vector<net::ListenerPtr> listeners_;
   std::unique_ptr<net::Resolver> resolver_;
   std::unique_ptr<UpstreamPool> pool_;
+  std::shared_ptr<VerifyMailbox> mailbox_;
   SystemClock clock_;
   ProxyContext context_;
   net::EventPtr shutdownEvent_;
