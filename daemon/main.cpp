@@ -32,7 +32,7 @@ struct Cli {
   std::string userFlag;
   bool strict = false;
   bool againstRunning = false;
-  std::string from, to, method;
+  std::string from, to, method, explainUser;
   bool resolve = false;
   std::string adminAddress = "127.0.0.1:3129";
   bool follow = false;
@@ -80,6 +80,8 @@ void declareConfigCommands(CLI::App& app, Cli& c) {
   c.explain->add_option("--method", c.method,
                         "Request method (default GET, or CONNECT for HOST:PORT)");
   c.explain->add_flag("--resolve", c.resolve, "Resolve the host name and check every address");
+  c.explain->add_option("--user", c.explainUser,
+                        "Decide as for this logged-in user (and its [groups])");
 
   c.reference = app.add_subcommand(
       "config-reference", "Print the configuration reference (README and man page source).");
@@ -164,7 +166,8 @@ int dispatch(const Cli& c) {
   if (c.explain->parsed()) {
     return config::runExplain(
         c.configPath, c.from, c.to, c.method, std::cout, std::cerr,
-        c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
+        c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver(),
+        c.explainUser);
   }
   if (c.audit->parsed()) return audit::runAudit(c.auditOptions, std::cout, std::cerr);
   if (c.tls->parsed()) return runtime::runTlsInit(c.tlsInit, std::cout, std::cerr);

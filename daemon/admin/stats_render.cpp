@@ -250,6 +250,8 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("served_from_cache", s.bytesFromCache);
   log::JsonObject denials;  // most frequent first
   for (const auto& [rule, n] : denialsByCount(s)) denials.field(rule, n);
+  log::JsonObject users;
+  for (const auto& [user, n] : s.requestsByUser) users.field(user, n);
   log::JsonArray blocked;
   for (const auto& b : s.blockedClients) {
     log::JsonObject one;
@@ -270,6 +272,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("upstream_errors", s.upstreamErrors)
       .field("dns_failures", s.dnsFailures)
       .raw("acl_denials", denials.finish())
+      .raw("users", users.finish())
       .raw("cache", cacheJson(s))
       .raw("reloads", reloadsJson(s))
       .raw("blocked_clients", blocked.finish())

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from harness import BIN, Proxy, base_config, curl
+from test_observability import status_json
 from test_tls_port import tls_init, tls_port
 
 SECRET = "correct horse"
@@ -93,7 +94,30 @@ def test_teacher_get_and_connect_through_tls(origin, auth_proxy):
     lines = proxy.access_lines(2)
     assert [x["user"] for x in lines] == ["alice", "alice"]
     assert SECRET not in open(os.path.join(proxy.tmp, "access.log")).read()
+    status = status_json(proxy)
+    assert status["users"] == {"alice": 2}
+    assert SECRET not in json.dumps(status)
     proxy.finish()
+
+
+def test_explain_user(origin, tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(auth_config(origin.port, str(tmp_path)))
+    url = "http://127.0.0.1:%d/" % origin.port
+
+    def explain(*extra):
+        return subprocess.run([BIN, "explain", "-c", str(path), "--from", "127.0.0.1", "--to",
+                               url] + list(extra), capture_output=True, text=True)
+    r = explain("--user", "alice")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "user: alice (groups: teachers)" in r.stdout
+    r = explain("--user", "bob")
+    assert r.returncode == 1 and "user: bob (groups: pupils)" in r.stdout
+    r = explain()
+    assert r.returncode == 1
+    assert "user: none" in r.stdout and "a rule for logged-in users would allow it" in r.stdout
+    r = explain("--user", "zed")
+    assert "not in the users file" in r.stdout
 
 
 def test_pupil_403_anonymous_407_wrong_password_407(origin, auth_proxy):
