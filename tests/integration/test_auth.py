@@ -6,6 +6,7 @@ plain port, brute force (rate-limited, then blocked).
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 
@@ -216,3 +217,19 @@ def test_rule_users_need_auth_and_known_groups(origin, tmp_path, users, message)
     v = subprocess.run([BIN, "validate", "-c", str(path)], capture_output=True, text=True)
     assert v.returncode != 0
     assert "%s:%s" % (path, message) in v.stdout + v.stderr
+
+
+def test_a_changed_password_applies_after_reload_despite_the_login_cache(origin, auth_proxy):
+    proxy, port, pki = auth_proxy
+    url = "http://127.0.0.1:%d/size/10" % origin.port
+    assert code_of(tls_curl(port, pki, [url], user="alice:" + SECRET)) == "200"  # now cached
+    users = os.path.join(proxy.tmp, "users")
+    r = subprocess.run([BIN, "passwd", users, "alice", "--bcrypt"], input="new-secret\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    seen = len(proxy.events)
+    proxy.signal(signal.SIGHUP)
+    proxy.wait_event("reload", seen=seen)
+    assert code_of(tls_curl(port, pki, [url], user="alice:" + SECRET)) == "407"
+    assert code_of(tls_curl(port, pki, [url], user="alice:new-secret")) == "200"
+    proxy.finish()
