@@ -161,8 +161,10 @@ int dispatch(const Cli& c) {
     return admin::runValidateAgainstRunning(adminTarget(c, c.validate), c.strict, std::cout,
                                             std::cerr);
   }
-  if (c.validate->parsed())
-    return config::runValidate(c.configPath, c.strict, std::cout, std::cerr);
+  if (c.validate->parsed()) {
+    const int rc = config::runValidate(c.configPath, c.strict, std::cout, std::cerr);
+    return rc != 0 ? rc : runtime::checkTlsPair(c.configPath, std::cerr);
+  }
   if (c.explain->parsed()) {
     return config::runExplain(
         c.configPath, c.from, c.to, c.method, std::cout, std::cerr,

@@ -13,6 +13,8 @@
 
 #include "daemon/auth/password_hash.h"
 #include "daemon/auth/users_file.h"
+#include "daemon/config/config_loader.h"
+#include "daemon/net/tls_context.h"
 #include "daemon/net/tls_setup.h"
 
 namespace portcullis::runtime {
@@ -76,6 +78,16 @@ int runTlsInit(const TlsInitCommand& c, std::ostream& out, std::ostream& err) {
       << "  curl: curl --proxy https://" << c.name << ":3130 --proxy-cacert " << f.caCertificate
       << " https://example.org/\n";
   return 0;
+}
+
+int checkTlsPair(const std::string& configPath, std::ostream& err) {
+  auto loaded = config::loadConfigFile(configPath);
+  if (!loaded.config || loaded.config->server.listenTls.empty()) return 0;
+  const auto& s = loaded.config->server;
+  auto pair = net::TlsServerContext::load(s.tlsCertificate, s.tlsKey);
+  if (pair.ok()) return 0;
+  err << configPath << ": error: TLS proxy port: " << pair.error().message << "\n";
+  return 1;
 }
 
 int runPasswd(const std::string& file, const std::string& user, bool bcrypt, std::istream& in,

@@ -16,6 +16,11 @@ struct TlsInitCommand {
 /// Writes the files and prints how to trust the CA and the config lines. Exit code.
 int runTlsInit(const TlsInitCommand& command, std::ostream& out, std::ostream& err);
 
+/// `validate`'s last step: the certificate pair of listen_tls loads (as
+/// `run` would load it); an error is printed as "FILE: error: ...". Exit
+/// code 0 when there is no TLS port or the pair is good, 1 otherwise.
+int checkTlsPair(const std::string& configPath, std::ostream& err);
+
 /// Reads the password from standard input (twice, without echo, on a
 /// terminal; else its first line), then adds or replaces USER's line in
 /// FILE (created 0640 when missing) with a yescrypt hash, or bcrypt with

@@ -142,3 +142,19 @@ def test_validate_needs_the_pair(origin, tmp_path):
     r = subprocess.run([BIN, "validate", "-c", str(path)], capture_output=True, text=True)
     assert r.returncode != 0
     assert "'listen_tls' needs 'tls_certificate' and 'tls_key'" in r.stdout + r.stderr
+
+
+def test_validate_loads_the_pair(origin, tmp_path):
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    other = str(tmp_path / "other")
+    tls_init(other)
+    path = tmp_path / "p.toml"
+    path.write_text(tls_config(origin.port, pki, str(tmp_path)))
+    r = subprocess.run([BIN, "validate", "-c", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    path.write_text(tls_config(origin.port, pki, str(tmp_path)).replace(
+        pki + "/server.key", other + "/server.key"))
+    r = subprocess.run([BIN, "validate", "-c", str(path)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "error: TLS proxy port: tls_key" in r.stderr
