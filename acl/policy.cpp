@@ -64,8 +64,31 @@ DestMatch matchDestination(const DestinationSet& d, const Query& q, const IpAddr
   return {host, false};
 }
 
-Tri matchRule(const PolicyImpl& p, const Rule& r, const IpAddress& client, const Query& q,
-              const IpAddress* addr, bool& connectMiss) {
+/// Whether the rule's users condition holds for this identity.
+bool identityMatches(const Rule& r, std::string_view user, std::span<const std::string> groups) {
+  if (!r.needsIdentity()) return true;
+  if (user.empty()) return false;
+  if (std::find(r.users.begin(), r.users.end(), user) != r.users.end()) return true;
+  return std::any_of(groups.begin(), groups.end(), [&](const std::string& g) {
+    return std::find(r.groups.begin(), r.groups.end(), g) != r.groups.end();
+  });
+}
+
+Tri matchNetwork(const PolicyImpl& p, const Rule& r, const IpAddress& client, const Query& q,
+                 const IpAddress* addr, bool& connectMiss);
+
+/// The rule's match for this request; `loginWouldHelp` is set when an
+/// allow rule naming users would match an anonymous request but for its user.
+Tri matchRule(const PolicyImpl& p, const Rule& r, const RequestFacts& f, const Query& q,
+              const IpAddress* addr, bool& connectMiss, bool& loginWouldHelp) {
+  Tri t = matchNetwork(p, r, f.client, q, addr, connectMiss);
+  if (t == Tri::kNo || identityMatches(r, f.user, f.groups)) return t;
+  if (f.user.empty() && r.verdict == Verdict::kAllow) loginWouldHelp = true;
+  return Tri::kNo;
+}
+
+Tri matchNetwork(const PolicyImpl& p, const Rule& r, const IpAddress& client, const Query& q,
+                 const IpAddress* addr, bool& connectMiss) {
   if (!r.from.empty() && std::none_of(r.from.begin(), r.from.end(), [&](size_t i) {
         return p.sources[i].cidrs.contains(client);
       })) {
@@ -166,16 +189,26 @@ Decision specialDenied(const Query& q, const IpAddress& addr, const SpecialMatch
                      "scheme)");
 }
 
+Decision withLogin(Decision d, bool loginWouldHelp) {
+  if (!loginWouldHelp || d.allowed()) return d;
+  d.loginWouldHelp = true;
+  d.reason += "; a rule for logged-in users would allow it";
+  return d;
+}
+
 Decision decideAddress(const PolicyImpl& p, const SelfAddresses& self, const Query& q,
-                       const IpAddress& client, const IpAddress& addr) {
+                       const RequestFacts& f, const IpAddress& addr) {
   if (auto e = self.reaches(addr, q.port)) return selfDecision(*e, addr, q.port);
   const std::optional<SpecialMatch> sm = findSpecial(addr);
   const SpecialRange* special = sm ? sm->range : nullptr;
   const Rule* blockedAllow = nullptr;
   bool connectMiss = false;
+  bool login = false;
   for (const Rule& r : p.rules) {
-    if (matchRule(p, r, client, q, &addr, connectMiss) != Tri::kYes) continue;
-    if (r.verdict == Verdict::kDeny) return byRule(r, " for address " + addr.toString());
+    if (matchRule(p, r, f, q, &addr, connectMiss, login) != Tri::kYes) continue;
+    if (r.verdict == Verdict::kDeny) {
+      return withLogin(byRule(r, " for address " + addr.toString()), login);
+    }
     // An allow rule opens a special range only through a CIDR the admin wrote
     // inside that range; otherwise later rules may still open it.
     if (special != nullptr && !opensSpecial(p, r, q, addr, sm->checked)) {
@@ -185,7 +218,7 @@ Decision decideAddress(const PolicyImpl& p, const SelfAddresses& self, const Que
     return byRule(r, " for address " + addr.toString());
   }
   if (blockedAllow != nullptr) return specialDenied(q, addr, *sm, *blockedAllow);
-  return defaultDeny(connectMiss, q.port);
+  return withLogin(defaultDeny(connectMiss, q.port), login);
 }
 
 }  // namespace
@@ -208,8 +241,8 @@ Decision Policy::evaluateSource(const IpAddress& client) const {
                          return impl_->sources[i].cidrs.contains(client);
                        });
     if (!fromMatches) continue;
-    // A rule with a destination condition may or may not match later.
-    if (!r.to.empty()) {
+    // A rule with a destination or user condition may or may not match later.
+    if (!r.to.empty() || r.needsIdentity()) {
       if (r.verdict == Verdict::kAllow) return byRule(r, " (source only; destination not yet known)");
       continue;
     }
@@ -237,26 +270,27 @@ Decision Policy::evaluate(const RequestFacts& facts) const {
     // Before DNS: refuse only when every outcome after DNS would be a refusal.
     const Rule* maybeAllow = nullptr;
     bool connectMiss = false;
+    bool login = false;
     for (const Rule& r : p.rules) {
-      Tri t = matchRule(p, r, facts.client, q, nullptr, connectMiss);
+      Tri t = matchRule(p, r, facts, q, nullptr, connectMiss, login);
       if (t == Tri::kNo) continue;
       if (t == Tri::kMaybe) {
         if (r.verdict == Verdict::kAllow && maybeAllow == nullptr) maybeAllow = &r;
         continue;
       }
       if (r.verdict == Verdict::kAllow) return byRule(r, "; before DNS: addresses are checked next");
-      if (maybeAllow == nullptr) return byRule(r);
+      if (maybeAllow == nullptr) return withLogin(byRule(r), login);
       break;
     }
     if (maybeAllow != nullptr) {
       return byRule(*maybeAllow, "; before DNS: may match depending on the addresses");
     }
-    return defaultDeny(connectMiss, q.port);
+    return withLogin(defaultDeny(connectMiss, q.port), login);
   }
   Decision first;
   bool haveFirst = false;
   for (const IpAddress& addr : addresses) {
-    Decision d = decideAddress(p, self_, q, facts.client, addr);
+    Decision d = decideAddress(p, self_, q, facts, addr);
     if (!d.allowed()) return d;
     if (!haveFirst) {
       first = std::move(d);

@@ -27,6 +27,9 @@ struct RequestFacts {
   /// Addresses the host resolved to (or the literal). Empty = before DNS:
   /// only name-based conditions can decide, address conditions cannot match.
   std::span<const IpAddress> addresses;
+  /// The authenticated user ("" = anonymous) and the groups it belongs to.
+  std::string_view user;
+  std::span<const std::string> groups;
 };
 
 enum class Verdict { kAllow, kDeny };
@@ -39,6 +42,9 @@ struct Decision {
   std::string rule;
   SourceLocation where;  ///< empty file for built-in rules
   std::string reason;    ///< one sentence for people: logs and the error page
+  /// A deny of an anonymous request that a rule naming users would have
+  /// allowed: answer 407 (log in), not 403.
+  bool loginWouldHelp = false;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };

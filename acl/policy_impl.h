@@ -24,6 +24,8 @@ struct SourceSet {
   std::string name;
   SourceLocation where;
   CidrSet cidrs;
+  /// Its clients may send proxy credentials on the plain (non-TLS) port.
+  bool plaintextAuth = false;
 };
 
 /// A named set of destinations. A request matches when every condition the
@@ -49,6 +51,13 @@ struct Rule {
   Verdict verdict = Verdict::kDeny;
   std::vector<size_t> from;  ///< indices into PolicyImpl::sources
   std::vector<size_t> to;    ///< indices into PolicyImpl::destinations
+  /// `users = [...]`: the rule matches only a logged-in user named here or
+  /// in one of `groups` ("group:NAME" entries). Both empty = anyone, logged
+  /// in or not.
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+
+  bool needsIdentity() const { return !users.empty() || !groups.empty(); }
 };
 
 class PolicyImpl {

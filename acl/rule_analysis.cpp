@@ -252,11 +252,24 @@ bool destinationCovers(const DestinationSet& outer, const DestinationSet& inner)
          wordsCover(outer.methods, inner.methods) && wordsCover(outer.schemes, inner.schemes);
 }
 
+namespace {
+/// Does every identity `inner` matches also match `outer`? A rule without
+/// users matches everyone; one with users only those it names.
+bool identityCovers(const Rule& outer, const Rule& inner) {
+  if (!outer.needsIdentity()) return true;
+  if (!inner.needsIdentity()) return false;
+  return wordsCover(outer.users, inner.users) && wordsCover(outer.groups, inner.groups) &&
+         !(inner.users.size() > 0 && outer.users.empty()) &&
+         !(inner.groups.size() > 0 && outer.groups.empty());
+}
+}  // namespace
+
 std::vector<Shadowed> findShadowedRules(const PolicyImpl& p) {
   std::vector<Shadowed> out;
   for (size_t j = 1; j < p.rules.size(); ++j) {
     for (size_t i = 0; i < j; ++i) {
-      if (sourcesCover(p, p.rules[i], p.rules[j]) && destinationsCover(p, p.rules[i], p.rules[j])) {
+      if (sourcesCover(p, p.rules[i], p.rules[j]) && destinationsCover(p, p.rules[i], p.rules[j]) &&
+          identityCovers(p.rules[i], p.rules[j])) {
         out.push_back({j, i});
         break;
       }
@@ -272,7 +285,7 @@ std::vector<RuleIssue> findRuleIssues(const PolicyImpl& p) {
     for (size_t i = 0; i < j && !found; ++i) {
       const Rule& e = p.rules[i];
       const Rule& l = p.rules[j];
-      if (!sourcesCover(p, e, l) || !destinationsCover(p, e, l)) continue;
+      if (!sourcesCover(p, e, l) || !destinationsCover(p, e, l) || !identityCovers(e, l)) continue;
       RuleIssue issue;
       issue.rule = j;
       issue.by = i;
@@ -281,6 +294,8 @@ std::vector<RuleIssue> findRuleIssues(const PolicyImpl& p) {
       found = true;
     }
     for (size_t i = 0; i < j && !found; ++i) {
+      // A rule for some users only takes part of nobody's traffic for sure.
+      if (p.rules[i].needsIdentity()) continue;
       RuleIssue issue;
       if (partialIssue(p, i, j, issue)) {
         out.push_back(std::move(issue));

@@ -14,6 +14,7 @@
 #include "daemon/net/resolve_blocking.h"
 #include "daemon/pac/pac_command.h"
 #include "daemon/runtime/daemon.h"
+#include "daemon/runtime/identity_commands.h"
 #include "portcullis_version.h"
 
 namespace portcullis {
@@ -32,7 +33,7 @@ struct Cli {
   std::string userFlag;
   bool strict = false;
   bool againstRunning = false;
-  std::string from, to, method;
+  std::string from, to, method, explainUser;
   bool resolve = false;
   std::string adminAddress = "127.0.0.1:3129";
   bool follow = false;
@@ -41,6 +42,10 @@ struct Cli {
   std::string purgeUrl;
   std::string format = "markdown";
   audit::AuditOptions auditOptions;
+  runtime::TlsInitCommand tlsInit;
+  std::string passwdFile, passwdUser;
+  bool passwdBcrypt = false;
+  CLI::App *tls = nullptr, *tlsInitCmd = nullptr, *passwd = nullptr;
   CLI::App *run = nullptr, *validate = nullptr, *explain = nullptr, *status = nullptr,
            *unblock = nullptr, *cache = nullptr, *cachePurge = nullptr, *reload = nullptr,
            *reopen = nullptr, *reference = nullptr, *audit = nullptr, *pac = nullptr;
@@ -76,6 +81,8 @@ void declareConfigCommands(CLI::App& app, Cli& c) {
   c.explain->add_option("--method", c.method,
                         "Request method (default GET, or CONNECT for HOST:PORT)");
   c.explain->add_flag("--resolve", c.resolve, "Resolve the host name and check every address");
+  c.explain->add_option("--user", c.explainUser,
+                        "Decide as for this logged-in user (and its [groups])");
 
   c.pac = app.add_subcommand("pac", "Print the proxy auto-config (PAC) file made from the config.");
   addConfigOption(c.pac, c);
@@ -127,6 +134,26 @@ void declareAuditCommand(CLI::App& app, Cli& c) {
                     "Do not probe 169.254.169.254 (the one target off this machine)");
 }
 
+/// tls init, passwd: set up the TLS proxy port and proxy users.
+void declareIdentityCommands(CLI::App& app, Cli& c) {
+  c.tls = app.add_subcommand("tls", "Certificates for the TLS proxy port.");
+  c.tls->require_subcommand(1);
+  c.tlsInitCmd = c.tls->add_subcommand(
+      "init", "Write a local CA and a server certificate signed by it into DIR.");
+  c.tlsInitCmd->add_option("dir", c.tlsInit.dir, "Directory for the four files")->required();
+  c.tlsInitCmd
+      ->add_option("--name", c.tlsInit.name, "The proxy's DNS name, e.g. proxy.school.example")
+      ->required();
+  c.tlsInitCmd->add_flag("--ip-loopback", c.tlsInit.loopback,
+                         "Also valid for 127.0.0.1 and ::1 (tests, a proxy on the same host)");
+  c.passwd = app.add_subcommand(
+      "passwd",
+      "Add or change a user in an [auth] users file (password read from standard input).");
+  c.passwd->add_option("file", c.passwdFile, "Users file")->required();
+  c.passwd->add_option("user", c.passwdUser, "User name")->required();
+  c.passwd->add_flag("--bcrypt", c.passwdBcrypt, "bcrypt instead of yescrypt");
+}
+
 admin::AdminTarget adminTarget(const Cli& c, const CLI::App* sub) {
   return {c.configPath, sub->count("--config") > 0, c.adminAddress, sub->count("--admin") > 0};
 }
@@ -138,15 +165,23 @@ int dispatch(const Cli& c) {
     return admin::runValidateAgainstRunning(adminTarget(c, c.validate), c.strict, std::cout,
                                             std::cerr);
   }
-  if (c.validate->parsed())
-    return config::runValidate(c.configPath, c.strict, std::cout, std::cerr);
+  if (c.validate->parsed()) {
+    const int rc = config::runValidate(c.configPath, c.strict, std::cout, std::cerr);
+    return rc != 0 ? rc : runtime::checkTlsPair(c.configPath, std::cerr);
+  }
   if (c.explain->parsed()) {
     return config::runExplain(
         c.configPath, c.from, c.to, c.method, std::cout, std::cerr,
-        c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver());
+        c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver(),
+        c.explainUser);
   }
   if (c.pac->parsed()) return pac::runPac(c.configPath, std::cout, std::cerr);
   if (c.audit->parsed()) return audit::runAudit(c.auditOptions, std::cout, std::cerr);
+  if (c.tls->parsed()) return runtime::runTlsInit(c.tlsInit, std::cout, std::cerr);
+  if (c.passwd->parsed()) {
+    return runtime::runPasswd(c.passwdFile, c.passwdUser, c.passwdBcrypt, std::cin, std::cout,
+                              std::cerr);
+  }
   if (c.unblock->parsed()) {
     return admin::runUnblock(adminTarget(c, c.unblock), c.unblockIp, std::cout, std::cerr);
   }
@@ -186,6 +221,7 @@ int main(int argc, char** argv) {
   declareConfigCommands(app, cli);
   declareAdminCommands(app, cli);
   declareAuditCommand(app, cli);
+  declareIdentityCommands(app, cli);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -99,6 +99,13 @@ void Stats::recordRequest(const log::AccessRecord& r) noexcept {
         it = terminations_.emplace(std::string(r.termination), 0).first;
       ++it->second;
     }
+    if (!r.user.empty()) {
+      auto it = users_.find(r.user);
+      if (it == users_.end()) {
+        it = users_.emplace(users_.size() < kMaxUsers ? r.user : std::string("other"), 0).first;
+      }
+      ++it->second;
+    }
     recent_.push_back(std::move(entry));
     while (recent_.size() > recentCapacity_) recent_.pop_front();
   } catch (...) {  // out of memory: the counters above are still right
@@ -296,6 +303,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
     s.aclDenials.insert(denials_.begin(), denials_.end());
     s.terminations.insert(terminations_.begin(), terminations_.end());
     s.backgroundFillOutcomes.insert(fillOutcomes_.begin(), fillOutcomes_.end());
+    s.requestsByUser.insert(users_.begin(), users_.end());
     for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
     s.lastSeq = seq_;
     if (s.lastReloadOk == 0) s.lastReloadError = lastReloadError_;

@@ -34,6 +34,7 @@ inline constexpr size_t kCacheResults = 8;       ///< log::CacheResult values
 inline constexpr size_t kStatusClasses = 6;      ///< none(0), 1xx .. 5xx
 inline constexpr size_t kMaxWorkers = 256;       ///< loop-lag gauges kept
 inline constexpr size_t kMaxDenialRules = 1024;  ///< distinct rule names counted
+inline constexpr size_t kMaxUsers = 10000;       ///< distinct users counted (then "other")
 
 /// One minute of the chart on the status page.
 struct HistoryPoint {
@@ -80,6 +81,8 @@ struct StatsSnapshot {
   uint64_t backgroundFills = 0;                  ///< fills running without their client (gauge)
   std::map<std::string, uint64_t> backgroundFillOutcomes;  ///< ended fills by outcome
   std::vector<TopObject> topObjects;  ///< stored objects by bytes saved, most first
+  /// Requests by logged-in user ([auth]); names only, never credentials.
+  std::map<std::string, uint64_t> requestsByUser;
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
   uint64_t cacheMemoryBytes = 0;  ///< small bodies also held in RAM
@@ -207,6 +210,7 @@ class Stats {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t, std::less<>> denials_;            // guarded by mu_
   std::map<std::string, uint64_t, std::less<>> terminations_;       // guarded by mu_ (~22 kinds)
+  std::map<std::string, uint64_t, std::less<>> users_;  // guarded by mu_; bounded (kMaxUsers)
   std::deque<std::pair<uint64_t, log::AccessRecord>> recent_;       // guarded by mu_
   uint64_t seq_ = 0;                                                // guarded by mu_
   std::deque<HistoryPoint> history_;                                // guarded by mu_

@@ -281,6 +281,8 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("served_from_cache", s.bytesFromCache);
   log::JsonObject denials;  // most frequent first
   for (const auto& [rule, n] : denialsByCount(s)) denials.field(rule, n);
+  log::JsonObject users;
+  for (const auto& [user, n] : s.requestsByUser) users.field(user, n);
   log::JsonArray blocked;
   for (const auto& b : s.blockedClients) {
     log::JsonObject one;
@@ -302,6 +304,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("dns_failures", s.dnsFailures)
       .field("background_fills", s.backgroundFills)
       .raw("acl_denials", denials.finish())
+      .raw("users", users.finish())
       .raw("cache", cacheJson(s))
       .raw("top_objects", topObjectsJson(s))
       .raw("reloads", reloadsJson(s))

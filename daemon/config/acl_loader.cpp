@@ -12,6 +12,7 @@
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
 #include "daemon/config/acl_warnings.h"
+#include "daemon/config/auth_loader.h"
 
 namespace portcullis::config {
 
@@ -135,6 +136,7 @@ void readSourceSet(Ctx& c, const std::string& name, const toml::node& node) {
     collectStrings(c, *a, "source set '" + name + "'", items, where);
   } else if (const toml::table* t = node.as_table()) {
     c.r.getStringArray(*t, "cidrs", items, &where);
+    c.r.getBool(*t, "plaintext_auth", set.plaintextAuth);
     std::string path, text;
     if (t->contains("file")) {
       if (readListFile(c, *t, "file", path, text)) {
@@ -399,6 +401,7 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
   }
   readRefs(c, *st, "from", true, rule.from);
   readRefs(c, *st, "to", false, rule.to);
+  readRuleUsers(c.r, *st, rule);
   if (allow) {
     std::string missing = !st->contains("from") && !st->contains("to") ? "'from' and 'to'"
                           : !st->contains("from")                      ? "'from'"

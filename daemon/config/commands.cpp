@@ -102,6 +102,25 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
 
 namespace {
 
+/// Who the request is from, as the daemon would know it after a login.
+void printIdentity(std::ostream& out, const Config& config, const std::string& user,
+                   const std::vector<std::string>& groups) {
+  if (user.empty()) {
+    out << "user: none (anonymous; a deny that a rule with users would lift is a 407)\n";
+    return;
+  }
+  out << "user: " << user;
+  if (!groups.empty()) {
+    out << " (groups:";
+    for (const auto& g : groups) out << " " << g;
+    out << ")";
+  }
+  if (config.auth.users && config.auth.users->find(user) == nullptr) {
+    out << " (not in the users file: this user cannot log in)";
+  }
+  out << "\n";
+}
+
 /// No address known yet (a name, no --resolve): the decision before DNS.
 int explainBeforeDns(std::ostream& out, const acl::Policy& policy, const acl::RequestFacts& facts) {
   acl::Decision d = policy.evaluate(facts);
@@ -136,7 +155,7 @@ int explainAddresses(std::ostream& out, const acl::Policy& policy, const acl::Re
 
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
                const std::string& method, std::ostream& out, std::ostream& err,
-               const HostResolver& resolve) {
+               const HostResolver& resolve, const std::string& user) {
   LoadResult r = loadConfigFile(path);
   if (!r.config) {
     for (const Diagnostic& d : r.diagnostics) err << d.format() << "\n";
@@ -175,6 +194,10 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   facts.host = target->host;
   facts.port = target->port;
   facts.isConnect = target->isConnect;
+  const auto& groups = r.config->auth.groups->groupsOf(user);
+  facts.user = user;
+  facts.groups = groups;
+  printIdentity(out, *r.config, user, groups);
   auto literal = acl::IpAddress::parse(target->host);
   std::vector<acl::IpAddress> addresses;
   if (literal) {

@@ -28,8 +28,10 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
 /// on a bad config or bad arguments (or a name that does not resolve).
 using HostResolver = std::function<Result<std::vector<acl::IpAddress>>(const DnsConfig& dns,
                                                                        const std::string& host)>;
+/// `user` (--user NAME): decide as for that logged-in user, with the groups
+/// [groups] gives it; "" = an anonymous request (a 407 is said as such).
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
                const std::string& method, std::ostream& out, std::ostream& err,
-               const HostResolver& resolve = {});
+               const HostResolver& resolve = {}, const std::string& user = {});
 
 }  // namespace portcullis::config

@@ -14,6 +14,7 @@
 #include "acl/cidr_set.h"
 #include "acl/policy.h"
 #include "cache/policy/cache_rules.h"
+#include "daemon/auth/users_file.h"
 #include "daemon/config/safe_search.h"
 
 namespace portcullis::config {
@@ -41,6 +42,9 @@ struct ServerConfig {
   /// [server] transparent_tls_ports: original destination ports whose
   /// redirected connections carry TLS (decided by SNI, spliced), not HTTP.
   std::vector<uint16_t> transparentTlsPorts = {443};
+  std::vector<ListenAddress> listenTls;  ///< [server] listen_tls: TLS proxy ports
+  std::string tlsCertificate;  ///< PEM chain for listen_tls (absolute path); reloaded on SIGHUP
+  std::string tlsKey;          ///< PEM private key for listen_tls (absolute path)
   unsigned workers = autoWorkers();  ///< resolved: "auto" (the default) -> cores
   uint32_t maxConnections = 10000;
   uint32_t maxConnectionsPerClient = 256;
@@ -168,6 +172,24 @@ struct SniRuleConfig {
   TlsChoice ech = TlsChoice::kAllow;    ///< encrypted_client_hello offered (outer SNI judged)
 };
 
+/// [auth]: proxy authentication (RFC 9110 §11.7.1) from a users file.
+struct AuthConfig {
+  std::string usersFile;  ///< absolute path; "" = no authentication
+  std::string realm = "Portcullis";
+  std::chrono::milliseconds cacheTtl{300000};  ///< how long a verified login is remembered
+  uint32_t maxFailures = 5;                    ///< failed logins per client per window, then 429
+  std::chrono::milliseconds failureWindow{60000};
+  unsigned verifierThreads = 2;
+  /// The users file as loaded (name -> hash); null when usersFile is "".
+  std::shared_ptr<const auth::UsersFile> users;
+  /// [groups] and groups_file: group -> members, user -> groups.
+  std::shared_ptr<const auth::Groups> groups = std::make_shared<const auth::Groups>();
+  /// Source sets whose clients may send credentials on the plain port.
+  std::vector<size_t> plaintextSources;
+
+  bool enabled() const { return users != nullptr; }
+};
+
 struct Config {
   std::string path;  ///< the file it was loaded from
   ServerConfig server;
@@ -180,6 +202,7 @@ struct Config {
   PacConfig pac;
   std::vector<SniRuleConfig> sni;          ///< first whose source set holds the client applies
   std::vector<SafeSearchRule> safeSearch;  ///< [[safe_search]]; first matching source set applies
+  AuthConfig auth;
   std::shared_ptr<const acl::Policy> policy;
 };
 

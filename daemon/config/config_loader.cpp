@@ -11,6 +11,7 @@
 #include "acl/cidr.h"
 #include "acl/policy_impl.h"
 #include "daemon/config/acl_loader.h"
+#include "daemon/config/auth_loader.h"
 #include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
 #include "daemon/config/pac_loader.h"
@@ -392,6 +393,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   if (const toml::table* t = section(r, root, "server")) {
     readServer(r, *t, cfg->server);
     readErrorPages(r, *t, baseDir, cfg->server);
+    readTls(r, *t, baseDir, cfg->server);
   }
   if (const toml::table* t = section(r, root, "dns")) readDns(r, *t, cfg->dns);
   if (const toml::table* t = section(r, root, "cache")) readCache(r, *t, cfg->cache);
@@ -403,6 +405,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   readPac(r, section(r, root, "pac"), policy.get(), *cfg);
   readSniRules(r, root, policy.get(), cfg->sni);
   readSafeSearch(r, root, policy.get(), baseDir, cfg->safeSearch);
+  readAuth(r, root, baseDir, policy.get(), *cfg);
   noteWildcardListens(r, root, *cfg);
   if (policy) {
     policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));

@@ -13,6 +13,9 @@ const std::vector<KeySpec> kSchema = {
   {"server.listen", K::kValue, "array of strings", R"(["127.0.0.1:3128"])", "Addresses to accept clients on: \"IPv4:port\" or \"[IPv6]:port\". These addresses are never a valid destination; with 0.0.0.0 or [::] every local address with that port is not (hard:self)."},
   {"server.listen_transparent", K::kValue, "array of strings", "[]", "Addresses to accept connections redirected by the kernel on (transparent mode, see \"Transparent mode\"): nftables `redirect` (the original destination from SO_ORIGINAL_DST) or `tproxy` (the socket is IP_TRANSPARENT; needs CAP_NET_ADMIN). Only the original destination is ever connected to; like `listen`, never a destination themselves (hard:self)."},
   {"server.transparent_tls_ports", K::kValue, "array of integers", "[443]", "Original destination ports whose redirected connections are TLS: decided by the ClientHello's SNI as a CONNECT to that name would be, then spliced to the original destination. Every other port is read as HTTP."},
+  {"server.listen_tls", K::kValue, "array of strings", "[]", "TLS proxy ports (clients use an https:// proxy URL): \"IPv4:port\" or \"[IPv6]:port\". Everything of the plain port works inside TLS (absolute-form, keep-alive, CONNECT tunnels); proxy credentials are accepted here. TLS 1.2 and 1.3 with Mozilla's \"intermediate\" ciphers. Needs tls_certificate and tls_key."},
+  {"server.tls_certificate", K::kValue, "string", R"("")", "PEM certificate chain for listen_tls (server certificate first), relative to the config file. Reloaded on SIGHUP: new handshakes use the new pair; a pair that does not load fails the reload and the old one stays."},
+  {"server.tls_key", K::kValue, "string", R"("")", "PEM private key matching tls_certificate (readable by the user the daemon drops to, for reloads)."},
   {"server.workers", K::kValue, "integer or \"auto\"", R"("auto")", "Worker threads, one event loop each; \"auto\" = one per CPU core."},
   {"server.max_connections", K::kValue, "integer", "10000", "Client connections open at once, all workers together; more are refused."},
   {"server.max_connections_per_client", K::kValue, "integer", "256", "Client connections open at once from one client address."},
@@ -100,6 +103,7 @@ const std::vector<KeySpec> kSchema = {
   {"sources.<name>", K::kTable, "array of strings or table", "", "An array of CIDRs/addresses, or { cidrs = [...], file = \"path\" }."},
   {"sources.<name>.cidrs", K::kValue, "array of strings", "[]", "IPv4/IPv6 CIDRs or single addresses."},
   {"sources.<name>.file", K::kValue, "string", "", "A file with one CIDR or address per line ('#' comments); relative to the config file."},
+  {"sources.<name>.plaintext_auth", K::kValue, "boolean", "false", "Accept proxy credentials from these clients on the plain port too. Risky: Basic credentials are only base64, readable by anyone on the network path (`validate` warns); prefer listen_tls."},
 
   {"destinations", K::kNamedTables, "table of named sets", "", "Named destination sets. A request matches when every condition the set has holds: (host in hosts or hosts_file, or address in cidrs) and port and method and scheme. A special address range is opened only by a set that names it in cidrs and matches the whole request itself, never by another set of the same rule."},
   {"destinations.<name>", K::kTable, "table", "", "One destination set."},
@@ -136,9 +140,23 @@ const std::vector<KeySpec> kSchema = {
   {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
   {"rule.allow.from", K::kValue, "string or array of strings", "", "Source set name(s); the client must be in one."},
   {"rule.allow.to", K::kValue, "string or array of strings", "", "Destination set name(s); the request must match one."},
+  {"rule.allow.users", K::kValue, "array of strings", "", "Only these logged-in users: \"alice\" or \"group:teachers\" ([groups]). An anonymous request such a rule would allow gets 407 (log in), not 403."},
   {"rule.deny", K::kTable, "table", "", "{ from = ..., to = ... }: either or both; a missing side matches everything."},
   {"rule.deny.from", K::kValue, "string or array of strings", "", "Source set name(s)."},
   {"rule.deny.to", K::kValue, "string or array of strings", "", "Destination set name(s)."},
+  {"rule.deny.users", K::kValue, "array of strings", "", "Only these logged-in users: \"alice\" or \"group:pupils\"."},
+
+  {"auth", K::kTable, "table", "", "Proxy authentication (RFC 9110 §11.7.1, Basic): 407 and Proxy-Authenticate until the client logs in. Credentials are accepted only on listen_tls, or from source sets with plaintext_auth = true; elsewhere they are refused."},
+  {"auth.users_file", K::kValue, "string", R"("")", "htpasswd-style users file, \"user:hash\" per line: bcrypt (`htpasswd -B`) or yescrypt (`portcullis passwd`); other hash kinds are errors. Relative to the config file; re-read on SIGHUP. \"\" = no authentication."},
+  {"auth.groups_file", K::kValue, "string", R"("")", "Optional groups file, \"group: user1 user2\" per line (Apache AuthGroupFile format), added to [groups]."},
+  {"auth.realm", K::kValue, "string", R"("Portcullis")", "The realm of Proxy-Authenticate: Basic realm=\"...\" (browsers show it in the login box)."},
+  {"auth.cache_ttl", K::kValue, "duration", R"("5m")", "A verified login is remembered this long (keyed by a salted SHA-256 of the credentials, never the password); \"0s\" = check every request."},
+  {"auth.max_failures", K::kValue, "integer", "5", "Failed logins per client address within failure_window before further attempts get 429; each failure also counts toward [abuse]."},
+  {"auth.failure_window", K::kValue, "duration", R"("1m")", "The window failed logins are counted in."},
+  {"auth.verifier_threads", K::kValue, "integer", "2", "Threads that check passwords (bcrypt/yescrypt are slow by design; never on an event loop)."},
+
+  {"groups", K::kNamedTables, "table of named lists", "", "Groups of users for rules' users = [\"group:NAME\"]: teachers = [\"alice\", \"bob\"]."},
+  {"groups.<name>", K::kValue, "array of strings", "", "The user names of this group."},
 };
 // clang-format on
 

@@ -73,8 +73,13 @@ constexpr std::array kKeys{
     RestartOnlyKey{"server.listen_transparent",
                    &value<&Config::server, &ServerConfig::listenTransparent>,
                    &keep<&Config::server, &ServerConfig::listenTransparent>},
+    RestartOnlyKey{"server.listen_tls", &value<&Config::server, &ServerConfig::listenTls>,
+                   &keep<&Config::server, &ServerConfig::listenTls>},
     RestartOnlyKey{"server.workers", &value<&Config::server, &ServerConfig::workers>,
                    &keep<&Config::server, &ServerConfig::workers>},
+    // The verifier threads are started once.
+    RestartOnlyKey{"auth.verifier_threads", &value<&Config::auth, &AuthConfig::verifierThreads>,
+                   &keep<&Config::auth, &AuthConfig::verifierThreads>},
     // Privileges are dropped once, after binding; the pid file is locked then.
     RestartOnlyKey{"server.user", &value<&Config::server, &ServerConfig::user>,
                    &keep<&Config::server, &ServerConfig::user>},

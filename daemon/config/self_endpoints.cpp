@@ -62,8 +62,10 @@ std::vector<acl::IpAddress> localInterfaceAddresses() {
 
 std::vector<acl::SelfAddresses::Endpoint> configuredEndpoints(const Config& cfg) {
   std::vector<acl::SelfAddresses::Endpoint> out;
-  for (const ListenAddress& la : cfg.server.listen) {
-    if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);
+  for (const auto* list : {&cfg.server.listen, &cfg.server.listenTls}) {
+    for (const ListenAddress& la : *list) {
+      if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);
+    }
   }
   for (const ListenAddress& la : cfg.server.listenTransparent) {
     if (auto ip = acl::IpAddress::parse(la.host)) out.emplace_back(*ip, la.port);

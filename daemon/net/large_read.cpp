@@ -1,6 +1,7 @@
 #include "daemon/net/large_read.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -11,7 +12,8 @@ namespace portcullis::net {
 size_t readMore(bufferevent* bev, size_t limit) {
   evbuffer* in = bufferevent_get_input(bev);
   const evutil_socket_t fd = bufferevent_getfd(bev);
-  if (fd < 0) return 0;
+  // A TLS bufferevent's socket carries records only OpenSSL may read.
+  if (fd < 0 || bufferevent_openssl_get_ssl(bev) != nullptr) return 0;
   static constexpr size_t kMaxPerRead = 256 * 1024;
   // A socket bufferevent keeps its input's end frozen outside its own read
   // (so that only it appends); thaw it for our reads, as it does for its own.

@@ -1,6 +1,7 @@
 #include "daemon/proxy/client_connection.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -22,14 +23,23 @@ using detail::requestTimeout;
 using detail::toTimeval;
 
 ClientConnection::ClientConnection(ProxyContext& context, int fd, const net::SocketAddress& peer,
-                                   acl::IpAddress clientIp,
+                                   acl::IpAddress clientIp, net::SslPtr ssl,
                                    std::optional<TransparentDestination> transparent)
     : context_(context),
       peer_(peer),
       clientIp_(clientIp),
       clientText_(peer.toString()),
       transparent_(std::move(transparent)) {
-  client_.reset(bufferevent_socket_new(context.base, fd, BEV_OPT_CLOSE_ON_FREE));
+  if (ssl) {
+    tls_ = true;
+    // The bufferevent owns the SSL (and the socket) from here, even on failure.
+    client_.reset(bufferevent_openssl_socket_new(context.base, fd, ssl.release(),
+                                                 BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
+    // Browsers and curl often close without close_notify: an EOF, not an error.
+    if (client_) bufferevent_openssl_set_allow_dirty_shutdown(client_.get(), 1);
+  } else {
+    client_.reset(bufferevent_socket_new(context.base, fd, BEV_OPT_CLOSE_ON_FREE));
+  }
   headTimer_.reset(evtimer_new(context.base, &ClientConnection::onHeadTimer, this));
   resumeEvent_.reset(event_new(context.base, -1, 0, &ClientConnection::onResume, this));
   clientFlush_.reset(event_new(context.base, -1, 0, &ClientConnection::onClientFlush, this));
@@ -97,11 +107,14 @@ void ClientConnection::start() {
   bufferevent_setwatermark(client_.get(), EV_WRITE, server.bufferBytes / 2, 0);
   timeval wt = toTimeval(server.bodyTimeout);
   bufferevent_set_timeouts(client_.get(), nullptr, &wt);
-  // EV_WRITE (on by default in a new bufferevent) only when a write would block.
-  bufferevent_disable(client_.get(), EV_WRITE);
   bufferevent_enable(client_.get(), EV_READ);
-  outputWatch_ = evbuffer_add_cb(bufferevent_get_output(client_.get()),
-                                 &ClientConnection::onClientOutputAdded, this);
+  if (!tls_) {
+    // EV_WRITE (on by default in a new bufferevent) only when a write would
+    // block. TLS records are written by the OpenSSL bufferevent only.
+    bufferevent_disable(client_.get(), EV_WRITE);
+    outputWatch_ = evbuffer_add_cb(bufferevent_get_output(client_.get()),
+                                   &ClientConnection::onClientOutputAdded, this);
+  }
   applyLimits();
   armHeadTimer(server.headerTimeout);
 }
@@ -188,7 +201,7 @@ void ClientConnection::onClientRead(bufferevent*, void* arg) noexcept {
 void ClientConnection::onClientWrite(bufferevent* bev, void* arg) noexcept {
   guarded(arg, [&](ClientConnection* self) {
     // Back to direct writes once libevent has written everything.
-    if (!self->bandwidth_ && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+    if (!self->tls_ && !self->bandwidth_ && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
       bufferevent_disable(bev, EV_WRITE);
     }
     self->onClientDrained();
@@ -262,6 +275,8 @@ void ClientConnection::onClientEvent(bufferevent*, short what, void* arg) noexce
 }
 
 void ClientConnection::onClientEventIn(short what) {
+  // The TLS handshake is over; the request head follows.
+  if (what == BEV_EVENT_CONNECTED) return;
   if (state_ == State::kReadingHead && (what & BEV_EVENT_EOF) &&
       evbuffer_get_length(bufferevent_get_input(client_.get())) > 0) {
     readHead();  // a last request sent just before a half-close
@@ -387,6 +402,17 @@ void ClientConnection::startTunnel(std::unique_ptr<UpstreamConnection> upstream)
   // The client's bufferevent rate limit goes away with the bufferevent: the
   // tunnel paces both directions itself.
   options.bandwidth = limit_ ? limit_->bandwidth : 0;
+  if (tls_) {
+    // The client's bytes are TLS records: relay the decrypted bytes through
+    // the bufferevents (its rate limit, if any, stays with it).
+    bufferTunnel_ = std::make_unique<BufferTunnel>(std::move(client_), std::move(upstream->bev),
+                                                   options, [this](const Tunnel::Totals& totals) {
+                                                     exchange_.tunnelClosed(totals);
+                                                     close();
+                                                   });
+    bufferTunnel_->start();
+    return;
+  }
   tunnel_ = std::make_unique<Tunnel>(std::move(client_), std::move(upstream->bev), options,
                                      [this](const Tunnel::Totals& totals) {
                                        exchange_.tunnelClosed(totals);

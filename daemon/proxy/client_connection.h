@@ -36,6 +36,8 @@
 #include "daemon/config/config.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/net/tls_handles.h"
+#include "daemon/proxy/buffer_tunnel.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/tunnel.h"
@@ -45,11 +47,14 @@ namespace portcullis::proxy {
 class ClientConnection final : private Exchange::Connection {
  public:
   /// `context` outlives the connection; everything it reaches outside
-  /// itself goes through it.
+  /// itself goes through it. With `ssl` (the TLS proxy port) the connection
+  /// starts with a TLS handshake, run by libevent's OpenSSL bufferevent on
+  /// this loop without blocking; the direct-write path and splice tunnels
+  /// are off (the bytes on the socket are TLS records).
   /// `transparent`: the connection was redirected by the kernel to a
   /// [server] listen_transparent socket, and this is where it was going.
   ClientConnection(ProxyContext& context, int fd, const net::SocketAddress& peer,
-                   acl::IpAddress clientIp,
+                   acl::IpAddress clientIp, net::SslPtr ssl = {},
                    std::optional<TransparentDestination> transparent = std::nullopt);
   ~ClientConnection() override;
   ClientConnection(const ClientConnection&) = delete;
@@ -122,6 +127,7 @@ class ClientConnection final : private Exchange::Connection {
   const TransparentDestination* transparent() const override {
     return transparent_ ? &*transparent_ : nullptr;
   }
+  bool overTls() const override { return tls_; }
   bool draining() const override { return draining_; }
   bool takeRequestToken(std::string& limitName) override;
   void noteRefusal() override;
@@ -147,6 +153,8 @@ class ClientConnection final : private Exchange::Connection {
   evbuffer_cb_entry* outputWatch_ = nullptr;
   bool flushScheduled_ = false;
   std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<BufferTunnel> bufferTunnel_;  ///< CONNECT on the TLS port
+  bool tls_ = false;
   State state_ = State::kReadingHead;
   bool headStarted_ = false;
   bool draining_ = false;

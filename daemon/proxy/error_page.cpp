@@ -63,6 +63,7 @@ std::string renderErrorResponse(const ErrorReply& reply, const config::Config* c
   }
   if (!details.empty()) proxyStatus += "; details=" + sfString(details);
   headers.add("Proxy-Status", proxyStatus);
+  if (!reply.proxyAuthenticate.empty()) headers.add("Proxy-Authenticate", reply.proxyAuthenticate);
   if (close) headers.add("Connection", "close");
 
   std::string out;

@@ -29,6 +29,8 @@ struct ErrorReply {
   std::string message;  ///< what happened and what to do, plain text (escaped here)
   std::string rule;     ///< deciding rule's name, when an ACL decided
   std::string detail;   ///< goes into Proxy-Status details (sanitised)
+  /// RFC 9110 §11.7.1: the challenge of a 407, e.g. `Basic realm="School"`.
+  std::string proxyAuthenticate;
 };
 
 /// Full response bytes (head + body). Always "Connection: close" when

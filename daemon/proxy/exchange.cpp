@@ -93,6 +93,9 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   addresses_.clear();
   safeSearch_.reset();
   dnsTicket_ = 0;
+  verifyTicket_ = 0;
+  user_.clear();
+  groups_.clear();
   record_ = log::AccessRecord{};
   active_ = true;
   enter(Phase::kAdmission);
@@ -108,7 +111,12 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   keepAlive_ = clientWantsKeepAlive(request_) && !connection_.draining();
   if (auto ua = request_.headers.get("User-Agent")) record_.userAgent = std::string(*ua);
   if (auto ref = request_.headers.get("Referer")) record_.referer = std::string(*ref);
-  if (!checkRequest() || !checkTarget()) return;
+  if (!checkRequest() || !identify()) return;
+  admit();
+}
+
+void Exchange::admit() {
+  if (!checkTarget()) return;
   resolve();
 }
 
@@ -167,6 +175,11 @@ bool Exchange::checkTarget() {
   // proxy answers anything itself.
   auto decision = config_->policy->evaluate(requestFacts());
   if (!decision.allowed()) {
+    if (decision.loginWouldHelp && credentialsAllowedHere()) {
+      // RFC 9110 §15.5.8: a rule for logged-in users would allow it.
+      challenge("Log in to use the proxy for this site.", "login required by rule");
+      return false;
+    }
     denied(decision);
     return false;
   }
@@ -312,6 +325,8 @@ acl::RequestFacts Exchange::requestFacts() const {
   facts.scheme = facts.isConnect ? std::string_view() : std::string_view(target_.scheme);
   facts.host = target_.host;
   facts.port = target_.port;
+  facts.user = user_;
+  facts.groups = groups_;
   return facts;
 }
 

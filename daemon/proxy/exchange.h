@@ -11,7 +11,9 @@
 //    checked against the original destination in kAdmission and again after DNS,
 //    and only the destination is connected to; a TLS refusal closes without a byte)
 //
-//   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, target form,
+//   kIdle --begin(head)--> kAdmission: Host, framing, [[limit]] rate, identity
+//     |                     (Proxy-Authorization: cached, or checked on the verifier
+//     |                     pool while the exchange waits here), target form,
 //     |                     Policy::evaluate (hard rules included), Via loop,
 //     |                     https without CONNECT, Max-Forwards 0 (answered here)
 //     |                        |  \--refused or answered---------------------------------> kDone
@@ -58,6 +60,7 @@
 
 #include "acl/ip_address.h"
 #include "acl/policy.h"
+#include "daemon/auth/verifier_pool.h"
 #include "daemon/config/config.h"
 #include "daemon/http/message.h"
 #include "daemon/http/uri.h"
@@ -66,6 +69,7 @@
 #include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/fetch_waiter.h"
+#include "daemon/proxy/proxy_auth.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/sni_check.h"
@@ -110,6 +114,8 @@ class Exchange final : private UpstreamRequest::Owner,
     /// Where a connection redirected to a transparent listener was going;
     /// null for a client that uses the proxy explicitly.
     virtual const TransparentDestination* transparent() const { return nullptr; }
+    /// The client came in on a [server] listen_tls port.
+    virtual bool overTls() const = 0;
     virtual bool draining() const = 0;
     /// Takes a token from the client's [[limit]] request rate; false (and
     /// the limit's name in `limitName`) when over it.
@@ -173,6 +179,18 @@ class Exchange final : private UpstreamRequest::Owner,
  private:
   static bool transitionAllowed(Phase from, Phase to);
   void enter(Phase to);
+
+  // identity (exchange_identity.cpp): false when answered or waiting for
+  // the verifier pool (admit() continues then)
+  bool identify();
+  void onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user);
+  void loginFailed(std::string_view why);
+  void challenge(std::string message, std::string detail);
+  void setUser(const std::string& user);
+  void countTowardBlock();
+  bool credentialsAllowedHere() const;
+  /// After identity: target checks, the name-based ACL, DNS.
+  void admit();
 
   // admission and DNS (exchange.cpp)
   bool checkRequest();
@@ -271,6 +289,9 @@ class Exchange final : private UpstreamRequest::Owner,
   std::vector<acl::IpAddress> addresses_;
   std::optional<config::SafeSearchSubstitution> safeSearch_;  ///< this request's, if any
   uint64_t dnsTicket_ = 0;
+  uint64_t verifyTicket_ = 0;        ///< a password check on the pool, or 0
+  std::string user_;                 ///< the logged-in user; "" = anonymous
+  std::vector<std::string> groups_;  ///< user_'s groups under config_
   bool keepAlive_ = true;
   bool active_ = false;  ///< started and not yet logged
   std::chrono::steady_clock::time_point started_;

@@ -9,6 +9,7 @@
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
+#include "daemon/proxy/verify_mailbox.h"
 
 namespace portcullis::proxy {
 
@@ -69,6 +70,8 @@ void Exchange::finish() {
   log();
   if (dnsTicket_ != 0) context_.resolver->cancel(dnsTicket_);
   dnsTicket_ = 0;
+  if (verifyTicket_ != 0 && context_.mailbox != nullptr) context_.mailbox->cancel(verifyTicket_);
+  verifyTicket_ = 0;
   upstream_->release(false);
   // Answered before its body was read (a denial, a 429, a hit, a 504 for
   // only-if-cached...): the body must never be parsed as the next request
@@ -118,6 +121,8 @@ void Exchange::abandon() {
   leaveCache(InFlightFetch::Phase::kFailed);
   if (dnsTicket_ != 0) context_.resolver->cancel(dnsTicket_);
   dnsTicket_ = 0;
+  if (verifyTicket_ != 0 && context_.mailbox != nullptr) context_.mailbox->cancel(verifyTicket_);
+  verifyTicket_ = 0;
   upstream_->release(false);
   sni_.stop();
   if (phase_ != Phase::kIdle && phase_ != Phase::kDone) enter(Phase::kDone);

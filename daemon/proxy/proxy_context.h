@@ -22,6 +22,9 @@ struct Config;
 namespace portcullis::admin {
 class Stats;
 }
+namespace portcullis::auth {
+class VerifierPool;
+}
 
 namespace portcullis::proxy {
 
@@ -32,6 +35,9 @@ class ConnectionLimiter;
 class AbuseGuard;
 class BackgroundFills;
 class RequestRateLimiter;
+class CredentialCache;
+class LoginFailures;
+class VerifyMailbox;
 struct ProxyHooks;
 
 /// Sees every phase change of every part of an exchange (tests; null in the daemon).
@@ -61,6 +67,14 @@ struct ProxyContext {
   const ProxyHooks* hooks = nullptr;
   /// The worker's fills that outlive their client (cache.fill_after_abort); null: none.
   BackgroundFills* fills = nullptr;
+  /// Proxy authentication ([auth]); all null when the worker has none (tests).
+  /// Password checks go to `verifier` through this loop's `mailbox`.
+  auth::VerifierPool* verifier = nullptr;
+  VerifyMailbox* mailbox = nullptr;
+  CredentialCache* credentials = nullptr;
+  LoginFailures* loginFailures = nullptr;
+  /// A hash checked for unknown users, so that they take as long as known ones.
+  const std::string* decoyHash = nullptr;
   /// The live config snapshot for a new request.
   std::function<std::shared_ptr<const config::Config>()> config;
   /// Reports a cache store attempt (Server::noteCacheStorage).

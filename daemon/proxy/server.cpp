@@ -1,14 +1,23 @@
 #include "daemon/proxy/server.h"
 
+#include "daemon/auth/password_hash.h"
 #include "daemon/net/listen_socket.h"
 #include "daemon/net/original_destination.h"
 #include "daemon/proxy/worker.h"
 
 namespace portcullis::proxy {
 
-Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats,
-               ProxyHooks hooks)
-    : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {}
+Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats, ProxyHooks hooks)
+    : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {
+  const auto& auth = config_.load()->auth;
+  verifier_ = std::make_unique<auth::VerifierPool>(auth.verifierThreads);
+  if (auth.enabled()) {
+    // Unknown users are checked against this, so that a wrong name takes as
+    // long as a wrong password (no user enumeration by timing).
+    auto decoy = auth::makeHash("portcullis-decoy", auth::HashKind::kYescrypt);
+    if (decoy.ok()) decoyHash_ = std::move(decoy.value());
+  }
+}
 
 Server::~Server() {
   beginShutdown();
@@ -21,17 +30,21 @@ Result<void> Server::bind() {
   listenFds_.clear();
   listenFds_.resize(workers);
   bound_.clear();
+  boundTls_.clear();
   boundTransparent_.clear();
   for (const auto& listen : config->server.listen) {
-    if (auto r = bindOne(listen, false, workers); !r.ok()) return r;
+    if (auto r = bindOne(listen, ListenKind::kPlain, workers); !r.ok()) return r;
+  }
+  for (const auto& listen : config->server.listenTls) {
+    if (auto r = bindOne(listen, ListenKind::kTls, workers); !r.ok()) return r;
   }
   for (const auto& listen : config->server.listenTransparent) {
-    if (auto r = bindOne(listen, true, workers); !r.ok()) return r;
+    if (auto r = bindOne(listen, ListenKind::kTransparent, workers); !r.ok()) return r;
   }
   return {};
 }
 
-Result<void> Server::bindOne(const config::ListenAddress& listen, bool transparent,
+Result<void> Server::bindOne(const config::ListenAddress& listen, ListenKind kind,
                              unsigned workers) {
   // The loader checked `listen` (config::parseListenAddress): host is an IP literal.
   const auto ip = acl::IpAddress::parse(listen.host);
@@ -40,7 +53,7 @@ Result<void> Server::bindOne(const config::ListenAddress& listen, bool transpare
   for (unsigned w = 0; w < workers; ++w) {
     auto fd = net::openListenSocket(address);
     if (!fd.ok()) return fd.error();
-    if (transparent) {
+    if (kind == ListenKind::kTransparent) {
       // TPROXY hands over connections addressed to other hosts only to an
       // IP_TRANSPARENT listener; `redirect` needs nothing.
       if (auto r = net::makeTransparent(fd->get(), address.family()); !r.ok()) {
@@ -52,9 +65,12 @@ Result<void> Server::bindOne(const config::ListenAddress& listen, bool transpare
       auto actual = net::boundAddress(fd->get());
       if (!actual.ok()) return actual.error();
       address = *actual;
-      (transparent ? boundTransparent_ : bound_).push_back(*actual);
+      (kind == ListenKind::kTls           ? boundTls_
+       : kind == ListenKind::kTransparent ? boundTransparent_
+                                          : bound_)
+          .push_back(*actual);
     }
-    listenFds_[w].push_back(ListenFd{std::move(fd.value()), transparent});
+    listenFds_[w].push_back(ListenSocket{std::move(fd.value()), kind});
   }
   return {};
 }

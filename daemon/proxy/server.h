@@ -9,27 +9,34 @@
 #include <string>
 #include <vector>
 
-#include "daemon/base/result.h"
-#include "daemon/base/unique_handle.h"
 #include "cache/cache.h"
 #include "cache/policy/stored_response.h"
 #include "daemon/admin/stats.h"
+#include "daemon/auth/verifier_pool.h"
+#include "daemon/base/result.h"
+#include "daemon/base/unique_handle.h"
 #include "daemon/config/config.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/net/tls_context.h"
 #include "daemon/proxy/abuse_guard.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
+#include "daemon/proxy/proxy_auth.h"
 
 namespace portcullis::proxy {
 
 class Worker;
 
-/// A listening socket handed to a worker, and whether it takes redirected
-/// (transparent) connections.
-struct ListenFd {
+/// What a listening socket takes: proxy clients ([server] listen), the same
+/// over TLS (listen_tls), or connections the kernel redirected
+/// (listen_transparent).
+enum class ListenKind : uint8_t { kPlain, kTls, kTransparent };
+
+/// One listening socket of one worker.
+struct ListenSocket {
   UniqueFd fd;
-  bool transparent = false;
+  ListenKind kind = ListenKind::kPlain;
 };
 
 /// Where finished transactions and daemon events go. Set before start().
@@ -62,6 +69,15 @@ class Server {
   /// Set by bind() when a transparent socket could not be made IP_TRANSPARENT
   /// (no CAP_NET_ADMIN): redirect still works, tproxy does not. Empty = fine.
   const std::string& tproxyWarning() const { return tproxyWarning_; }
+  /// The same for [server] listen_tls.
+  const std::vector<net::SocketAddress>& boundTlsAddresses() const { return boundTls_; }
+
+  /// The certificate pair new TLS handshakes use; set before start() when
+  /// listen_tls is configured, swapped by a reload. Any thread.
+  void setTlsContext(std::shared_ptr<const net::TlsServerContext> tls) {
+    tls_.store(std::move(tls));
+  }
+  std::shared_ptr<const net::TlsServerContext> tlsContext() const { return tls_.load(); }
 
   /// Starts the worker threads; returns at once.
   void start();
@@ -86,10 +102,16 @@ class Server {
   void noteCacheStorage(const Error* failure);
   AbuseGuard& abuseGuard() { return abuseGuard_; }
   RequestRateLimiter& rateLimiter() { return rateLimiter_; }
+  /// Proxy authentication: the password checkers ([auth] verifier_threads,
+  /// started with the server), the verified-login cache, failed logins.
+  auth::VerifierPool& verifier() { return *verifier_; }
+  CredentialCache& credentials() { return credentials_; }
+  LoginFailures& loginFailures() { return loginFailures_; }
+  const std::string& decoyHash() const { return decoyHash_; }
   const ProxyHooks& hooks() const { return hooks_; }
 
  private:
-  Result<void> bindOne(const config::ListenAddress& listen, bool transparent, unsigned workers);
+  Result<void> bindOne(const config::ListenAddress& listen, ListenKind kind, unsigned workers);
 
   std::atomic<std::shared_ptr<const config::Config>> config_;
   ProxyHooks hooks_;
@@ -100,10 +122,16 @@ class Server {
   CollapsedForwarding collapsed_;
   AbuseGuard abuseGuard_;
   RequestRateLimiter rateLimiter_;
+  CredentialCache credentials_;
+  LoginFailures loginFailures_;
+  std::string decoyHash_;
+  std::unique_ptr<auth::VerifierPool> verifier_;  // before workers_: they go first
   std::vector<net::SocketAddress> bound_;
+  std::vector<net::SocketAddress> boundTls_;
+  std::atomic<std::shared_ptr<const net::TlsServerContext>> tls_;
   std::vector<net::SocketAddress> boundTransparent_;
   std::string tproxyWarning_;
-  std::vector<std::vector<ListenFd>> listenFds_;  // [worker][address]
+  std::vector<std::vector<ListenSocket>> listenFds_;  // [worker][address]
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

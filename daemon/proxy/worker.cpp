@@ -35,12 +35,13 @@ void refuseAtAccept(int fd, std::string_view why) {
 }
 }  // namespace
 
-Worker::Worker(Server& server, int index, std::vector<ListenFd> listenFds)
-    : server_(server), index_(index) {
+Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
+    : server_(server), index_(index), listenFds_(std::move(listenFds)) {
   base_.reset(event_base_new());
   auto config = server.config();
   resolver_ = std::make_unique<net::Resolver>(base_.get(), config->dns);
   pool_ = std::make_unique<UpstreamPool>(base_.get(), config->server.upstreamIdleTimeout, 64);
+  mailbox_ = VerifyMailbox::create(base_.get());
   buildContext();
   shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
   settingsEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onSettingsEvent, this));
@@ -50,11 +51,14 @@ Worker::Worker(Server& server, int index, std::vector<ListenFd> listenFds)
   timeval second{1, 0};
   lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   evtimer_add(lagProbe_.get(), &second);
-  for (auto& listen : listenFds) {
-    listeners_.emplace_back(evconnlistener_new(base_.get(), &Worker::onAccept, this,
-                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-                                               listen.fd.release()));
-    if (listen.transparent) transparentListeners_.push_back(listeners_.back().get());
+  for (auto& socket : listenFds_) {
+    const bool tls = socket.kind == ListenKind::kTls;
+    listeners_.emplace_back(
+        evconnlistener_new(base_.get(), tls ? &Worker::onAcceptTls : &Worker::onAccept, this,
+                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, socket.fd.release()));
+    if (socket.kind == ListenKind::kTransparent) {
+      transparentListeners_.push_back(listeners_.back().get());
+    }
   }
 }
 
@@ -68,6 +72,7 @@ Worker::~Worker() {
   listeners_.clear();
   pool_.reset();
   resolver_.reset();
+  mailbox_->close();  // a late password check finds it closed
 }
 
 void Worker::buildContext() {
@@ -82,6 +87,11 @@ void Worker::buildContext() {
   context_.abuseGuard = &server_.abuseGuard();
   context_.rateLimiter = &server_.rateLimiter();
   context_.hooks = &server_.hooks();
+  context_.verifier = &server_.verifier();
+  context_.mailbox = mailbox_.get();
+  context_.credentials = &server_.credentials();
+  context_.loginFailures = &server_.loginFailures();
+  context_.decoyHash = &server_.decoyHash();
   context_.config = [this] { return server_.config(); };
   context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
   context_.retire = [this](ClientConnection* session) { retire(session); };
@@ -144,13 +154,26 @@ void Worker::onAccept(evconnlistener* listener, evutil_socket_t fd, sockaddr* ad
   auto* self = static_cast<Worker*>(arg);
   try {
     const auto& t = self->transparentListeners_;
-    self->accept(fd, addr, len, std::find(t.begin(), t.end(), listener) != t.end());
+    const bool transparent = std::find(t.begin(), t.end(), listener) != t.end();
+    self->accept(fd, addr, len, transparent ? ListenKind::kTransparent : ListenKind::kPlain);
   } catch (...) {
     ::close(fd);
   }
 }
 
-void Worker::accept(int fd, const sockaddr* addr, int len, bool transparent) {
+void Worker::onAcceptTls(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                         void* arg) noexcept {
+  auto* self = static_cast<Worker*>(arg);
+  try {
+    self->accept(fd, addr, len, ListenKind::kTls);
+  } catch (...) {
+    ::close(fd);
+  }
+}
+
+void Worker::accept(int fd, const sockaddr* addr, int len, ListenKind kind) {
+  const bool transparent = kind == ListenKind::kTransparent;
+  const bool tls = kind == ListenKind::kTls;
   auto peer = net::SocketAddress::fromSockaddr(addr, static_cast<socklen_t>(len));
   auto ip = peer.ip();
   if (!ip || shuttingDown_) {
@@ -170,21 +193,21 @@ void Worker::accept(int fd, const sockaddr* addr, int len, bool transparent) {
     // A trusted balancer: who the client is comes in the PROXY header.
     auto wait = std::make_unique<ProxyHeaderWait>(
         base_.get(), fd, config->server.headerTimeout,
-        [this, peer, destination](ProxyHeaderWait* self, int conn, const http::ProxyHeader& header,
-                                  const std::string& error) {
-          onProxyHeader(self, conn, peer, header, error, destination);
+        [this, peer, destination, tls](ProxyHeaderWait* self, int conn,
+                                       const http::ProxyHeader& header, const std::string& error) {
+          onProxyHeader(self, conn, peer, header, error, destination, tls);
         });
     auto* raw = wait.get();
     headerWaits_.emplace(raw, std::move(wait));
     raw->start();
     return;
   }
-  admit(fd, peer, *ip, {}, destination);
+  admit(fd, peer, *ip, {}, destination, tls);
 }
 
 void Worker::onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddress& balancer,
                            const http::ProxyHeader& header, const std::string& error,
-                           const std::optional<TransparentDestination>& destination) {
+                           const std::optional<TransparentDestination>& destination, bool tls) {
   // The wait is over; it is on the stack, so it goes in onReap.
   if (auto it = headerWaits_.find(wait); it != headerWaits_.end()) {
     retiredWaits_.push_back(std::move(it->second));
@@ -209,12 +232,12 @@ void Worker::onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddre
                                            static_cast<uint32_t>(src.bytes[2]) << 8 | src.bytes[3]);
     client = net::SocketAddress::from(ip, src.port);
   }
-  admit(fd, client, *client.ip(), balancer.toString(), destination);
+  admit(fd, client, *client.ip(), balancer.toString(), destination, tls);
 }
 
 void Worker::admit(int fd, const net::SocketAddress& peer, const acl::IpAddress& clientIp,
                    const std::string& balancer,
-                   const std::optional<TransparentDestination>& destination) {
+                   const std::optional<TransparentDestination>& destination, bool tls) {
   const acl::IpAddress* ip = &clientIp;
   auto config = server_.config();
   auto& stats = server_.stats();
@@ -242,11 +265,23 @@ void Worker::admit(int fd, const net::SocketAddress& peer, const acl::IpAddress&
     refuseAtAccept(fd, "per-client connection limit reached");
     return;
   }
+  net::SslPtr ssl;
+  if (tls) {
+    // The handshake runs on this loop, non-blocking, inside the bufferevent.
+    auto context = server_.tlsContext();
+    if (context) ssl = context->newSsl();
+    if (!ssl) {
+      server_.limiter().release(*ip);
+      ::close(fd);
+      return;
+    }
+  }
   stats.connectionOpened();
   evutil_make_socket_nonblocking(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto session = std::make_unique<ClientConnection>(context_, fd, peer, *ip, destination);
+  auto session =
+      std::make_unique<ClientConnection>(context_, fd, peer, *ip, std::move(ssl), destination);
   auto* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   if (!balancer.empty()) raw->setBalancer(balancer);

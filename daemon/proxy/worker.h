@@ -16,19 +16,20 @@
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/proxy_header_wait.h"
+#include "daemon/proxy/server.h"
 #include "daemon/proxy/transparent_target.h"
 #include "daemon/proxy/upstream_pool.h"
+#include "daemon/proxy/verify_mailbox.h"
 
 namespace portcullis::proxy {
 
 class Server;
 class ClientConnection;
 class BackgroundFills;
-struct ListenFd;
 
 class Worker {
  public:
-  Worker(Server& server, int index, std::vector<ListenFd> listenFds);
+  Worker(Server& server, int index, std::vector<ListenSocket> listenFds);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -56,24 +57,29 @@ class Worker {
  private:
   static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
                        void* arg) noexcept;
+  /// The same for a [server] listen_tls socket: the connection starts with a handshake.
+  static void onAcceptTls(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                          void* arg) noexcept;
   static void onShutdownEvent(evutil_socket_t, short, void* arg) noexcept;
   static void onSettingsEvent(evutil_socket_t, short, void* arg) noexcept;
   static void onReap(evutil_socket_t, short, void* arg) noexcept;
   static void onGraceExpired(evutil_socket_t, short, void* arg) noexcept;
   static void onLagProbe(evutil_socket_t, short, void* arg) noexcept;
-  void accept(int fd, const sockaddr* addr, int len, bool transparent);
+  void accept(int fd, const sockaddr* addr, int len, ListenKind kind);
   /// Where a connection accepted on a transparent listener was going; none
   /// when the socket cannot say (it is closed then).
   static std::optional<TransparentDestination> transparentDestination(
       int fd, const config::ServerConfig& server);
   /// After accept (and, from a trusted balancer, after its PROXY header):
   /// the abuse guard, the connection limits, then a ClientConnection for
-  /// `client`. `balancer` is the balancer's "ip:port", or empty.
+  /// `client` (a TLS handshake first when `tls`). `balancer` is the
+  /// balancer's "ip:port", or empty.
   void admit(int fd, const net::SocketAddress& client, const acl::IpAddress& ip,
-             const std::string& balancer, const std::optional<TransparentDestination>& destination);
+             const std::string& balancer, const std::optional<TransparentDestination>& destination,
+             bool tls);
   void onProxyHeader(ProxyHeaderWait* wait, int fd, const net::SocketAddress& balancer,
                      const http::ProxyHeader& header, const std::string& error,
-                     const std::optional<TransparentDestination>& destination);
+                     const std::optional<TransparentDestination>& destination, bool tls);
   std::vector<std::unique_ptr<ProxyHeaderWait>> retiredWaits_;  ///< freed by onReap
   /// Fills context_ from this worker and its server (the connections' only way out).
   void buildContext();
@@ -83,11 +89,13 @@ class Worker {
 
   Server& server_;
   int index_;
+  std::vector<ListenSocket> listenFds_;
   net::EventBasePtr base_;
   std::vector<net::ListenerPtr> listeners_;
   std::vector<const evconnlistener*> transparentListeners_;  ///< of listeners_
   std::unique_ptr<net::Resolver> resolver_;
   std::unique_ptr<UpstreamPool> pool_;
+  std::shared_ptr<VerifyMailbox> mailbox_;
   SystemClock clock_;
   ProxyContext context_;
   /// Before sessions_: a connection closing during teardown may still ask it.

@@ -150,6 +150,13 @@ bool Daemon::bindAndDropPrivileges() {
   if (!server_->tproxyWarning().empty()) {
     events_.emit(log::Level::kWarn, "transparent_no_tproxy", {{"error", server_->tproxyWarning()}});
   }
+  if (!config_->server.listenTls.empty()) {
+    // Read before privileges drop, like the sockets; a reload re-reads the
+    // pair as the run user.
+    auto tls = net::TlsServerContext::load(config_->server.tlsCertificate, config_->server.tlsKey);
+    if (!tls.ok()) return refuse("TLS proxy port: ", tls.error().message);
+    server_->setTlsContext(std::move(tls.value()));
+  }
   if (!config_->server.pidFile.empty()) {
     // Written before dropping privileges, like nginx's, so it may live in /run.
     auto pid = os::takePidFile(config_->server.pidFile);
@@ -251,10 +258,15 @@ void Daemon::announceReady() {
     if (!transparent.empty()) transparent += " ";
     transparent += a.toString();
   }
+  std::string tlsAddresses;
+  for (const auto& a : server_->boundTlsAddresses()) {
+    tlsAddresses += (tlsAddresses.empty() ? "" : " ") + a.toString();
+  }
   events_.emit(log::Level::kInfo, "ready",
                {{"version", kVersion},
                 {"listen", addresses},
                 {"listen_transparent", transparent},
+                {"listen_tls", tlsAddresses},
                 {"workers", config_->server.workers},
                 {"admin", admin_ ? admin_->boundAddress() : std::string()},
                 {"pac", pacAddresses()},
@@ -278,8 +290,10 @@ void Daemon::shutdown() {
 std::vector<acl::SelfAddresses::Endpoint> Daemon::boundEndpoints() const {
   // Never a destination (hard:self), ports the kernel chose included.
   std::vector<acl::SelfAddresses::Endpoint> out;
-  for (const auto& a : server_->boundAddresses()) {
-    if (auto ip = a.ip()) out.emplace_back(*ip, a.port());
+  for (const auto* list : {&server_->boundAddresses(), &server_->boundTlsAddresses()}) {
+    for (const auto& a : *list) {
+      if (auto ip = a.ip()) out.emplace_back(*ip, a.port());
+    }
   }
   for (const auto& a : server_->boundTransparent()) {
     if (auto ip = a.ip()) out.emplace_back(*ip, a.port());
@@ -314,6 +328,21 @@ void Daemon::reload() {
     if (!diagnostics.empty()) diagnostics += "\n";
     diagnostics += diag.format();
   }
+  std::shared_ptr<const net::TlsServerContext> tls;
+  if (loaded.config && !startup_->server.listenTls.empty()) {
+    // A pair that does not load fails the reload like a config error:
+    // new handshakes go on with the pair in force.
+    auto pair = net::TlsServerContext::load(loaded.config->server.tlsCertificate,
+                                            loaded.config->server.tlsKey);
+    if (pair.ok()) {
+      tls = std::move(pair.value());
+    } else {
+      diagnostics += (diagnostics.empty() ? "" : "\n") + options_.configPath +
+                     ": error: TLS proxy port: " + pair.error().message +
+                     " (the previous certificate stays in use)";
+      loaded.config.reset();
+    }
+  }
   if (!loaded.config) {
     // The old rules keep running: a broken file never opens or closes anything.
     stats_.reloadFinished(false, diagnostics);
@@ -335,6 +364,7 @@ void Daemon::reload() {
   // Every request from now on reads the new snapshot; each worker applies
   // [dns] and the upstream pool's idle timeout on its own loop.
   server_->reload(config_);
+  if (tls) server_->setTlsContext(std::move(tls));
   stats_.setConnectionLimit(loaded.config->server.maxConnections);
   if (admin_) (void)admin_->setAllowList(loaded.config->admin.allow);
   if (pac_) pac_->setContent(pacContent(*config_));

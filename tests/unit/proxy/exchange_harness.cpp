@@ -221,8 +221,8 @@ TestClient& ExchangeHarness::connect(std::optional<proxy::TransparentDestination
   // What Worker::accept does for an admitted connection.
   limiter_.admit(ip, config_->server.maxConnections, config_->server.maxConnectionsPerClient);
   stats_->connectionOpened();
-  auto connection =
-      std::make_unique<Connection>(context_, proxyEnd.release(), peer, ip, std::move(transparent));
+  auto connection = std::make_unique<Connection>(context_, proxyEnd.release(), peer, ip,
+                                                 net::SslPtr{}, std::move(transparent));
   auto* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
   raw->start();

@@ -1,0 +1,59 @@
+#pragma once
+// A small pool of threads that check passwords (crypt_r is slow by design:
+// tens of milliseconds per check), so that no event-loop thread ever runs
+// one. Jobs go in from any thread; each job's `done` runs on a pool thread
+// and must only hand the result back to its loop (the proxy posts it to the
+// worker's mailbox and wakes the loop with event_active).
+//
+// The queue is bounded: a flood of logins is refused at once (done(kBusy))
+// rather than queued for minutes.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace portcullis::auth {
+
+enum class VerifyResult { kMatch, kMismatch, kBusy };
+
+class VerifierPool {
+ public:
+  struct Job {
+    std::string hash;
+    std::string password;  ///< wiped after the check
+    /// Called once on a pool thread (or at once with kBusy, on the caller's
+    /// thread, when the queue is full). Must not throw.
+    std::function<void(VerifyResult)> done;
+  };
+
+  /// Starts `threads` threads (at least 1); `maxQueued` jobs may wait.
+  explicit VerifierPool(unsigned threads, size_t maxQueued = 4096);
+  /// Finishes nothing that is queued: pending jobs are dropped (their
+  /// `done` never runs), running ones complete; then joins.
+  ~VerifierPool();
+  VerifierPool(const VerifierPool&) = delete;
+  VerifierPool& operator=(const VerifierPool&) = delete;
+
+  /// Any thread.
+  void submit(Job job);
+  /// Checks run so far (tests, /status).
+  size_t completed() const;
+
+ private:
+  void run();
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  size_t maxQueued_;
+  size_t completed_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace portcullis::auth

@@ -1,0 +1,154 @@
+// Exchange: identity. Proxy-Authorization (RFC 9110 §11.7.2, Basic per
+// RFC 7617) is checked before the rules, so that rules may name users. A
+// verified login is remembered (CredentialCache); otherwise the check runs
+// on the verifier pool and the exchange waits in kAdmission until the
+// worker's mailbox brings the answer back to this loop. The header itself is
+// never forwarded (message_writer drops it with the hop-by-hop fields).
+
+#include "acl/policy_impl.h"
+#include "daemon/proxy/exchange.h"
+#include "daemon/proxy/server.h"
+#include "daemon/proxy/verify_mailbox.h"
+
+namespace portcullis::proxy {
+
+namespace {
+constexpr std::string_view kPlaintextMessage =
+    "This proxy accepts logins only over its TLS port (an https:// proxy address): this "
+    "request sent a password unencrypted over the network. Set the proxy address to "
+    "https://... as your school's IT explains, and change your password if the network "
+    "is not trusted.";
+}  // namespace
+
+bool Exchange::credentialsAllowedHere() const {
+  if (connection_.overTls()) return true;
+  const auto& sources = config_->policy->impl().sources;
+  for (size_t i : config_->auth.plaintextSources) {
+    if (i < sources.size() && sources[i].cidrs.contains(connection_.clientIp())) return true;
+  }
+  return false;
+}
+
+bool Exchange::identify() {
+  const auto& a = config_->auth;
+  auto header = request_.headers.get("Proxy-Authorization");
+  // Without [auth] a client's credentials mean nothing here: anonymous.
+  if (!header || !a.enabled() || context_.verifier == nullptr) return true;
+  if (!credentialsAllowedHere()) {
+    ErrorReply e = errorReply(Termination::kDeniedByRule, std::string(kPlaintextMessage),
+                              "credentials refused on the plain port");
+    e.rule = "auth:plaintext";
+    record_.rule = e.rule;
+    record_.decision = log::AccessDecision::kDeny;
+    connection_.noteRefusal();
+    reply(std::move(e), true);
+    return false;
+  }
+  const auto now = context_.clock->steadyNow();
+  if (context_.loginFailures->limited(connection_.clientIp(), a.maxFailures, a.failureWindow,
+                                      now)) {
+    countTowardBlock();
+    ErrorReply e =
+        errorReply(Termination::kRateLimited,
+                   "Too many failed logins from this computer; wait a minute and try again.",
+                   "too many failed logins");
+    e.rule = "auth:failures";
+    record_.rule = e.rule;
+    reply(std::move(e), true);
+    return false;
+  }
+  auto credentials = parseBasicCredentials(*header);
+  if (!credentials) {
+    loginFailed("malformed Proxy-Authorization");
+    return false;
+  }
+  const auth::UserEntry* entry = a.users->find(credentials->user);
+  // An unknown user is checked against a decoy hash: a wrong name takes as
+  // long as a wrong password.
+  const std::string& hash = entry != nullptr ? entry->hash : *context_.decoyHash;
+  const auto key = context_.credentials->key(*credentials, hash);
+  if (entry != nullptr && context_.credentials->fresh(key, now)) {
+    setUser(credentials->user);
+    return true;
+  }
+  if (hash.empty()) {
+    loginFailed("wrong user name or password");
+    return false;
+  }
+  std::string user = entry != nullptr ? credentials->user : std::string();
+  verifyTicket_ = context_.mailbox->submit(
+      *context_.verifier, hash, credentials->password,
+      [this, key, user = std::move(user)](auth::VerifyResult r) { onVerified(r, key, user); });
+  return false;
+}
+
+void Exchange::onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user) {
+  verifyTicket_ = 0;
+  if (phase_ != Phase::kAdmission || !active_) return;
+  try {
+    if (result == auth::VerifyResult::kBusy) {
+      reply(errorReply(Termination::kRateLimited,
+                       "The proxy is busy checking logins; try again in a moment.",
+                       "login queue full", 503),
+            true);
+      return;
+    }
+    if (result != auth::VerifyResult::kMatch || user.empty()) {
+      loginFailed("wrong user name or password");
+      return;
+    }
+    const auto now = context_.clock->steadyNow();
+    context_.loginFailures->succeeded(connection_.clientIp());
+    if (config_->auth.cacheTtl.count() > 0) {
+      context_.credentials->remember(key, now + config_->auth.cacheTtl);
+    }
+    setUser(user);
+    admit();
+  } catch (...) {
+    connection_.closeNow();  // never out through the mailbox's callback
+  }
+}
+
+void Exchange::setUser(const std::string& user) {
+  user_ = user;
+  groups_ = config_->auth.groups->groupsOf(user);
+  record_.user = user;
+}
+
+void Exchange::loginFailed(std::string_view why) {
+  context_.loginFailures->failed(connection_.clientIp(), config_->auth.failureWindow,
+                                 context_.clock->steadyNow());
+  countTowardBlock();
+  challenge("The user name or password is wrong.", std::string(why));
+}
+
+void Exchange::countTowardBlock() {
+  // A failed login counts toward [abuse] even for clients of an allowed
+  // network: guessing passwords is what the block is for.
+  const auto& abuse = config_->abuse;
+  if (abuse.refusalsToBlock == 0) return;
+  AbuseGuard::Options o;
+  o.refusalsToBlock = abuse.refusalsToBlock;
+  o.window = abuse.refusalWindow;
+  o.blockFor = abuse.blockTime;
+  if (context_.abuseGuard->noteRefusal(connection_.clientIp(), o, context_.clock->steadyNow())) {
+    const auto& hooks = *context_.hooks;
+    if (hooks.clientEvent) {
+      hooks.clientEvent("client_blocked", connection_.clientIp().toString(), {});
+    }
+  }
+}
+
+void Exchange::challenge(std::string message, std::string detail) {
+  // RFC 9110 §15.5.8 / §11.7.1: 407 with the scheme and realm to use.
+  ErrorReply e = errorReply(Termination::kDeniedByRule, std::move(message), std::move(detail), 407);
+  e.title = "Proxy login required";
+  e.rule = "auth:login";
+  e.proxyAuthenticate = "Basic realm=\"" + config_->auth.realm + "\", charset=\"UTF-8\"";
+  record_.decision = log::AccessDecision::kDeny;
+  record_.rule = e.rule;
+  // Keep the connection when the request is complete: the client retries on it.
+  reply(std::move(e), !body_.done);
+}
+
+}  // namespace portcullis::proxy
