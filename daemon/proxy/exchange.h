@@ -303,8 +303,10 @@ class Exchange final : private UpstreamRequest::Owner,
   std::unique_ptr<CacheStage> cache_ =
       std::make_unique<CacheStage>(context_, static_cast<CacheStage::Owner&>(*this));
   FetchWaiter waiter_{context_, *this};
-  SniCheck sni_{context_, *this};
-  SlicedFetch sliced_{context_, *this};
+  std::unique_ptr<SniCheck> sni_;  ///< made by the first CONNECT that is checked
+  /// Made on the first sliced request of the connection: most connections
+  /// never need one, and an idle keep-alive connection should stay small.
+  std::unique_ptr<SlicedFetch> sliced_;
 };
 
 }  // namespace portcullis::proxy

@@ -112,7 +112,7 @@ void Exchange::log() {
 void Exchange::leaveCache(InFlightFetch::Phase outcome) {
   cache_->end(outcome);
   waiter_.leave();
-  sliced_.leave();
+  if (sliced_) sliced_->leave();
 }
 
 void Exchange::abandon() {
@@ -124,7 +124,7 @@ void Exchange::abandon() {
   if (verifyTicket_ != 0 && context_.mailbox != nullptr) context_.mailbox->cancel(verifyTicket_);
   verifyTicket_ = 0;
   upstream_->release(false);
-  sni_.stop();
+  if (sni_) sni_->stop();
   if (phase_ != Phase::kIdle && phase_ != Phase::kDone) enter(Phase::kDone);
 }
 
@@ -145,7 +145,7 @@ void Exchange::clientGone(bool timedOut) {
 }
 
 bool Exchange::onClientReadable() {
-  if (phase_ == Phase::kTlsCheck) return sni_.onClientReadable();
+  if (phase_ == Phase::kTlsCheck) return sni_->onClientReadable();
   if (phase_ != Phase::kFetching || upstream_->phase() != UpstreamRequest::Phase::kSendingBody) {
     return false;
   }
@@ -155,11 +155,11 @@ bool Exchange::onClientReadable() {
 
 void Exchange::onClientDrained() {
   if (phase_ == Phase::kTlsCheck) {
-    sni_.onClientDrained();
+    sni_->onClientDrained();
   } else if (phase_ == Phase::kWaiting) {
     waiter_.proceed();
   } else if (phase_ == Phase::kSliced) {
-    sliced_.proceed();
+    if (sliced_) sliced_->proceed();
   } else if (phase_ == Phase::kFetching) {
     upstream_->resumeReading();  // the client drained: read the origin again
   }

@@ -104,8 +104,11 @@ void Exchange::serveSliced(std::string primaryKey,
                            std::shared_ptr<const cache::StoredEntry> descriptor) {
   enter(Phase::kSliced);
   bufferevent_disable(clientEvents(), EV_READ);
-  sliced_.start(config_, request_, target_, addresses_, std::move(primaryKey),
-                std::move(descriptor));
+  if (!sliced_) {
+    sliced_ = std::make_unique<SlicedFetch>(context_, static_cast<SlicedFetch::Owner&>(*this));
+  }
+  sliced_->start(config_, request_, target_, addresses_, std::move(primaryKey),
+                 std::move(descriptor));
 }
 
 void Exchange::slicedFallBack() {

@@ -34,7 +34,8 @@ void Exchange::openTunnel(std::unique_ptr<UpstreamConnection> upstream) {
   limits.timeout = std::min(config_->server.sniTimeout, config_->server.tunnelIdleTimeout);
   limits.maxBytes = config_->server.sniMaxBytes;
   limits.bufferBytes = config_->server.bufferBytes;
-  sni_.start(connection_.clientEvents(), std::move(upstream), std::move(facts), limits);
+  if (!sni_) sni_ = std::make_unique<SniCheck>(context_, static_cast<SniCheck::Owner&>(*this));
+  sni_->start(connection_.clientEvents(), std::move(upstream), std::move(facts), limits);
 }
 
 acl::Decision Exchange::admitSniName(const std::string& host,
