@@ -11,8 +11,8 @@
 #include "acl/list_file.h"
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
+#include "daemon/config/acl_load_context.h"
 #include "daemon/config/acl_warnings.h"
-#include "daemon/config/auth_loader.h"
 
 namespace portcullis::config {
 
@@ -20,23 +20,7 @@ namespace {
 
 constexpr size_t kMaxListIssues = 10;
 
-struct Ctx {
-  TomlReader& r;
-  std::string baseDir;
-  acl::PolicyImpl impl;
-  std::map<std::string, size_t, std::less<>> sourceIndex;
-  std::map<std::string, size_t, std::less<>> destIndex;
-  std::vector<bool> sourceUsed;
-  std::vector<bool> destUsed;
-  std::vector<toml::source_region> sourceWhere;
-  std::vector<toml::source_region> destWhere;
-  bool allowSeen = false;  // an allow rule was written, even a broken one
-};
-
-acl::SourceLocation location(const Ctx& c, const toml::source_region& w) {
-  return acl::SourceLocation{c.r.file(), static_cast<int>(w.begin.line),
-                             static_cast<int>(w.begin.column)};
-}
+using Ctx = AclLoadContext;
 
 std::string resolvePath(const std::string& baseDir, const std::string& p) {
   if (p.starts_with('/') || baseDir.empty()) return p;
@@ -108,7 +92,8 @@ void collectStrings(Ctx& c, const toml::array& a, const std::string& what,
                     std::vector<std::string>& items, std::vector<toml::source_region>& where) {
   for (const toml::node& el : a) {
     if (!el.is_string()) {
-      c.r.error(el.source(), "elements of " + what + " must be strings, not " + TomlReader::typeName(el));
+      c.r.error(el.source(),
+                "elements of " + what + " must be strings, not " + TomlReader::typeName(el));
       continue;
     }
     items.push_back(el.as_string()->get());
@@ -150,7 +135,8 @@ void readSourceSet(Ctx& c, const std::string& name, const toml::node& node) {
   } else {
     c.r.error(node.source(), "source set '" + name +
                                  "' must be an array of CIDRs or a table { cidrs = [...], file = "
-                                 "\"...\" }, not " + TomlReader::typeName(node));
+                                 "\"...\" }, not " +
+                                 TomlReader::typeName(node));
     registerSource(c, std::move(set), node);
     return;
   }
@@ -210,7 +196,8 @@ void readPorts(Ctx& c, const toml::table& t, acl::DestinationSet& set) {
       ok = parsePortText(el.as_string()->get(), range);
     }
     if (!ok) {
-      c.r.error(el.source(), "bad port: write an integer from 1 to 65535 or a range \"A-B\" with A <= B");
+      c.r.error(el.source(),
+                "bad port: write an integer from 1 to 65535 or a range \"A-B\" with A <= B");
       continue;
     }
     if (range.first <= 25 && 25 <= range.last) {
@@ -224,7 +211,8 @@ bool validMethod(std::string_view m) {
   // RFC 9110 §9.1: method = token.
   static constexpr std::string_view kTchar = "!#$%&'*+-.^_`|~";
   return !m.empty() && std::all_of(m.begin(), m.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || kTchar.find(ch) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(ch)) ||
+           kTchar.find(ch) != std::string_view::npos;
   });
 }
 
@@ -289,17 +277,22 @@ void readWords(Ctx& c, const toml::table& t, std::string_view key, std::vector<s
   std::vector<toml::source_region> where;
   std::vector<std::string> items;
   if (!c.r.getStringArray(t, key, items, &where)) return;
-  if (items.empty()) c.r.error(t.get(key)->source(), "'" + std::string(key) + "' is empty; leave it out to allow any");
+  if (items.empty())
+    c.r.error(t.get(key)->source(),
+              "'" + std::string(key) + "' is empty; leave it out to allow any");
   for (size_t i = 0; i < items.size(); ++i) {
     if (!valid(items[i])) {
-      c.r.error(where[i], "'" + items[i] + "' is not valid in '" + std::string(key) + "': " + std::string(hint));
+      c.r.error(where[i], "'" + items[i] + "' is not valid in '" + std::string(key) +
+                              "': " + std::string(hint));
       continue;
     }
     out.push_back(items[i]);
   }
 }
 
-bool validScheme(std::string_view s) { return s == "http" || s == "https" || s == "connect"; }
+bool validScheme(std::string_view s) {
+  return s == "http" || s == "https" || s == "connect";
+}
 
 void readDestinationSet(Ctx& c, const std::string& name, const toml::node& node) {
   acl::DestinationSet set;
@@ -307,13 +300,15 @@ void readDestinationSet(Ctx& c, const std::string& name, const toml::node& node)
   set.where = location(c, node.source());
   const toml::table* t = node.as_table();
   if (t == nullptr) {
-    c.r.error(node.source(), "destination set '" + name +
-                                 "' must be a table such as { hosts = [\"*\"], ports = [80, 443] }, not " +
-                                 TomlReader::typeName(node));
+    c.r.error(node.source(),
+              "destination set '" + name +
+                  "' must be a table such as { hosts = [\"*\"], ports = [80, 443] }, not " +
+                  TomlReader::typeName(node));
   } else {
     if (t->empty()) {
-      c.r.error(node.source(), "destination set '" + name +
-                                   "' is empty: give hosts, hosts_file, cidrs, ports, methods or schemes");
+      c.r.error(node.source(),
+                "destination set '" + name +
+                    "' is empty: give hosts, hosts_file, cidrs, ports, methods or schemes");
     }
     readHosts(c, *t, set);
     readDestCidrs(c, *t, set);
@@ -328,103 +323,6 @@ void readDestinationSet(Ctx& c, const std::string& name, const toml::node& node)
   c.destWhere.push_back(node.source());
 }
 
-/// Reads `from`/`to` of a rule side: a set name or an array of names.
-void readRefs(Ctx& c, const toml::table& side, std::string_view key, bool sources,
-              std::vector<size_t>& out) {
-  const toml::node* n = side.get(key);
-  if (n == nullptr) return;
-  std::vector<std::pair<std::string, toml::source_region>> names;
-  if (n->is_string()) {
-    names.emplace_back(n->as_string()->get(), n->source());
-  } else if (const toml::array* a = n->as_array()) {
-    if (a->empty()) c.r.error(n->source(), "'" + std::string(key) + "' is empty");
-    for (const toml::node& el : *a) {
-      if (el.is_string()) {
-        names.emplace_back(el.as_string()->get(), el.source());
-      } else {
-        c.r.error(el.source(), "set names must be strings, not " + TomlReader::typeName(el));
-      }
-    }
-  } else {
-    c.r.error(n->source(), "'" + std::string(key) + "' must be a set name or an array of names, not " +
-                               TomlReader::typeName(*n));
-  }
-  auto& index = sources ? c.sourceIndex : c.destIndex;
-  auto& used = sources ? c.sourceUsed : c.destUsed;
-  for (const auto& [name, where] : names) {
-    auto it = index.find(name);
-    if (it == index.end()) {
-      std::string known;
-      for (const auto& [k, v] : index) known += (known.empty() ? "" : ", ") + k;
-      c.r.error(where, std::string("no ") + (sources ? "source" : "destination") + " set named '" +
-                           name + "' (defined: " + (known.empty() ? "none" : known) + ")");
-      continue;
-    }
-    used[it->second] = true;
-    out.push_back(it->second);
-  }
-}
-
-constexpr std::string_view kAllowExample =
-    "e.g.\n  [sources]\n  lan = [\"192.168.1.0/24\"]\n  [destinations]\n"
-    "  web = { hosts = [\"*\"], ports = [80, 443] }\n  [[rule]]\n"
-    "  allow = { from = \"lan\", to = \"web\" }";
-
-void readRule(Ctx& c, size_t index, const toml::node& node) {
-  const toml::table* t = node.as_table();
-  if (t == nullptr) {
-    c.r.error(node.source(), "each [[rule]] must be a table, not " + TomlReader::typeName(node));
-    return;
-  }
-  acl::Rule rule;
-  rule.where = location(c, node.source());
-  rule.name = "rule#" + std::to_string(index + 1);
-  if (c.r.getString(*t, "name", rule.name) && rule.name.empty()) {
-    c.r.error(t->get("name")->source(), "'name' must not be empty");
-  }
-  const toml::node* allow = t->get("allow");
-  const toml::node* deny = t->get("deny");
-  if ((allow == nullptr) == (deny == nullptr)) {
-    c.r.error(node.source(), std::string("a rule needs exactly one of 'allow' or 'deny'") +
-                                 (allow ? ", not both" : ""));
-    return;
-  }
-  rule.verdict = allow ? acl::Verdict::kAllow : acl::Verdict::kDeny;
-  c.allowSeen = c.allowSeen || allow != nullptr;
-  const toml::node* side = allow ? allow : deny;
-  const toml::table* st = side->as_table();
-  if (st == nullptr) {
-    c.r.error(side->source(), std::string("'") + (allow ? "allow" : "deny") +
-                                  "' must be a table such as { from = \"lan\", to = \"web\" }, not " +
-                                  TomlReader::typeName(*side));
-    return;
-  }
-  readRefs(c, *st, "from", true, rule.from);
-  readRefs(c, *st, "to", false, rule.to);
-  readRuleUsers(c.r, *st, rule);
-  if (allow) {
-    std::string missing = !st->contains("from") && !st->contains("to") ? "'from' and 'to'"
-                          : !st->contains("from")                      ? "'from'"
-                          : !st->contains("to")                        ? "'to'"
-                                                                       : "";
-    if (!missing.empty()) {
-      c.r.error(side->source(), "an allow rule needs both 'from' (a source set) and 'to' (a "
-                                "destination set); this one has no " + missing + "; " +
-                                    std::string(kAllowExample));
-      return;
-    }
-  } else if (!st->contains("from") && !st->contains("to")) {
-    c.r.warning(side->source(), "this deny rule has neither 'from' nor 'to': it denies everything, "
-                                "so no later rule can match");
-  }
-  if (std::any_of(c.impl.rules.begin(), c.impl.rules.end(),
-                  [&](const acl::Rule& r) { return r.name == rule.name; })) {
-    c.r.error(t->contains("name") ? t->get("name")->source() : node.source(),
-              "a rule named '" + rule.name + "' already exists; rule names must be unique");
-  }
-  c.impl.rules.push_back(std::move(rule));
-}
-
 void readNamedSets(Ctx& c, const toml::table& root, std::string_view key,
                    void (*readOne)(Ctx&, const std::string&, const toml::node&)) {
   const toml::node* n = root.get(key);
@@ -435,33 +333,6 @@ void readNamedSets(Ctx& c, const toml::table& root, std::string_view key,
     return;
   }
   for (auto&& [name, node] : *t) readOne(c, std::string(name.str()), node);
-}
-
-void readRules(Ctx& c, const toml::table& root) {
-  const toml::node* n = root.get("rule");
-  if (n == nullptr) return;
-  const toml::array* a = n->as_array();
-  if (a == nullptr) {
-    c.r.error(n->source(), "rules are written [[rule]] (an array of tables), not [rule]");
-    return;
-  }
-  for (size_t i = 0; i < a->size(); ++i) readRule(c, i, *a->get(i));
-}
-
-void checkUsable(Ctx& c, const toml::table& root) {
-  bool anyAllow = std::any_of(c.impl.rules.begin(), c.impl.rules.end(), [](const acl::Rule& r) {
-    return r.verdict == acl::Verdict::kAllow && !r.from.empty() && !r.to.empty();
-  });
-  if (anyAllow || c.allowSeen) return;
-  const toml::node* rules = root.get("rule");
-  std::string msg = "nothing is allowed: no allow rule names both a source set and a "
-                    "destination set, so every request would be denied; add one, " +
-                    std::string(kAllowExample);
-  if (rules != nullptr) {
-    c.r.error(rules->source(), msg);
-  } else {
-    c.r.add(Severity::kError, c.r.file(), 1, 1, msg);
-  }
 }
 
 /// Sets named by [pac] clients and direct are in use even when no rule names them.
@@ -484,12 +355,14 @@ void markPacSets(Ctx& c, const toml::table& root) {
 void warnUnused(Ctx& c) {
   for (size_t i = 0; i < c.impl.sources.size(); ++i) {
     if (!c.sourceUsed[i]) {
-      c.r.warning(c.sourceWhere[i], "source set '" + c.impl.sources[i].name + "' is not used by any rule");
+      c.r.warning(c.sourceWhere[i],
+                  "source set '" + c.impl.sources[i].name + "' is not used by any rule");
     }
   }
   for (size_t i = 0; i < c.impl.destinations.size(); ++i) {
     if (!c.destUsed[i]) {
-      c.r.warning(c.destWhere[i], "destination set '" + c.impl.destinations[i].name + "' is not used by any rule");
+      c.r.warning(c.destWhere[i],
+                  "destination set '" + c.impl.destinations[i].name + "' is not used by any rule");
     }
   }
 }
