@@ -18,6 +18,7 @@
 #include "daemon/config/safe_search_loader.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/config/sni_loader.h"
+#include "daemon/config/source_set_ref.h"
 #include "daemon/config/toml_reader.h"
 #include "daemon/http/host_port.h"
 
@@ -277,24 +278,10 @@ void readLimits(TomlReader& r, const toml::table& root, const acl::Policy* polic
     RateLimitConfig limit;
     limit.name = "limit#" + std::to_string(i + 1);
     r.getString(*t, "name", limit.name);
-    if (!r.getString(*t, "from", limit.from)) {
-      r.error(t->source(), "[[limit]] needs 'from', the source set it applies to, e.g. from = \"classrooms\"");
-      continue;
-    }
-    bool found = false;
-    if (policy != nullptr) {
-      const auto& sources = policy->impl().sources;
-      for (size_t s = 0; s < sources.size(); ++s) {
-        if (sources[s].name == limit.from) {
-          limit.sourceIndex = s;
-          found = true;
-        }
-      }
-    }
-    if (!found && policy != nullptr) {
-      r.error(t->get("from")->source(), "[[limit]] 'from' names '" + limit.from + "', which is not a source set");
-      continue;
-    }
+    auto from = readSourceSetRef(r, *t, "[[limit]]", "classrooms", policy);
+    if (!from) continue;
+    limit.from = from->name;
+    limit.sourceIndex = from->index.value_or(0);
     getNumber(r, *t, "requests_per_second", limit.requestsPerSecond);
     limit.burst = limit.requestsPerSecond * 2;
     getNumber(r, *t, "burst", limit.burst);

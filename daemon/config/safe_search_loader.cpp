@@ -7,6 +7,7 @@
 
 #include "acl/list_file.h"
 #include "acl/policy_impl.h"
+#include "daemon/config/source_set_ref.h"
 
 namespace portcullis::config {
 
@@ -84,25 +85,10 @@ void readSafeSearch(TomlReader& r, const toml::table& root, const acl::Policy* p
       continue;
     }
     SafeSearchRule rule;
-    if (!r.getString(*t, "from", rule.from)) {
-      r.error(t->source(), "[[safe_search]] needs 'from', e.g. from = \"classrooms\"");
-      continue;
-    }
-    bool found = policy == nullptr;
-    if (policy != nullptr) {
-      const auto& sources = policy->impl().sources;
-      for (size_t s = 0; s < sources.size(); ++s) {
-        if (sources[s].name == rule.from) {
-          rule.sourceIndex = s;
-          found = true;
-        }
-      }
-    }
-    if (!found) {
-      r.error(t->get("from")->source(),
-              "[[safe_search]] 'from' names '" + rule.from + "', which is not a source set");
-      continue;
-    }
+    auto from = readSourceSetRef(r, *t, "[[safe_search]]", "classrooms", policy);
+    if (!from) continue;
+    rule.from = from->name;
+    rule.sourceIndex = from->index.value_or(0);
     std::string lists = "safe-search";
     r.getString(*t, "lists", lists);
     const std::string dir =

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "acl/policy_impl.h"
+#include "daemon/config/source_set_ref.h"
 
 namespace portcullis::config {
 
@@ -59,26 +60,10 @@ void readSniRules(TomlReader& r, const toml::table& root, const acl::Policy* pol
       continue;
     }
     SniRuleConfig rule;
-    if (!r.getString(*t, "from", rule.from)) {
-      r.error(t->source(),
-              "[[sni]] needs 'from', the source set it applies to, e.g. from = \"guests\"");
-      continue;
-    }
-    bool found = policy == nullptr;
-    if (policy != nullptr) {
-      const auto& sources = policy->impl().sources;
-      for (size_t s = 0; s < sources.size(); ++s) {
-        if (sources[s].name == rule.from) {
-          rule.sourceIndex = s;
-          found = true;
-        }
-      }
-    }
-    if (!found) {
-      r.error(t->get("from")->source(),
-              "[[sni]] 'from' names '" + rule.from + "', which is not a source set");
-      continue;
-    }
+    auto from = readSourceSetRef(r, *t, "[[sni]]", "guests", policy);
+    if (!from) continue;
+    rule.from = from->name;
+    rule.sourceIndex = from->index.value_or(0);
     r.getBool(*t, "check", rule.check);
     readChoice(r, *t, "no_sni", rule.noSni);
     readChoice(r, *t, "not_tls", rule.notTls);
