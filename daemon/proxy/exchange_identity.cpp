@@ -141,8 +141,7 @@ void Exchange::countTowardBlock() {
 
 void Exchange::challenge(std::string message, std::string detail) {
   // RFC 9110 §15.5.8 / §11.7.1: 407 with the scheme and realm to use.
-  ErrorReply e = errorReply(Termination::kDeniedByRule, std::move(message), std::move(detail), 407);
-  e.title = "Proxy login required";
+  ErrorReply e = errorReply(Termination::kAuthRequired, std::move(message), std::move(detail));
   e.rule = "auth:login";
   e.proxyAuthenticate = "Basic realm=\"" + config_->auth.realm + "\", charset=\"UTF-8\"";
   record_.decision = log::AccessDecision::kDeny;

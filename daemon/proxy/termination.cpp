@@ -11,6 +11,7 @@ using T = Termination;
 constexpr std::array<TerminationInfo, kTerminationKinds> kTable{{
     {"completed", 0, "", ""},
     {"denied_by_rule", 403, "http_request_denied", "Access denied"},
+    {"auth_required", 407, "http_request_denied", "Proxy login required"},
     {"destination_prohibited", 403, "destination_ip_prohibited", "Access denied"},
     {"rate_limited", 429, "http_request_denied", "Too many requests"},
     {"bad_request", 400, "http_request_error", "Bad request"},

@@ -17,6 +17,7 @@ struct ErrorReply;
 enum class Termination : uint8_t {
   kCompleted,              ///< answered in full, by the origin or the cache
   kDeniedByRule,           ///< an ACL rule (or a hard rule on the name) refused it
+  kAuthRequired,           ///< a rule would allow it with a login: 407, RFC 9110 §15.5.8
   kDestinationProhibited,  ///< hard rule after DNS: special range, the proxy itself
   kRateLimited,            ///< the client's [[limit]] request rate
   kBadRequest,             ///< unparsable or ambiguous request (400, 414, 431, 505)

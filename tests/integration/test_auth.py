@@ -135,6 +135,7 @@ def test_pupil_403_anonymous_407_wrong_password_407(origin, auth_proxy):
     assert code_of(r) == "407"
     lines = proxy.access_lines(4)
     assert [x["status"] for x in lines] == [403, 407, 407, 407]
+    assert [x["termination"] for x in lines] == ["denied_by_rule"] + ["auth_required"] * 3
     assert lines[0]["user"] == "bob" and lines[1]["user"] is None
     logs = open(os.path.join(proxy.tmp, "access.log")).read() + "\n".join(proxy.lines)
     assert "wrong" not in [w for x in lines for w in json.dumps(x).split('"')]

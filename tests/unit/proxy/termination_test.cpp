@@ -41,6 +41,7 @@ TEST_CASE("termination table: what each kind tells the client") {
   const Case cases[] = {
       {Termination::kCompleted, "completed", 0, ""},
       {Termination::kDeniedByRule, "denied_by_rule", 403, "http_request_denied"},
+      {Termination::kAuthRequired, "auth_required", 407, "http_request_denied"},
       {Termination::kDestinationProhibited, "destination_prohibited", 403,
        "destination_ip_prohibited"},
       {Termination::kRateLimited, "rate_limited", 429, "http_request_denied"},
