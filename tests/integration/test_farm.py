@@ -49,9 +49,11 @@ import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import ssl  # noqa: E402
 import subprocess  # noqa: E402
 
 from harness import Reader, curl  # noqa: E402
+from test_tls_port import tls_init, tls_port  # noqa: E402
 
 BALANCER = "127.0.0.3"
 
@@ -152,4 +154,31 @@ backend nodes
     finally:
         ha.terminate()
         ha.wait(10)
+    p.finish()
+
+
+def test_proxy_header_before_the_tls_handshake(origin, tmp_path):
+    # HAProxy's send-proxy-v2 to a TLS port: the header comes first, in clear,
+    # then the ClientHello; the carried address decides and is logged.
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    text = proxy_protocol_config(origin, tmp_path).replace(
+        'listen = ["127.0.0.1:0"]\n',
+        'listen = ["127.0.0.1:0"]\nlisten_tls = ["127.0.0.1:0"]\n'
+        'tls_certificate = "%s/server.crt"\ntls_key = "%s/server.key"\n' % (pki, pki), 1)
+    p = Proxy(text, tmpdir=str(tmp_path))
+    port = tls_port(p)
+    context = ssl.create_default_context(cafile=pki + "/ca.crt")
+    request = b"GET http://127.0.0.1:%d/pp-tls HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % origin.port
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(BALANCER, 0))
+    balancer = sock.getsockname()
+    sock.sendall(b"PROXY TCP4 127.0.0.5 127.0.0.1 40007 %d\r\n" % port)
+    with context.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+        tls.sendall(request)
+        r = Reader(tls, 10).read_response()
+    assert r.status == 200, r
+    line = p.access_lines(1)[0]
+    assert line["client"] == "127.0.0.5:40007"
+    assert line["balancer"] == "%s:%d" % balancer
+    assert origin.count("/pp-tls") == 1
     p.finish()
