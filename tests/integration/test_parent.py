@@ -329,3 +329,17 @@ to = ["nowhere"]
     assert "'nowhere', which is not a destination set" in out
     # Every one at its file:line:col.
     assert out.count("p.toml:") >= 5
+
+
+def test_explain_names_the_parents(tmp_path):
+    text = base_config([8080]) + parent_entry("p1", 3128) + parent_entry("p2", 3129) + \
+        "\n[parents]\nnever_direct = true\n"
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    args = [BIN, "explain", "-c", str(path), "--from", "127.0.0.1", "--to"]
+    r = subprocess.run(args + ["http://127.0.0.1:8080/x"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "parents: p1 (127.0.0.1:3128), p2 (127.0.0.1:3129); one picked by hashing" in r.stdout
+    assert "never direct" in r.stdout
+    r = subprocess.run(args + ["127.0.0.1:8080"], capture_output=True, text=True)
+    assert "tried in this order" in r.stdout
