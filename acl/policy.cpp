@@ -252,6 +252,13 @@ Decision Policy::evaluateSource(const IpAddress& client) const {
                  "no allow rule names a source set containing " + client.toString());
 }
 
+bool Policy::destinationMatches(size_t index, const RequestFacts& facts) const {
+  if (index >= impl_->destinations.size()) return false;
+  Query q = makeQuery(facts);
+  const IpAddress* addr = q.literal ? &*q.literal : nullptr;
+  return matchDestination(impl_->destinations[index], q, addr).tri == Tri::kYes;
+}
+
 Decision Policy::evaluate(const RequestFacts& facts) const {
   if (facts.port == kSmtpPort) {
     return builtin(Verdict::kDeny, "hard:port-25",
@@ -269,21 +276,29 @@ Decision Policy::evaluate(const RequestFacts& facts) const {
   if (addresses.empty()) {
     // Before DNS: refuse only when every outcome after DNS would be a refusal.
     const Rule* maybeAllow = nullptr;
+    bool maybeSeen = false;
     bool connectMiss = false;
     bool login = false;
     for (const Rule& r : p.rules) {
       Tri t = matchRule(p, r, facts, q, nullptr, connectMiss, login);
       if (t == Tri::kNo) continue;
       if (t == Tri::kMaybe) {
+        maybeSeen = true;
         if (r.verdict == Verdict::kAllow && maybeAllow == nullptr) maybeAllow = &r;
         continue;
       }
-      if (r.verdict == Verdict::kAllow) return byRule(r, "; before DNS: addresses are checked next");
+      if (r.verdict == Verdict::kAllow) {
+        Decision d = byRule(r, "; before DNS: addresses are checked next");
+        d.addressesDecide = maybeSeen;
+        return d;
+      }
       if (maybeAllow == nullptr) return withLogin(byRule(r), login);
       break;
     }
     if (maybeAllow != nullptr) {
-      return byRule(*maybeAllow, "; before DNS: may match depending on the addresses");
+      Decision d = byRule(*maybeAllow, "; before DNS: may match depending on the addresses");
+      d.addressesDecide = true;
+      return d;
     }
     return withLogin(defaultDeny(connectMiss, q.port), login);
   }

@@ -45,6 +45,10 @@ struct Decision {
   /// A deny of an anonymous request that a rule naming users would have
   /// allowed: answer 407 (log in), not 403.
   bool loginWouldHelp = false;
+  /// Before DNS: an allow that the addresses could still turn (a rule with
+  /// CIDRs matched "maybe" on the way). A request sent to a parent proxy
+  /// without resolving the name must not rely on such an allow.
+  bool addressesDecide = false;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
@@ -70,6 +74,11 @@ class Policy {
   /// the hard rules (port 25, CONNECT ports, special ranges, our own listen
   /// addresses) are checked here too.
   Decision evaluate(const RequestFacts& facts) const;
+
+  /// Whether destination set `index` matches the request on what is known
+  /// before DNS (host name or IP literal, port, method, scheme); a set that
+  /// only names CIDRs matches a name only "maybe", which is false here.
+  bool destinationMatches(size_t index, const RequestFacts& facts) const;
 
   /// Our own listening addresses/ports: never a valid destination (loop).
   /// Call before sharing the policy between threads.

@@ -51,6 +51,14 @@ struct BlockedClient {
   int64_t secondsLeft = 0;  ///< rounded up
 };
 
+/// One [[parent]] proxy's figures (proxy::ParentHealth).
+struct ParentFigures {
+  std::string name;
+  bool up = true;
+  uint64_t requests = 0;  ///< requests sent through it
+  uint64_t failures = 0;  ///< failed connects (requests and checks)
+};
+
 /// Every figure at one moment; what the renderers format.
 struct StatsSnapshot {
   SystemTime now;
@@ -97,6 +105,7 @@ struct StatsSnapshot {
   /// last successful reload: a failed one changes nothing), schema order.
   std::vector<std::string> restartRequired;
   std::vector<BlockedClient> blockedClients;  ///< by the abuse guard, soonest unblocked first
+  std::vector<ParentFigures> parents;         ///< the config's [[parent]] entries, by name
   std::vector<double> loopLagMs;              ///< per worker
   std::vector<std::pair<std::string, log::SinkCounters>> logs;
   uint64_t lastSeq = 0;
@@ -153,6 +162,8 @@ class Stats {
   /// Where snapshot() asks for the clients blocked at accept (the abuse
   /// guard). Called on the reading thread, without this object's lock.
   void setBlockedClientsSource(std::function<std::vector<BlockedClient>()> source);
+  /// Where the [[parent]] figures come from (proxy::parentFiguresSource).
+  void setParentsSource(std::function<std::vector<ParentFigures>()> source);
   void setCacheUsage(uint64_t bytes, uint64_t objects, uint64_t memoryBytes = 0,
                      uint64_t memoryObjects = 0) noexcept;
   /// Number of worker loops whose lag is shown (<= kMaxWorkers).
@@ -221,6 +232,7 @@ class Stats {
   std::vector<std::string> restartRequired_;                        // guarded by mu_
   std::vector<std::pair<std::string, std::string>> restartOnly_;    // guarded by mu_
   std::function<std::vector<BlockedClient>()> blockedSource_;       // guarded by mu_
+  std::function<std::vector<ParentFigures>()> parentsSource_;       // guarded by mu_
 
   void countDenial(std::string_view rule);  // needs mu_
 };

@@ -156,6 +156,22 @@ void promDaemon(PromWriter& w, const StatsSnapshot& s) {
         s.cacheMaxSize);
   w.one("portcullis_clients_blocked", "gauge", "Clients the abuse guard blocks at accept now.",
         static_cast<uint64_t>(s.blockedClients.size()));
+  if (!s.parents.empty()) {
+    w.family("portcullis_parent_requests_total", "counter",
+             "Requests sent through each [[parent]] proxy.");
+    for (const auto& p : s.parents) {
+      w.sample(p.requests, fmt::format("parent=\"{}\"", labelValue(p.name)));
+    }
+    w.family("portcullis_parent_failures_total", "counter",
+             "Failed connects to each [[parent]] proxy (requests and checks).");
+    for (const auto& p : s.parents) {
+      w.sample(p.failures, fmt::format("parent=\"{}\"", labelValue(p.name)));
+    }
+    w.family("portcullis_parent_up", "gauge", "1 while a [[parent]] proxy is taken to be up.");
+    for (const auto& p : s.parents) {
+      w.sample(uint64_t{p.up ? 1u : 0u}, fmt::format("parent=\"{}\"", labelValue(p.name)));
+    }
+  }
   w.family("portcullis_reloads_total", "counter", "Configuration reloads, by outcome.");
   w.sample(s.reloadsOk, "outcome=\"success\"");
   w.sample(s.reloadsFailed, "outcome=\"failure\"");

@@ -8,6 +8,7 @@
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/config/parent_loader.h"
 #include "daemon/config/sni_loader.h"
 #include "daemon/http/uri.h"
 
@@ -198,6 +199,7 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   facts.user = user;
   facts.groups = groups;
   printIdentity(out, *r.config, user, groups);
+  out << describeParents(*r.config, facts);
   auto literal = acl::IpAddress::parse(target->host);
   std::vector<acl::IpAddress> addresses;
   if (literal) {

@@ -190,6 +190,30 @@ struct AuthConfig {
   bool enabled() const { return users != nullptr; }
 };
 
+/// [[parent]]: a parent proxy (like Squid's cache_peer ... parent) that
+/// requests for its destination sets are sent through (parent_loader.cpp).
+struct ParentConfig {
+  std::string name;
+  std::string address;  ///< as written, "host:port"
+  std::string host;     ///< IP literal, no brackets
+  uint16_t port = 0;
+  std::string username;  ///< "" = no credentials sent
+  /// "Basic <base64(user:password)>" for Proxy-Authorization to this parent
+  /// only (RFC 9110 §11.7.1); never logged. "" = none.
+  std::string authorization;
+  uint32_t weight = 1;     ///< share of the hashed (cacheable) requests
+  std::vector<size_t> to;  ///< destination sets (policy indexes); empty = every request
+};
+
+/// [parents]: what applies to every [[parent]].
+struct ParentsConfig {
+  std::vector<ParentConfig> list;  ///< [[parent]] in file order
+  /// Never go direct when every parent that applies is down: 502 instead.
+  bool neverDirect = false;
+  Seconds retryAfter{30000};     ///< a parent that failed is skipped this long
+  Seconds checkInterval{10000};  ///< active TCP check of every parent; 0 = passive only
+};
+
 struct Config {
   std::string path;  ///< the file it was loaded from
   ServerConfig server;
@@ -203,6 +227,7 @@ struct Config {
   std::vector<SniRuleConfig> sni;          ///< first whose source set holds the client applies
   std::vector<SafeSearchRule> safeSearch;  ///< [[safe_search]]; first matching source set applies
   AuthConfig auth;
+  ParentsConfig parents;
   std::shared_ptr<const acl::Policy> policy;
 };
 

@@ -15,6 +15,7 @@
 #include "daemon/config/cache_rules_loader.h"
 #include "daemon/config/error_pages_loader.h"
 #include "daemon/config/pac_loader.h"
+#include "daemon/config/parent_loader.h"
 #include "daemon/config/safe_search_loader.h"
 #include "daemon/config/self_endpoints.h"
 #include "daemon/config/sni_loader.h"
@@ -393,6 +394,7 @@ LoadResult loadConfigText(std::string_view text, const std::string& name, const 
   readSniRules(r, root, policy.get(), cfg->sni);
   readSafeSearch(r, root, policy.get(), baseDir, cfg->safeSearch);
   readAuth(r, root, baseDir, policy.get(), *cfg);
+  readParents(r, root, baseDir, policy.get(), *cfg);
   noteWildcardListens(r, root, *cfg);
   if (policy) {
     policy->setSelfAddresses(selfAddressesFor(configuredEndpoints(*cfg)));

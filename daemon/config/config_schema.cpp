@@ -146,6 +146,19 @@ const std::vector<KeySpec> kSchema = {
   {"rule.deny.to", K::kValue, "string or array of strings", "", "Destination set name(s)."},
   {"rule.deny.users", K::kValue, "array of strings", "", "Only these logged-in users: \"alice\" or \"group:pupils\"."},
 
+  {"parent", K::kArrayOfTables, "array of tables", "", "[[parent]] parent proxies (like Squid's cache_peer ... parent): requests for their destination sets are sent through them instead of direct, after every rule (hard rules included) allowed them. Cacheable GET/HEAD requests are spread by rendezvous hashing of the URL weighted by `weight` (losing a parent moves only its share); other requests and CONNECT try the parents in file order. A parent that fails to connect is skipped for [parents] retry_after and the next is tried, then direct. See \"Parent proxies\"."},
+  {"parent.name", K::kValue, "string", "", "Name shown in the access log's `parent` field and in /metrics (required, unique)."},
+  {"parent.address", K::kValue, "string", "", "\"IPv4:port\" or \"[IPv6]:port\" of the parent's plain proxy port (required)."},
+  {"parent.username", K::kValue, "string", R"("")", "Sends Proxy-Authorization: Basic to this parent only (needs password_file). The client's own Proxy-Authorization is never forwarded."},
+  {"parent.password_file", K::kValue, "string", R"("")", "File holding the password for username (first line), relative to the config file; read at load and on reload, never logged."},
+  {"parent.weight", K::kValue, "integer", "1", "Share of the hashed requests, 1 to 1000."},
+  {"parent.to", K::kValue, "array of strings", "[]", "Destination sets whose requests go through this parent; empty = every request."},
+
+  {"parents", K::kTable, "table", "", "Settings for every [[parent]]."},
+  {"parents.never_direct", K::kValue, "boolean", "false", "When every parent for a request is down, answer 502 instead of going direct (like Squid's never_direct)."},
+  {"parents.retry_after", K::kValue, "duration", R"("30s")", "A parent that failed to connect (or its active check failed) is skipped this long, unless a check finds it up sooner."},
+  {"parents.check_interval", K::kValue, "duration", R"("10s")", "Every parent is checked with a TCP connect this often (from one worker); \"0s\" = only failed requests mark a parent down."},
+
   {"auth", K::kTable, "table", "", "Proxy authentication (RFC 9110 §11.7.1, Basic): 407 and Proxy-Authenticate until the client logs in. Credentials are accepted only on listen_tls, or from source sets with plaintext_auth = true; elsewhere they are refused."},
   {"auth.users_file", K::kValue, "string", R"("")", "htpasswd-style users file, \"user:hash\" per line: bcrypt (`htpasswd -B`) or yescrypt (`portcullis passwd`); other hash kinds are errors. Relative to the config file; re-read on SIGHUP. \"\" = no authentication."},
   {"auth.groups_file", K::kValue, "string", R"("")", "Optional groups file, \"group: user1 user2\" per line (Apache AuthGroupFile format), added to [groups]."},
@@ -171,7 +184,7 @@ std::string_view leafOf(std::string_view path) {
 }
 
 std::string sectionTitle(std::string_view path) {
-  if (path == "rule" || path == "sni" || path == "safe_search")
+  if (path == "rule" || path == "sni" || path == "safe_search" || path == "parent")
     return "[[" + std::string(path) + "]]";
   return "[" + std::string(path) + "]";
 }

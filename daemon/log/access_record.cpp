@@ -149,6 +149,7 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       // Microseconds are the most a log reader wants: 12.634, not 12.634299.
       .field("duration_ms", std::round(r.durationMs * 1000) / 1000)
       .optional("upstream", r.upstream)
+      .optional("parent", r.parent)
       .optional("error", r.error)
       .optional("termination", r.termination)
       .optional("sni", r.sni)
@@ -165,8 +166,10 @@ std::string formatJson(const AccessRecord& r) {
 std::string formatSquid(const AccessRecord& r) {
   const UtcParts p = splitUtc(r.start);
   const auto elapsed = static_cast<int64_t>(r.durationMs + 0.5);
-  const std::string hier =
-      r.upstream.empty() ? "HIER_NONE/-" : "HIER_DIRECT/" + squidField(hostOnly(r.upstream));
+  // Squid names a parent hop FIRST_PARENT_MISS (or CARP) with the peer's name.
+  const std::string hier = r.upstream.empty() ? "HIER_NONE/-"
+                           : r.parent.empty() ? "HIER_DIRECT/" + squidField(hostOnly(r.upstream))
+                                              : "FIRST_PARENT_MISS/" + squidField(r.parent);
   return fmt::format("{}.{:03} {:>6} {} {}/{:03} {} {} {} {} {} -", p.seconds, p.millis, elapsed,
                      squidField(hostOnly(r.client)), squidCode(r), r.status, r.bytesOut,
                      squidField(r.method), squidField(r.url), squidField(r.user), hier);

@@ -55,6 +55,7 @@ struct AccessRecord {
   std::string ruleWhere;  ///< "file:line" of that rule; empty for built-ins
   double durationMs = 0;  ///< head complete to last byte sent
   std::string upstream;   ///< address actually connected, "ip:port"; empty = none
+  std::string parent;     ///< the [[parent]] the request went through; empty = direct (null)
   std::string error;      ///< what went wrong; empty = nothing
   std::string sni;        ///< CONNECT: the ClientHello's server name; empty = none read
   std::string alpn;       ///< CONNECT: its ALPN protocols, "h2,http/1.1"; empty = none
@@ -79,9 +80,10 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r);
 
 /// One JSON object, no trailing newline. Always contains every key:
 /// ts client user method url status bytes_in bytes_out upstream_bytes cache
-/// slice decision rule rule_where duration_ms upstream error termination sni
-/// alpn mode ("explicit" or "transparent"). Optional ones (user, slice,
-/// rule_where, upstream, error, termination, sni, alpn) are null when empty.
+/// slice decision rule rule_where duration_ms upstream parent error
+/// termination sni alpn mode ("explicit" or "transparent"). Optional ones
+/// (user, slice, rule_where, upstream, parent, error, termination, sni,
+/// alpn) are null when empty.
 std::string formatJson(const AccessRecord& r);
 
 /// Squid native format ("time.ms elapsed client code/status bytes method

@@ -197,7 +197,10 @@ bool CacheStage::joinFetch() {
 
 bool CacheStage::trySliced() {
   const auto& cacheConfig = config_->cache;
-  if (cacheConfig.sliceSize == 0 || request_->headers.has("Authorization")) return false;
+  if (cacheConfig.sliceSize == 0 || request_->headers.has("Authorization") ||
+      !owner_->mayFetchSlices()) {
+    return false;
+  }
   const auto descriptorKey = policy::descriptorKey(key_);
   static const http::HeaderMap kNoFields;
   auto descriptor = context_.cache->lookup(descriptorKey, kNoFields);
@@ -306,6 +309,10 @@ bool CacheStage::writeStoredBody(const cache::StoredEntry&, const cache::SharedB
 }
 
 bool CacheStage::mayReadCopyFrom(std::string_view originAddress) const {
+  // A copy fetched through a parent proxy: the parent resolved the name,
+  // and this request was admitted by the same rules (by name, and by its
+  // addresses when it went direct) before the cache was asked.
+  if (originAddress.starts_with("parent:")) return true;
   auto origin = acl::IpAddress::parse(originAddress);
   if (!origin) return false;  // stored before origins were recorded: cannot check
   const auto& resolved = *addresses_;

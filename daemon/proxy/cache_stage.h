@@ -86,6 +86,9 @@ class CacheStage {
     virtual void waitForFetch(std::shared_ptr<InFlightFetch> fetch) = 0;
     /// A sliced object (or a range miss to probe for one): SlicedFetch
     /// serves it from slices of the object under `primaryKey`.
+    /// False when the request goes through a parent proxy: slices are
+    /// fetched from origins only, so such objects are stored whole.
+    virtual bool mayFetchSlices() const { return true; }
     virtual void serveSliced(std::string primaryKey,
                              std::shared_ptr<const cache::StoredEntry> descriptor) = 0;
   };

@@ -30,7 +30,7 @@ bool CacheStage::prepareRangeCut(UpstreamRequest& upstream, http::ResponseHead& 
     fetchWholeForRange_ = false;
     if (known && framing.length <= config_->cache.maxObjectSize &&
         policy::versionOf(response.headers, framing.length) &&
-        SlicedFetch::mayProbe(*request_, config_->cache, false)) {
+        SlicedFetch::mayProbe(*request_, config_->cache, false) && owner_->mayFetchSlices()) {
       // Too big to fetch whole but sliceable: ask for the slice the range starts in.
       upstream.release(false);
       owner_->serveSliced(key_, nullptr);
@@ -116,7 +116,7 @@ bool CacheStage::startSliced(UpstreamRequest& upstream) {
   const auto& response = upstream.response();
   const auto& framing = upstream.framing();
   const auto& c = config_->cache;
-  if (c.sliceSize == 0 || response.status != 200 ||
+  if (c.sliceSize == 0 || !owner_->mayFetchSlices() || response.status != 200 ||
       framing.kind != http::BodyKind::kContentLength || framing.length <= c.sliceAbove ||
       framing.length > c.maxObjectSize || request_->headers.has("Authorization")) {
     return false;

@@ -54,8 +54,8 @@ bool Exchange::transitionAllowed(Phase from, Phase to) {
       return false;
     case P::kAdmission:
       return from == P::kIdle || from == P::kDone;
-    case P::kResolving:
-      return from == P::kAdmission;
+    case P::kResolving:  // or no parent connected and direct is allowed
+      return from == P::kAdmission || from == P::kFetching;
     case P::kCache:
       return from == P::kResolving;
     case P::kWaiting:
@@ -91,6 +91,9 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
   target_ = http::Target{};
   body_ = RequestBody{};
   addresses_.clear();
+  parents_.clear();
+  addressesDecide_ = false;
+  directFallback_ = false;
   safeSearch_.reset();
   dnsTicket_ = 0;
   verifyTicket_ = 0;
@@ -117,6 +120,7 @@ void Exchange::begin(std::shared_ptr<const config::Config> config, http::Request
 
 void Exchange::admit() {
   if (!checkTarget()) return;
+  routeParents();
   resolve();
 }
 
@@ -225,6 +229,7 @@ bool Exchange::admitted(const acl::Decision& decision) {
   // logged with the rule that let it through.
   record_.rule = decision.rule;
   record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  addressesDecide_ = decision.addressesDecide;
   if (viaNamesUs(request_.headers, config_->server.viaPseudonym)) {
     reply(errorReply(Termination::kForwardingLoop,
                      "This request has already passed through this proxy: it would loop forever."));
@@ -266,6 +271,11 @@ void Exchange::answerMaxForwards() {
 
 void Exchange::resolve() {
   enter(Phase::kResolving);
+  if (skipDnsForParent()) return;
+  startDns();
+}
+
+void Exchange::startDns() {
   // Client reads stay enabled: toggling them costs two epoll_ctl calls per
   // request. Pipelined bytes or an EOF arriving meanwhile switch reading
   // off then (onClientRead, onClientEvent).
@@ -287,7 +297,10 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
     record_.error = "dns: " + answer.detail;
     // Transparent: a name that does not resolve cannot be shown to agree
     // with the destination, so no stored copy stands in for it.
-    if (!safeSearch_ && connection_.transparent() == nullptr && cache_->serveWithoutDns()) return;
+    if (!safeSearch_ && !directFallback_ && connection_.transparent() == nullptr &&
+        cache_->serveWithoutDns()) {
+      return;
+    }
     reply(std::move(e), !body_.done || !keepAlive_);
     return;
   }
@@ -303,6 +316,10 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
   record_.rule = decision.rule;
   record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
   addresses_ = std::move(addresses);
+  if (directFallback_) {
+    startUpstream();  // no parent connected: the cache was asked already
+    return;
+  }
   if (safeSearch_) {
     // Another address than the name's: no copy is shared with clients
     // that get the name's own answer (either way).
@@ -340,6 +357,10 @@ acl::Decision Exchange::checkAddresses(const std::vector<acl::IpAddress>& addres
 
 void Exchange::startUpstream() {
   enter(Phase::kFetching);
+  if (!parents_.empty()) {
+    upstream_->startViaParents(config_, request_, target_, body_, parents_);
+    return;
+  }
   upstream_->start(config_, request_, target_, body_, addresses_);
 }
 

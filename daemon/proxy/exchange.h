@@ -18,6 +18,8 @@
 //     |                     https without CONNECT, Max-Forwards 0 (answered here)
 //     |                        |  \--refused or answered---------------------------------> kDone
 //     |                        v
+//     |                     (a [[parent]] for it, and the rules decided by name: no DNS,
+//     |                      kResolving --> kCache at once; exchange_parent.cpp)
 //     |                     kResolving (async DNS) --DNS failed: a stored copy allowed
 //     |                        |                      without DNS is served, else 502/504-> kDone
 //     |                        |  \--an address refused by Policy::evaluate: 403-----------> kDone
@@ -32,6 +34,7 @@
 //     |                        v                              (addresses already allowed)
 //     |                     kFetching <---------------------------/
 //     |                        |  \--a range fetched whole turns out too big, sliceable--> kSliced
+//     |                        |  \--no parent connected, direct allowed, not resolved-> kResolving
 //     |                        |  UpstreamRequest: connect, send, 1xx, head, body (its own
 //     |                        |  phases); the cache stage may serve a 304/stale instead
 //     |                        |  \--CONNECT: connected, 200 sent--> kTlsCheck (SniCheck reads
@@ -69,6 +72,7 @@
 #include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/fetch_waiter.h"
+#include "daemon/proxy/parent_route.h"
 #include "daemon/proxy/proxy_auth.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/sliced_fetch.h"
@@ -213,7 +217,17 @@ class Exchange final : private UpstreamRequest::Owner,
   }
   void answerMaxForwards();
   void resolve();
+  void startDns();
   void onResolved(const net::DnsAnswer& answer);
+  // parent proxies (exchange_parent.cpp)
+  /// Which parents this admitted request goes through (parents_).
+  void routeParents();
+  /// Through a parent without DNS: the cache, then the parent. False when
+  /// the request must be resolved first (direct, or rules that depend on
+  /// the addresses).
+  bool skipDnsForParent();
+  void parentsExhausted(ErrorReply error, std::string logError) override;
+  bool mayFetchSlices() const override { return parents_.empty(); }
   /// The name to resolve: the target's, or its [[safe_search]] forced-safe
   /// name (exchange_safe_search.cpp), which then also bypasses the cache.
   std::string resolveName();
@@ -235,6 +249,7 @@ class Exchange final : private UpstreamRequest::Owner,
   // UpstreamRequest::Owner (exchange_parts.cpp)
   bufferevent* clientEvents() override { return connection_.clientEvents(); }
   std::string upstreamHead(BodyEncoding bodyEncoding) override;
+  std::string originHead(BodyEncoding bodyEncoding);
   void upstreamTunnel() override;
   bool onResponseHead() override;
   void teeBody(evbuffer* body, size_t n) override { cache_->tee(body, n); }
@@ -287,6 +302,9 @@ class Exchange final : private UpstreamRequest::Owner,
   http::Target target_;
   RequestBody body_;
   std::vector<acl::IpAddress> addresses_;
+  std::vector<ParentHop> parents_;  ///< this request's parents in order; empty = direct
+  bool addressesDecide_ = false;    ///< the name's allow depends on the addresses
+  bool directFallback_ = false;     ///< no parent connected: direct now
   std::optional<config::SafeSearchSubstitution> safeSearch_;  ///< this request's, if any
   uint64_t dnsTicket_ = 0;
   uint64_t verifyTicket_ = 0;        ///< a password check on the pool, or 0

@@ -15,6 +15,14 @@ namespace portcullis::proxy {
 using detail::protocolError;
 
 std::string Exchange::upstreamHead(BodyEncoding enc) {
+  std::string head = originHead(enc);
+  // Through a parent: absolute form and our credentials for it (exchange_parent.cpp).
+  if (const ParentHop* hop = upstream_->parent())
+    return toParentHead(std::move(head), target_, *hop);
+  return head;
+}
+
+std::string Exchange::originHead(BodyEncoding enc) {
   const auto& pseudonym = config_->server.viaPseudonym;
   if (cache_->fetchWholeForRange()) {
     // The whole object goes into the cache; the client's range is cut from it.

@@ -38,6 +38,7 @@ class RequestRateLimiter;
 class CredentialCache;
 class LoginFailures;
 class VerifyMailbox;
+class ParentHealth;
 struct ProxyHooks;
 
 /// Sees every phase change of every part of an exchange (tests; null in the daemon).
@@ -75,6 +76,8 @@ struct ProxyContext {
   LoginFailures* loginFailures = nullptr;
   /// A hash checked for unknown users, so that they take as long as known ones.
   const std::string* decoyHash = nullptr;
+  /// Whether each [[parent]] is up, shared by the workers; null: every parent counts as up.
+  ParentHealth* parents = nullptr;
   /// The live config snapshot for a new request.
   std::function<std::shared_ptr<const config::Config>()> config;
   /// Reports a cache store attempt (Server::noteCacheStorage).

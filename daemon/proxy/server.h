@@ -22,6 +22,7 @@
 #include "daemon/proxy/abuse_guard.h"
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
+#include "daemon/proxy/parent_health.h"
 #include "daemon/proxy/proxy_auth.h"
 
 namespace portcullis::proxy {
@@ -109,6 +110,8 @@ class Server {
   LoginFailures& loginFailures() { return loginFailures_; }
   const std::string& decoyHash() const { return decoyHash_; }
   const ProxyHooks& hooks() const { return hooks_; }
+  /// Whether each [[parent]] is up, and its counters (every worker).
+  ParentHealth& parents() { return parents_; }
 
  private:
   Result<void> bindOne(const config::ListenAddress& listen, ListenKind kind, unsigned workers);
@@ -125,6 +128,7 @@ class Server {
   CredentialCache credentials_;
   LoginFailures loginFailures_;
   std::string decoyHash_;
+  ParentHealth parents_;
   std::unique_ptr<auth::VerifierPool> verifier_;  // before workers_: they go first
   std::vector<net::SocketAddress> bound_;
   std::vector<net::SocketAddress> boundTls_;

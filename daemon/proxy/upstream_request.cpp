@@ -74,12 +74,32 @@ void UpstreamRequest::enter(Phase to) {
 void UpstreamRequest::start(std::shared_ptr<const config::Config> config,
                             const http::RequestHead& request, const http::Target& target,
                             RequestBody& body, std::vector<acl::IpAddress> addresses) {
+  reset(std::move(config), request, target, body);
+  addresses_ = std::move(addresses);
+  connect();
+}
+
+void UpstreamRequest::startViaParents(std::shared_ptr<const config::Config> config,
+                                      const http::RequestHead& request, const http::Target& target,
+                                      RequestBody& body, std::vector<ParentHop> parents) {
+  reset(std::move(config), request, target, body);
+  parents_ = std::move(parents);
+  connect();
+}
+
+void UpstreamRequest::reset(std::shared_ptr<const config::Config> config,
+                            const http::RequestHead& request, const http::Target& target,
+                            RequestBody& body) {
   config_ = std::move(config);
   request_ = &request;
   target_ = &target;
   body_ = &body;
-  addresses_ = std::move(addresses);
+  addresses_.clear();
   nextAddress_ = 0;
+  parents_.clear();
+  nextParent_ = 0;
+  parent_ = nullptr;
+  tunnelHandshake_ = false;
   conn_.reset();
   retried_ = false;
   bytesSeen_ = false;
@@ -94,7 +114,6 @@ void UpstreamRequest::start(std::shared_ptr<const config::Config> config,
   reader_ = nullptr;
   cut_ = false;
   cutSkip_ = cutLeft_ = 0;
-  connect();
 }
 
 void UpstreamRequest::release(bool reusable) {
@@ -107,12 +126,23 @@ void UpstreamRequest::release(bool reusable) {
 
 void UpstreamRequest::refetch(bool reusable) {
   release(reusable);
-  nextAddress_ = nextAddress_ > 0 ? nextAddress_ - 1 : 0;
+  rewind();
   connect();
+}
+
+void UpstreamRequest::rewind() {
+  if (!parents_.empty()) {
+    nextParent_ = nextParent_ > 0 ? nextParent_ - 1 : 0;
+    return;
+  }
+  nextAddress_ = nextAddress_ > 0 ? nextAddress_ - 1 : 0;
 }
 
 std::string UpstreamRequest::originAddress() const {
   if (!conn_) return {};
+  // Through a parent the origin's address is the parent's to know: stored
+  // copies say which parent they came from (CacheStage::mayReadCopyFrom).
+  if (parent_ != nullptr) return "parent:" + parent_->name;
   if (auto ip = conn_->address.ip()) return ip->toString();
   return {};
 }
@@ -143,7 +173,9 @@ void UpstreamRequest::adopt(Owner& owner, const http::RequestHead& request,
 void UpstreamRequest::onRead(bufferevent*, void* arg) noexcept {
   guarded(arg, [&](UpstreamRequest* self) {
     self->bytesSeen_ = true;
-    if (self->phase_ == Phase::kAwaitingHead || self->phase_ == Phase::kSendingBody) {
+    if (self->tunnelHandshake_) {
+      self->readTunnelReply();
+    } else if (self->phase_ == Phase::kAwaitingHead || self->phase_ == Phase::kSendingBody) {
       self->readHead();
     } else if (self->phase_ == Phase::kRelayingBody) {
       net::readMore(self->conn_->bev.get(), self->config_->server.bufferBytes);
@@ -176,6 +208,10 @@ void UpstreamRequest::onEvent(bufferevent*, short what, void* arg) noexcept {
 // ---------------------------------------------------------------- connecting
 
 void UpstreamRequest::connect() {
+  if (!parents_.empty()) {
+    connectParent();
+    return;
+  }
   if (nextAddress_ >= addresses_.size()) {
     context_.stats->upstreamError();
     fail(errorReply(Termination::kConnectRefused,
@@ -183,7 +219,10 @@ void UpstreamRequest::connect() {
          "connect failed", false, !body_->done);
     return;
   }
-  auto address = net::SocketAddress::from(addresses_[nextAddress_++], target_->port);
+  connectTo(net::SocketAddress::from(addresses_[nextAddress_++], target_->port));
+}
+
+void UpstreamRequest::connectTo(const net::SocketAddress& address) {
   const bool isConnect = request_->methodKind == http::Method::kConnect;
   // Tunnels never share connections; requests may reuse an idle one.
   conn_ = isConnect ? nullptr : context_.pool->acquire(address);
@@ -217,6 +256,10 @@ void UpstreamRequest::connect() {
 void UpstreamRequest::onConnectFailed(short what) {
   const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
   conn_.reset();
+  if (parent_ != nullptr) {
+    parentConnectFailed(timedOut);
+    return;
+  }
   if (nextAddress_ < addresses_.size()) {
     connect();
     return;
@@ -241,7 +284,15 @@ void UpstreamRequest::onConnected() {
     int one = 1;
     ::setsockopt(bufferevent_getfd(conn_->bev.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
+  if (parent_ != nullptr && parent_->state != nullptr) {
+    parent_->state->markUp();
+    parent_->state->requests.fetch_add(1, std::memory_order_relaxed);
+  }
   if (request_->methodKind == http::Method::kConnect) {
+    if (parent_ != nullptr) {
+      sendTunnelRequest();
+      return;
+    }
     owner_->upstreamTunnel();
     return;
   }

@@ -6,6 +6,11 @@
 // and relay the body to the client. Every phase and every transition
 // (enter() asserts the table in debug builds and tells the observer):
 //
+//   (through parents, upstream_parent.cpp: startViaParents() connects to each
+//    parent in turn instead of the addresses, marking a failed one down, and
+//    owner.parentsExhausted() when none connected; the head is in absolute
+//    form; a CONNECT is sent on as a CONNECT: kConnecting --connected-->
+//    kAwaitingHead (the parent's answer) --2xx--> kDone (the owner takes it))
 //   kIdle|kDone --start()--> kConnecting --connected, head sent, no body--> kAwaitingHead
 //                              |  |  \--head sent, a body to send--> kSendingBody
 //                              |  |        kSendingBody --body sent--> kAwaitingHead
@@ -46,6 +51,7 @@
 #include "daemon/log/access_record.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/forwarding.h"
+#include "daemon/proxy/parent_route.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/upstream_pool.h"
 
@@ -102,6 +108,11 @@ class UpstreamRequest {
     virtual void requestBodyInvalid(std::string_view reason) = 0;
     /// An exception escaped a callback: close everything.
     virtual void upstreamAborted() = 0;
+    /// startViaParents(): no parent could be connected to (each is marked
+    /// down). The exchange goes direct or answers 502 ([parents] never_direct).
+    virtual void parentsExhausted(ErrorReply error, std::string logError) {
+      upstreamFailed(std::move(error), std::move(logError), true, true);
+    }
   };
 
   UpstreamRequest(ProxyContext& context, Owner& owner);
@@ -113,6 +124,13 @@ class UpstreamRequest {
   /// admission already). `request`, `target` and `body` outlive this request.
   void start(std::shared_ptr<const config::Config> config, const http::RequestHead& request,
              const http::Target& target, RequestBody& body, std::vector<acl::IpAddress> addresses);
+  /// The same through `parents` in order (parent_route.h): none of the
+  /// target's addresses is connected to.
+  void startViaParents(std::shared_ptr<const config::Config> config,
+                       const http::RequestHead& request, const http::Target& target,
+                       RequestBody& body, std::vector<ParentHop> parents);
+  /// The parent in use (connecting or connected); null = direct.
+  const ParentHop* parent() const { return parent_; }
   /// Sends the request again on a new connection to the last address (a
   /// 304 that matched nothing, a range too large to fetch whole); the
   /// current one goes back to the pool when `reusable`.
@@ -166,7 +184,17 @@ class UpstreamRequest {
   static void onWrite(bufferevent*, void* arg) noexcept;
   static void onEvent(bufferevent*, short what, void* arg) noexcept;
 
+  void reset(std::shared_ptr<const config::Config> config, const http::RequestHead& request,
+             const http::Target& target, RequestBody& body);
   void connect();
+  void connectTo(const net::SocketAddress& address);
+  /// The last address or parent again (a refetch, a stale pooled connection).
+  void rewind();
+  // through parents (upstream_parent.cpp)
+  void connectParent();
+  void parentConnectFailed(bool timedOut);
+  void sendTunnelRequest();
+  void readTunnelReply();
   void onConnected();
   void onConnectFailed(short what);
   void sendHead();
@@ -192,6 +220,10 @@ class UpstreamRequest {
   RequestBody* body_ = nullptr;
   std::vector<acl::IpAddress> addresses_;
   size_t nextAddress_ = 0;
+  std::vector<ParentHop> parents_;  ///< empty: direct to addresses_
+  size_t nextParent_ = 0;
+  const ParentHop* parent_ = nullptr;  ///< into parents_
+  bool tunnelHandshake_ = false;       ///< CONNECT sent to a parent, its answer awaited
   std::unique_ptr<UpstreamConnection> conn_;
   bool retried_ = false;
   bool bytesSeen_ = false;

@@ -275,7 +275,7 @@ void UpstreamRequest::onClosed(short what) {
     // A pooled connection the origin had closed: try once on a fresh one.
     retried_ = true;
     conn_.reset();
-    nextAddress_ = nextAddress_ > 0 ? nextAddress_ - 1 : 0;
+    rewind();
     connect();
     return;
   }

@@ -48,6 +48,7 @@ Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
   reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
   graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
   lagProbe_.reset(evtimer_new(base_.get(), &Worker::onLagProbe, this));
+  if (index_ == 0) parentProber_ = std::make_unique<ParentProber>(base_.get(), server_.parents());
   timeval second{1, 0};
   lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   evtimer_add(lagProbe_.get(), &second);
@@ -92,6 +93,7 @@ void Worker::buildContext() {
   context_.credentials = &server_.credentials();
   context_.loginFailures = &server_.loginFailures();
   context_.decoyHash = &server_.decoyHash();
+  context_.parents = &server_.parents();
   context_.config = [this] { return server_.config(); };
   context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
   context_.retire = [this](ClientConnection* session) { retire(session); };
@@ -362,6 +364,7 @@ void Worker::onLagProbe(evutil_socket_t, short, void* arg) noexcept {
   self->server_.stats().reportDnsCacheEntries(static_cast<size_t>(self->index_),
                                               self->resolver_->cacheSize());
   if (self->shuttingDown_) return;
+  if (self->parentProber_) self->parentProber_->tick(*self->server_.config(), now);
   self->lagProbeDue_ = now + std::chrono::seconds(1);
   timeval second{1, 0};
   evtimer_add(self->lagProbe_.get(), &second);

@@ -14,6 +14,7 @@
 #include "daemon/config/config.h"
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
+#include "daemon/proxy/parent_prober.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/proxy_header_wait.h"
 #include "daemon/proxy/server.h"
@@ -108,6 +109,8 @@ class Worker {
   net::EventPtr graceTimer_;
   net::EventPtr lagProbe_;  ///< fires every second; lateness = loop lag
   std::chrono::steady_clock::time_point lagProbeDue_;
+  /// Worker 0 only: the [[parent]] health checks, run from the lag probe's tick.
+  std::unique_ptr<ParentProber> parentProber_;
   std::chrono::steady_clock::time_point lastLimitEvent_{};
   std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> sessions_;
   /// Connections from [server] proxy_protocol_from whose header is not in yet.

@@ -15,6 +15,7 @@
 #include "daemon/os/sd_notify.h"
 #include "daemon/pac/pac_file.h"
 #include "daemon/proxy/abuse_admin.h"
+#include "daemon/proxy/parent_admin.h"
 #include "portcullis_version.h"
 
 namespace portcullis::runtime {
@@ -134,6 +135,7 @@ proxy::ProxyHooks Daemon::makeHooks() {
 bool Daemon::bindAndDropPrivileges() {
   server_ = std::make_unique<proxy::Server>(config_, stats_, makeHooks());
   stats_.setBlockedClientsSource(proxy::blockedClientsSource(*server_));
+  stats_.setParentsSource(proxy::parentFiguresSource(*server_));
   stats_.setConnectionLimit(config_->server.maxConnections);
   stats_.setWorkerCount(config_->server.workers);
   if (auto r = server_->bind(); !r.ok()) return refuse("", r.error().message);

@@ -24,7 +24,7 @@ RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CLIENT = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 ACCESS_KEYS = {"ts", "client", "user", "method", "url", "status", "bytes_in", "bytes_out",
                "upstream_bytes", "cache", "slice", "decision", "rule", "rule_where", "duration_ms",
-               "upstream", "error", "termination", "sni", "alpn", "mode"}
+               "upstream", "parent", "error", "termination", "sni", "alpn", "mode"}
 TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_limited",
                 "bad_request", "not_a_proxy_request", "method_not_supported",
                 "https_without_connect", "forwarding_loop", "client_timeout", "client_closed",
@@ -155,6 +155,7 @@ def check_access_line(line):
     assert line["rule_where"] is None or isinstance(line["rule_where"], str)
     assert type(line["duration_ms"]) in (int, float) and line["duration_ms"] >= 0
     assert line["upstream"] is None or isinstance(line["upstream"], str)
+    assert line["parent"] is None  # no [[parent]] here (test_parent.py)
     assert line["error"] is None or isinstance(line["error"], str)
     assert line["termination"] in TERMINATIONS, line["termination"]
     assert line["mode"] == "explicit"  # test_transparent.py checks "transparent"

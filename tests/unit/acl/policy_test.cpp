@@ -426,3 +426,40 @@ TEST_CASE("findShadowedRules") {
   CHECK(b.p.rules[shadows[1].by].name == "block-games");
   CHECK(b.p.rules[shadows[2].rule].name == "room5-web");
 }
+
+TEST_CASE("before DNS: an allow that the addresses could still turn says so") {
+  Policy p = school().build();
+  // rooms-web matches by name and nothing on the way depends on addresses.
+  Decision plain = ask(p, {.host = "www.example.org"});
+  CHECK(plain.allowed());
+  CHECK_FALSE(plain.addressesDecide);
+  // staff: staff-intranet (CIDRs) matches "maybe" before staff-web allows.
+  Decision staff = ask(p, {.client = "10.30.0.9", .host = "wiki.school"});
+  CHECK(staff.allowed());
+  CHECK(staff.addressesDecide);
+  // After DNS the answer is final.
+  Decision after = ask(p, {.client = "10.30.0.9", .host = "wiki.school", .addrs = {"10.99.1.1"}});
+  CHECK_FALSE(after.addressesDecide);
+}
+
+TEST_CASE("destinationMatches: a set by name, port, method and scheme, before DNS") {
+  Builder b = school();
+  Policy p = b.build();
+  auto facts = [](const char* host, uint16_t port) {
+    RequestFacts f;
+    f.client = ip("10.20.1.1");
+    f.method = "GET";
+    f.scheme = "http";
+    f.host = host;
+    f.port = port;
+    return f;
+  };
+  CHECK(p.destinationMatches(1, facts("www.example.org", 80)));        // web
+  CHECK_FALSE(p.destinationMatches(1, facts("www.example.org", 81)));  // port
+  CHECK(p.destinationMatches(0, facts("x.games.test", 80)));           // blocked
+  CHECK_FALSE(p.destinationMatches(0, facts("example.org", 80)));
+  // A CIDR-only set: a name is only "maybe" (false); an IP literal decides.
+  CHECK_FALSE(p.destinationMatches(2, facts("wiki.school", 80)));
+  CHECK(p.destinationMatches(2, facts("10.99.0.5", 80)));
+  CHECK_FALSE(p.destinationMatches(7, facts("www.example.org", 80)));  // no such set
+}

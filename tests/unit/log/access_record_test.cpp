@@ -73,6 +73,7 @@ TEST_CASE("formatJson: every field present and typed") {
       {"rule_where", Type::kString},
       {"duration_ms", Type::kNumber},
       {"upstream", Type::kString},
+      {"parent", Type::kNull},
       {"error", Type::kNull},
       {"termination", Type::kString},
       {"sni", Type::kNull},
@@ -142,7 +143,7 @@ TEST_CASE("formatJson: a hostile URL cannot forge a field or a line") {
   CHECK(line.find('\n') == std::string::npos);
   CHECK(portcullis::testing::isValidUtf8(line));
   const auto v = JsonReader::parse(line);
-  CHECK(v.object.size() == 21);
+  CHECK(v.object.size() == 22);
   CHECK(v.at("url").string ==
         "http://x/\",\"decision\":\"allow\"}\n{\"status\":200,\"x\":\"\x01\xef\xbf\xbd\x7f");
   CHECK(v.at("user").string == "bob\"\\");
@@ -171,6 +172,11 @@ TEST_CASE("formatSquid: columns and escaping") {
   CHECK(formatSquid(r) ==
         "1700000000.123     13 10.0.0.7 TCP_MISS/200 5120 GET http://example.com/a?b=c alice "
         "HIER_DIRECT/93.184.216.34 -");
+  SUBCASE("through a parent: its name, as Squid logs a parent hop") {
+    r.parent = "upstream1";
+    CHECK(formatSquid(r).ends_with(" FIRST_PARENT_MISS/upstream1 -"));
+    CHECK(formatJson(r).find(R"("parent":"upstream1")") != std::string::npos);
+  }
   SUBCASE("hostile url stays in its column") {
     r.url = "http://x/a b\nc%";
     r.user.clear();

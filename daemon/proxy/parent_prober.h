@@ -1,0 +1,48 @@
+#pragma once
+// The active health check of the [[parent]] proxies: every [parents]
+// check_interval, a non-blocking TCP connect to each parent on one
+// worker's loop. Connected: the parent is up (at once, not after
+// retry_after); refused or timed out: down for retry_after. Failed requests
+// mark a parent down the same way (upstream_parent.cpp). On the loop thread.
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/net/libevent_handles.h"
+#include "daemon/proxy/parent_health.h"
+
+namespace portcullis::proxy {
+
+class ParentProber {
+ public:
+  ParentProber(event_base* base, ParentHealth& health) : base_(base), health_(health) {}
+  ~ParentProber();
+  ParentProber(const ParentProber&) = delete;
+  ParentProber& operator=(const ParentProber&) = delete;
+
+  /// Called once a second: frees finished checks, and starts a round when
+  /// check_interval has passed since the last one (none when it is 0).
+  void tick(const config::Config& config, std::chrono::steady_clock::time_point now);
+  /// Checks still connecting.
+  size_t pending() const;
+
+ private:
+  struct Probe {
+    ParentProber* owner = nullptr;
+    ParentState* state = nullptr;
+    std::chrono::milliseconds retryAfter{0};
+    net::BufferEventPtr bev;
+    bool done = false;
+  };
+  static void onEvent(bufferevent* bev, short what, void* arg) noexcept;
+  void start(const config::ParentConfig& parent, const config::Config& config);
+
+  event_base* base_;
+  ParentHealth& health_;
+  std::chrono::steady_clock::time_point nextRound_{};
+  std::vector<std::unique_ptr<Probe>> probes_;
+};
+
+}  // namespace portcullis::proxy

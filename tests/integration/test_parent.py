@@ -1,0 +1,345 @@
+"""Parent proxies ([[parent]]): requests go through other proxies started
+here (Portcullis instances as parents, each with its own via_pseudonym and
+access log), fail over to the next parent, then direct or 502
+(never_direct), carry credentials to a parent that requires them, and never
+offer port 25 to a parent. Hashing spreads cacheable URLs over the parents,
+and losing one moves only its URLs.
+"""
+import os
+import socket
+import subprocess
+import threading
+
+from harness import (BIN, Proxy, Reader, ThreadedAcceptor, base_config, connect, get,
+                     raw_exchange, status_of)
+from test_observability import metrics, total
+
+SECRET = "parent secret"
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def portcullis_parent(started, tmp, origin_port, name, extra="", transform=None):
+    """A Portcullis instance that lets 127.0.0.1 reach the origin: a parent."""
+    os.makedirs(tmp, exist_ok=True)
+    text = base_config([origin_port], log_dir=tmp, extra=extra)
+    # Each proxy in a chain has its own name in Via, or the second would
+    # take the request for a loop.
+    text = text.replace("workers = 1\n", 'workers = 1\nvia_pseudonym = "%s"\n' % name, 1)
+    if transform:
+        text = transform(text)
+    p = Proxy(text, tmpdir=tmp)
+    started.append(p)
+    return p
+
+
+def parent_entry(name, port, extra=""):
+    return '\n[[parent]]\nname = "%s"\naddress = "127.0.0.1:%d"\n%s\n' % (name, port, extra)
+
+
+def child_proxy(started, tmp, origin_ports, parents, extra="", cache=False):
+    os.makedirs(tmp, exist_ok=True)
+    more = "".join(parents) + extra
+    if cache:
+        more += '\n[cache]\nenabled = true\ndir = "%s/cache"\n' % tmp
+    p = Proxy(base_config(origin_ports, log_dir=tmp, extra=more), tmpdir=tmp)
+    started.append(p)
+    return p
+
+
+def request(port, method, url):
+    """One request without a body on a fresh connection."""
+    s = connect(port)
+    try:
+        s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                  % (method.encode(), url.encode()))
+        return Reader(s, 10).read_response(head_request=method == "HEAD")
+    finally:
+        s.close()
+
+
+def test_request_through_a_parent(origin, tmp_path, started):
+    p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("p1", p1.port)])
+    r = get(child.port, origin.url("/size/100"))
+    assert r.status == 200 and len(r.body) == 100
+    line = child.access_lines(1)[0]
+    assert line["parent"] == "p1"
+    assert line["upstream"] == "127.0.0.1:%d" % p1.port
+    # The parent got it from the child, in absolute form, and fetched it.
+    seen = p1.access_lines(1)[0]
+    assert seen["url"] == origin.url("/size/100")
+    assert seen["parent"] is None and seen["upstream"] == "127.0.0.1:%d" % origin.port
+    via = origin.requests[-1]["headers"]["Via"]
+    assert "portcullis" in via and "parent1" in via
+    fams = metrics(child)
+    assert total(fams, "portcullis_parent_requests_total", parent="p1") == 1
+    assert total(fams, "portcullis_parent_up", parent="p1") == 1
+    child.finish()
+    p1.finish()
+
+
+def test_connect_through_a_parent(origin, tmp_path, started):
+    p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("p1", p1.port)])
+    s = connect(child.port)
+    try:
+        target = b"127.0.0.1:%d" % origin.port
+        s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
+        reader = Reader(s, 10)
+        assert reader.read_response(head_request=True).status == 200
+        # Plain HTTP inside the tunnel (not port 443: relayed unread).
+        s.sendall(b"GET /size/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = reader.read_response()
+        assert r.status == 200 and len(r.body) == 7
+    finally:
+        s.close()
+    assert child.access_lines(1)[0]["parent"] == "p1"
+    seen = p1.access_lines(1)[0]
+    assert seen["method"] == "CONNECT" and seen["url"] == "127.0.0.1:%d" % origin.port
+    child.finish()
+    p1.finish()
+
+
+def test_parent_down_next_parent_then_direct(origin, tmp_path, started):
+    p2 = portcullis_parent(started, str(tmp_path / "p2"), origin.port, "parent2")
+    dead = closed_port()
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("dead", dead), parent_entry("p2", p2.port)],
+                        extra='\n[parents]\ncheck_interval = "0s"\n')
+    # POST is not hashed: the parents are tried in file order.
+    r = request(child.port, "POST", origin.url("/size/10"))
+    assert r.status == 200
+    assert child.access_lines(1)[0]["parent"] == "p2"
+    assert len(p2.access_lines(1)) == 1
+    fams = metrics(child)
+    assert total(fams, "portcullis_parent_up", parent="dead") == 0
+    assert total(fams, "portcullis_parent_failures_total", parent="dead") >= 1
+    # p2 goes too: every parent is down, so direct.
+    p2.finish()
+    before = origin.count("/size/11")
+    r = get(child.port, origin.url("/size/11"))
+    assert r.status == 200 and len(r.body) == 11
+    line = child.access_lines(2)[1]
+    assert line["parent"] is None
+    assert line["upstream"] == "127.0.0.1:%d" % origin.port
+    assert origin.count("/size/11") == before + 1
+    assert "parent2" not in origin.requests[-1]["headers"]["Via"]
+    child.finish()
+
+
+def test_all_parents_down_never_direct_is_502(origin, tmp_path, started):
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("dead1", closed_port()),
+                         parent_entry("dead2", closed_port())],
+                        extra="\n[parents]\nnever_direct = true\n")
+    r = get(child.port, origin.url("/size/10"))
+    assert r.status == 502
+    assert b"never_direct" in r.body
+    line = child.access_lines(1)[0]
+    assert "never_direct" in line["error"] and "connect refused" in line["error"]
+    assert origin.count("/size/10") == 0
+    # Marked down, still tried (nothing else is allowed), still 502.
+    assert get(child.port, origin.url("/size/10")).status == 502
+    assert origin.count("/size/10") == 0
+    child.finish()
+
+
+def make_users(tmp):
+    path = os.path.join(tmp, "users")
+    r = subprocess.run(["htpasswd", "-B", "-b", "-c", path, "alice", SECRET],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_parent_requiring_credentials(origin, tmp_path, started):
+    ptmp = str(tmp_path / "p1")
+    os.makedirs(ptmp)
+    users = make_users(ptmp)
+
+    def only_alice(text):
+        # Credentials on the plain port from us only, and only alice reaches the origin.
+        text = text.replace('local = ["127.0.0.1/32"]',
+                            'local = { cidrs = ["127.0.0.1/32"], plaintext_auth = true }')
+        return text.replace('allow = { from = "local", to = "origin" }',
+                            'allow = { from = "local", to = "origin", users = ["alice"] }')
+
+    p1 = portcullis_parent(started, ptmp, origin.port, "parent1",
+                           extra='\n[auth]\nusers_file = "%s"\n' % users, transform=only_alice)
+    secret = tmp_path / "parent.password"
+    secret.write_text(SECRET + "\n")
+    with_creds = child_proxy(
+        started, str(tmp_path / "child"), [origin.port],
+        [parent_entry("p1", p1.port, 'username = "alice"\npassword_file = "%s"' % secret)])
+    r = get(with_creds.port, origin.url("/size/10"))
+    assert r.status == 200
+    seen = p1.access_lines(1)[0]
+    assert seen["user"] == "alice" and seen["status"] == 200
+    # CONNECT carries them too.
+    target = b"127.0.0.1:%d" % origin.port
+    out = raw_exchange(with_creds.port, b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (
+        target, target), deadline=5, read_until_close=False)
+    assert status_of(out) == 200
+    # Without them the parent refuses.
+    without = child_proxy(started, str(tmp_path / "child2"), [origin.port],
+                          [parent_entry("p1", p1.port)])
+    r = get(without.port, origin.url("/size/10"))
+    assert r.status != 200
+    lines = p1.access_lines(3)
+    assert any(x["status"] == 407 and x["user"] is None for x in lines), lines
+    # The password is never written anywhere by the child.
+    for proxy in (with_creds, without):
+        with open(os.path.join(proxy.tmp, "access.log")) as f:
+            assert SECRET not in f.read()
+        assert not any(SECRET in line for line in proxy.lines)
+    with_creds.finish()
+    without.finish()
+    p1.finish()
+
+
+class RecordingParent(ThreadedAcceptor):
+    """Stands in for a parent: records every byte that arrives and answers
+    each request head with a small 200."""
+
+    def __init__(self):
+        self.received = b""
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def handle(self, conn):
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            with self.lock:
+                self.received += data
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+
+def test_port_25_is_never_offered_to_a_parent(origin, tmp_path, started):
+    fake = RecordingParent()
+    try:
+        # The destination set names port 25: only the hard rule refuses it.
+        child = child_proxy(started, str(tmp_path / "child"), [origin.port, 25],
+                            [parent_entry("recorder", fake.port)],
+                            extra='\n[parents]\ncheck_interval = "0s"\n')
+        r = get(child.port, "http://127.0.0.1:25/")
+        assert r.status == 403
+        out = raw_exchange(child.port, b"CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: x\r\n\r\n",
+                           deadline=5, read_until_close=False)
+        assert status_of(out) == 403
+        lines = child.access_lines(2)
+        assert [x["rule"] for x in lines] == ["hard:port-25", "hard:port-25"]
+        assert fake.accepted == 0
+        # The stand-in does get what is allowed, in absolute form.
+        r = get(child.port, origin.url("/size/5"))
+        assert r.status == 200 and r.body == b"ok"
+        assert fake.accepted == 1
+        with fake.lock:
+            assert fake.received.startswith(b"GET %s HTTP/1.1\r\n" % origin.url("/size/5").encode())
+            assert b":25" not in fake.received
+        child.finish()
+    finally:
+        fake.close()
+
+
+def test_hashing_spreads_urls_and_losing_a_parent_moves_only_its_share(origin, tmp_path,
+                                                                        started):
+    parents = [portcullis_parent(started, str(tmp_path / ("p%d" % i)), origin.port,
+                                 "parent%d" % i) for i in range(3)]
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("p%d" % i, p.port) for i, p in enumerate(parents)])
+    urls = [origin.url("/size/%d?n=%d" % (10 + i, i)) for i in range(36)]
+    for u in urls:
+        assert get(child.port, u).status == 200
+    first = {x["url"]: x["parent"] for x in child.access_lines(len(urls))}
+    share = {name: [u for u in urls if first[u] == name] for name in ("p0", "p1", "p2")}
+    assert all(len(v) > 0 for v in share.values()), share
+    # The same URL goes to the same parent again.
+    assert get(child.port, urls[0]).status == 200
+    assert child.access_lines(len(urls) + 1)[-1]["parent"] == first[urls[0]]
+    parents[1].finish()
+    for u in urls:
+        assert get(child.port, u).status == 200
+    second = {x["url"]: x["parent"] for x in child.access_lines(2 * len(urls) + 1)[-len(urls):]}
+    for u in urls:
+        if first[u] == "p1":
+            assert second[u] in ("p0", "p2")
+        else:
+            assert second[u] == first[u], u  # untouched by p1's loss
+    child.finish()
+    parents[0].finish()
+    parents[2].finish()
+
+
+def test_cached_response_through_a_parent_is_served_from_cache(origin, tmp_path, started):
+    p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("p1", p1.port)], cache=True)
+    url = origin.url("/c/via-parent?size=500")
+    a = get(child.port, url)
+    b = get(child.port, url)
+    assert a.status == b.status == 200 and a.body == b.body and len(a.body) == 500
+    lines = child.access_lines(2)
+    assert [x["cache"] for x in lines] == ["MISS", "HIT"]
+    assert lines[0]["parent"] == "p1" and lines[1]["parent"] is None
+    assert origin.count("/c/via-parent") == 1
+    assert len(p1.access_lines(1)) == 1
+    child.finish()
+    p1.finish()
+
+
+def test_validate_reports_parent_errors(tmp_path):
+    text = base_config([8080]) + """
+[[parent]]
+name = "a"
+address = "proxy.example:3128"
+
+[[parent]]
+name = "a"
+address = "127.0.0.1:25"
+username = "bob"
+to = ["nowhere"]
+"""
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    r = subprocess.run([BIN, "validate", "-c", str(path)], capture_output=True, text=True)
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "'address'" in out and "port 25" in out
+    assert "already defined" in out
+    assert "'username' and 'password_file' go together" in out
+    assert "'nowhere', which is not a destination set" in out
+    # Every one at its file:line:col.
+    assert out.count("p.toml:") >= 5
+
+
+def test_explain_names_the_parents(tmp_path):
+    text = base_config([8080]) + parent_entry("p1", 3128) + parent_entry("p2", 3129) + \
+        "\n[parents]\nnever_direct = true\n"
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    args = [BIN, "explain", "-c", str(path), "--from", "127.0.0.1", "--to"]
+    r = subprocess.run(args + ["http://127.0.0.1:8080/x"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "parents: p1 (127.0.0.1:3128), p2 (127.0.0.1:3129); one picked by hashing" in r.stdout
+    assert "never direct" in r.stdout
+    r = subprocess.run(args + ["127.0.0.1:8080"], capture_output=True, text=True)
+    assert "tried in this order" in r.stdout

@@ -1,0 +1,99 @@
+#include "daemon/config/parent_loader.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "daemon/config/config_loader.h"
+#include "loader_test_util.h"
+
+using namespace portcullis::config;
+using portcullis::config::testing::all;
+using portcullis::config::testing::kPolicy;
+
+namespace {
+
+bool has(const std::string& text, std::string_view what) {
+  return text.find(what) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("base64Encode: RFC 4648 test vectors") {
+  CHECK(base64Encode("") == "");
+  CHECK(base64Encode("f") == "Zg==");
+  CHECK(base64Encode("fo") == "Zm8=");
+  CHECK(base64Encode("foo") == "Zm9v");
+  CHECK(base64Encode("foob") == "Zm9vYg==");
+  CHECK(base64Encode("fooba") == "Zm9vYmE=");
+  CHECK(base64Encode("foobar") == "Zm9vYmFy");
+  // RFC 7617 §2's example.
+  CHECK(base64Encode("Aladdin:open sesame") == "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+}
+
+TEST_CASE("[[parent]] and [parents]: defaults and values") {
+  auto none = loadConfigText(kPolicy, "t.toml", ".");
+  REQUIRE(none.config);
+  CHECK(none.config->parents.list.empty());
+  CHECK_FALSE(none.config->parents.neverDirect);
+  CHECK(none.config->parents.retryAfter.count() == 30000);
+  CHECK(none.config->parents.checkInterval.count() == 10000);
+
+  const std::string dir = "/tmp";
+  const std::string pass = dir + "/portcullis-parent-loader-test.pass";
+  std::ofstream(pass) << "open sesame\r\nsecond line\n";
+  auto set = loadConfigText(kPolicy +
+                                "[[parent]]\nname = \"a\"\naddress = \"192.0.2.1:3128\"\n"
+                                "weight = 3\nto = [\"web\"]\n"
+                                "[[parent]]\nname = \"b\"\naddress = \"[2001:db8::1]:8080\"\n"
+                                "username = \"Aladdin\"\npassword_file = \"" +
+                                pass +
+                                "\"\n[parents]\nnever_direct = true\nretry_after = \"5s\"\n"
+                                "check_interval = \"0s\"\n",
+                            "t.toml", dir);
+  std::remove(pass.c_str());
+  REQUIRE_MESSAGE(set.config, all(set));
+  const auto& p = set.config->parents;
+  REQUIRE(p.list.size() == 2);
+  CHECK(p.list[0].name == "a");
+  CHECK(p.list[0].host == "192.0.2.1");
+  CHECK(p.list[0].port == 3128);
+  CHECK(p.list[0].weight == 3);
+  CHECK(p.list[0].to == std::vector<size_t>{0});
+  CHECK(p.list[0].authorization.empty());
+  CHECK(p.list[1].host == "2001:db8::1");
+  CHECK(p.list[1].weight == 1);
+  CHECK(p.list[1].to.empty());
+  CHECK(p.list[1].authorization == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+  CHECK(p.neverDirect);
+  CHECK(p.retryAfter.count() == 5000);
+  CHECK(p.checkInterval.count() == 0);
+  // Credentials to a parent off loopback travel in clear text: a warning.
+  CHECK(has(all(set), "clear text"));
+}
+
+TEST_CASE("[[parent]] errors are all reported, each at its place") {
+  auto bad = loadConfigText(kPolicy +
+                                "[[parent]]\naddress = \"192.0.2.1:3128\"\n"
+                                "[[parent]]\nname = \"x\"\naddress = \"proxy.example:3128\"\n"
+                                "[[parent]]\nname = \"x\"\naddress = \"192.0.2.1:25\"\n"
+                                "weight = 0\nto = [\"nowhere\"]\nusername = \"u\"\n"
+                                "[[parent]]\nname = \"y\"\naddress = \"192.0.2.2:3128\"\n"
+                                "username = \"u\"\npassword_file = \"/nonexistent/pass\"\n"
+                                "[[parent]]\nname = \"z\"\n",
+                            "t.toml", ".");
+  CHECK_FALSE(bad.config);
+  const std::string text = all(bad);
+  CAPTURE(text);
+  // kPolicy is 6 lines: the first [[parent]] is on line 7.
+  CHECK(has(text, "t.toml:7:1: error: [[parent]] needs 'name'"));
+  CHECK(has(text, "t.toml:11:11: error: 'address'"));
+  CHECK(has(text, "a [[parent]] named 'x' is already defined"));
+  CHECK(has(text, "port 25 (SMTP) is never a parent proxy"));
+  CHECK(has(text, "'weight' must be between 1 and 1000"));
+  CHECK(has(text, "'to' names 'nowhere', which is not a destination set"));
+  CHECK(has(text, "'username' and 'password_file' go together"));
+  CHECK(has(text, "'password_file': cannot open '/nonexistent/pass'"));
+  CHECK(has(text, "[[parent]] needs 'address'"));
+}
