@@ -85,13 +85,19 @@ LdapHandle connect(const LdapSettings& s, std::string& error) {
   const timeval tv = toTimeval(s.timeout);
   ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv);
   ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &tv);
-  const int demand = LDAP_OPT_X_TLS_DEMAND;
-  ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-  if (!s.caFile.empty()) {
-    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, s.caFile.c_str());
+  if (s.startTls || s.uri.find("ldaps://") != std::string::npos) {
+    const int demand = LDAP_OPT_X_TLS_DEMAND;  // the certificate is always verified
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+    if (!s.caFile.empty()) {
+      ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, s.caFile.c_str());
+    }
+    const int isServer = 0;  // a new client TLS context with the options above
+    rc = ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &isServer);
+    if (rc != LDAP_OPT_SUCCESS) {
+      error = "TLS set-up (ca_file?): " + describe(ld.get(), rc);
+      return nullptr;
+    }
   }
-  const int isServer = 0;  // a new client TLS context with the options above
-  ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &isServer);
   if (s.startTls) {
     rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
     if (rc != LDAP_SUCCESS) {
@@ -173,6 +179,10 @@ LdapAnswer readGroups(LDAP* ld, const LdapSettings& s, std::string_view user,
 }  // namespace
 
 LdapDirectory::LdapDirectory(LdapSettings settings) : settings_(std::move(settings)) {
+  // libldap's global options are set up on first use; do it here, on the
+  // thread that loads the config, not racing on the pool's threads.
+  int version = 0;
+  ldap_get_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &version);
   identity_ = "ldap\n" + settings_.uri + "\n" + settings_.userDn + "\n" + settings_.searchBase +
               "\n" + settings_.searchFilter + "\n" + settings_.groupBase + "\n" +
               settings_.groupFilter + "\n" + settings_.groupAttribute;

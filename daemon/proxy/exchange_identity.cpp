@@ -2,8 +2,10 @@
 // RFC 7617) is checked before the rules, so that rules may name users. A
 // verified login is remembered (CredentialCache); otherwise the check runs
 // on the verifier pool and the exchange waits in kAdmission until the
-// worker's mailbox brings the answer back to this loop. The header itself is
-// never forwarded (message_writer drops it with the hop-by-hop fields).
+// worker's mailbox brings the answer back to this loop. With [auth.ldap] the
+// pool binds to the directory instead of checking a hash, and the groups it
+// reads come back with the answer. The header itself is never forwarded
+// (message_writer drops it with the hop-by-hop fields).
 
 #include <algorithm>
 

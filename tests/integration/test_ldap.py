@@ -7,6 +7,7 @@ way), groups from groupOfNames entries in rules, a filter-injection attempt,
 an empty password, the server stopped, stalled and back, and the credential
 cache carrying logins while it is down.
 """
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import time
 import pytest
 
 from harness import Proxy, base_config, curl
+from test_observability import admin_get, status_json
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -112,14 +114,18 @@ def free_port():
 class Slapd:
     """slapd in the foreground (-d 0) on 127.0.0.1:port, config and data in `directory`."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, pki=None):
         self.dir = directory
         self.port = free_port()
+        self.tls_port = free_port() if pki else None
         self.proc = None
         os.makedirs(os.path.join(directory, "data"))
         self.conf = os.path.join(directory, "slapd.conf")
         with open(self.conf, "w") as f:
             f.write(SLAPD_CONF.format(d=directory, s=SUFFIX))
+            if pki:  # StartTLS on the ldap:// port, and an ldaps:// port
+                f.write("TLSCACertificateFile {p}/ca.crt\nTLSCertificateFile {p}/server.crt\n"
+                        "TLSCertificateKeyFile {p}/server.key\n".format(p=pki))
         ldif = os.path.join(directory, "school.ldif")
         with open(ldif, "w") as f:
             f.write(LDIF)
@@ -133,8 +139,11 @@ class Slapd:
 
     def start(self, deadline=15.0):
         self.log = open(os.path.join(self.dir, "slapd.log"), "ab")
+        urls = self.uri + "/"
+        if self.tls_port:
+            urls += " ldaps://127.0.0.1:%d/" % self.tls_port
         self.proc = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", self.conf, "-h", self.uri + "/"],
+            [SLAPD, "-d", "0", "-f", self.conf, "-h", urls],
             stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + deadline
         while True:
@@ -225,6 +234,17 @@ def test_direct_bind_groups_and_wrong_passwords(origin, slapd, direct_proxy):
     assert [x["user"] for x in lines[2:]] == [None] * 4
     text = open(os.path.join(proxy.tmp, "access.log")).read() + "\n".join(proxy.lines)
     assert "teach-secret" not in text and "pupil-secret" not in text
+    # /status: per-user counts, names only.
+    status = status_json(proxy)
+    assert status["user_totals"]["alice"]["requests"] == 1
+    assert status["user_totals"]["alice"]["bytes"] > 100
+    bob = status["user_totals"]["bob"]
+    assert bob["requests"] == 1 and bob["denials"] == 1
+    assert "secret" not in json.dumps(status)
+    code, _, text = admin_get(proxy, "/status?format=text")
+    assert code == 200 and b"bob 1 req" in text and b"1 denied" in text
+    code, _, page = admin_get(proxy, "/")
+    assert code == 200 and b'id="users"' in page
     proxy.finish()
 
 
@@ -314,3 +334,35 @@ def test_wrong_service_password_is_unavailable_not_a_failed_login(origin, slapd,
     ev = proxy.wait_event("ldap_unavailable")
     assert "service bind" in ev["error"] and "not-the-password" not in ev["error"]
     proxy.finish()
+
+
+def test_start_tls_and_ldaps_verify_the_server_certificate(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki, other = str(tmp_path / "pki"), str(tmp_path / "other-ca")
+    tls_init(pki, name="ldap.test")  # server pair for 127.0.0.1, signed by pki/ca.crt
+    tls_init(other, name="elsewhere.test")
+    server = Slapd(str(tmp_path / "slapd"), pki=pki)
+    try:
+        url = "http://127.0.0.1:%d/size/10" % origin.port
+        base = DIRECT % server.uri
+        for n, ldap in enumerate([
+                base + 'start_tls = true\nca_file = "%s/ca.crt"\n' % pki,
+                base.replace(server.uri, "ldaps://127.0.0.1:%d" % server.tls_port) +
+                'ca_file = "%s/ca.crt"\n' % pki]):
+            d = tmp_path / ("p%d" % n)
+            d.mkdir()
+            proxy = Proxy(ldap_config(origin.port, str(d), ldap), tmpdir=str(d))
+            started.append(proxy)
+            assert fetch(proxy, url, "alice:teach-secret") == "200"
+            proxy.finish()
+        # A CA that did not sign the server's certificate: no login, a clear error.
+        d = tmp_path / "wrong-ca"
+        d.mkdir()
+        proxy = Proxy(ldap_config(origin.port, str(d), base + 'start_tls = true\nca_file = '
+                                  '"%s/ca.crt"\n' % other), tmpdir=str(d))
+        started.append(proxy)
+        assert fetch(proxy, url, "alice:teach-secret") == "503"
+        assert "StartTLS" in proxy.wait_event("ldap_unavailable")["error"]
+        proxy.finish()
+    finally:
+        server.stop()

@@ -130,3 +130,25 @@ TEST_CASE("[auth.ldap] diagnostics") {
       "t.toml");
   CHECK_MESSAGE(all(r).find("choose one login backend") != std::string::npos, all(r));
 }
+
+TEST_CASE(
+    "LdapDirectory: refusals that never reach the server; an unreachable one is kUnavailable") {
+  auth::LdapSettings s;
+  s.uri = "ldap://127.0.0.1:1";  // nothing listens on port 1: connection refused at once
+  s.userDn = "uid={user},dc=s";
+  s.timeout = std::chrono::seconds(2);
+  const auth::LdapDirectory dir(s);
+  auto a = dir.check("alice", "");
+  CHECK(a.result == auth::VerifyResult::kMismatch);
+  CHECK(a.error == "empty password");
+  a = dir.check("*)(uid=*", "pw");
+  CHECK(a.result == auth::VerifyResult::kMismatch);
+  a = dir.check("alice", std::string("p\0w", 3));
+  CHECK(a.result == auth::VerifyResult::kMismatch);
+  a = dir.check("alice", "pw");
+  CHECK(a.result == auth::VerifyResult::kUnavailable);
+  CHECK_MESSAGE(a.error.find("Can't contact LDAP server") != std::string::npos, a.error);
+  CHECK(dir.noteReachable(false));  // a change: log it
+  CHECK_FALSE(dir.noteReachable(false));
+  CHECK(dir.noteReachable(true));
+}
