@@ -102,9 +102,12 @@ void Stats::recordRequest(const log::AccessRecord& r) noexcept {
     if (!r.user.empty()) {
       auto it = users_.find(r.user);
       if (it == users_.end()) {
-        it = users_.emplace(users_.size() < kMaxUsers ? r.user : std::string("other"), 0).first;
+        it = users_.emplace(users_.size() < kMaxUsers ? r.user : std::string("other"), UserTotals{})
+                 .first;
       }
-      ++it->second;
+      ++it->second.requests;
+      it->second.bytes += r.bytesOut;
+      if (r.decision == log::AccessDecision::kDeny) ++it->second.denials;
     }
     recent_.push_back(std::move(entry));
     while (recent_.size() > recentCapacity_) recent_.pop_front();
@@ -309,7 +312,10 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
     s.aclDenials.insert(denials_.begin(), denials_.end());
     s.terminations.insert(terminations_.begin(), terminations_.end());
     s.backgroundFillOutcomes.insert(fillOutcomes_.begin(), fillOutcomes_.end());
-    s.requestsByUser.insert(users_.begin(), users_.end());
+    for (const auto& [user, totals] : users_) {
+      s.requestsByUser.emplace(user, totals.requests);
+      s.userTotals.emplace(user, totals);
+    }
     for (const auto& [name, sink] : sinks_) s.logs.emplace_back(name, sink->counters());
     s.lastSeq = seq_;
     if (s.lastReloadOk == 0) s.lastReloadError = lastReloadError_;

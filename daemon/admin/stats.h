@@ -36,6 +36,13 @@ inline constexpr size_t kMaxWorkers = 256;       ///< loop-lag gauges kept
 inline constexpr size_t kMaxDenialRules = 1024;  ///< distinct rule names counted
 inline constexpr size_t kMaxUsers = 10000;       ///< distinct users counted (then "other")
 
+/// One logged-in user's totals ([auth]): the name only, never credentials.
+struct UserTotals {
+  uint64_t requests = 0;
+  uint64_t bytes = 0;    ///< sent to the client
+  uint64_t denials = 0;  ///< requests refused (a rule, a limit) after the login
+};
+
 /// One minute of the chart on the status page.
 struct HistoryPoint {
   int64_t unixTime = 0;         ///< end of the minute
@@ -91,6 +98,7 @@ struct StatsSnapshot {
   std::vector<TopObject> topObjects;  ///< stored objects by bytes saved, most first
   /// Requests by logged-in user ([auth]); names only, never credentials.
   std::map<std::string, uint64_t> requestsByUser;
+  std::map<std::string, UserTotals> userTotals;  ///< the same users, with bytes and denials
   uint64_t cacheBytes = 0;
   uint64_t cacheObjects = 0;
   uint64_t cacheMemoryBytes = 0;  ///< small bodies also held in RAM
@@ -221,7 +229,7 @@ class Stats {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t, std::less<>> denials_;            // guarded by mu_
   std::map<std::string, uint64_t, std::less<>> terminations_;       // guarded by mu_ (~22 kinds)
-  std::map<std::string, uint64_t, std::less<>> users_;  // guarded by mu_; bounded (kMaxUsers)
+  std::map<std::string, UserTotals, std::less<>> users_;  // guarded by mu_; bounded (kMaxUsers)
   std::deque<std::pair<uint64_t, log::AccessRecord>> recent_;       // guarded by mu_
   uint64_t seq_ = 0;                                                // guarded by mu_
   std::deque<HistoryPoint> history_;                                // guarded by mu_

@@ -299,6 +299,12 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   for (const auto& [rule, n] : denialsByCount(s)) denials.field(rule, n);
   log::JsonObject users;
   for (const auto& [user, n] : s.requestsByUser) users.field(user, n);
+  log::JsonObject userTotals;
+  for (const auto& [user, t] : s.userTotals) {
+    log::JsonObject one;
+    one.field("requests", t.requests).field("bytes", t.bytes).field("denials", t.denials);
+    userTotals.raw(user, one.finish());
+  }
   log::JsonArray blocked;
   for (const auto& b : s.blockedClients) {
     log::JsonObject one;
@@ -321,6 +327,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .field("background_fills", s.backgroundFills)
       .raw("acl_denials", denials.finish())
       .raw("users", users.finish())
+      .raw("user_totals", userTotals.finish())
       .raw("cache", cacheJson(s))
       .raw("top_objects", topObjectsJson(s))
       .raw("reloads", reloadsJson(s))

@@ -53,6 +53,8 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <div class="cols">
 <div><h2>Denials by rule</h2>
 <table><thead><tr><th>rule</th><th class="num">denials</th></tr></thead><tbody id="denials"></tbody></table></div>
+<div><h2>Logged-in users</h2>
+<table><thead><tr><th>user</th><th class="num">requests</th><th class="num">bytes</th><th class="num">denials</th></tr></thead><tbody id="users"></tbody></table></div>
 <div><h2>Clients blocked by the abuse guard</h2>
 <table><thead><tr><th>client</th><th class="num">time left</th><th></th></tr></thead><tbody id="blocked"></tbody></table>
 <div class="legend" id="unblock-result"></div></div>
@@ -134,6 +136,14 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
       .map((e) => row([e[0], fmtInt(e[1])], ["deny", "num"]));
     const tb = $("denials");
     tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("no denials", 2)]);
+  }
+  function renderUsers(st) {
+    // Names and counts only: credentials never reach /status.
+    const rows = Object.entries(st.user_totals || {}).sort((a, b) => b[1].requests - a[1].requests)
+      .map((e) => row([e[0], fmtInt(e[1].requests), fmtBytes(e[1].bytes), fmtInt(e[1].denials)],
+                      ["", "num", "num", "num"]));
+    const tb = $("users");
+    tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("nobody logged in", 4)]);
   }
   function renderTopObjects(st) {
     const rows = (st.top_objects || []).map((o) =>
@@ -238,7 +248,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
       last = st;
       $("meta").textContent = "version " + st.version + ", up " + dur(st.uptime_s) + ", " + st.now;
       $("state").textContent = "live"; $("state").className = "";
-      renderReload(st); renderCards(st); renderDenials(st); renderBlocked(st); renderTopObjects(st);
+      renderReload(st); renderCards(st); renderDenials(st); renderUsers(st); renderBlocked(st); renderTopObjects(st);
       renderRecent(st); renderChart(st.history);
     } catch (err) {
       $("state").textContent = "offline (" + (err && err.message ? err.message : "error") + ")";

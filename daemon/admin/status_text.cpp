@@ -146,6 +146,12 @@ std::string renderStatusText(const StatsSnapshot& s) {
   for (const auto& [rule, n] : denialsByCount(s))
     denials += fmt::format(", {} {}", terminalSafe(rule), n);
   line("acl denials", denials.empty() ? "none" : denials.substr(2));
+  std::string users;
+  for (const auto& [user, t] : s.userTotals) {
+    users += fmt::format(", {} {} req {} {} denied", terminalSafe(user), t.requests,
+                         humanBytes(t.bytes), t.denials);
+  }
+  line("users", users.empty() ? "none logged in" : users.substr(2));
   line("cache store", cacheStoreText(s));
   appendReloadLines(out, s);
   std::string blocked;

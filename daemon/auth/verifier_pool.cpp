@@ -50,14 +50,24 @@ void VerifierPool::run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    const bool ok = verifyPassword(job.password, job.hash);
+    VerifyResult result = VerifyResult::kUnavailable;
+    try {
+      if (job.check) {
+        result = job.check(job.password);
+      } else {
+        result =
+            verifyPassword(job.password, job.hash) ? VerifyResult::kMatch : VerifyResult::kMismatch;
+      }
+    } catch (...) {
+      // A check must not throw; if one does, the login is not granted.
+    }
     explicit_bzero(job.password.data(), job.password.size());
     {
       std::lock_guard lock(mutex_);
       ++completed_;
     }
     try {
-      job.done(ok ? VerifyResult::kMatch : VerifyResult::kMismatch);
+      job.done(result);
     } catch (...) {
       // A done callback must not throw; nothing to do on this thread if it does.
     }

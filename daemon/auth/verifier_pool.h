@@ -5,6 +5,9 @@
 // and must only hand the result back to its loop (the proxy posts it to the
 // worker's mailbox and wakes the loop with event_active).
 //
+// A job checks either a users-file hash (crypt_r) or, through its `check`
+// function, another backend such as LDAP (a blocking bind with timeouts).
+//
 // The queue is bounded: a flood of logins is refused at once (done(kBusy))
 // rather than queued for minutes.
 
@@ -19,7 +22,9 @@
 
 namespace portcullis::auth {
 
-enum class VerifyResult { kMatch, kMismatch, kBusy };
+/// kUnavailable: the backend could not answer (an LDAP server down); not the
+/// user's fault, so not a failed login.
+enum class VerifyResult { kMatch, kMismatch, kBusy, kUnavailable };
 
 class VerifierPool {
  public:
@@ -29,6 +34,10 @@ class VerifierPool {
     /// Called once on a pool thread (or at once with kBusy, on the caller's
     /// thread, when the queue is full). Must not throw.
     std::function<void(VerifyResult)> done;
+    /// When set, runs instead of the hash check (`hash` unused). Must return
+    /// within bounded time (timeouts of its own); a throw counts as
+    /// kUnavailable.
+    std::function<VerifyResult(const std::string& password)> check;
   };
 
   /// Starts `threads` threads (at least 1); `maxQueued` jobs may wait.

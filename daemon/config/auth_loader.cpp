@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "daemon/config/config_loader.h"
+#include "daemon/config/ldap_loader.h"
 
 namespace portcullis::config {
 
@@ -109,8 +110,11 @@ void checkRules(TomlReader& r, const acl::PolicyImpl& p, const AuthConfig& a) {
     };
     if (!a.enabled()) {
       at("rule '" + rule.name +
-         "' names users, but [auth] users_file is not set: nobody can log in");
+         "' names users, but [auth] users_file is not set (nor [auth.ldap]): nobody can "
+         "log in");
     }
+    // A directory's groups are known only at login.
+    if (a.ldap) continue;
     for (const auto& g : rule.groups) {
       if (a.groups->members.count(g) == 0) {
         at("rule '" + rule.name + "' names group:" + g + ", which [groups] does not define");
@@ -177,6 +181,7 @@ void readAuth(TomlReader& r, const toml::table& root, const std::string& baseDir
   a.groups = std::move(groups);
   if (t != nullptr) {
     readUsersFile(r, *t, baseDir, a);
+    readLdap(r, *t, baseDir, a);
     r.getString(*t, "realm", a.realm);
     if (a.realm.find_first_of("\"\\\r\n") != std::string::npos) {
       r.error(t->get("realm")->source(),
@@ -193,7 +198,8 @@ void readAuth(TomlReader& r, const toml::table& root, const std::string& baseDir
   checkRules(r, policy->impl(), a);
   warnPlaintext(r, policy->impl(), a);
   if (a.enabled() && cfg.server.listenTls.empty() && a.plaintextSources.empty()) {
-    r.warning(t->get("users_file")->source(),
+    const toml::node* at = t->get("users_file") ? t->get("users_file") : t->get("ldap");
+    r.warning(at->source(),
               "[auth] is set but there is no [server] listen_tls and no source set with "
               "plaintext_auth = true: no client can send credentials");
   }

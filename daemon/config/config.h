@@ -14,6 +14,7 @@
 #include "acl/cidr_set.h"
 #include "acl/policy.h"
 #include "cache/policy/cache_rules.h"
+#include "daemon/auth/ldap_directory.h"
 #include "daemon/auth/users_file.h"
 #include "daemon/config/safe_search.h"
 
@@ -182,12 +183,15 @@ struct AuthConfig {
   unsigned verifierThreads = 2;
   /// The users file as loaded (name -> hash); null when usersFile is "".
   std::shared_ptr<const auth::UsersFile> users;
+  /// [auth.ldap]: logins checked against a directory; null when not set.
+  /// Exclusive with users (the loader refuses both).
+  std::shared_ptr<const auth::LdapDirectory> ldap;
   /// [groups] and groups_file: group -> members, user -> groups.
   std::shared_ptr<const auth::Groups> groups = std::make_shared<const auth::Groups>();
   /// Source sets whose clients may send credentials on the plain port.
   std::vector<size_t> plaintextSources;
 
-  bool enabled() const { return users != nullptr; }
+  bool enabled() const { return users != nullptr || ldap != nullptr; }
 };
 
 /// [[parent]]: a parent proxy (like Squid's cache_peer ... parent) that

@@ -187,10 +187,15 @@ class Exchange final : private UpstreamRequest::Owner,
   // identity (exchange_identity.cpp): false when answered or waiting for
   // the verifier pool (admit() continues then)
   bool identify();
-  void onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user);
+  bool identifyLdap(const BasicCredentials& credentials, SteadyTime now);
+  /// `ldap`: the directory's answer (groups, error) for an LDAP login; null
+  /// for the users file.
+  void onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user,
+                  std::shared_ptr<const auth::LdapAnswer> ldap = nullptr);
   void loginFailed(std::string_view why);
   void challenge(std::string message, std::string detail);
-  void setUser(const std::string& user);
+  void ldapUnavailable(const auth::LdapAnswer& answer);
+  void setUser(const std::string& user, const std::vector<std::string>& extraGroups = {});
   void countTowardBlock();
   bool credentialsAllowedHere() const;
   /// After identity: target checks, the name-based ACL, DNS.

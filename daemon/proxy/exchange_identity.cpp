@@ -2,8 +2,12 @@
 // RFC 7617) is checked before the rules, so that rules may name users. A
 // verified login is remembered (CredentialCache); otherwise the check runs
 // on the verifier pool and the exchange waits in kAdmission until the
-// worker's mailbox brings the answer back to this loop. The header itself is
-// never forwarded (message_writer drops it with the hop-by-hop fields).
+// worker's mailbox brings the answer back to this loop. With [auth.ldap] the
+// pool binds to the directory instead of checking a hash, and the groups it
+// reads come back with the answer. The header itself is never forwarded
+// (message_writer drops it with the hop-by-hop fields).
+
+#include <algorithm>
 
 #include "acl/policy_impl.h"
 #include "daemon/proxy/exchange.h"
@@ -62,6 +66,7 @@ bool Exchange::identify() {
     loginFailed("malformed Proxy-Authorization");
     return false;
   }
+  if (a.ldap) return identifyLdap(*credentials, now);
   const auth::UserEntry* entry = a.users->find(credentials->user);
   // An unknown user is checked against a decoy hash: a wrong name takes as
   // long as a wrong password.
@@ -82,7 +87,49 @@ bool Exchange::identify() {
   return false;
 }
 
-void Exchange::onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user) {
+bool Exchange::identifyLdap(const BasicCredentials& credentials, SteadyTime now) {
+  std::shared_ptr<const auth::LdapDirectory> directory = config_->auth.ldap;
+  const auto key = context_.credentials->key(credentials, directory->identity());
+  std::vector<std::string> groups;
+  if (context_.credentials->fresh(key, now, &groups)) {
+    setUser(credentials.user, groups);
+    return true;
+  }
+  // Refused here, without the directory: an empty password would be an
+  // unauthenticated bind (RFC 4513 §5.1.2), and a name rules cannot spell
+  // never needs asking about.
+  if (credentials.password.empty() || !auth::validName(credentials.user)) {
+    loginFailed("wrong user name or password");
+    return false;
+  }
+  // The pool thread writes the answer before it posts to the mailbox; the
+  // loop reads it after (the mailbox's mutex orders the two).
+  auto answer = std::make_shared<auth::LdapAnswer>();
+  auto check = [directory, user = credentials.user, answer](const std::string& password) {
+    *answer = directory->check(user, password);
+    return answer->result;
+  };
+  verifyTicket_ = context_.mailbox->submitCheck(
+      *context_.verifier, std::move(check), credentials.password,
+      [this, key, user = credentials.user, answer](auth::VerifyResult r) {
+        onVerified(r, key, user, answer);
+      });
+  return false;
+}
+
+void Exchange::ldapUnavailable(const auth::LdapAnswer& answer) {
+  const auto& directory = *config_->auth.ldap;
+  if (directory.noteReachable(false) && context_.hooks->cacheEvent) {
+    context_.hooks->cacheEvent("ldap_unavailable", answer.error);
+  }
+  reply(errorReply(Termination::kAuthUnavailable,
+                   "The login server cannot be reached; try again in a moment.",
+                   "LDAP: " + answer.error, 503),
+        true);
+}
+
+void Exchange::onVerified(auth::VerifyResult result, CredentialCache::Key key, std::string user,
+                          std::shared_ptr<const auth::LdapAnswer> ldap) {
   verifyTicket_ = 0;
   if (phase_ != Phase::kAdmission || !active_) return;
   try {
@@ -93,25 +140,38 @@ void Exchange::onVerified(auth::VerifyResult result, CredentialCache::Key key, s
             true);
       return;
     }
+    if (ldap && result == auth::VerifyResult::kUnavailable) {
+      ldapUnavailable(*ldap);
+      return;
+    }
+    if (ldap && config_->auth.ldap && config_->auth.ldap->noteReachable(true) &&
+        context_.hooks->cacheEvent) {
+      context_.hooks->cacheEvent("ldap_recovered", "");
+    }
     if (result != auth::VerifyResult::kMatch || user.empty()) {
       loginFailed("wrong user name or password");
       return;
     }
     const auto now = context_.clock->steadyNow();
     context_.loginFailures->succeeded(connection_.clientIp());
+    std::vector<std::string> groups = ldap ? ldap->groups : std::vector<std::string>();
     if (config_->auth.cacheTtl.count() > 0) {
-      context_.credentials->remember(key, now + config_->auth.cacheTtl);
+      context_.credentials->remember(key, now + config_->auth.cacheTtl, groups);
     }
-    setUser(user);
+    setUser(user, groups);
     admit();
   } catch (...) {
     connection_.closeNow();  // never out through the mailbox's callback
   }
 }
 
-void Exchange::setUser(const std::string& user) {
+void Exchange::setUser(const std::string& user, const std::vector<std::string>& extraGroups) {
   user_ = user;
   groups_ = config_->auth.groups->groupsOf(user);
+  // A directory's groups add to [groups] / groups_file ones.
+  for (const auto& g : extraGroups) {
+    if (std::find(groups_.begin(), groups_.end(), g) == groups_.end()) groups_.push_back(g);
+  }
   record_.user = user;
 }
 

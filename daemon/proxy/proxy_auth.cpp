@@ -98,24 +98,27 @@ size_t CredentialCache::KeyHash::operator()(const Key& k) const noexcept {
   return h;
 }
 
-bool CredentialCache::fresh(const Key& key, SteadyTime now) {
+bool CredentialCache::fresh(const Key& key, SteadyTime now, std::vector<std::string>* groups) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return false;
-  if (it->second > now) return true;
+  if (it->second.until > now) {
+    if (groups != nullptr) *groups = it->second.groups;
+    return true;
+  }
   entries_.erase(it);
   return false;
 }
 
-void CredentialCache::remember(const Key& key, SteadyTime until) {
+void CredentialCache::remember(const Key& key, SteadyTime until, std::vector<std::string> groups) {
   std::lock_guard lock(mutex_);
   if (entries_.size() >= kMaxCached) {
     // Bounded: expired entries go first; if none, everything (re-verified later).
     const auto now = std::chrono::steady_clock::now();
-    std::erase_if(entries_, [&](const auto& e) { return e.second <= now; });
+    std::erase_if(entries_, [&](const auto& e) { return e.second.until <= now; });
     if (entries_.size() >= kMaxCached) entries_.clear();
   }
-  entries_[key] = until;
+  entries_[key] = Entry{until, std::move(groups)};
 }
 
 size_t CredentialCache::size() const {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "acl/ip_address.h"
 #include "daemon/proxy/abuse_guard.h"
@@ -32,15 +33,19 @@ std::optional<BasicCredentials> parseBasicCredentials(std::string_view headerVal
 
 /// Logins verified recently, keyed by SHA-256 over a per-process random
 /// salt, the user, the password and the stored hash (a changed password
-/// in the users file never matches an old entry). Holds no password.
-/// Thread-safe; shared by every worker.
+/// in the users file never matches an old entry; for LDAP the "hash" is the
+/// directory's identity). Holds no password; an LDAP login's groups are kept
+/// beside it, so a cached login needs no directory at all. Thread-safe;
+/// shared by every worker.
 class CredentialCache {
  public:
   CredentialCache();
   using Key = std::array<unsigned char, 32>;
   Key key(const BasicCredentials& credentials, std::string_view storedHash) const;
-  bool fresh(const Key& key, SteadyTime now);
-  void remember(const Key& key, SteadyTime until);
+  /// True when `key` was verified and has not expired; its groups (LDAP)
+  /// go to `groups` when that is not null.
+  bool fresh(const Key& key, SteadyTime now, std::vector<std::string>* groups = nullptr);
+  void remember(const Key& key, SteadyTime until, std::vector<std::string> groups = {});
   size_t size() const;
 
  private:
@@ -49,7 +54,11 @@ class CredentialCache {
   };
   std::array<unsigned char, 32> salt_{};
   mutable std::mutex mutex_;
-  std::unordered_map<Key, SteadyTime, KeyHash> entries_;
+  struct Entry {
+    SteadyTime until;
+    std::vector<std::string> groups;
+  };
+  std::unordered_map<Key, Entry, KeyHash> entries_;
 };
 
 /// Failed logins per client address within a window ([auth] max_failures).

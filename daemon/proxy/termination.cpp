@@ -33,6 +33,7 @@ constexpr std::array<TerminationInfo, kTerminationKinds> kTable{{
     {"precondition_failed", 412, "", "Precondition failed"},
     {"storage_error", 0, "", ""},
     {"transparent_mismatch", 409, "http_request_denied", "Wrong server"},
+    {"auth_unavailable", 503, "proxy_internal_error", "Login server unavailable"},
 }};
 
 std::string_view badRequestTitle(int status) {

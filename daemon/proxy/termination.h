@@ -39,10 +39,10 @@ enum class Termination : uint8_t {
   kPreconditionFailed,     ///< a stored response fails the request's preconditions (412)
   kStorageError,           ///< the cache could not be read while serving
   kTransparentMismatch,    ///< transparent mode: Host or SNI disagrees with the destination (409)
+  kAuthUnavailable,        ///< the login backend (LDAP) could not answer (503)
 };
 
-inline constexpr size_t kTerminationKinds =
-    static_cast<size_t>(Termination::kTransparentMismatch) + 1;
+inline constexpr size_t kTerminationKinds = static_cast<size_t>(Termination::kAuthUnavailable) + 1;
 
 struct TerminationInfo {
   std::string_view name;         ///< log field and metrics label: "denied_by_rule"

@@ -10,12 +10,25 @@ std::shared_ptr<VerifyMailbox> VerifyMailbox::create(event_base* base) {
 
 uint64_t VerifyMailbox::submit(auth::VerifierPool& pool, std::string hash, std::string password,
                                Done done) {
-  const uint64_t ticket = next_++;
-  waiting_.emplace(ticket, std::move(done));
-  std::weak_ptr<VerifyMailbox> self = weak_from_this();
   auth::VerifierPool::Job job;
   job.hash = std::move(hash);
   job.password = std::move(password);
+  return enqueue(pool, std::move(job), std::move(done));
+}
+
+uint64_t VerifyMailbox::submitCheck(auth::VerifierPool& pool,
+                                    std::function<auth::VerifyResult(const std::string&)> check,
+                                    std::string password, Done done) {
+  auth::VerifierPool::Job job;
+  job.check = std::move(check);
+  job.password = std::move(password);
+  return enqueue(pool, std::move(job), std::move(done));
+}
+
+uint64_t VerifyMailbox::enqueue(auth::VerifierPool& pool, auth::VerifierPool::Job job, Done done) {
+  const uint64_t ticket = next_++;
+  waiting_.emplace(ticket, std::move(done));
+  std::weak_ptr<VerifyMailbox> self = weak_from_this();
   // Runs on a pool thread (or here, at once, when the pool is full: still
   // delivered through the event, never inside submit).
   job.done = [self, ticket](auth::VerifyResult r) {

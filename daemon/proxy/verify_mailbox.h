@@ -33,6 +33,10 @@ class VerifyMailbox : public std::enable_shared_from_this<VerifyMailbox> {
   /// Loop thread. Queues the check on `pool`; `done` runs later on this
   /// loop (never inside submit). Returns a ticket for cancel().
   uint64_t submit(auth::VerifierPool& pool, std::string hash, std::string password, Done done);
+  /// The same for a backend's own check (LDAP): `check` runs on a pool thread.
+  uint64_t submitCheck(auth::VerifierPool& pool,
+                       std::function<auth::VerifyResult(const std::string&)> check,
+                       std::string password, Done done);
   /// Loop thread: the answer for `ticket` will not be delivered.
   void cancel(uint64_t ticket);
   /// Loop thread, before the loop goes away: nothing more is delivered.
@@ -43,6 +47,7 @@ class VerifyMailbox : public std::enable_shared_from_this<VerifyMailbox> {
   VerifyMailbox() = default;
   static void onWake(evutil_socket_t, short, void* arg) noexcept;
   void post(uint64_t ticket, auth::VerifyResult result);  // any thread
+  uint64_t enqueue(auth::VerifierPool& pool, auth::VerifierPool::Job job, Done done);
 
   std::mutex mutex_;
   std::vector<std::pair<uint64_t, auth::VerifyResult>> answers_;  // guarded by mutex_

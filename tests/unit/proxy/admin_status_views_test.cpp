@@ -207,3 +207,32 @@ TEST_CASE("POST /unblock goes through the handler, with the admin header only") 
   CHECK(err.str().find("'not-an-ip' is not an IP address") != std::string::npos);
   server.stop();
 }
+
+TEST_CASE("logged-in users: requests, bytes and denials in JSON and text; never credentials") {
+  Stats s(kT0);
+  log::AccessRecord r;
+  r.user = "alice";
+  r.bytesOut = 1000;
+  s.recordRequest(r);
+  s.recordRequest(r);
+  r.user = "bob";
+  r.bytesOut = 300;
+  r.decision = log::AccessDecision::kDeny;
+  s.recordRequest(r);
+  r.user = "";  // anonymous: not a user
+  s.recordRequest(r);
+  const auto snap = s.snapshot(kT0);
+  REQUIRE(snap.userTotals.size() == 2);
+  CHECK(snap.userTotals.at("alice").requests == 2);
+  CHECK(snap.userTotals.at("alice").bytes == 2000);
+  CHECK(snap.userTotals.at("alice").denials == 0);
+  CHECK(snap.userTotals.at("bob").denials == 1);
+  const std::string json = renderStatusJson(snap, {}, {});
+  CHECK(json.find(R"("users":{"alice":2,"bob":1})") != std::string::npos);
+  CHECK(json.find(R"("user_totals":{"alice":{"requests":2,"bytes":2000,"denials":0},)"
+                  R"("bob":{"requests":1,"bytes":300,"denials":1}})") != std::string::npos);
+  const std::string text = renderStatusText(snap);
+  CHECK_MESSAGE(
+      text.find("alice 2 req 2.0 KiB 0 denied, bob 1 req 300 B 1 denied") != std::string::npos,
+      text);
+}

@@ -126,11 +126,20 @@ ExchangeHarness::ExchangeHarness(HarnessOptions options) : base_(event_base_new(
   c.observer = &phases_;
   fills_ = std::make_unique<proxy::BackgroundFills>(context_);
   c.fills = fills_.get();
+  verifier_ = std::make_unique<auth::VerifierPool>(1);
+  mailbox_ = proxy::VerifyMailbox::create(base_.get());
+  c.verifier = verifier_.get();
+  c.mailbox = mailbox_.get();
+  c.credentials = &credentials_;
+  c.loginFailures = &loginFailures_;
+  c.decoyHash = &decoyHash_;
 }
 
 ExchangeHarness::~ExchangeHarness() {
   // Connections close (and log) while everything they use still exists.
   closeConnections();
+  mailbox_->close();  // a late check finds it closed
+  verifier_.reset();  // joins the verifier thread
   fills_.reset();
   clients_.clear();
   pool_->clear();
@@ -170,17 +179,18 @@ std::string ExchangeHarness::buildConfig(const HarnessOptions& options) const {
             options.cacheLines + "\n";
   }
   // The deny by name comes first: the allow by address would also match.
-  text +=
-      "[sources]\nlocal = [\"127.0.0.1/32\"]\n"
-      "[destinations]\n"
-      "blocked = { hosts = [\"blocked.test\"] }\n"
-      "origin = { cidrs = [\"127.0.0.0/8\"], ports = [" +
-      ports +
-      "] }\n"
-      "named = { hosts = [\"*.named.test\"] }\n"
-      "[[rule]]\nname = \"no-blocked\"\ndeny = { from = \"local\", to = \"blocked\" }\n"
-      "[[rule]]\nname = \"local-to-origin\"\nallow = { from = \"local\", to = \"origin\" }\n"
-      "[[rule]]\nname = \"local-to-named\"\nallow = { from = \"local\", to = \"named\" }\n";
+  text += std::string("[sources]\nlocal = ") +
+          (options.plaintextAuth ? "{ cidrs = [\"127.0.0.1/32\"], plaintext_auth = true }\n"
+                                 : "[\"127.0.0.1/32\"]\n") +
+          "[destinations]\n"
+          "blocked = { hosts = [\"blocked.test\"] }\n"
+          "origin = { cidrs = [\"127.0.0.0/8\"], ports = [" +
+          ports +
+          "] }\n"
+          "named = { hosts = [\"*.named.test\"] }\n"
+          "[[rule]]\nname = \"no-blocked\"\ndeny = { from = \"local\", to = \"blocked\" }\n"
+          "[[rule]]\nname = \"local-to-origin\"\nallow = { from = \"local\", to = \"origin\" }\n"
+          "[[rule]]\nname = \"local-to-named\"\nallow = { from = \"local\", to = \"named\" }\n";
   return text + options.extra + "\n";
 }
 

@@ -36,6 +36,7 @@
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/upstream_pool.h"
+#include "daemon/proxy/verify_mailbox.h"
 #include "tests/unit/proxy/exchange_client.h"
 #include "tests/unit/proxy/exchange_origin.h"
 #include "tests/unit/proxy/fake_clock.h"
@@ -87,6 +88,8 @@ struct HarnessOptions {
   std::chrono::milliseconds cacheFlushInterval{5};
   /// Appended at the end of the config (e.g. a [[limit]] table).
   std::string extra;
+  /// The "local" source set may send credentials on the plain port ([auth]).
+  bool plaintextAuth = false;
 };
 
 class ExchangeHarness {
@@ -181,6 +184,12 @@ class ExchangeHarness {
   proxy::ProxyHooks hooks_;
   PhaseRecorder phases_;
   proxy::ProxyContext context_;
+  // Proxy authentication, as the worker wires it: one verifier thread.
+  std::unique_ptr<auth::VerifierPool> verifier_;
+  std::shared_ptr<proxy::VerifyMailbox> mailbox_;
+  proxy::CredentialCache credentials_;
+  proxy::LoginFailures loginFailures_;
+  std::string decoyHash_;
   /// After the context it uses, before the connections that hand fills to it.
   std::unique_ptr<proxy::BackgroundFills> fills_;
   std::vector<log::AccessRecord> records_;

@@ -257,6 +257,7 @@ std::vector<Scenario> cacheScenarios();
 std::vector<Scenario> fillScenarios();
 std::vector<Scenario> transparentScenarios();
 std::vector<Scenario> slicedScenarios();
+std::vector<Scenario> authScenarios();  // exchange_scenarios_auth.cpp
 
 const std::vector<Scenario>& exchangeScenarios() {
   static const std::vector<Scenario> all = [] {
@@ -333,6 +334,7 @@ const std::vector<Scenario>& exchangeScenarios() {
     for (auto& s : fillScenarios()) v.push_back(std::move(s));
     for (auto& s : transparentScenarios()) v.push_back(std::move(s));
     for (auto& s : slicedScenarios()) v.push_back(std::move(s));
+    for (auto& s : authScenarios()) v.push_back(std::move(s));
     std::stable_sort(v.begin(), v.end(),
                      [](const Scenario& a, const Scenario& b) { return a.kind < b.kind; });
     return v;

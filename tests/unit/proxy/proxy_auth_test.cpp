@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "daemon/auth/password_hash.h"
@@ -117,4 +118,44 @@ TEST_CASE("the verifier pool checks on its own threads and reports busy when ful
   auth::VerifyResult got = auth::VerifyResult::kMatch;
   tiny.submit({*hash, "secret", [&](auth::VerifyResult r) { got = r; }});
   CHECK(got == auth::VerifyResult::kBusy);
+}
+
+TEST_CASE("a backend's own check runs on a pool thread; one that throws grants nothing") {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<auth::VerifyResult> results;
+  std::thread::id ran;
+  {
+    auth::VerifierPool pool(1);
+    auto done = [&](auth::VerifyResult r) {
+      std::lock_guard lock(mu);
+      results.push_back(r);
+      cv.notify_all();
+    };
+    auth::VerifierPool::Job ok{"", "pw", done, [&](const std::string& pw) {
+                                 ran = std::this_thread::get_id();
+                                 return pw == "pw" ? auth::VerifyResult::kMatch
+                                                   : auth::VerifyResult::kMismatch;
+                               }};
+    pool.submit(std::move(ok));
+    pool.submit({"", "pw", done, [](const std::string&) -> auth::VerifyResult {
+                   throw std::runtime_error("directory exploded");
+                 }});
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return results.size() == 2; }));
+  }
+  CHECK(ran != std::this_thread::get_id());
+  CHECK(results == std::vector{auth::VerifyResult::kMatch, auth::VerifyResult::kUnavailable});
+}
+
+TEST_CASE("an LDAP login's groups are cached with it") {
+  CredentialCache cache;
+  BasicCredentials a{"alice", "secret"};
+  const auto now = std::chrono::steady_clock::now();
+  const auto key = cache.key(a, "ldap\nldap://dc1");
+  cache.remember(key, now + std::chrono::seconds(10), {"teachers", "staff"});
+  std::vector<std::string> groups;
+  REQUIRE(cache.fresh(key, now, &groups));
+  CHECK(groups == std::vector<std::string>{"teachers", "staff"});
+  CHECK_FALSE(cache.fresh(cache.key(a, "ldap\nldap://dc2"), now));  // another directory
 }
