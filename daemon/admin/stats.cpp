@@ -199,6 +199,11 @@ void Stats::setCacheLimit(uint64_t maxSize) noexcept {
   cacheMaxSize_.store(maxSize, kRelaxed);
 }
 
+void Stats::setTimeRulesSource(std::function<TimeRules(SystemTime)> source) {
+  std::lock_guard lock(mu_);
+  timeRulesSource_ = std::move(source);
+}
+
 void Stats::setBlockedClientsSource(std::function<std::vector<BlockedClient>()> source) {
   std::lock_guard lock(mu_);
   blockedSource_ = std::move(source);
@@ -298,6 +303,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   for (size_t i = 0; i < workers; ++i) s.loopLagMs.push_back(loopLagMs_[i].load(kRelaxed));
   for (const auto& n : dnsCacheEntries_) s.dnsCacheEntries += n.load(kRelaxed);
   std::function<std::vector<BlockedClient>()> blocked;
+  std::function<TimeRules(SystemTime)> timeRules;
   {
     std::lock_guard lock(mu_);
     s.aclDenials.insert(denials_.begin(), denials_.end());
@@ -310,8 +316,10 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
     s.lastReloadTime = lastReloadTime_;
     s.restartRequired = restartRequired_;
     blocked = blockedSource_;
+    timeRules = timeRulesSource_;
   }
   if (blocked) s.blockedClients = blocked();
+  if (timeRules) s.timeRules = timeRules(now);
   return s;
 }
 

@@ -32,6 +32,7 @@ constexpr std::array<TerminationInfo, kTerminationKinds> kTable{{
     {"precondition_failed", 412, "", "Precondition failed"},
     {"storage_error", 0, "", ""},
     {"transparent_mismatch", 409, "http_request_denied", "Wrong server"},
+    {"closed_by_policy", 0, "", ""},
 }};
 
 std::string_view badRequestTitle(int status) {

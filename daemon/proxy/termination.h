@@ -38,10 +38,13 @@ enum class Termination : uint8_t {
   kPreconditionFailed,     ///< a stored response fails the request's preconditions (412)
   kStorageError,           ///< the cache could not be read while serving
   kTransparentMismatch,    ///< transparent mode: Host or SNI disagrees with the destination (409)
+  /// An open tunnel or streaming response the rules no longer allow (a
+  /// schedule closed, an `until` passed, a reload): cut, no reply.
+  kClosedByPolicy,
 };
 
 inline constexpr size_t kTerminationKinds =
-    static_cast<size_t>(Termination::kTransparentMismatch) + 1;
+    static_cast<size_t>(Termination::kClosedByPolicy) + 1;
 
 struct TerminationInfo {
   std::string_view name;         ///< log field and metrics label: "denied_by_rule"
