@@ -31,7 +31,8 @@ std::vector<const Rule*> rulesExpiringWithin(const PolicyImpl& policy, SystemTim
   for (const Rule& r : policy.rules) {
     if (r.until && *r.until > t && *r.until - t <= within) out.push_back(&r);
   }
-  std::sort(out.begin(), out.end(), [](const Rule* a, const Rule* b) { return *a->until < *b->until; });
+  std::sort(out.begin(), out.end(),
+            [](const Rule* a, const Rule* b) { return *a->until < *b->until; });
   return out;
 }
 

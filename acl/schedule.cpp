@@ -32,8 +32,8 @@ Instant resolve(const date::time_zone* zone, date::local_seconds wall) {
 
 date::local_days localDay(const date::time_zone* zone, SystemTime t) {
   auto s = std::chrono::floor<seconds>(t);
-  date::local_seconds wall = zone == nullptr ? date::local_seconds{s.time_since_epoch()}
-                                             : zone->to_local(s);
+  date::local_seconds wall =
+      zone == nullptr ? date::local_seconds{s.time_since_epoch()} : zone->to_local(s);
   return std::chrono::floor<date::days>(wall);
 }
 

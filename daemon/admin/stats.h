@@ -117,7 +117,7 @@ struct StatsSnapshot {
   std::vector<std::string> restartRequired;
   std::vector<BlockedClient> blockedClients;  ///< by the abuse guard, soonest unblocked first
   TimeRules timeRules;
-  std::vector<double> loopLagMs;              ///< per worker
+  std::vector<double> loopLagMs;  ///< per worker
   std::vector<std::pair<std::string, log::SinkCounters>> logs;
   uint64_t lastSeq = 0;
 

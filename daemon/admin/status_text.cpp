@@ -153,11 +153,11 @@ std::string renderStatusText(const StatsSnapshot& s) {
     blocked += fmt::format(", {} ({} left)", terminalSafe(b.client), humanDuration(b.secondsLeft));
   line("blocked", blocked.empty() ? "none" : blocked.substr(2));
   for (const auto& sc : s.timeRules.schedules) {
-    line("schedule", fmt::format("{} ({}) {}{}", terminalSafe(sc.name), sc.zone,
-                                 sc.open ? "open" : "closed",
-                                 sc.nextChange == SystemTime::max()
-                                     ? ""
-                                     : ", changes at " + log::formatTimestamp(sc.nextChange)));
+    line("schedule",
+         fmt::format("{} ({}) {}{}", terminalSafe(sc.name), sc.zone, sc.open ? "open" : "closed",
+                     sc.nextChange == SystemTime::max()
+                         ? ""
+                         : ", changes at " + log::formatTimestamp(sc.nextChange)));
   }
   for (const auto& r : s.timeRules.expiring) {
     line("expiring", fmt::format("rule {} ({}) at {}", terminalSafe(r.name), terminalSafe(r.where),

@@ -5,7 +5,8 @@
 #include <date/tz.h>
 
 #include <algorithm>
-#include <charconv>
+#include <cstdio>
+#include <cstdlib>
 
 namespace portcullis::config {
 
@@ -45,7 +46,8 @@ void readDays(Ctx& c, const toml::table& t, acl::Schedule& s) {
   std::vector<std::string> items;
   std::vector<toml::source_region> where;
   if (!c.r.getStringArray(t, "days", items, &where)) return;
-  if (items.empty()) c.r.error(t.get("days")->source(), "'days' is empty: the schedule never opens");
+  if (items.empty())
+    c.r.error(t.get("days")->source(), "'days' is empty: the schedule never opens");
   s.days = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     std::string why;
@@ -75,7 +77,8 @@ void readHours(Ctx& c, const toml::table& t, acl::Schedule& s) {
   std::vector<std::string> items;
   std::vector<toml::source_region> where;
   if (!c.r.getStringArray(t, "hours", items, &where)) return;
-  if (items.empty()) c.r.error(t.get("hours")->source(), "'hours' is empty: leave it out for the whole day");
+  if (items.empty())
+    c.r.error(t.get("hours")->source(), "'hours' is empty: leave it out for the whole day");
   std::vector<toml::source_region> kept;
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string& text = items[i];
@@ -206,9 +209,8 @@ void warnUnusedSchedules(Ctx& c, const toml::table& root) {
   const toml::table* t = root["schedules"].as_table();
   if (t == nullptr) return;
   for (size_t i = 0; i < c.impl.schedules.size(); ++i) {
-    bool used = std::any_of(c.impl.rules.begin(), c.impl.rules.end(), [&](const acl::Rule& r) {
-      return r.when == i || r.unless == i;
-    });
+    bool used = std::any_of(c.impl.rules.begin(), c.impl.rules.end(),
+                            [&](const acl::Rule& r) { return r.when == i || r.unless == i; });
     if (used) continue;
     if (const toml::node* n = t->get(c.impl.schedules[i].name)) {
       c.r.warning(n->source(),

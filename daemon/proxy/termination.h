@@ -43,8 +43,7 @@ enum class Termination : uint8_t {
   kClosedByPolicy,
 };
 
-inline constexpr size_t kTerminationKinds =
-    static_cast<size_t>(Termination::kClosedByPolicy) + 1;
+inline constexpr size_t kTerminationKinds = static_cast<size_t>(Termination::kClosedByPolicy) + 1;
 
 struct TerminationInfo {
   std::string_view name;         ///< log field and metrics label: "denied_by_rule"

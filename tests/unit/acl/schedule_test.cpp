@@ -89,7 +89,8 @@ TEST_CASE("Paris fall back (2026-10-25 03:00 CEST -> 02:00 CET): 01:00-02:30 ope
 }
 
 TEST_CASE("lessons mon-fri in Paris: the weekend and the change of offset") {
-  const Schedule s = make("Europe/Paris", {{hm(8, 30), hm(12, 0)}, {hm(13, 0), hm(15, 30)}}, kMonFri);
+  const Schedule s =
+      make("Europe/Paris", {{hm(8, 30), hm(12, 0)}, {hm(13, 0), hm(15, 30)}}, kMonFri);
   // Friday 27 March (CET, +1): 08:30 = 07:30Z.
   CHECK(s.contains(utc("2026-03-27T07:30:00Z")));
   CHECK_FALSE(s.contains(utc("2026-03-27T11:00:00Z")));  // lunch
@@ -208,7 +209,8 @@ TEST_CASE("rules with when, unless and until are judged at RequestFacts::time") 
   // The edges the daemon arms its timer at: until, then the schedule's.
   CHECK(show(nextTimeEdge(*impl, utc("2026-12-07T09:00:00Z"))) == "2026-12-07T10:00:00Z");
   CHECK(show(nextTimeEdge(*impl, utc("2026-12-07T10:00:00Z"))) == "2026-12-07T11:00:00Z");
-  CHECK(rulesExpiringWithin(*impl, utc("2026-12-06T10:00:01Z"), std::chrono::hours(24)).size() == 1);
+  CHECK(rulesExpiringWithin(*impl, utc("2026-12-06T10:00:01Z"), std::chrono::hours(24)).size() ==
+        1);
   CHECK(rulesExpiringWithin(*impl, utc("2026-12-06T09:59:59Z"), std::chrono::hours(24)).empty());
   // At accept, with no time: a time-conditioned allow is "maybe", never a refusal.
   CHECK(policy.evaluateSource(f.client).allowed());
