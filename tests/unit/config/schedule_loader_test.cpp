@@ -79,7 +79,7 @@ TEST_CASE("every schedule problem is reported at its place in one pass") {
   CHECK(d.find("t.toml:7:30: error: '10:00-10:00' is empty") != std::string::npos);
   CHECK(d.find("t.toml:7:45: error: '25:00-26:00' is not a range") != std::string::npos);
   CHECK(d.find("t.toml:8:31: error: '11:00-13:00' overlaps an earlier range") != std::string::npos);
-  CHECK(d.find("t.toml:8:53: error: 'days' is empty") != std::string::npos);
+  CHECK(d.find("t.toml:8:54: error: 'days' is empty") != std::string::npos);
   CHECK(d.find("t.toml:9:5: error: schedule 'd' must be a table") != std::string::npos);
   CHECK(d.find("t.toml:11:8: error: no schedule named 'lesons'") != std::string::npos);
   CHECK(d.find("t.toml:12:9: error: 'until': '2026-13-01T10:00' is not a date") !=
