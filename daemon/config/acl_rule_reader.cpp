@@ -101,7 +101,7 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
                     missing + "; " + std::string(kAllowExample));
       return;
     }
-  } else if (!st->contains("from") && !st->contains("to")) {
+  } else if (!st->contains("from") && !st->contains("to") && !rule.hasTimeCondition()) {
     c.r.warning(side->source(),
                 "this deny rule has neither 'from' nor 'to': it denies everything, "
                 "so no later rule can match");

@@ -133,3 +133,13 @@ TEST_CASE("until and --at: offsets, Z, zones, the system zone, TOML date-times")
   REQUIRE_MESSAGE(r.config, all(r));
   CHECK(r.config->policy->impl().rules[0].until == utc(2099, 12, 5, 15, 30));
 }
+
+TEST_CASE("a deny of everything only at some times hides no later rule: no warning") {
+  LoadResult r = loadConfigText(kHead +
+                                    "[schedules]\nexams = { days = [\"mon\"] }\n"
+                                    "[[rule]]\nwhen = \"exams\"\ndeny = {}\n"
+                                    "[[rule]]\nallow = { from = \"lan\", to = \"web\" }\n",
+                                "t.toml", "");
+  REQUIRE_MESSAGE(r.config, all(r));
+  CHECK(all(r).empty());
+}

@@ -42,9 +42,9 @@ TEST_CASE("status lists the schedules' state and the rules expiring soon") {
   CHECK(v.at("schedules").array[0].at("next_change").string == "2026-12-07T11:00:00.000Z");
   REQUIRE(v.at("expiring_rules").array.size() == 1);
   CHECK(v.at("expiring_rules").array[0].at("name").string == "soon");
-  CHECK(v.at("expiring_rules").array[0].at("where").string == "t.toml:5");
+  CHECK(v.at("expiring_rules").array[0].at("where").string == "t.toml:7");
   const std::string textView = renderStatusText(snap);
   CHECK(textView.find("lessons (Europe/Paris) open, changes at 2026-12-07T11:00:00.000Z") !=
         std::string::npos);
-  CHECK(textView.find("rule soon (t.toml:5) at 2026-12-07T15:30:00.000Z") != std::string::npos);
+  CHECK(textView.find("rule soon (t.toml:7) at 2026-12-07T15:30:00.000Z") != std::string::npos);
 }
