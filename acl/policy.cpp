@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "acl/policy_impl.h"
+#include "acl/rule_time.h"
 #include "acl/special_ranges.h"
 
 namespace portcullis::acl {
@@ -81,6 +82,7 @@ Tri matchNetwork(const PolicyImpl& p, const Rule& r, const IpAddress& client, co
 /// allow rule naming users would match an anonymous request but for its user.
 Tri matchRule(const PolicyImpl& p, const Rule& r, const RequestFacts& f, const Query& q,
               const IpAddress* addr, bool& connectMiss, bool& loginWouldHelp) {
+  if (r.hasTimeCondition() && !ruleActiveAt(p, r, f.time)) return Tri::kNo;
   Tri t = matchNetwork(p, r, f.client, q, addr, connectMiss);
   if (t == Tri::kNo || identityMatches(r, f.user, f.groups)) return t;
   if (f.user.empty() && r.verdict == Verdict::kAllow) loginWouldHelp = true;
@@ -241,8 +243,8 @@ Decision Policy::evaluateSource(const IpAddress& client) const {
                          return impl_->sources[i].cidrs.contains(client);
                        });
     if (!fromMatches) continue;
-    // A rule with a destination or user condition may or may not match later.
-    if (!r.to.empty() || r.needsIdentity()) {
+    // A rule with a destination, user or time condition may or may not match later.
+    if (!r.to.empty() || r.needsIdentity() || r.hasTimeCondition()) {
       if (r.verdict == Verdict::kAllow) return byRule(r, " (source only; destination not yet known)");
       continue;
     }

@@ -13,6 +13,7 @@
 #include "acl/ip_address.h"
 #include "acl/self_addresses.h"
 #include "acl/source_location.h"
+#include "daemon/base/clock.h"
 
 namespace portcullis::acl {
 
@@ -30,6 +31,10 @@ struct RequestFacts {
   /// The authenticated user ("" = anonymous) and the groups it belongs to.
   std::string_view user;
   std::span<const std::string> groups;
+  /// The instant the request is judged at (rules with when / unless / until):
+  /// the daemon's clock, `explain --at`, or a logged request's time. The
+  /// policy never reads a clock itself.
+  SystemTime time{};
 };
 
 enum class Verdict { kAllow, kDeny };

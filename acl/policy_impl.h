@@ -4,12 +4,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "acl/cidr_set.h"
 #include "acl/host_set.h"
 #include "acl/policy.h"
+#include "acl/schedule.h"
 #include "acl/source_location.h"
 
 namespace portcullis::acl {
@@ -58,6 +60,16 @@ struct Rule {
   std::vector<std::string> groups;
 
   bool needsIdentity() const { return !users.empty() || !groups.empty(); }
+
+  /// Time conditions (rule_time.h), judged at RequestFacts::time: `when` /
+  /// `unless` name a schedule (index into PolicyImpl::schedules) the time must
+  /// be inside / outside; past `until` the rule matches nothing.
+  std::optional<size_t> when;
+  std::optional<size_t> unless;
+  std::optional<SystemTime> until;
+  std::string untilText;  ///< `until` as written, for messages
+
+  bool hasTimeCondition() const { return when || unless || until; }
 };
 
 class PolicyImpl {
@@ -65,6 +77,7 @@ class PolicyImpl {
   std::vector<SourceSet> sources;
   std::vector<DestinationSet> destinations;
   std::vector<Rule> rules;
+  std::vector<Schedule> schedules;  ///< [schedules], by name in rules' when/unless
 };
 
 /// The CONNECT ports a set allows: its ports, or 443 when it names none.

@@ -256,6 +256,9 @@ namespace {
 /// Does every identity `inner` matches also match `outer`? A rule without
 /// users matches everyone; one with users only those it names.
 bool identityCovers(const Rule& outer, const Rule& inner) {
+  // A rule that holds only at some times (when, unless, until) hides no
+  // later rule for sure.
+  if (outer.hasTimeCondition()) return false;
   if (!outer.needsIdentity()) return true;
   if (!inner.needsIdentity()) return false;
   return wordsCover(outer.users, inner.users) && wordsCover(outer.groups, inner.groups) &&
@@ -295,7 +298,7 @@ std::vector<RuleIssue> findRuleIssues(const PolicyImpl& p) {
     }
     for (size_t i = 0; i < j && !found; ++i) {
       // A rule for some users only takes part of nobody's traffic for sure.
-      if (p.rules[i].needsIdentity()) continue;
+      if (p.rules[i].needsIdentity() || p.rules[i].hasTimeCondition()) continue;
       RuleIssue issue;
       if (partialIssue(p, i, j, issue)) {
         out.push_back(std::move(issue));

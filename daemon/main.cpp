@@ -33,7 +33,7 @@ struct Cli {
   std::string userFlag;
   bool strict = false;
   bool againstRunning = false;
-  std::string from, to, method, explainUser;
+  std::string from, to, method, explainUser, explainAt;
   bool resolve = false;
   std::string adminAddress = "127.0.0.1:3129";
   bool follow = false;
@@ -83,6 +83,9 @@ void declareConfigCommands(CLI::App& app, Cli& c) {
   c.explain->add_flag("--resolve", c.resolve, "Resolve the host name and check every address");
   c.explain->add_option("--user", c.explainUser,
                         "Decide as for this logged-in user (and its [groups])");
+  c.explain->add_option("--at", c.explainAt,
+                        "Decide at this time, e.g. 2026-12-07T10:15 (local), ...Z, ...+01:00 "
+                        "or \"2026-12-07T10:15 Europe/Paris\" (default: now)");
 
   c.pac = app.add_subcommand("pac", "Print the proxy auto-config (PAC) file made from the config.");
   addConfigOption(c.pac, c);
@@ -173,7 +176,7 @@ int dispatch(const Cli& c) {
     return config::runExplain(
         c.configPath, c.from, c.to, c.method, std::cout, std::cerr,
         c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver(),
-        c.explainUser);
+        c.explainUser, c.explainAt);
   }
   if (c.pac->parsed()) return pac::runPac(c.configPath, std::cout, std::cerr);
   if (c.audit->parsed()) return audit::runAudit(c.auditOptions, std::cout, std::cerr);

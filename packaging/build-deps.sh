@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(cmake g++ make pkg-config libevent-dev libssl-dev libsqlite3-dev
             libtomlplusplus-dev doctest-dev libcli11-dev libfmt-dev
             libsystemd-dev libcrypt-dev  # libcrypt-dev: crypt_r for [auth] users_file
-            libldap-dev)  # libldap-dev: the [auth.ldap] login backend
+            libldap-dev  # libldap-dev: the [auth.ldap] login backend
+            libhowardhinnant-date-dev tzdata)  # date/tz.h: [schedules] time zones
 test_pkgs=(curl python3 python3-pytest clang clang-format libclang-rt-14-dev
            lintian systemd dpkg-dev file logrotate adduser)
 test_pkgs+=(tinyproxy)  # tests/integration/test_audit.py runs an intentionally open proxy

@@ -207,6 +207,11 @@ void Stats::setParentsSource(std::function<std::vector<ParentFigures>()> source)
   parentsSource_ = std::move(source);
 }
 
+void Stats::setTimeRulesSource(std::function<TimeRules(SystemTime)> source) {
+  std::lock_guard lock(mu_);
+  timeRulesSource_ = std::move(source);
+}
+
 void Stats::setBlockedClientsSource(std::function<std::vector<BlockedClient>()> source) {
   std::lock_guard lock(mu_);
   blockedSource_ = std::move(source);
@@ -307,6 +312,7 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
   for (const auto& n : dnsCacheEntries_) s.dnsCacheEntries += n.load(kRelaxed);
   std::function<std::vector<BlockedClient>()> blocked;
   std::function<std::vector<ParentFigures>()> parents;
+  std::function<TimeRules(SystemTime)> timeRules;
   {
     std::lock_guard lock(mu_);
     s.aclDenials.insert(denials_.begin(), denials_.end());
@@ -323,9 +329,11 @@ StatsSnapshot Stats::snapshot(SystemTime now) const {
     s.restartRequired = restartRequired_;
     blocked = blockedSource_;
     parents = parentsSource_;
+    timeRules = timeRulesSource_;
   }
   if (blocked) s.blockedClients = blocked();
   if (parents) s.parents = parents();
+  if (timeRules) s.timeRules = timeRules(now);
   return s;
 }
 

@@ -66,6 +66,25 @@ struct ParentFigures {
   uint64_t failures = 0;  ///< failed connects (requests and checks)
 };
 
+/// The rules' time conditions at one moment ([schedules], `until`), for the
+/// status page: each schedule's state and next change, and the rules whose
+/// `until` falls within the next 24 hours.
+struct TimeRules {
+  struct ScheduleState {
+    std::string name;
+    std::string zone;
+    bool open = false;
+    SystemTime nextChange{};  ///< SystemTime::max(): never
+  };
+  struct ExpiringRule {
+    std::string name;
+    std::string where;  ///< "file:line"
+    SystemTime until{};
+  };
+  std::vector<ScheduleState> schedules;
+  std::vector<ExpiringRule> expiring;  ///< soonest first
+};
+
 /// Every figure at one moment; what the renderers format.
 struct StatsSnapshot {
   SystemTime now;
@@ -114,6 +133,7 @@ struct StatsSnapshot {
   std::vector<std::string> restartRequired;
   std::vector<BlockedClient> blockedClients;  ///< by the abuse guard, soonest unblocked first
   std::vector<ParentFigures> parents;         ///< the config's [[parent]] entries, by name
+  TimeRules timeRules;                        ///< [schedules] states, rules expiring soon
   std::vector<double> loopLagMs;              ///< per worker
   std::vector<std::pair<std::string, log::SinkCounters>> logs;
   uint64_t lastSeq = 0;
@@ -172,6 +192,9 @@ class Stats {
   void setBlockedClientsSource(std::function<std::vector<BlockedClient>()> source);
   /// Where the [[parent]] figures come from (proxy::parentFiguresSource).
   void setParentsSource(std::function<std::vector<ParentFigures>()> source);
+  /// Where snapshot() asks for the schedules' states and the rules expiring
+  /// soon, at its `now` (the daemon reads them from the policy in force).
+  void setTimeRulesSource(std::function<TimeRules(SystemTime now)> source);
   void setCacheUsage(uint64_t bytes, uint64_t objects, uint64_t memoryBytes = 0,
                      uint64_t memoryObjects = 0) noexcept;
   /// Number of worker loops whose lag is shown (<= kMaxWorkers).
@@ -241,6 +264,7 @@ class Stats {
   std::vector<std::pair<std::string, std::string>> restartOnly_;    // guarded by mu_
   std::function<std::vector<BlockedClient>()> blockedSource_;       // guarded by mu_
   std::function<std::vector<ParentFigures>()> parentsSource_;       // guarded by mu_
+  std::function<TimeRules(SystemTime)> timeRulesSource_;            // guarded by mu_
 
   void countDenial(std::string_view rule);  // needs mu_
 };

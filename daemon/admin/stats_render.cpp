@@ -289,6 +289,28 @@ std::string logsJson(const StatsSnapshot& s) {
   return logs.finish();
 }
 
+/// "schedules": [{name, zone, open, next_change}], "expiring_rules": [{name, where, until}].
+void timeRulesJson(const TimeRules& t, log::JsonObject& o) {
+  log::JsonArray schedules;
+  for (const auto& sc : t.schedules) {
+    log::JsonObject one;
+    one.field("name", sc.name).field("zone", sc.zone).field("open", sc.open);
+    if (sc.nextChange == SystemTime::max()) {
+      one.raw("next_change", "null");
+    } else {
+      one.field("next_change", log::formatTimestamp(sc.nextChange));
+    }
+    schedules.raw(one.finish());
+  }
+  log::JsonArray expiring;
+  for (const auto& r : t.expiring) {
+    log::JsonObject one;
+    one.field("name", r.name).field("where", r.where).field("until", log::formatTimestamp(r.until));
+    expiring.raw(one.finish());
+  }
+  o.raw("schedules", schedules.finish()).raw("expiring_rules", expiring.finish());
+}
+
 void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
   log::JsonObject bytes;
   bytes.field("from_clients", s.bytesFromClients)
@@ -335,6 +357,7 @@ void statusFigures(const StatsSnapshot& s, log::JsonObject& o) {
       .raw("loop_lag_ms", lag.finish())
       .raw("logs", logsJson(s))
       .field("seq", s.lastSeq);
+  timeRulesJson(s.timeRules, o);
 }
 
 std::string recordJson(uint64_t seq, const log::AccessRecord& r) {

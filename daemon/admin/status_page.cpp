@@ -59,6 +59,8 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
 <table><thead><tr><th>client</th><th class="num">time left</th><th></th></tr></thead><tbody id="blocked"></tbody></table>
 <div class="legend" id="unblock-result"></div></div>
 </div>
+<h2>Schedules and rules expiring within 24 hours</h2>
+<table><thead><tr><th>schedule / rule</th><th>state</th><th>changes at</th></tr></thead><tbody id="time-rules"></tbody></table>
 <h2>Top objects by bytes saved <span class="legend">(since start)</span></h2>
 <table><thead><tr><th>object (cache key)</th><th class="num">size</th><th class="num">hits</th><th class="num">bytes saved</th></tr></thead><tbody id="top-objects"></tbody></table>
 <h2>Last hour: hit ratio and bytes saved per minute</h2>
@@ -171,6 +173,13 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
     const tb = $("blocked");
     tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("none", 3)]);
   }
+  function renderTimeRules(st) {
+    const rows = (st.schedules || []).map((s) =>
+      row(["schedule " + s.name + " (" + s.zone + ")", s.open ? "open" : "closed", s.next_change || "never"], ["", "", ""]));
+    for (const r of st.expiring_rules || []) rows.push(row(["rule " + r.name + " (" + r.where + ")", "expires", r.until], ["", "", ""]));
+    const tb = $("time-rules");
+    tb.replaceChildren.apply(tb, rows.length ? rows : [emptyRow("none", 3)]);
+  }
   function renderReload(st) {
     const failed = st.reloads.last_ok === false;
     $("reload").hidden = !failed;
@@ -248,7 +257,7 @@ button { font:inherit; font-size:12px; padding:1px 8px; cursor:pointer; }
       last = st;
       $("meta").textContent = "version " + st.version + ", up " + dur(st.uptime_s) + ", " + st.now;
       $("state").textContent = "live"; $("state").className = "";
-      renderReload(st); renderCards(st); renderDenials(st); renderUsers(st); renderBlocked(st); renderTopObjects(st);
+      renderReload(st); renderCards(st); renderDenials(st); renderUsers(st); renderBlocked(st); renderTimeRules(st); renderTopObjects(st);
       renderRecent(st); renderChart(st.history);
     } catch (err) {
       $("state").textContent = "offline (" + (err && err.message ? err.message : "error") + ")";

@@ -158,6 +158,17 @@ std::string renderStatusText(const StatsSnapshot& s) {
   for (const auto& b : s.blockedClients)
     blocked += fmt::format(", {} ({} left)", terminalSafe(b.client), humanDuration(b.secondsLeft));
   line("blocked", blocked.empty() ? "none" : blocked.substr(2));
+  for (const auto& sc : s.timeRules.schedules) {
+    line("schedule",
+         fmt::format("{} ({}) {}{}", terminalSafe(sc.name), sc.zone, sc.open ? "open" : "closed",
+                     sc.nextChange == SystemTime::max()
+                         ? ""
+                         : ", changes at " + log::formatTimestamp(sc.nextChange)));
+  }
+  for (const auto& r : s.timeRules.expiring) {
+    line("expiring", fmt::format("rule {} ({}) at {}", terminalSafe(r.name), terminalSafe(r.where),
+                                 log::formatTimestamp(r.until)));
+  }
   std::string lag;
   for (size_t i = 0; i < s.loopLagMs.size(); ++i)
     lag += fmt::format(", w{} {:.1f} ms", i, s.loopLagMs[i]);

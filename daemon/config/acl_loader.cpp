@@ -13,6 +13,7 @@
 #include "acl/special_ranges.h"
 #include "daemon/config/acl_load_context.h"
 #include "daemon/config/acl_warnings.h"
+#include "daemon/config/schedule_loader.h"
 
 namespace portcullis::config {
 
@@ -375,7 +376,9 @@ std::shared_ptr<acl::Policy> loadPolicy(TomlReader& reader, const toml::table& r
   Ctx c{reader, baseDir, {}, {}, {}, {}, {}, {}, {}, false};
   readNamedSets(c, root, "sources", readSourceSet);
   readNamedSets(c, root, "destinations", readDestinationSet);
+  readSchedules(c, root);
   readRules(c, root);
+  warnUnusedSchedules(c, root);
   checkUsable(c, root);
   markPacSets(c, root);
   warnUnused(c);

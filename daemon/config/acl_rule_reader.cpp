@@ -4,6 +4,7 @@
 
 #include "daemon/config/acl_load_context.h"
 #include "daemon/config/auth_loader.h"
+#include "daemon/config/schedule_loader.h"
 
 namespace portcullis::config {
 
@@ -87,6 +88,7 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
   readRefs(c, *st, "from", true, rule.from);
   readRefs(c, *st, "to", false, rule.to);
   readRuleUsers(c.r, *st, rule);
+  readRuleTime(c, *t, rule, std::chrono::system_clock::now());
   if (allow) {
     std::string missing = !st->contains("from") && !st->contains("to") ? "'from' and 'to'"
                           : !st->contains("from")                      ? "'from'"
@@ -99,7 +101,7 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
                     missing + "; " + std::string(kAllowExample));
       return;
     }
-  } else if (!st->contains("from") && !st->contains("to")) {
+  } else if (!st->contains("from") && !st->contains("to") && !rule.hasTimeCondition()) {
     c.r.warning(side->source(),
                 "this deny rule has neither 'from' nor 'to': it denies everything, "
                 "so no later rule can match");

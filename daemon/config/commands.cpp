@@ -9,6 +9,7 @@
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/parent_loader.h"
+#include "daemon/config/explain_time.h"
 #include "daemon/config/sni_loader.h"
 #include "daemon/http/uri.h"
 
@@ -156,7 +157,7 @@ int explainAddresses(std::ostream& out, const acl::Policy& policy, const acl::Re
 
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
                const std::string& method, std::ostream& out, std::ostream& err,
-               const HostResolver& resolve, const std::string& user) {
+               const HostResolver& resolve, const std::string& user, const std::string& at) {
   LoadResult r = loadConfigFile(path);
   if (!r.config) {
     for (const Diagnostic& d : r.diagnostics) err << d.format() << "\n";
@@ -171,6 +172,12 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   auto target = parseTarget(to, method, error);
   if (!target) {
     err << "--to: " << error << "\n";
+    return 2;
+  }
+  std::string timeError;
+  const auto when = explainTime(at, timeError);
+  if (!when) {
+    err << "--at: " << timeError << "\n";
     return 2;
   }
   const acl::Policy& policy = *r.config->policy;
@@ -198,8 +205,10 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   const auto& groups = r.config->auth.groups->groupsOf(user);
   facts.user = user;
   facts.groups = groups;
+  facts.time = *when;
   printIdentity(out, *r.config, user, groups);
   out << describeParents(*r.config, facts);
+  printTimeFacts(out, policy, *when, !at.empty());
   auto literal = acl::IpAddress::parse(target->host);
   std::vector<acl::IpAddress> addresses;
   if (literal) {

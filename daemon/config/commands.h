@@ -30,8 +30,11 @@ using HostResolver = std::function<Result<std::vector<acl::IpAddress>>(const Dns
                                                                        const std::string& host)>;
 /// `user` (--user NAME): decide as for that logged-in user, with the groups
 /// [groups] gives it; "" = an anonymous request (a 407 is said as such).
+/// `at` (--at "2026-12-07T10:15", as `until` takes it): decide at that
+/// instant instead of now, and say which schedules are open then.
 int runExplain(const std::string& path, const std::string& from, const std::string& to,
                const std::string& method, std::ostream& out, std::ostream& err,
-               const HostResolver& resolve = {}, const std::string& user = {});
+               const HostResolver& resolve = {}, const std::string& user = {},
+               const std::string& at = {});
 
 }  // namespace portcullis::config

@@ -135,6 +135,12 @@ const std::vector<KeySpec> kSchema = {
   {"safe_search.bing", K::kValue, "\"off\" or \"strict\"", R"("off")", "\"strict\": Bing names (lists/bing.txt) go to strict.bing.com."},
   {"safe_search.lists", K::kValue, "string", R"("safe-search")", "Directory of the host lists google.txt, youtube.txt and bing.txt (one name per line; a name matches its subdomains), relative to the config file; shipped in etc/safe-search/. Read again on reload."},
 
+  {"schedules", K::kNamedTables, "table of named schedules", "", "Named weekly time windows for rules' when and unless, in wall-clock time of a time zone (the system's tz database, so summer time is followed): lessons = { days = [\"mon-fri\"], hours = [\"08:30-12:00\", \"13:00-15:30\"], timezone = \"Europe/Paris\" }. See \"Schedules and expiring rules\"."},
+  {"schedules.<name>", K::kTable, "table", "", "One schedule."},
+  {"schedules.<name>.days", K::kValue, "array of strings", R"(every day)", "Days a window starts on: \"mon\" ... \"sun\" (or full names) and ranges such as \"mon-fri\" (\"fri-mon\" wraps over the weekend)."},
+  {"schedules.<name>.hours", K::kValue, "array of strings", R"(the whole day)", "Ranges \"HH:MM-HH:MM\" (24-hour clock; \":SS\" optional; \"24:00\" ends the day), start included, end excluded; ranges may not overlap. An end at or before the start runs past midnight into the next day (\"22:00-06:00\" belongs to the day it starts on)."},
+  {"schedules.<name>.timezone", K::kValue, "string", "the system's zone", "A tz database zone, e.g. \"Europe/Paris\", \"America/New_York\", \"UTC\"."},
+
   {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
   {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},
   {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
@@ -145,6 +151,9 @@ const std::vector<KeySpec> kSchema = {
   {"rule.deny.from", K::kValue, "string or array of strings", "", "Source set name(s)."},
   {"rule.deny.to", K::kValue, "string or array of strings", "", "Destination set name(s)."},
   {"rule.deny.users", K::kValue, "array of strings", "", "Only these logged-in users: \"alice\" or \"group:pupils\"."},
+  {"rule.when", K::kValue, "string", "", "A [schedules] name: the rule matches only while that schedule is open. When it closes, tunnels and streaming responses the rule allowed are closed (closed_by_policy)."},
+  {"rule.unless", K::kValue, "string", "", "A [schedules] name: the rule matches only while that schedule is closed."},
+  {"rule.until", K::kValue, "string", "", "\"2026-12-05T15:30\": the rule matches nothing from this instant on (a teacher's \"unblock until the end of the lesson\"). Local time of the system's zone, or with \"Z\", an offset (\"+01:00\") or a zone (\"2026-12-05T15:30 Europe/Paris\"). `validate` warns once it has passed; the status page lists rules expiring within 24 hours."},
 
   {"parent", K::kArrayOfTables, "array of tables", "", "[[parent]] parent proxies (like Squid's cache_peer ... parent): requests for their destination sets are sent through them instead of direct, after every rule (hard rules included) allowed them. Cacheable GET/HEAD requests are spread by rendezvous hashing of the URL weighted by `weight` (losing a parent moves only its share); other requests and CONNECT try the parents in file order. A parent that fails to connect is skipped for [parents] retry_after and the next is tried, then direct. See \"Parent proxies\"."},
   {"parent.name", K::kValue, "string", "", "Name shown in the access log's `parent` field and in /metrics (required, unique)."},

@@ -32,6 +32,8 @@ class BufferTunnel {
   BufferTunnel& operator=(const BufferTunnel&) = delete;
 
   void start();
+  /// Ends the tunnel now with `why` as the error (done is called).
+  void stop(std::string why) { finish(std::move(why)); }
 
  private:
   struct Side {

@@ -444,4 +444,18 @@ void ClientConnection::close() {
   context_.retire(this);
 }
 
+void ClientConnection::recheckPolicy(const acl::Policy& policy, SystemTime now) {
+  if (state_ != State::kTunnel && state_ != State::kExchange) return;
+  auto denied = exchange_.recheck(policy, now);
+  if (!denied) return;
+  // The tunnel's done callback logs its byte counts and closes the connection.
+  if (tunnel_) {
+    tunnel_->stop(denied->reason);
+  } else if (bufferTunnel_) {
+    bufferTunnel_->stop(denied->reason);
+  } else {
+    close();  // a response cut short: it cannot be completed honestly
+  }
+}
+
 }  // namespace portcullis::proxy

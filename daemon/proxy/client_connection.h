@@ -67,6 +67,9 @@ class ClientConnection final : private Exchange::Connection {
   /// client address is the one it carried; the balancer's is logged beside.
   void setBalancer(std::string balancer) { balancerText_ = std::move(balancer); }
   bool closed() const { return state_ == State::kClosed; }
+  /// Judges an open tunnel or streaming response again (Exchange::recheck)
+  /// and closes it, both sides, when the rules no longer allow it.
+  void recheckPolicy(const acl::Policy& policy, SystemTime now);
 
   enum class State : uint8_t {
     kReadingHead,

@@ -344,6 +344,7 @@ acl::RequestFacts Exchange::requestFacts() const {
   facts.port = target_.port;
   facts.user = user_;
   facts.groups = groups_;
+  facts.time = context_.clock->systemNow();
   return facts;
 }
 

@@ -161,6 +161,12 @@ class Exchange final : private UpstreamRequest::Owner,
   void refuseTransparentTls(std::string_view rule, std::string detail);
   /// The tunnel ended with these totals.
   void tunnelClosed(const Tunnel::Totals& totals);
+  /// An open tunnel or a response still streaming, judged again under
+  /// `policy` at `now` (after a reload, at a schedule or `until` edge:
+  /// exchange_recheck.cpp). When the rules no longer allow it, the record
+  /// says closed_by_policy and names the rule that now decides, and the
+  /// decision is returned: the caller closes the connection. Otherwise nullopt.
+  std::optional<acl::Decision> recheck(const acl::Policy& policy, SystemTime now);
 
   Phase phase() const { return phase_; }
   /// Between a complete request and the end of its response: a client's

@@ -34,6 +34,7 @@ constexpr std::array<TerminationInfo, kTerminationKinds> kTable{{
     {"storage_error", 0, "", ""},
     {"transparent_mismatch", 409, "http_request_denied", "Wrong server"},
     {"auth_unavailable", 503, "proxy_internal_error", "Login server unavailable"},
+    {"closed_by_policy", 0, "", ""},
 }};
 
 std::string_view badRequestTitle(int status) {

@@ -40,9 +40,12 @@ enum class Termination : uint8_t {
   kStorageError,           ///< the cache could not be read while serving
   kTransparentMismatch,    ///< transparent mode: Host or SNI disagrees with the destination (409)
   kAuthUnavailable,        ///< the login backend (LDAP) could not answer (503)
+  /// An open tunnel or streaming response the rules no longer allow (a
+  /// schedule closed, an `until` passed, a reload): cut, no reply.
+  kClosedByPolicy,
 };
 
-inline constexpr size_t kTerminationKinds = static_cast<size_t>(Termination::kAuthUnavailable) + 1;
+inline constexpr size_t kTerminationKinds = static_cast<size_t>(Termination::kClosedByPolicy) + 1;
 
 struct TerminationInfo {
   std::string_view name;         ///< log field and metrics label: "denied_by_rule"

@@ -55,6 +55,8 @@ class Tunnel {
   Tunnel& operator=(const Tunnel&) = delete;
 
   void start();
+  /// Closes both sockets now and reports `why` as the error (done is called).
+  void stop(std::string why) { finish(std::move(why)); }
   const Totals& totals() const { return totals_; }
 
   /// A pipe that carries one direction's bytes between two splice(2) calls.

@@ -43,6 +43,10 @@ Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
   pool_ = std::make_unique<UpstreamPool>(base_.get(), config->server.upstreamIdleTimeout, 64);
   mailbox_ = VerifyMailbox::create(base_.get());
   buildContext();
+  policyWatch_ = std::make_unique<PolicyWatch>(
+      base_.get(), clock_,
+      [this](const acl::Policy& policy, SystemTime now) { recheckSessions(policy, now); });
+  policyWatch_->policyChanged(config, false);
   shutdownEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onShutdownEvent, this));
   settingsEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onSettingsEvent, this));
   reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
@@ -134,6 +138,8 @@ void Worker::onSettingsEvent(evutil_socket_t, short, void* arg) noexcept {
     // own thread, never from the signal thread.
     self->resolver_->reconfigure(config->dns);
     self->pool_->setIdleTimeout(config->server.upstreamIdleTimeout);
+    // Tunnels and streaming responses the new rules no longer allow are cut.
+    self->policyWatch_->policyChanged(std::move(config), true);
   } catch (...) {
     // Never let an exception out of a libevent callback.
   }
@@ -318,6 +324,14 @@ void Worker::onShutdownEvent(evutil_socket_t, short, void* arg) noexcept {
   } catch (...) {
     event_base_loopbreak(self->base_.get());
   }
+}
+
+void Worker::recheckSessions(const acl::Policy& policy, SystemTime now) {
+  // Collected first: a connection that closes retires itself from sessions_.
+  std::vector<ClientConnection*> live;
+  live.reserve(sessions_.size());
+  for (auto& [ptr, owned] : sessions_) live.push_back(ptr);
+  for (auto* s : live) s->recheckPolicy(policy, now);
 }
 
 void Worker::drain() {

@@ -15,6 +15,7 @@
 #include "daemon/net/libevent_handles.h"
 #include "daemon/net/resolver.h"
 #include "daemon/proxy/parent_prober.h"
+#include "daemon/proxy/policy_watch.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/proxy_header_wait.h"
 #include "daemon/proxy/server.h"
@@ -87,6 +88,8 @@ class Worker {
   void noteLimitHit(std::string_view limit, const acl::IpAddress& client);
   void drain();
   void maybeFinishDrain();
+  /// Every connection judges its open tunnel or streaming response again.
+  void recheckSessions(const acl::Policy& policy, SystemTime now);
 
   Server& server_;
   int index_;
@@ -116,6 +119,9 @@ class Worker {
   /// Connections from [server] proxy_protocol_from whose header is not in yet.
   std::unordered_map<ProxyHeaderWait*, std::unique_ptr<ProxyHeaderWait>> headerWaits_;
   std::vector<std::unique_ptr<ClientConnection>> retired_;
+  /// Reloads and schedule/until edges: re-judges sessions_ (after them: its
+  /// callback walks them).
+  std::unique_ptr<PolicyWatch> policyWatch_;
   bool shuttingDown_ = false;
   std::thread thread_;
 };

@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "daemon/admin/time_rules.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/reload_contract.h"
 #include "daemon/config/self_endpoints.h"
@@ -136,6 +137,9 @@ bool Daemon::bindAndDropPrivileges() {
   server_ = std::make_unique<proxy::Server>(config_, stats_, makeHooks());
   stats_.setBlockedClientsSource(proxy::blockedClientsSource(*server_));
   stats_.setParentsSource(proxy::parentFiguresSource(*server_));
+  stats_.setTimeRulesSource([server = server_.get()](SystemTime now) {
+    return admin::timeRulesOf(*server->config()->policy, now);
+  });
   stats_.setConnectionLimit(config_->server.maxConnections);
   stats_.setWorkerCount(config_->server.workers);
   if (auto r = server_->bind(); !r.ok()) return refuse("", r.error().message);

@@ -31,7 +31,7 @@ TERMINATIONS = {"completed", "denied_by_rule", "destination_prohibited", "rate_l
                 "dns_error", "dns_timeout", "connect_refused", "connect_timeout", "origin_timeout",
                 "origin_closed", "bad_origin_response", "origin_body_broken", "not_in_cache",
                 "precondition_failed", "storage_error", "transparent_mismatch",
-                "auth_required", "auth_unavailable"}
+                "auth_required", "auth_unavailable", "closed_by_policy"}
 CACHE_RESULTS = {"NONE", "HIT", "MISS", "REVALIDATED", "STALE", "COLLAPSED", "BYPASS", "PARTIAL"}
 MAX_CONNECTIONS = 777
 

@@ -160,6 +160,12 @@ void ExchangeHarness::closeConnections() {
   dead.clear();
 }
 
+void ExchangeHarness::recheckPolicy(const config::Config& config) {
+  std::vector<Connection*> live;
+  for (auto& [ptr, owned] : connections_) live.push_back(ptr);
+  for (auto* c : live) c->recheckPolicy(*config.policy, clock_.systemNow());
+}
+
 void ExchangeHarness::reloadCacheLines(const std::string& cacheLines) {
   options_.cacheLines = cacheLines;
   configText_ = buildConfig(options_);

@@ -140,6 +140,9 @@ class ExchangeHarness {
   /// Deletes every connection now, as the worker does when the shutdown grace
   /// expires: each closes (and logs) what it was doing.
   void closeConnections();
+  /// Every connection judges its open tunnel or streaming response again
+  /// under `config` at the fake clock's time, as the worker's PolicyWatch does.
+  void recheckPolicy(const config::Config& config);
 
   /// Every access record written so far (ProxyHooks::access).
   const std::vector<log::AccessRecord>& records() const { return records_; }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/config/config_loader.h"
 #include "tests/unit/proxy/exchange_scenarios.h"
 #include "tests/unit/proxy/exchange_scenarios_util.h"
 
@@ -182,6 +183,28 @@ ScenarioResult tunnel() {
   return collect(h, client);
 }
 
+/// A tunnel whose rule gets an `until` that then passes (a reload, then the
+/// edge): judged again, it is closed and logged closed_by_policy.
+ScenarioResult closedByPolicy() {
+  ExchangeHarness h;
+  h.origin().on("/inside", OriginScript::respond(200, "through the tunnel"));
+  const std::string authority = "origin.test:" + std::to_string(h.origin().port());
+  auto& client = h.connect();
+  client.send("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+  h.runUntil([&] { return client.received().find("\r\n\r\n") != std::string::npos; });
+  client.send("GET /inside HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+  h.runUntil([&] { return client.received().find("through the tunnel") != std::string::npos; });
+  // The fake clock stands at 2026-01-01T00:00:00Z; the rule ends a second later.
+  std::string text = h.configText();
+  const std::string rule = "name = \"local-to-origin\"\n";
+  text.replace(text.find(rule), rule.size(), rule + "until = \"2026-01-01T00:00:01Z\"\n");
+  const auto reloaded = config::loadConfigText(text, "reloaded.toml", "");
+  h.recheckPolicy(*reloaded.config);  // still allowed: nothing happens
+  h.clock().advance(2s);
+  h.recheckPolicy(*reloaded.config);
+  return collect(h, client);
+}
+
 ScenarioResult requestBody() {
   ExchangeHarness h;
   h.origin().on("/form", OriginScript::respond(201, "created"));
@@ -231,6 +254,11 @@ std::vector<Scenario> cacheScenarios() {
        200,
        {"connection:Tunnel", "exchange:Tunnel", "connection:Closed"},
        tunnel},
+      {"a tunnel whose rule expired",
+       T::kClosedByPolicy,
+       200,
+       {"connection:Tunnel", "exchange:Tunnel", "connection:Closed"},
+       closedByPolicy},
       {"a request body",
        T::kCompleted,
        201,
