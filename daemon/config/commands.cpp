@@ -8,8 +8,8 @@
 #include "acl/policy_impl.h"
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
-#include "daemon/config/parent_loader.h"
 #include "daemon/config/explain_time.h"
+#include "daemon/config/parent_loader.h"
 #include "daemon/config/sni_loader.h"
 #include "daemon/http/uri.h"
 
