@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,9 +20,9 @@ namespace portcullis::acl {
 /// Everything known about a request when a decision is asked for.
 struct RequestFacts {
   IpAddress client;
-  std::string_view method;     ///< as sent, e.g. "GET", "CONNECT"
-  std::string_view scheme;     ///< "http" (absolute-form) or "" for CONNECT
-  std::string_view host;       ///< lower-case name or IP literal text
+  std::string_view method;  ///< as sent, e.g. "GET", "CONNECT"
+  std::string_view scheme;  ///< "http" (absolute-form) or "" for CONNECT
+  std::string_view host;    ///< lower-case name or IP literal text
   uint16_t port = 0;
   bool isConnect = false;
   /// Addresses the host resolved to (or the literal). Empty = before DNS:
@@ -34,6 +35,14 @@ struct RequestFacts {
 
 enum class Verdict { kAllow, kDeny };
 
+/// A rule with `mode = "log"` that matched: what it would have decided had it
+/// been enforced. Evaluation went on to the enforced rules after it.
+struct WouldMatch {
+  Verdict verdict = Verdict::kDeny;
+  std::string rule;
+  SourceLocation where;
+};
+
 struct Decision {
   Verdict verdict = Verdict::kDeny;
   /// Name of the rule that decided: a config rule's name, or a built-in
@@ -45,6 +54,9 @@ struct Decision {
   /// A deny of an anonymous request that a rule naming users would have
   /// allowed: answer 407 (log in), not 403.
   bool loginWouldHelp = false;
+  /// The first `mode = "log"` rule that matched before the deciding rule
+  /// (logged as would_deny / would_allow); none when no such rule matched.
+  std::optional<WouldMatch> would;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };
