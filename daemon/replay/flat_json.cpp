@@ -38,13 +38,18 @@ class FlatJson::Cursor {
     out.clear();
     if (!expect('"')) return false;
     while (i_ < s_.size()) {
+      // Runs of plain bytes are copied at once: most strings have no escape.
+      size_t j = i_;
+      while (j < s_.size() && s_[j] != '"' && s_[j] != '\\' &&
+             static_cast<unsigned char>(s_[j]) >= 0x20) {
+        ++j;
+      }
+      out.append(s_.data() + i_, j - i_);
+      i_ = j;
+      if (i_ == s_.size()) break;
       const char c = s_[i_++];
       if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return fail("control byte in a string");
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
+      if (c != '\\') return fail("control byte in a string");
       if (!escape(out)) return false;
     }
     return fail("unterminated string");
