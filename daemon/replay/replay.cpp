@@ -41,11 +41,11 @@ Replay::Replay(ReplaySide candidate, ReplaySide baseline, size_t examplesPerKind
 bool Replay::decidedByRules(const LoggedRequest& r) {
   const std::string_view rule = r.loggedRule;
   // Outcomes decided elsewhere, with the rule names the proxy logs for them:
-  // proxy authentication (auth:*), the SNI check (sni:*), transparent-mode
-  // mismatches, a [[limit]] (its own name, status 429) and requests refused
-  // before any rule (no rule).
+  // proxy authentication (auth:*), the SNI check (sni:*, hard:sni-mismatch),
+  // transparent-mode mismatches, a [[limit]] (its own name, status 429) and
+  // requests refused before any rule (no rule).
   if (rule.empty() || rule.starts_with("auth:") || rule.starts_with("sni:") ||
-      rule.starts_with("hard:transparent-")) {
+      rule.starts_with("hard:sni-") || rule.starts_with("hard:transparent-")) {
     return false;
   }
   return r.status != 429;

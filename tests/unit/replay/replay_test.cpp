@@ -87,21 +87,22 @@ allow = { from = "lan", to = "web" }
            line("10.0.0.1", "", "http://www.games.example/", "allow", "web", addr),  // ->deny
            line("10.0.0.2", "", "http://x.example/", "allow", "web",
                 R"(,"addresses":["151.101.4.4"])"),  // by address: ->deny
-           line("10.0.0.3", "alice", "http://x.example/", "allow", "web", addr),  // other rule
-           line("10.0.0.4", "", "http://x.example/", "allow", "web", addr),       // same
-           line("192.0.2.1", "", "http://x.example/", "deny", "default-deny"),    // same, by name
-           line("10.0.0.5", "", "http://x.example/", "deny", "old-block", addr),  // ->allow
-           line("10.0.0.6", "", "http://x.example/", "deny", "auth:login"),       // not by rules
-           line("10.0.0.7", "", "http://x.example/", "allow", "limit#1"),         // ...
+           line("10.0.0.3", "alice", "http://x.example/", "allow", "web", addr),    // other rule
+           line("10.0.0.4", "", "http://x.example/", "allow", "web", addr),         // same
+           line("192.0.2.1", "", "http://x.example/", "deny", "default-deny"),      // same, by name
+           line("10.0.0.5", "", "http://x.example/", "deny", "old-block", addr),    // ->allow
+           line("10.0.0.6", "", "http://x.example/", "deny", "auth:login"),         // not by rules
+           line("10.0.0.7", "", "http://x.example/", "allow", "limit#1"),           // ...
+           line("10.0.0.6", "", "http://x.example/", "deny", "hard:sni-mismatch"),  // ...
            "not json",
            line("10.0.0.8", "", "http://www.games.example/", "allow", "web", addr),  // ->deny
        });
   const ReplayReport& r = replay.report();
-  CHECK(r.records == 9);
+  CHECK(r.records == 10);
   CHECK(r.malformed == 1);
   REQUIRE(r.malformedExamples.size() == 1);
-  CHECK(r.malformedExamples[0].first == 9);
-  CHECK(r.notByRules == 1);  // auth:login; limit#1 has status 200 here, so it is compared
+  CHECK(r.malformedExamples[0].first == 10);
+  CHECK(r.notByRules == 2);  // auth:login, hard:sni-mismatch; limit#1 (status 200) is compared
   const auto& a2d = r.changes[static_cast<size_t>(Change::kAllowToDeny)];
   const auto& d2a = r.changes[static_cast<size_t>(Change::kDenyToAllow)];
   const auto& other = r.changes[static_cast<size_t>(Change::kOtherRule)];
