@@ -59,8 +59,8 @@ DestMatch matchDestination(const DestinationSet& d, const Query& q, const IpAddr
     }
   }
   if (host == Tri::kNo) return {};
-  bool portOk = q.isConnect ? connectPortAllowed(d, q.port)
-                            : (d.ports.empty() || inPorts(d.ports, q.port));
+  bool portOk =
+      q.isConnect ? connectPortAllowed(d, q.port) : (d.ports.empty() || inPorts(d.ports, q.port));
   if (!portOk) return {Tri::kNo, q.isConnect};
   return {host, false};
 }
@@ -83,10 +83,22 @@ Tri matchNetwork(const PolicyImpl& p, const Rule& r, const IpAddress& client, co
 Tri matchRule(const PolicyImpl& p, const Rule& r, const RequestFacts& f, const Query& q,
               const IpAddress* addr, bool& connectMiss, bool& loginWouldHelp) {
   if (r.hasTimeCondition() && !ruleActiveAt(p, r, f.time)) return Tri::kNo;
-  Tri t = matchNetwork(p, r, f.client, q, addr, connectMiss);
+  // A log-mode rule changes neither the 407 hint nor the CONNECT-port reason.
+  bool ignored = false;
+  Tri t = matchNetwork(p, r, f.client, q, addr, r.logOnly ? ignored : connectMiss);
   if (t == Tri::kNo || identityMatches(r, f.user, f.groups)) return t;
-  if (f.user.empty() && r.verdict == Verdict::kAllow) loginWouldHelp = true;
+  if (f.user.empty() && r.verdict == Verdict::kAllow && !r.logOnly) loginWouldHelp = true;
   return Tri::kNo;
+}
+
+/// Remembers the first log-mode rule that matched (Decision::would).
+void noteWould(std::optional<WouldMatch>& would, const Rule& r) {
+  if (!would) would = WouldMatch{r.verdict, r.name, r.where};
+}
+
+Decision withWould(Decision d, std::optional<WouldMatch> would) {
+  d.would = std::move(would);
+  return d;
 }
 
 Tri matchNetwork(const PolicyImpl& p, const Rule& r, const IpAddress& client, const Query& q,
@@ -206,21 +218,66 @@ Decision decideAddress(const PolicyImpl& p, const SelfAddresses& self, const Que
   const Rule* blockedAllow = nullptr;
   bool connectMiss = false;
   bool login = false;
+  std::optional<WouldMatch> would;
   for (const Rule& r : p.rules) {
     if (matchRule(p, r, f, q, &addr, connectMiss, login) != Tri::kYes) continue;
+    const bool blocked = r.verdict == Verdict::kAllow && special != nullptr &&
+                         !opensSpecial(p, r, q, addr, sm->checked);
+    if (r.logOnly) {
+      // A log-mode allow that could not open this special range would not
+      // have decided either.
+      if (!blocked) noteWould(would, r);
+      continue;
+    }
     if (r.verdict == Verdict::kDeny) {
-      return withLogin(byRule(r, " for address " + addr.toString()), login);
+      return withWould(withLogin(byRule(r, " for address " + addr.toString()), login), would);
     }
     // An allow rule opens a special range only through a CIDR the admin wrote
     // inside that range; otherwise later rules may still open it.
-    if (special != nullptr && !opensSpecial(p, r, q, addr, sm->checked)) {
+    if (blocked) {
       if (blockedAllow == nullptr) blockedAllow = &r;
       continue;
     }
-    return byRule(r, " for address " + addr.toString());
+    return withWould(byRule(r, " for address " + addr.toString()), would);
   }
-  if (blockedAllow != nullptr) return specialDenied(q, addr, *sm, *blockedAllow);
-  return withLogin(defaultDeny(connectMiss, q.port), login);
+  if (blockedAllow != nullptr) return withWould(specialDenied(q, addr, *sm, *blockedAllow), would);
+  return withWould(withLogin(defaultDeny(connectMiss, q.port), login), would);
+}
+
+/// Before DNS: refuse only when every outcome after DNS would be a refusal.
+Decision evaluateBeforeDns(const PolicyImpl& p, const RequestFacts& facts, const Query& q) {
+  const Rule* maybeAllow = nullptr;
+  bool maybeSeen = false;
+  bool connectMiss = false;
+  bool login = false;
+  std::optional<WouldMatch> would;
+  for (const Rule& r : p.rules) {
+    Tri t = matchRule(p, r, facts, q, nullptr, connectMiss, login);
+    if (t == Tri::kNo) continue;
+    if (r.logOnly) {
+      // Only a sure match is reported; after DNS the addresses decide.
+      if (t == Tri::kYes) noteWould(would, r);
+      continue;
+    }
+    if (t == Tri::kMaybe) {
+      maybeSeen = true;
+      if (r.verdict == Verdict::kAllow && maybeAllow == nullptr) maybeAllow = &r;
+      continue;
+    }
+    if (r.verdict == Verdict::kAllow) {
+      Decision d = byRule(r, "; before DNS: addresses are checked next");
+      d.addressesDecide = maybeSeen;
+      return withWould(std::move(d), would);
+    }
+    if (maybeAllow == nullptr) return withWould(withLogin(byRule(r), login), would);
+    break;
+  }
+  if (maybeAllow != nullptr) {
+    Decision d = byRule(*maybeAllow, "; before DNS: may match depending on the addresses");
+    d.addressesDecide = true;
+    return withWould(std::move(d), would);
+  }
+  return withWould(withLogin(defaultDeny(connectMiss, q.port), login), would);
 }
 
 }  // namespace
@@ -239,6 +296,7 @@ void Policy::setSelfAddresses(SelfAddresses self) {
 
 Decision Policy::evaluateSource(const IpAddress& client) const {
   for (const Rule& r : impl_->rules) {
+    if (r.logOnly) continue;  // never refuses a connection
     bool fromMatches = r.from.empty() || std::any_of(r.from.begin(), r.from.end(), [&](size_t i) {
                          return impl_->sources[i].cidrs.contains(client);
                        });
@@ -277,32 +335,7 @@ Decision Policy::evaluate(const RequestFacts& facts) const {
   const PolicyImpl& p = *impl_;
   if (addresses.empty()) {
     // Before DNS: refuse only when every outcome after DNS would be a refusal.
-    const Rule* maybeAllow = nullptr;
-    bool maybeSeen = false;
-    bool connectMiss = false;
-    bool login = false;
-    for (const Rule& r : p.rules) {
-      Tri t = matchRule(p, r, facts, q, nullptr, connectMiss, login);
-      if (t == Tri::kNo) continue;
-      if (t == Tri::kMaybe) {
-        maybeSeen = true;
-        if (r.verdict == Verdict::kAllow && maybeAllow == nullptr) maybeAllow = &r;
-        continue;
-      }
-      if (r.verdict == Verdict::kAllow) {
-        Decision d = byRule(r, "; before DNS: addresses are checked next");
-        d.addressesDecide = maybeSeen;
-        return d;
-      }
-      if (maybeAllow == nullptr) return withLogin(byRule(r), login);
-      break;
-    }
-    if (maybeAllow != nullptr) {
-      Decision d = byRule(*maybeAllow, "; before DNS: may match depending on the addresses");
-      d.addressesDecide = true;
-      return d;
-    }
-    return withLogin(defaultDeny(connectMiss, q.port), login);
+    return evaluateBeforeDns(p, facts, q);
   }
   Decision first;
   bool haveFirst = false;

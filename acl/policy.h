@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,9 +21,9 @@ namespace portcullis::acl {
 /// Everything known about a request when a decision is asked for.
 struct RequestFacts {
   IpAddress client;
-  std::string_view method;     ///< as sent, e.g. "GET", "CONNECT"
-  std::string_view scheme;     ///< "http" (absolute-form) or "" for CONNECT
-  std::string_view host;       ///< lower-case name or IP literal text
+  std::string_view method;  ///< as sent, e.g. "GET", "CONNECT"
+  std::string_view scheme;  ///< "http" (absolute-form) or "" for CONNECT
+  std::string_view host;    ///< lower-case name or IP literal text
   uint16_t port = 0;
   bool isConnect = false;
   /// Addresses the host resolved to (or the literal). Empty = before DNS:
@@ -39,6 +40,14 @@ struct RequestFacts {
 
 enum class Verdict { kAllow, kDeny };
 
+/// A rule with `mode = "log"` that matched: what it would have decided had it
+/// been enforced. Evaluation went on to the enforced rules after it.
+struct WouldMatch {
+  Verdict verdict = Verdict::kDeny;
+  std::string rule;
+  SourceLocation where;
+};
+
 struct Decision {
   Verdict verdict = Verdict::kDeny;
   /// Name of the rule that decided: a config rule's name, or a built-in
@@ -54,6 +63,9 @@ struct Decision {
   /// CIDRs matched "maybe" on the way). A request sent to a parent proxy
   /// without resolving the name must not rely on such an allow.
   bool addressesDecide = false;
+  /// The first `mode = "log"` rule that matched before the deciding rule
+  /// (logged as would_deny / would_allow); none when no such rule matched.
+  std::optional<WouldMatch> would;
 
   bool allowed() const { return verdict == Verdict::kAllow; }
 };

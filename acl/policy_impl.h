@@ -36,12 +36,12 @@ struct SourceSet {
 struct DestinationSet {
   std::string name;
   SourceLocation where;
-  HostSet hosts;             ///< inline patterns and hosts_file names
-  CidrSet cidrs;             ///< every block written
-  CidrSet openedSpecial;     ///< the blocks that lie inside a special range
-  std::vector<PortRange> ports;        ///< empty: any port (CONNECT: 443 only)
-  std::vector<std::string> methods;    ///< empty: any method; case-sensitive
-  std::vector<std::string> schemes;    ///< empty: any; "http", "https", "connect"
+  HostSet hosts;                     ///< inline patterns and hosts_file names
+  CidrSet cidrs;                     ///< every block written
+  CidrSet openedSpecial;             ///< the blocks that lie inside a special range
+  std::vector<PortRange> ports;      ///< empty: any port (CONNECT: 443 only)
+  std::vector<std::string> methods;  ///< empty: any method; case-sensitive
+  std::vector<std::string> schemes;  ///< empty: any; "http", "https", "connect"
 
   bool hasHostCondition() const { return !hosts.empty() || !cidrs.empty(); }
 };
@@ -58,6 +58,9 @@ struct Rule {
   /// in or not.
   std::vector<std::string> users;
   std::vector<std::string> groups;
+  /// `mode = "log"`: evaluated and reported (Decision::would) but never
+  /// decides; evaluation continues with the next rule.
+  bool logOnly = false;
 
   bool needsIdentity() const { return !users.empty() || !groups.empty(); }
 

@@ -271,6 +271,7 @@ std::vector<Shadowed> findShadowedRules(const PolicyImpl& p) {
   std::vector<Shadowed> out;
   for (size_t j = 1; j < p.rules.size(); ++j) {
     for (size_t i = 0; i < j; ++i) {
+      if (p.rules[i].logOnly) continue;  // a log-mode rule decides nothing
       if (sourcesCover(p, p.rules[i], p.rules[j]) && destinationsCover(p, p.rules[i], p.rules[j]) &&
           identityCovers(p.rules[i], p.rules[j])) {
         out.push_back({j, i});
@@ -288,6 +289,7 @@ std::vector<RuleIssue> findRuleIssues(const PolicyImpl& p) {
     for (size_t i = 0; i < j && !found; ++i) {
       const Rule& e = p.rules[i];
       const Rule& l = p.rules[j];
+      if (e.logOnly) continue;  // a log-mode rule decides nothing
       if (!sourcesCover(p, e, l) || !destinationsCover(p, e, l) || !identityCovers(e, l)) continue;
       RuleIssue issue;
       issue.rule = j;
@@ -298,7 +300,9 @@ std::vector<RuleIssue> findRuleIssues(const PolicyImpl& p) {
     }
     for (size_t i = 0; i < j && !found; ++i) {
       // A rule for some users only takes part of nobody's traffic for sure.
-      if (p.rules[i].needsIdentity() || p.rules[i].hasTimeCondition()) continue;
+      if (p.rules[i].needsIdentity() || p.rules[i].hasTimeCondition() || p.rules[i].logOnly) {
+        continue;
+      }
       RuleIssue issue;
       if (partialIssue(p, i, j, issue)) {
         out.push_back(std::move(issue));

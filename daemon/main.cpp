@@ -13,6 +13,7 @@
 #include "daemon/config/config_schema.h"
 #include "daemon/net/resolve_blocking.h"
 #include "daemon/pac/pac_command.h"
+#include "daemon/replay/replay_command.h"
 #include "daemon/runtime/daemon.h"
 #include "daemon/runtime/identity_commands.h"
 #include "portcullis_version.h"
@@ -35,6 +36,7 @@ struct Cli {
   bool againstRunning = false;
   std::string from, to, method, explainUser, explainAt;
   bool resolve = false;
+  replay::ReplayCommand replay;
   std::string adminAddress = "127.0.0.1:3129";
   bool follow = false;
   bool json = false;
@@ -75,9 +77,24 @@ void declareConfigCommands(CLI::App& app, Cli& c) {
   c.explain = app.add_subcommand("explain",
                                  "Say which rule decides a request, and why (before you reload).");
   addConfigOption(c.explain, c);
-  c.explain->add_option("--from", c.from, "Client address")->required();
-  c.explain->add_option("--to", c.to, "URL (http://host/path) or HOST:PORT for CONNECT")
-      ->required();
+  auto* from = c.explain->add_option("--from", c.from, "Client address");
+  auto* to = c.explain->add_option("--to", c.to, "URL (http://host/path) or HOST:PORT for CONNECT");
+  // Either one request (--from and --to) or a whole access log (--replay).
+  auto* replay = c.explain->add_option(
+      "--replay", c.replay.logPath,
+      "Replay this JSON access log through the rules of -c (the candidate) and report which "
+      "decisions would change; resolves no name");
+  replay->excludes(from)->excludes(to);
+  c.explain
+      ->add_option("--current", c.replay.currentPath,
+                   "With --replay: compare with this config's rules instead of the "
+                   "decisions the log recorded")
+      ->needs(replay);
+  c.explain
+      ->add_option("--examples", c.replay.examples,
+                   "With --replay: examples shown per kind of change")
+      ->needs(replay)
+      ->capture_default_str();
   c.explain->add_option("--method", c.method,
                         "Request method (default GET, or CONNECT for HOST:PORT)");
   c.explain->add_flag("--resolve", c.resolve, "Resolve the host name and check every address");
@@ -172,7 +189,16 @@ int dispatch(const Cli& c) {
     const int rc = config::runValidate(c.configPath, c.strict, std::cout, std::cerr);
     return rc != 0 ? rc : runtime::checkTlsPair(c.configPath, std::cerr);
   }
+  if (c.explain->parsed() && !c.replay.logPath.empty()) {
+    replay::ReplayCommand cmd = c.replay;
+    cmd.candidatePath = c.configPath;
+    return replay::runReplay(cmd, std::cout, std::cerr);
+  }
   if (c.explain->parsed()) {
+    if (c.from.empty() || c.to.empty()) {
+      std::cerr << "explain: give --from and --to (one request) or --replay ACCESS_LOG\n";
+      return 2;
+    }
     return config::runExplain(
         c.configPath, c.from, c.to, c.method, std::cout, std::cerr,
         c.resolve ? config::HostResolver(&net::resolveBlocking) : config::HostResolver(),

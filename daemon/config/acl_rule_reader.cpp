@@ -55,6 +55,24 @@ constexpr std::string_view kAllowExample =
     "  web = { hosts = [\"*\"], ports = [80, 443] }\n  [[rule]]\n"
     "  allow = { from = \"lan\", to = \"web\" }";
 
+/// `mode = "enforce"` (the default) or `"log"`: a log-mode rule is evaluated
+/// and logged (would_deny / would_allow) but decides nothing.
+void readRuleMode(Ctx& c, const toml::table& t, acl::Rule& rule) {
+  std::string mode = "enforce";
+  if (!c.r.getString(t, "mode", mode)) return;
+  if (mode == "log") {
+    rule.logOnly = true;
+    const toml::source_region& w = t.get("mode")->source();
+    c.r.add(Severity::kNote, c.r.file(), static_cast<int>(w.begin.line),
+            static_cast<int>(w.begin.column),
+            "this rule is in log mode: it decides nothing, its matches are logged as "
+            "would_deny / would_allow");
+  } else if (mode != "enforce") {
+    c.r.error(t.get("mode")->source(),
+              "'mode' must be \"enforce\" or \"log\", not \"" + mode + "\"");
+  }
+}
+
 void readRule(Ctx& c, size_t index, const toml::node& node) {
   const toml::table* t = node.as_table();
   if (t == nullptr) {
@@ -67,6 +85,7 @@ void readRule(Ctx& c, size_t index, const toml::node& node) {
   if (c.r.getString(*t, "name", rule.name) && rule.name.empty()) {
     c.r.error(t->get("name")->source(), "'name' must not be empty");
   }
+  readRuleMode(c, *t, rule);
   const toml::node* allow = t->get("allow");
   const toml::node* deny = t->get("deny");
   if ((allow == nullptr) == (deny == nullptr)) {

@@ -47,10 +47,20 @@ std::optional<Target> parseTarget(const std::string& to, const std::string& meth
   return t;
 }
 
+/// A `mode = "log"` rule that matched on the way: reported, not enforced.
+void printWould(std::ostream& out, const acl::Decision& d) {
+  if (!d.would) return;
+  out << "  log-mode rule " << d.would->rule << " (" << d.would->where.toString() << ") would "
+      << (d.would->verdict == acl::Verdict::kAllow ? "allow" : "deny")
+      << " this (mode = \"log\": not enforced; logged as "
+      << (d.would->verdict == acl::Verdict::kAllow ? "would_allow" : "would_deny") << ")\n";
+}
+
 void printDecision(std::ostream& out, std::string_view label, const acl::Decision& d) {
   out << label << (d.allowed() ? "ALLOW" : "DENY") << " by " << d.rule;
   if (!d.where.file.empty()) out << " (" << d.where.toString() << ")";
   out << "\n  " << d.reason << "\n";
+  printWould(out, d);
 }
 
 void printSourceSets(std::ostream& out, const acl::Policy& policy, const acl::IpAddress& client) {

@@ -143,6 +143,7 @@ const std::vector<KeySpec> kSchema = {
 
   {"rule", K::kArrayOfTables, "array of tables", "", "Rules, checked in order; the first that matches decides; none = deny."},
   {"rule.name", K::kValue, "string", R"("rule#N")", "Name shown in logs, error pages and `portcullis explain`."},
+  {"rule.mode", K::kValue, "\"enforce\" or \"log\"", R"("enforce")", "\"log\": the rule is evaluated but never decides; when it matches, the access log line says what it would have done (\"would_deny\" or \"would_allow\": its name) and the next rules decide. Try a rule on live traffic before enforcing it; `portcullis explain` shows it too."},
   {"rule.allow", K::kTable, "table", "", "{ from = SOURCE, to = DESTINATION }: both are required."},
   {"rule.allow.from", K::kValue, "string or array of strings", "", "Source set name(s); the client must be in one."},
   {"rule.allow.to", K::kValue, "string or array of strings", "", "Destination set name(s); the request must match one."},

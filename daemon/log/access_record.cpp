@@ -95,6 +95,17 @@ std::string hostOnly(std::string_view addr) {
   return hp ? hp->host : std::string(addr);
 }
 
+// "a,b" -> ["a","b"]
+std::string addressArray(std::string_view joined) {
+  JsonArray a;
+  while (!joined.empty()) {
+    const size_t comma = joined.find(',');
+    a.value(joined.substr(0, comma));
+    joined = comma == std::string_view::npos ? std::string_view{} : joined.substr(comma + 1);
+  }
+  return std::move(a).finish();
+}
+
 }  // namespace
 
 std::string_view toString(CacheResult result) {
@@ -145,9 +156,13 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r) {
       .optional("slice", r.slice)
       .field("decision", r.decision == AccessDecision::kAllow ? "allow" : "deny")
       .field("rule", r.rule)
-      .optional("rule_where", r.ruleWhere)
-      // Microseconds are the most a log reader wants: 12.634, not 12.634299.
-      .field("duration_ms", std::round(r.durationMs * 1000) / 1000)
+      .optional("rule_where", r.ruleWhere);
+  if (!r.wouldRule.empty()) {
+    obj.field(r.wouldVerdict == "allow" ? "would_allow" : "would_deny", r.wouldRule);
+  }
+  if (!r.addresses.empty()) obj.raw("addresses", addressArray(r.addresses));
+  // Microseconds are the most a log reader wants: 12.634, not 12.634299.
+  obj.field("duration_ms", std::round(r.durationMs * 1000) / 1000)
       .optional("upstream", r.upstream)
       .optional("parent", r.parent)
       .optional("error", r.error)

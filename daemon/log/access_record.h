@@ -53,6 +53,15 @@ struct AccessRecord {
   AccessDecision decision = AccessDecision::kAllow;
   std::string rule;       ///< name of the deciding rule
   std::string ruleWhere;  ///< "file:line" of that rule; empty for built-ins
+  /// A `mode = "log"` rule matched: what it would have decided ("deny" or
+  /// "allow", static storage) and its name; logged as "would_deny" or
+  /// "would_allow" only when set.
+  std::string_view wouldVerdict;
+  std::string wouldRule;
+  /// The addresses the host resolved to (an IP literal: itself), which the
+  /// rules checked, comma-separated; logged as the array "addresses" only
+  /// when set (a replay decides on them without resolving again).
+  std::string addresses;
   double durationMs = 0;  ///< head complete to last byte sent
   std::string upstream;   ///< address actually connected, "ip:port"; empty = none
   std::string parent;     ///< the [[parent]] the request went through; empty = direct (null)
@@ -83,7 +92,8 @@ void appendAccessFields(JsonObject& obj, const AccessRecord& r);
 /// slice decision rule rule_where duration_ms upstream parent error
 /// termination sni alpn mode ("explicit" or "transparent"). Optional ones
 /// (user, slice, rule_where, upstream, parent, error, termination, sni,
-/// alpn) are null when empty.
+/// alpn) are null when empty. Only when set: balancer, would_deny or
+/// would_allow, addresses.
 std::string formatJson(const AccessRecord& r);
 
 /// Squid native format ("time.ms elapsed client code/status bytes method

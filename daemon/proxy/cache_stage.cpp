@@ -17,6 +17,7 @@
 #include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
 #include "daemon/proxy/collapsed_forwarding.h"
+#include "daemon/proxy/decision_record.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
@@ -349,8 +350,7 @@ bool CacheStage::serveWithoutDns() {
   eligible_ = true;
   key_ = std::move(key);
   auto& record = owner_->record();
-  record.rule = decision.rule;
-  record.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  recordDecision(record, decision);
   return serveStored(entry, evaluation.age, result);
 }
 

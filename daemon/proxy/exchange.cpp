@@ -9,6 +9,7 @@
 #include "daemon/base/assert.h"
 #include "daemon/http/framing.h"
 #include "daemon/http/message_writer.h"
+#include "daemon/proxy/decision_record.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/session_util.h"
 
@@ -227,8 +228,7 @@ bool Exchange::admitted(const acl::Decision& decision) {
   // The rule that allowed the name; the address check after DNS may name
   // another, but a request that never gets there (DNS failure) is still
   // logged with the rule that let it through.
-  record_.rule = decision.rule;
-  record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  recordDecision(record_, decision);
   addressesDecide_ = decision.addressesDecide;
   if (viaNamesUs(request_.headers, config_->server.viaPseudonym)) {
     reply(errorReply(Termination::kForwardingLoop,
@@ -307,14 +307,15 @@ void Exchange::onResolved(const net::DnsAnswer& answer) {
   std::vector<acl::IpAddress> addresses = answer.addresses;
   const TransparentDestination* dst = connection_.transparent();
   if (dst != nullptr && !transparentAddresses(*dst, addresses)) return;
-  // Every address the name resolved to is checked (DNS rebinding, SSRF).
+  // Every address the name resolved to is checked (DNS rebinding, SSRF);
+  // the log keeps them so a replay decides without resolving again.
+  record_.addresses = joinAddresses(addresses);
   auto decision = checkAddresses(addresses);
   if (!decision.allowed()) {
     denied(decision);
     return;
   }
-  record_.rule = decision.rule;
-  record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  recordDecision(record_, decision);
   addresses_ = std::move(addresses);
   if (directFallback_) {
     startUpstream();  // no parent connected: the cache was asked already

@@ -6,6 +6,7 @@
 
 #include "daemon/admin/stats.h"
 #include "daemon/proxy/background_fill.h"
+#include "daemon/proxy/decision_record.h"
 #include "daemon/proxy/exchange.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
@@ -27,8 +28,7 @@ void Exchange::denied(const acl::Decision& decision) {
   context_.stats->aclDenied(rule);
   connection_.noteRefusal();
   record_.decision = log::AccessDecision::kDeny;
-  record_.rule = rule;
-  record_.ruleWhere = decision.where.file.empty() ? "" : decision.where.toString();
+  recordDecision(record_, decision);
   const bool prohibitedAddress = rule == "hard:special-address" || rule == "hard:self";
   // The ACL's reason names rules' file:line (even a builtin's, e.g. the allow
   // rule hard:special-address overrode): for `explain`, not for a pupil.
