@@ -14,6 +14,8 @@
 #include "cache/policy/range.h"
 #include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
+#include "daemon/proxy/background_fill.h"
+#include "daemon/proxy/fill_store.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/termination.h"
 
@@ -21,12 +23,16 @@ namespace portcullis::proxy {
 
 namespace policy = cache::policy;
 
-SlicedFetch::SlicedFetch(ProxyContext& context, Owner& owner) : context_(context), owner_(owner) {
+SlicedFetch::SlicedFetch(ProxyContext& context, Owner& owner)
+    : context_(context),
+      owner_(owner),
+      upstream_(
+          std::make_unique<UpstreamRequest>(context, static_cast<UpstreamRequest::Owner&>(*this))) {
   wake_.reset(event_new(context.base, -1, 0, &SlicedFetch::onWake, this));
 }
 
 SlicedFetch::~SlicedFetch() {
-  leave();
+  stop(false);  // quiet: the connection (or the worker) is going away
 }
 
 std::string_view SlicedFetch::phaseName(Phase p) {
@@ -192,7 +198,7 @@ void SlicedFetch::onWake(evutil_socket_t, short, void* arg) noexcept {
 
 void SlicedFetch::proceed() {
   if (phase_ == Phase::kFetching) {
-    upstream_.resumeReading();
+    upstream_->resumeReading();
   } else if (phase_ == Phase::kReading || phase_ == Phase::kJoined) {
     step();
   }
@@ -328,7 +334,7 @@ void SlicedFetch::finishOk() {
 
 void SlicedFetch::fallBackOrClose(std::string_view why) {
   if (phase_ == Phase::kDone || phase_ == Phase::kIdle) return;
-  upstream_.release(false);
+  upstream_->release(false);
   if (writer_) writer_->abort();
   writer_.reset();
   endLead(InFlightFetch::Phase::kFailed);
@@ -345,16 +351,34 @@ void SlicedFetch::fallBackOrClose(std::string_view why) {
 }
 
 void SlicedFetch::leave() {
-  // cache.fill_after_abort would hand upstream_ and writer_ to a background
-  // fill here instead when phase_ is kFetching.
+  stop(true);
+}
+
+void SlicedFetch::stop(bool handOver) {
   if (phase_ == Phase::kIdle || phase_ == Phase::kDone) return;
-  upstream_.release(false);
+  if (handOver && phase_ == Phase::kFetching) handOverSlice();
+  upstream_->release(false);
   if (writer_) writer_->abort();
   writer_.reset();
   endLead(InFlightFetch::Phase::kFailed);
   leaveJoined();
   if (wake_) event_del(wake_.get());
   enter(Phase::kDone);
+}
+
+void SlicedFetch::handOverSlice() {
+  // Only a slice whose body is streaming into its entry: before the head
+  // nothing is stored yet (and the probe's answer is still unknown).
+  if (context_.fills == nullptr || !writer_) return;
+  auto plan = context_.fills->planFor(*upstream_, true, std::nullopt);
+  if (!plan) return;
+  auto store = std::make_unique<SliceFillStore>(context_, std::move(writer_), std::move(lead_),
+                                                sliceKey_, geometry_.length(index_));
+  FillHandover parts{config_,         sliceRequest_,        *target_,        noBody_, addresses_,
+                     owner_.record(), std::move(upstream_), std::move(store)};
+  context_.fills->adopt(parts, *plan);
+  upstream_ =
+      std::make_unique<UpstreamRequest>(context_, static_cast<UpstreamRequest::Owner&>(*this));
 }
 
 }  // namespace portcullis::proxy
