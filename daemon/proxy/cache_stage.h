@@ -153,6 +153,8 @@ class CacheStage {
   static void onProgressTimer(evutil_socket_t, short, void* arg) noexcept;
   bool joinFetch();
   bool trySliced();
+  /// The client's conditionals against `entry`: answered 304 or 412 (true), or not.
+  bool answerConditional(const cache::StoredEntry& entry, int64_t age, log::CacheResult result);
   bool serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
                    log::CacheResult result);
   bool writeStoredBody(const cache::StoredEntry& entry, const cache::SharedBody& inMemory,

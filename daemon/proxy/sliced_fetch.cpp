@@ -11,10 +11,12 @@
 #include <limits>
 
 #include "cache/cache.h"
+#include "cache/policy/freshness.h"
 #include "cache/policy/range.h"
 #include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
 #include "daemon/proxy/background_fill.h"
+#include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/fill_store.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/termination.h"
@@ -112,6 +114,7 @@ void SlicedFetch::start(std::shared_ptr<const config::Config> config,
   fromCache_ = fetched_ = 0;
   retries_ = 0;
   version_.reset();
+  age_.reset();
   owner_.record().slice = "sliced";
   if (!descriptor) {
     // The probe: the aligned slice holding the first byte the client wants.
@@ -122,6 +125,11 @@ void SlicedFetch::start(std::shared_ptr<const config::Config> config,
     fetchSlice(range.first / geometry_.sliceSize);
     return;
   }
+  // RFC 9111 §5.1: a response from the cache says how old it is (the
+  // descriptor's age: the head clients get is the descriptor's).
+  age_ = policy::evaluate(request, descriptor->response, context_.clock->systemNow(),
+                          cachePolicyOptions(*config_, target))
+             .age;
   objectHead_.status = descriptor->response.status;
   objectHead_.reason = descriptor->response.reason;
   objectHead_.headers = descriptor->response.headers;
@@ -163,6 +171,8 @@ void SlicedFetch::sendHead() {
   http::ResponseHead head = objectHead_;
   head.headers.remove("Content-Length");
   head.headers.remove("Content-Range");
+  head.headers.remove("Age");
+  if (age_) head.headers.set("Age", std::to_string(std::max<int64_t>(0, *age_)));
   uint64_t length = geometry_.total;
   if (clientStatus_ == 206) {
     head.status = 206;

@@ -162,6 +162,7 @@ class SlicedFetch final : private UpstreamRequest::Owner {
   std::vector<acl::IpAddress> addresses_;
   std::string primaryKey_;
   std::optional<cache::policy::ObjectVersion> version_;
+  std::optional<int64_t> age_;  ///< the descriptor's age (served from the cache), else none
   cache::policy::SliceGeometry geometry_;
   http::ResponseHead objectHead_;  ///< the head clients get (status 200, whole length)
   // The client's response: [next_, last_] still to send; status 200/206/416.

@@ -74,10 +74,10 @@ def test_a_client_leaving_mid_slice_leaves_the_slice_stored(tmp_path):
         assert fill_line["upstream_bytes"] > 0
         assert metric(text, "portcullis_upstream_received_bytes_total") >= MiB
         # The next client gets it from the cache.
-        before = origin.body_bytes
+        served = len(origin.served)
         status, _, body, complete = fetch(p, url, 3 * MiB + 5, 4 * MiB - 1)
         assert status == 206 and complete and body == origin.content.read(3 * MiB + 5, MiB - 5)
-        assert origin.body_bytes == before
+        assert len(origin.served) == served  # no origin request
         assert p.access_lines(3)[-1]["cache"] == "HIT"
         p.finish()
     finally:
@@ -163,10 +163,11 @@ def test_a_whole_get_stored_as_slices_finishes_only_the_current_slice(tmp_path):
         assert fill_line["termination"] == "fill_completed" and fill_line["slice"] == "sliced"
         # The origin connection was dropped at the slice's end: far from 20 MiB.
         assert client_line["upstream_bytes"] + fill_line["upstream_bytes"] < 4 * MiB
-        before = origin.body_bytes
+        # (The origin may still be pushing into the closed connection: count requests.)
+        served = len(origin.served)
         status, _, body, complete = fetch(p, url, MiB, 2 * MiB - 1)
         assert status == 206 and complete and body == origin.content.read(MiB, MiB)
-        assert origin.body_bytes == before and p.access_lines(3)[-1]["cache"] == "HIT"
+        assert len(origin.served) == served and p.access_lines(3)[-1]["cache"] == "HIT"
         p.finish()
     finally:
         p.stop()
