@@ -6,6 +6,7 @@
 
 #include "cache/cache_core.h"
 #include "cache/index/sqlite_index.h"
+#include "cache/policy/slice_plan.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 #include "daemon/http/uri.h"
@@ -25,8 +26,8 @@ Result<std::unique_ptr<Cache>> Cache::open(CacheOptions options) {
   auto core = std::make_shared<CacheCore>(std::move(options), maxId.value() + 1);
   std::unique_ptr<Cache> cache(new Cache(core));
   // The background thread owns the SQLite connection from here on.
-  cache->background_ = std::thread(
-      [core, idx = std::shared_ptr<SqliteIndex>(std::move(index).value())]() mutable {
+  cache->background_ =
+      std::thread([core, idx = std::shared_ptr<SqliteIndex>(std::move(index).value())]() mutable {
         core->runBackground(*idx);
       });
   return cache;
@@ -57,7 +58,8 @@ SharedBody Cache::memoryBody(const StoredEntry& entry) {
   auto bytes = std::make_shared<std::string>(entry.bodySize, '\0');
   uint64_t got = 0;
   while (got < entry.bodySize) {
-    ssize_t n = ::pread(fd->get(), bytes->data() + got, entry.bodySize - got, static_cast<off_t>(got));
+    ssize_t n =
+        ::pread(fd->get(), bytes->data() + got, entry.bodySize - got, static_cast<off_t>(got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {  // shrank under us, or an I/O error: not servable
       core_->dropIfCurrent(entry);
@@ -99,8 +101,8 @@ Result<std::unique_ptr<EntryWriter>> Cache::beginWrite(WriteRequest request) {
   std::string temp = core_->store().tempPath(entry->id);
   auto fd = core_->store().createTemp(temp);
   if (!fd) return fd.error();
-  return std::unique_ptr<EntryWriter>(new EntryWriter(core_, std::move(entry), std::move(fd).value(),
-                                                      std::move(temp), request.expectedLength));
+  return std::unique_ptr<EntryWriter>(new EntryWriter(
+      core_, std::move(entry), std::move(fd).value(), std::move(temp), request.expectedLength));
 }
 
 std::shared_ptr<const StoredEntry> Cache::updateHeaders(const StoredEntry& entry,
@@ -112,22 +114,35 @@ std::shared_ptr<const StoredEntry> Cache::updateHeaders(const StoredEntry& entry
   return core_->refreshHead(entry, request, notModified, requestTime, responseTime, options);
 }
 
-size_t Cache::invalidate(std::string_view key) { return core_->invalidate(key); }
+size_t Cache::invalidate(std::string_view key) {
+  return core_->invalidate(key);
+}
 
 Result<size_t> Cache::purge(std::string_view uri, const policy::CacheRules* rules) {
   auto target = http::parseAbsoluteForm(uri);
   if (!target) return makeError("not an absolute http URI: " + std::string(uri));
   const std::string plain = target->normalizedUri();
-  size_t n = core_->invalidate(plain);
+  // An object stored as slices: its descriptor and every slice go too.
+  auto purgeKey = [this](const std::string& key) {
+    return core_->invalidate(key) + core_->invalidate(policy::descriptorKey(key)) +
+           core_->invalidateSlicesOf(key);
+  };
+  size_t n = purgeKey(plain);
   if (rules != nullptr) {
     const std::string aliased = rules->primaryKey(*target);
-    if (aliased != plain) n += core_->invalidate(aliased);
+    if (aliased != plain) n += purgeKey(aliased);
   }
   return n;
 }
 
-CacheStats Cache::stats() const { return core_->stats(); }
-void Cache::waitUntilReady() { core_->waitUntilReady(); }
-void Cache::flush() { core_->flush(); }
+CacheStats Cache::stats() const {
+  return core_->stats();
+}
+void Cache::waitUntilReady() {
+  core_->waitUntilReady();
+}
+void Cache::flush() {
+  core_->flush();
+}
 
 }  // namespace portcullis::cache

@@ -103,7 +103,9 @@ class Cache {
   /// invalidates it; error when it is not an absolute http(s) URI. With
   /// `rules`, the key under the [[cache.alias]] identity of its host goes
   /// too: any real URL of an aliased object purges it (and a copy stored
-  /// under the host's own key before the alias existed).
+  /// under the host's own key before the alias existed). A sliced object's
+  /// descriptor and all its slices (any version, any slice size) go with
+  /// each key; finding the slices scans the in-memory index once per key.
   Result<size_t> purge(std::string_view uri, const policy::CacheRules* rules = nullptr);
 
   CacheStats stats() const;

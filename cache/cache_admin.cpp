@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "cache/index/sqlite_index.h"
+#include "cache/policy/slice_plan.h"
 #include "cache/store/body_store.h"
 #include "daemon/http/uri.h"
 
@@ -34,6 +35,25 @@ Result<size_t> purgeKey(SqliteIndex& index, const BodyStore& store, const std::s
   return rows->size();
 }
 
+// The entry under `primaryKey` and, for a sliced object, its descriptor and
+// every slice of it (any version, any slice size), as Cache::purge.
+Result<size_t> purgeObject(SqliteIndex& index, const BodyStore& store,
+                           const std::string& primaryKey) {
+  std::vector<std::string> keys{primaryKey, policy::descriptorKey(primaryKey)};
+  auto slices = index.keysStartingWith("slice ");
+  if (!slices) return slices.error();
+  for (auto& key : slices.value()) {
+    if (policy::sliceOwner(key) == primaryKey) keys.push_back(std::move(key));
+  }
+  size_t n = 0;
+  for (const auto& key : keys) {
+    auto removed = purgeKey(index, store, key);
+    if (!removed) return removed.error();
+    n += *removed;
+  }
+  return n;
+}
+
 }  // namespace
 
 Result<CacheStats> offlineStats(const std::string& dir) {
@@ -56,11 +76,11 @@ Result<size_t> offlinePurge(const std::string& dir, std::string_view uri,
   auto index = openExisting(store);
   if (!index) return index.error();
   const std::string plain = target->normalizedUri();
-  auto n = purgeKey(*index.value(), store, plain);
+  auto n = purgeObject(*index.value(), store, plain);
   if (!n || rules == nullptr) return n;
   const std::string aliased = rules->primaryKey(*target);
   if (aliased == plain) return n;
-  auto m = purgeKey(*index.value(), store, aliased);
+  auto m = purgeObject(*index.value(), store, aliased);
   if (!m) return m.error();
   return *n + *m;
 }

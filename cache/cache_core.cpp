@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "cache/policy/freshness.h"
+#include "cache/policy/slice_plan.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
 
@@ -18,7 +19,9 @@ constexpr size_t kMaxPendingOps = 100000;
 int64_t toMs(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-SystemTime fromMs(int64_t ms) { return SystemTime(std::chrono::milliseconds(ms)); }
+SystemTime fromMs(int64_t ms) {
+  return SystemTime(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
@@ -45,8 +48,9 @@ EntryPtr entryFromRow(const IndexRow& row, const BodyStore& store) {
   const size_t slash = row.file.rfind('/');
   // The file name must be the one this row's key and id would produce: a
   // damaged row can then never point at another object's body.
-  if (slash == std::string::npos || !BodyStore::parseBodyName(row.file.substr(slash + 1), hash, id) ||
-      id != row.id || hash != objectKeyHash(row.key, row.secondary) ||
+  if (slash == std::string::npos ||
+      !BodyStore::parseBodyName(row.file.substr(slash + 1), hash, id) || id != row.id ||
+      hash != objectKeyHash(row.key, row.secondary) ||
       row.file != BodyStore::relativeBodyPath(hash, id) || row.status < 200 || row.status > 599) {
     return nullptr;
   }
@@ -171,6 +175,27 @@ size_t CacheCore::invalidate(std::string_view key) {
   return removed.size();
 }
 
+size_t CacheCore::invalidateSlicesOf(std::string_view primaryKey) {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lk(mu_);
+    // Rows not loaded yet are dropped as they load.
+    if (loading_) slicesPurgedWhileLoading_.emplace(primaryKey);
+    index_.forEach([&](const EntryPtr& e) {
+      if (policy::sliceOwner(e->key) == primaryKey) keys.push_back(e->key);
+    });
+    // A slice being filled now (a background fill) is not stored after the purge.
+    for (const auto& [key, id] : writing_) {
+      if (policy::sliceOwner(key) == primaryKey) doomed_.insert(id);
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  size_t n = 0;
+  for (const auto& key : keys) n += invalidate(key);
+  return n;
+}
+
 CacheStats CacheCore::stats() const {
   std::lock_guard lk(mu_);
   CacheStats s;
@@ -286,7 +311,8 @@ void CacheCore::writeQueued(SqliteIndex& index) {
     // Keep the changes for the next round (disk full, busy database).
     std::lock_guard lk(mu_);
     if (ops.size() + ops_.size() <= kMaxPendingOps) {
-      ops.insert(ops.end(), std::make_move_iterator(ops_.begin()), std::make_move_iterator(ops_.end()));
+      ops.insert(ops.end(), std::make_move_iterator(ops_.begin()),
+                 std::make_move_iterator(ops_.end()));
       ops_.swap(ops);
     }
   }
@@ -313,7 +339,11 @@ void CacheCore::loadAll(SqliteIndex& index) {
       std::lock_guard lk(mu_);
       for (size_t i = 0; i < rows.size(); ++i) {
         const IndexRow& row = rows[i];
-        EntryPtr e = touchedWhileLoading_.count(row.key) ? nullptr : entries[i];
+        const bool purged =
+            touchedWhileLoading_.count(row.key) > 0 ||
+            (!slicesPurgedWhileLoading_.empty() &&
+             slicesPurgedWhileLoading_.count(std::string(policy::sliceOwner(row.key))) > 0);
+        EntryPtr e = purged ? nullptr : entries[i];
         if (e && index_.byHash(e->keyHash)) e = nullptr;
         if (!e) {
           // Superseded during loading, damaged, or a duplicate: drop the
@@ -337,6 +367,7 @@ void CacheCore::loadAll(SqliteIndex& index) {
   std::lock_guard lk(mu_);
   loading_ = false;
   touchedWhileLoading_.clear();
+  slicesPurgedWhileLoading_.clear();
 }
 
 void CacheCore::reconcileShard(const std::string& shard, const std::vector<std::string>& names,

@@ -43,6 +43,9 @@ class CacheCore {
                        const http::ResponseHead& notModified, SystemTime requestTime,
                        SystemTime responseTime, const policy::PolicyOptions& options);
   size_t invalidate(std::string_view key);
+  /// Invalidates every slice (any version, any slice size) of the sliced
+  /// object under `primaryKey`; a scan of the index (purge is rare).
+  size_t invalidateSlicesOf(std::string_view primaryKey);
   CacheStats stats() const;
   /// True when `extraBytes` more can be written without going below minFreeDisk.
   bool hasRoomFor(uint64_t extraBytes) const;
@@ -69,7 +72,7 @@ class CacheCore {
 
  private:
   void evictWhileOverLocked();
-  void removeLocked(const EntryPtr& e);  // index row and body file go too
+  void removeLocked(const EntryPtr& e);         // index row and body file go too
   void forgetBodyLocked(const StoredEntry& e);  // unlink later; drop the RAM copy now
   void queueLocked(IndexOp::Kind kind, IndexRow row);
   void writeQueued(SqliteIndex& index);
@@ -98,6 +101,7 @@ class CacheCore {
   std::unordered_set<uint64_t> doomed_;
   bool loading_ = true;
   std::unordered_set<std::string> touchedWhileLoading_;
+  std::unordered_set<std::string> slicesPurgedWhileLoading_;  // by primary key
   bool ready_ = false;
   bool stopping_ = false;
   uint64_t flushRequested_ = 0;

@@ -41,6 +41,12 @@ class SlicedWriter {
   void finish();
   /// Slices committed so far.
   uint64_t committed() const { return committed_; }
+  /// Bytes still to append before the slice being written is whole (0 at
+  /// a slice boundary or once stopped).
+  uint64_t leftInSlice() const {
+    if (stopped_ || !writer_ || index_ >= geometry_.count()) return 0;
+    return geometry_.length(index_) - inSlice_;
+  }
 
  private:
   SlicedWriter(Cache& cache, Start start) : cache_(cache), start_(std::move(start)) {}

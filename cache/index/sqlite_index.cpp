@@ -76,7 +76,8 @@ Result<void> SqliteIndex::exec(const char* sql) {
 
 Result<SqliteIndex::Stmt> SqliteIndex::prepare(const char* sql) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) !=
+      SQLITE_OK) {
     return dbError("prepare");
   }
   return Stmt(raw);
@@ -92,8 +93,9 @@ Result<void> SqliteIndex::prepareAll() {
       {&upsert_, "INSERT OR REPLACE INTO objects(" + cols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&deleteId_, "DELETE FROM objects WHERE id = ?"},
       {&deleteKey_, "DELETE FROM objects WHERE key = ?"},
-      {&updateHead_, "UPDATE objects SET status = ?, reason = ?, headers = ?, request_time_ms = ?, "
-                     "response_time_ms = ? WHERE id = ?"},
+      {&updateHead_,
+       "UPDATE objects SET status = ?, reason = ?, headers = ?, request_time_ms = ?, "
+       "response_time_ms = ? WHERE id = ?"},
       {&loadBatch_, "SELECT " + cols + " FROM objects WHERE id > ? ORDER BY id LIMIT ?"},
       {&rowsForKey_, "SELECT " + cols + " FROM objects WHERE key = ?"},
   };
@@ -107,11 +109,13 @@ Result<void> SqliteIndex::prepareAll() {
 
 Result<std::unique_ptr<SqliteIndex>> SqliteIndex::open(const std::string& path) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) {
-    return makeError("cache index: open " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    return makeError("cache index: open " + path + ": " +
+                     (raw ? sqlite3_errmsg(raw) : "out of memory"));
   }
   std::unique_ptr<SqliteIndex> index(new SqliteIndex(std::move(db)));
   sqlite3_busy_timeout(index->db_.get(), 5000);
@@ -128,12 +132,14 @@ Result<std::unique_ptr<SqliteIndex>> SqliteIndex::open(const std::string& path) 
     int version = 0;
     if (sqlite3_step(v->get()) == SQLITE_ROW) version = sqlite3_column_int(v->get(), 0);
     if (version == 1) {  // rows from version 1 keep an empty origin
-      if (auto r = index->exec("ALTER TABLE objects ADD COLUMN origin TEXT NOT NULL DEFAULT ''"); !r) {
+      if (auto r = index->exec("ALTER TABLE objects ADD COLUMN origin TEXT NOT NULL DEFAULT ''");
+          !r) {
         return r.error();
       }
     }
     if (version == 0 || version == 1) {
-      if (auto r = index->exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !r) {
+      if (auto r = index->exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+          !r) {
         return r.error();
       }
     } else if (version != kSchemaVersion) {
@@ -193,7 +199,8 @@ Result<void> SqliteIndex::apply(const std::vector<IndexOp>& ops) {
         sqlite3_bind_int64(s, 6, static_cast<sqlite3_int64>(r.bodySize));
         sqlite3_bind_int(s, 7, r.status);
         bindText(s, 8, r.reason);
-        sqlite3_bind_blob(s, 9, r.headers.data(), static_cast<int>(r.headers.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(s, 9, r.headers.data(), static_cast<int>(r.headers.size()),
+                          SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 10, r.requestTimeMs);
         sqlite3_bind_int64(s, 11, r.responseTimeMs);
         bindText(s, 12, r.originAddress);
@@ -210,7 +217,8 @@ Result<void> SqliteIndex::apply(const std::vector<IndexOp>& ops) {
         s = updateHead_.get();
         sqlite3_bind_int(s, 1, r.status);
         bindText(s, 2, r.reason);
-        sqlite3_bind_blob(s, 3, r.headers.data(), static_cast<int>(r.headers.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(s, 3, r.headers.data(), static_cast<int>(r.headers.size()),
+                          SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 4, r.requestTimeMs);
         sqlite3_bind_int64(s, 5, r.responseTimeMs);
         sqlite3_bind_int64(s, 6, static_cast<sqlite3_int64>(r.id));
@@ -234,6 +242,21 @@ Result<std::vector<IndexRow>> SqliteIndex::rowsForKey(const std::string& key) {
   sqlite3_clear_bindings(s);
   if (rc != SQLITE_DONE) return dbError("rows for key");
   return rows;
+}
+
+Result<std::vector<std::string>> SqliteIndex::keysStartingWith(std::string_view prefix) {
+  // [prefix, prefix with its last byte + 1): the objects_key index serves it.
+  std::string upper(prefix);
+  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  auto s = prepare("SELECT DISTINCT key FROM objects WHERE key >= ?1 AND key < ?2");
+  if (!s) return s.error();
+  bindText(s->get(), 1, std::string(prefix));
+  bindText(s->get(), 2, upper);
+  std::vector<std::string> keys;
+  int rc;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) keys.push_back(columnText(s->get(), 0));
+  if (rc != SQLITE_DONE) return dbError("keys by prefix");
+  return keys;
 }
 
 Result<std::pair<uint64_t, uint64_t>> SqliteIndex::totals() {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sqlite3.h>
@@ -42,6 +43,9 @@ class SqliteIndex {
   Result<size_t> loadBatch(uint64_t afterId, size_t limit, std::vector<IndexRow>& out);
   /// Applies `ops` in order in one transaction.
   Result<void> apply(const std::vector<IndexOp>& ops);
+  /// Distinct keys starting with `prefix`, which must not end in 0xff (a
+  /// range scan of the key index; admin purge of a sliced object).
+  Result<std::vector<std::string>> keysStartingWith(std::string_view prefix);
   /// Every row of a primary key (admin purge).
   Result<std::vector<IndexRow>> rowsForKey(const std::string& key);
   /// Row count and sum of body sizes.

@@ -150,4 +150,14 @@ std::string sliceKey(std::string_view primaryKey, const ObjectVersion& version, 
          " " + std::string(primaryKey);
 }
 
+std::string_view sliceOwner(std::string_view key) {
+  constexpr std::string_view kPrefix = "slice ";
+  if (key.substr(0, kPrefix.size()) != kPrefix) return {};
+  // The primary key follows the last space: a normalised URL has none,
+  // while a version's validator might.
+  const size_t space = key.rfind(' ');
+  if (space < kPrefix.size()) return {};
+  return key.substr(space + 1);
+}
+
 }  // namespace portcullis::cache::policy

@@ -99,4 +99,9 @@ std::string descriptorKey(std::string_view primaryKey);
 std::string sliceKey(std::string_view primaryKey, const ObjectVersion& version, uint64_t sliceSize,
                      uint64_t index);
 
+/// The primary key a slice key (of any version and slice size) belongs to,
+/// "" when `key` is not a slice key. Purging a URL removes every slice
+/// whose owner is its primary key.
+std::string_view sliceOwner(std::string_view key);
+
 }  // namespace portcullis::cache::policy

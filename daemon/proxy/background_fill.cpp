@@ -3,6 +3,8 @@
 
 #include "daemon/proxy/background_fill.h"
 
+#include <algorithm>
+
 #include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
 #include "daemon/proxy/server.h"
@@ -10,7 +12,7 @@
 namespace portcullis::proxy {
 
 BackgroundFill::BackgroundFill(ProxyContext& context, BackgroundFills& registry,
-                               FillHandover& parts, uint64_t budget)
+                               FillHandover& parts, FillPlan plan)
     : context_(context),
       registry_(registry),
       config_(parts.config),
@@ -19,9 +21,9 @@ BackgroundFill::BackgroundFill(ProxyContext& context, BackgroundFills& registry,
       body_(parts.body),
       addresses_(parts.addresses),
       record_(parts.record),
-      budget_(budget),
+      plan_(plan),
       upstream_(std::move(parts.upstream)),
-      cache_(std::move(parts.cache)) {
+      store_(std::move(parts.store)) {
   endSoon_.reset(event_new(context.base, -1, 0, &BackgroundFill::onEndSoon, this));
   // The fill's own line: what it read from the origin after the client left.
   record_.start = context_.clock->systemNow();
@@ -91,38 +93,49 @@ void BackgroundFill::start() {
   started_ = context_.clock->steadyNow();
   context_.stats->backgroundFillStarted();
   upstream_->adopt(*this, request_, target_, body_);
-  cache_->adopt(*this, request_, target_, addresses_);
+  store_->adopt(request_, target_, addresses_);
   enter(Phase::kFilling);
 }
 
 void BackgroundFill::teeBody(evbuffer* body, size_t n) {
-  cache_->tee(body, n);
+  if (const size_t take = toStore(n); take > 0) store_->tee(body, take);
   afterTee(n);
 }
 
 void BackgroundFill::teeBody(std::string_view bytes) {
-  cache_->tee(bytes);
+  if (const size_t take = toStore(bytes.size()); take > 0) store_->tee(bytes.substr(0, take));
   afterTee(bytes.size());
+}
+
+size_t BackgroundFill::toStore(size_t n) const {
+  if (pending_) return 0;
+  if (plan_.kind != FillPlan::Kind::kToUnitEnd) return n;
+  // The slice's end: bytes of the next slice would open a writer only to drop it.
+  return static_cast<size_t>(std::min<uint64_t>(n, plan_.bytes - std::min(read_, plan_.bytes)));
 }
 
 void BackgroundFill::afterTee(size_t n) {
   read_ += n;
-  if (phase_ != Phase::kFilling || pending_ != Outcome::kCompleted) return;
-  if (cache_->phase() != CacheStage::Phase::kStoring) {
+  if (phase_ != Phase::kFilling || pending_) return;
+  if (plan_.kind == FillPlan::Kind::kToUnitEnd && read_ >= plan_.bytes) {
+    // The slice a 200 was being stored into is whole (SlicedWriter committed
+    // it); the rest of the object is not this fill's to fetch.
+    endSoon(Outcome::kCompleted, {});
+  } else if (!store_->storing()) {
     endSoon(Outcome::kStorageStopped, "the cache stopped storing the object");
-  } else if (budget_ > 0 && read_ > budget_) {
+  } else if (plan_.kind == FillPlan::Kind::kCapped && read_ > plan_.bytes) {
     // No Content-Length: fill_after_abort more bytes and still no end.
-    cache_->end(InFlightFetch::Phase::kFailed);  // waiters stop here, not later
+    store_->abort();  // waiters stop here, not later
     endSoon(Outcome::kOverLimit, "more than fill_after_abort without the client");
   }
 }
 
 void BackgroundFill::responseComplete() {
-  if (pending_ != Outcome::kCompleted) {
-    end(pending_, pendingError_);  // the end of the body raced an abort
+  if (pending_) {
+    end(*pending_, pendingError_);  // the end of the body raced an earlier ending
     return;
   }
-  cache_->finishWrite(true);
+  store_->commit();
   upstream_->release(upstream_->reusable() && body_.done);
   end(Outcome::kCompleted, {});
 }
@@ -137,7 +150,7 @@ void BackgroundFill::upstreamFailed(ErrorReply, std::string logError, bool, bool
 }
 
 void BackgroundFill::endSoon(Outcome outcome, std::string error) {
-  if (pending_ != Outcome::kCompleted) return;
+  if (pending_) return;
   pending_ = outcome;
   pendingError_ = std::move(error);
   event_active(endSoon_.get(), 0, 0);
@@ -146,7 +159,7 @@ void BackgroundFill::endSoon(Outcome outcome, std::string error) {
 void BackgroundFill::onEndSoon(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<BackgroundFill*>(arg);
   try {
-    self->end(self->pending_, self->pendingError_);
+    self->end(self->pending_.value_or(Outcome::kCompleted), self->pendingError_);
   } catch (...) {
     self->registry_.retire(self);
   }
@@ -155,8 +168,14 @@ void BackgroundFill::onEndSoon(evutil_socket_t, short, void* arg) noexcept {
 void BackgroundFill::end(Outcome outcome, std::string error) {
   if (phase_ == Phase::kDone) return;
   if (endSoon_) event_del(endSoon_.get());
-  // Not whole: what was stored is aborted, waiters see the fetch fail.
-  cache_->end(InFlightFetch::Phase::kFailed);
+  // Whole (committed already when the body ended, idempotent): waiters see
+  // it complete. Not whole: what was stored is aborted, waiters see the
+  // fetch fail.
+  if (outcome == Outcome::kCompleted) {
+    store_->commit();
+  } else {
+    store_->abort();
+  }
   upstream_->release(false);
   if (phase_ != Phase::kDone) enter(Phase::kDone);
   record_.termination = outcomeName(outcome);
@@ -182,28 +201,24 @@ BackgroundFills::~BackgroundFills() {
   retired_.clear();
 }
 
-bool BackgroundFills::adopt(FillHandover& parts) {
-  if (!parts.upstream || !parts.cache ||
-      parts.upstream->phase() != UpstreamRequest::Phase::kRelayingBody ||
-      parts.cache->phase() != CacheStage::Phase::kStoring) {
-    return false;
-  }
+std::optional<FillPlan> BackgroundFills::planFor(const UpstreamRequest& upstream, bool storing,
+                                                 std::optional<uint64_t> unitLeft) const {
+  if (!storing || upstream.phase() != UpstreamRequest::Phase::kRelayingBody) return std::nullopt;
   if (live_.size() >= maxFills_ || (context_.shuttingDown && context_.shuttingDown())) {
-    return false;
+    return std::nullopt;
   }
-  const auto live = context_.config ? context_.config() : parts.config;
+  const auto live = context_.config ? context_.config() : nullptr;
   const uint64_t limit = live ? live->cache.fillAfterAbort : 0;
-  if (limit == 0) return false;
-  uint64_t budget = limit;
-  if (parts.upstream->framing().kind == http::BodyKind::kContentLength) {
-    if (parts.upstream->bodyLeft() > limit) return false;  // as today: abort
-    budget = 0;                                            // the length bounds it
-  }
-  auto fill = std::make_unique<BackgroundFill>(context_, *this, parts, budget);
+  std::optional<uint64_t> bodyLeft;
+  if (upstream.framing().kind == http::BodyKind::kContentLength) bodyLeft = upstream.bodyLeft();
+  return planFill(limit, bodyLeft, unitLeft);
+}
+
+void BackgroundFills::adopt(FillHandover& parts, FillPlan plan) {
+  auto fill = std::make_unique<BackgroundFill>(context_, *this, parts, plan);
   auto* raw = fill.get();
   live_.emplace(raw, std::move(fill));
   raw->start();
-  return true;
 }
 
 void BackgroundFills::stopAll() {

@@ -1,37 +1,38 @@
 #pragma once
-// A cache fill that outlives its client (cache.fill_after_abort, issue #15
-// item 3). When the client whose exchange leads a cache fill (CacheStage
-// kStoring, UpstreamRequest kRelayingBody, maybe leading a collapsed fetch
-// with waiters) goes away mid-body, the exchange hands both parts to a
-// BackgroundFill, which keeps reading the origin and storing, with no client,
-// until the object is whole. So a pupil closing a laptop lid does not throw
-// away a half-fetched update, and the classmates collapsed onto that fetch
-// keep streaming it. Like Squid's quick_abort_min/max, but bounded: a fill
-// is taken only when at most fill_after_abort bytes are left (by
-// Content-Length), or, without a length, stops after that many more bytes.
+// A cache fill that outlives its client (cache.fill_after_abort, issue #15).
+// When the client whose exchange leads a cache fill (CacheStage kStoring,
+// or a SlicedFetch fetching one slice; UpstreamRequest kRelayingBody; maybe
+// leading a collapsed fetch with waiters) goes away mid-body, its owner
+// hands the request and the store (fill_store.h) to a BackgroundFill, which
+// keeps reading the origin and storing, with no client, until the unit is
+// whole: the object, or the slice being fetched (fill_plan.h). So a pupil
+// closing a laptop lid does not throw away a half-fetched update, and the
+// classmates collapsed onto that fetch (or that slice) keep streaming it.
+// Like Squid's quick_abort_min/max, but bounded: a fill is taken only when
+// at most fill_after_abort bytes are left (by Content-Length), or, without
+// a length, stops after that many more bytes.
 //
-//   kIdle --start(): the parts are adopted (the exchange took fresh ones)--> kFilling
-//   kFilling --body whole: committed (waiters see it complete)---------------------> kDone
+//   kIdle --start(): the parts are adopted (the owner took fresh ones)--> kFilling
+//   kFilling --body (or the slice a 200 was storing) whole: committed--------------> kDone
 //   kFilling --origin closed, broke or timed out (body_timeout)--------------------> kDone
 //   kFilling --no Content-Length and fill_after_abort bytes read: aborted-----------> kDone
 //   kFilling --the cache stopped storing (too big, disk trouble): aborted-----------> kDone
 //   kFilling --stop(): the worker drains or shuts down: aborted--------------------> kDone
 //
 // Every ending writes one access-log line of the fill's own (its upstream
-// bytes, bytes_out 0, termination "fill_<outcome>"), ends any lead of a
-// collapsed fetch and asks the registry to delete the fill after the
-// current callback. The client's own line was written when it left.
-//
-// Reuse: anything that owns an UpstreamRequest relaying a body into a
-// CacheStage hands them over through a FillHandover; a sliced fetch can
-// pass its own request and stage (one slice) the same way.
+// bytes, bytes_out 0, termination "fill_<outcome>"; a slice's line keeps
+// slice "sliced"), counts the upstream bytes and the outcome in /metrics,
+// ends any lead of a collapsed fetch and asks the registry to delete the
+// fill after the current callback. The client's own line was written when
+// it left.
 //
 // BackgroundFills is the worker's registry: it decides whether a fill may
-// start (size left, at most kMaxPerWorker at once, not while draining),
-// owns the fills and stops them all on shutdown. On the worker's loop
-// thread only.
+// start (planFor: size left, at most kMaxPerWorker at once, not while
+// draining), owns the fills and stops them all on shutdown. On the worker's
+// loop thread only.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,7 +43,8 @@
 #include "daemon/http/uri.h"
 #include "daemon/log/access_record.h"
 #include "daemon/net/libevent_handles.h"
-#include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/fill_plan.h"
+#include "daemon/proxy/fill_store.h"
 #include "daemon/proxy/proxy_context.h"
 #include "daemon/proxy/upstream_request.h"
 
@@ -50,8 +52,8 @@ namespace portcullis::proxy {
 
 class BackgroundFills;
 
-/// What an exchange hands over: its request (copied by the fill) and its
-/// two parts (moved out when the fill is taken, untouched otherwise).
+/// What an exchange (or a sliced fetch) hands over: its request (copied by
+/// the fill) and its two parts, moved in once BackgroundFills::planFor said yes.
 struct FillHandover {
   const std::shared_ptr<const config::Config>& config;
   const http::RequestHead& request;
@@ -59,19 +61,18 @@ struct FillHandover {
   const RequestBody& body;
   const std::vector<acl::IpAddress>& addresses;
   const log::AccessRecord& record;  ///< the client's record (the fill's line starts from it)
-  std::unique_ptr<UpstreamRequest>& upstream;
-  std::unique_ptr<CacheStage>& cache;
+  std::unique_ptr<UpstreamRequest> upstream;
+  std::unique_ptr<FillStore> store;
 };
 
-class BackgroundFill final : private UpstreamRequest::Owner, private CacheStage::Owner {
+class BackgroundFill final : private UpstreamRequest::Owner {
  public:
   enum class Phase : uint8_t { kIdle, kFilling, kDone };
   enum class Outcome : uint8_t { kCompleted, kOriginBroken, kOverLimit, kStorageStopped, kStopped };
 
-  /// `budget`: body bytes the fill may still read; 0 = unbounded (the
-  /// Content-Length said what is left, and it was within the limit).
+  /// `plan`: how far the fill reads (fill_plan.h).
   BackgroundFill(ProxyContext& context, BackgroundFills& registry, FillHandover& parts,
-                 uint64_t budget);
+                 FillPlan plan);
   ~BackgroundFill() override;
   BackgroundFill(const BackgroundFill&) = delete;
   BackgroundFill& operator=(const BackgroundFill&) = delete;
@@ -92,6 +93,8 @@ class BackgroundFill final : private UpstreamRequest::Owner, private CacheStage:
   /// Ends the fill on the next loop turn (asked from inside a body read).
   void endSoon(Outcome outcome, std::string error);
   static void onEndSoon(evutil_socket_t, short, void* arg) noexcept;
+  /// The body bytes of `n` the store takes (a slice's end stops there).
+  size_t toStore(size_t n) const;
   void afterTee(size_t n);
 
   // UpstreamRequest::Owner: the body is teed to the cache; nothing goes to a client.
@@ -109,16 +112,6 @@ class BackgroundFill final : private UpstreamRequest::Owner, private CacheStage:
   void requestBodyInvalid(std::string_view) override {}
   void upstreamAborted() override { endSoon(Outcome::kOriginBroken, "internal error"); }
 
-  // CacheStage::Owner: only its storing side runs here.
-  evbuffer* clientOutput() override { return nullptr; }
-  bool keepAlive() const override { return false; }
-  acl::Decision admitAddresses(const std::vector<acl::IpAddress>&) const override { return {}; }
-  void servedFromCache() override {}
-  void answer(ErrorReply, bool) override {}
-  event* waiterWake() override { return nullptr; }
-  void serveSliced(std::string, std::shared_ptr<const cache::StoredEntry>) override {}
-  void waitForFetch(std::shared_ptr<InFlightFetch>) override {}
-
   ProxyContext& context_;
   BackgroundFills& registry_;
   Phase phase_ = Phase::kIdle;
@@ -129,13 +122,13 @@ class BackgroundFill final : private UpstreamRequest::Owner, private CacheStage:
   std::vector<acl::IpAddress> addresses_;
   log::AccessRecord record_;
   std::chrono::steady_clock::time_point started_;
-  uint64_t budget_;  ///< 0 = bounded by the Content-Length already
+  FillPlan plan_;
   uint64_t read_ = 0;
-  Outcome pending_ = Outcome::kCompleted;
+  std::optional<Outcome> pending_;
   std::string pendingError_;
   net::EventPtr endSoon_;
   std::unique_ptr<UpstreamRequest> upstream_;
-  std::unique_ptr<CacheStage> cache_;
+  std::unique_ptr<FillStore> store_;
 };
 
 class BackgroundFills {
@@ -150,12 +143,16 @@ class BackgroundFills {
   BackgroundFills(const BackgroundFills&) = delete;
   BackgroundFills& operator=(const BackgroundFills&) = delete;
 
-  /// Takes `parts` over when the fill may finish without its client:
-  /// upstream relaying a body, the stage storing it, fill_after_abort (the
-  /// live config's, so a reload applies to the next abort) not 0 and at
-  /// least what is left, room for one more, not shutting down. False: the
-  /// parts stay with the caller, which aborts them as before.
-  bool adopt(FillHandover& parts);
+  /// Whether a fill may finish without its client what `upstream` relays
+  /// into a store: upstream relaying a body, the store `storing`,
+  /// fill_after_abort (the live config's, so a reload applies to the next
+  /// abort) not 0 and at least what is left of the unit (`unitLeft`: the
+  /// slice a 200 stored as slices is in), room for one more, not shutting
+  /// down. Nullopt: the parts stay with the caller, which aborts them.
+  std::optional<FillPlan> planFor(const UpstreamRequest& upstream, bool storing,
+                                  std::optional<uint64_t> unitLeft) const;
+  /// Takes `parts` over (after planFor said `plan`) and starts the fill.
+  void adopt(FillHandover& parts, FillPlan plan);
   /// Aborts every fill (drain or shutdown).
   void stopAll();
   size_t active() const { return live_.size(); }

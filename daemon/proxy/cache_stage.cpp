@@ -214,6 +214,15 @@ bool CacheStage::trySliced() {
       // its slices again; another version starts afresh.
       context_.cache->invalidate(descriptorKey);
       descriptor.reset();
+    } else {
+      // RFC 9110 §13.2.2: the client's conditionals against the object's
+      // head (its validators), before any slice is read: 304 or 412.
+      if (policy::evaluateClientConditional(*request_, descriptor->response) !=
+          policy::ClientConditional::kNone) {
+        owner_->record().slice = "sliced";
+        enter(Phase::kServing);
+        return answerConditional(*descriptor, evaluation.age, log::CacheResult::kHit);
+      }
     }
   }
   if (!descriptor && !SlicedFetch::mayProbe(*request_, cacheConfig)) return false;
@@ -221,17 +230,14 @@ bool CacheStage::trySliced() {
   return true;
 }
 
-bool CacheStage::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
-                             log::CacheResult result) {
-  const auto& request = *request_;
+bool CacheStage::answerConditional(const cache::StoredEntry& entry, int64_t age,
+                                   log::CacheResult result) {
   auto& record = owner_->record();
-  const auto& pseudonym = config_->server.viaPseudonym;
-  enter(Phase::kServing);
-  auto conditional = policy::evaluateClientConditional(request, entry->response);
+  auto conditional = policy::evaluateClientConditional(*request_, entry.response);
   if (conditional == policy::ClientConditional::kNotModified) {
-    auto head = policy::buildNotModified(entry->response, age);
-    owner_->writeToClient(
-        buildClientResponse(head, BodyEncoding::kNone, 0, !owner_->keepAlive(), pseudonym));
+    auto head = policy::buildNotModified(entry.response, age);
+    owner_->writeToClient(buildClientResponse(head, BodyEncoding::kNone, 0, !owner_->keepAlive(),
+                                              config_->server.viaPseudonym));
     record.status = 304;
     record.cache = result;
     enter(Phase::kDone);
@@ -246,6 +252,16 @@ bool CacheStage::serveStored(const std::shared_ptr<const cache::StoredEntry>& en
                    false);
     return true;
   }
+  return false;
+}
+
+bool CacheStage::serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
+                             log::CacheResult result) {
+  const auto& request = *request_;
+  auto& record = owner_->record();
+  const auto& pseudonym = config_->server.viaPseudonym;
+  enter(Phase::kServing);
+  if (answerConditional(*entry, age, result)) return true;
   // Small bodies come from RAM: head and body leave in one writev.
   const bool headOnly = request.methodKind == http::Method::kHead;
   cache::SharedBody inMemory = headOnly ? nullptr : context_.cache->memoryBody(*entry);

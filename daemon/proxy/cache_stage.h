@@ -24,8 +24,8 @@
 //                   |--not storable------------------------------------------------> kDone
 //                   v
 //                kStoring --body whole: commit; broken or too big: abort------------> kDone
-//   kStoring --adopt(): the client left; a BackgroundFill stores on (same phase)
-//                   (a 200 above cache.slice_above is stored as slices: SlicedWriter)
+//   kStoring --adopt(): the client left; a BackgroundFill stores on (same phase;
+//                   for a 200 stored as slices by SlicedWriter, to the end of the slice)
 //   kIdle --serveWithoutDns(): DNS failed, the copy's address allowed--> kServing --> kDone
 //   any --end(): the exchange is over----------------------------------------------> kDone
 //   any --begin(): the next request on the connection-------------------------------> kIdle
@@ -35,6 +35,7 @@
 #include <event2/buffer.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,6 +138,12 @@ class CacheStage {
   /// `leadOutcome` (unless storing already ended it), the timer stops.
   void end(InFlightFetch::Phase leadOutcome);
 
+  /// Storing a 200 as slices: bytes until the slice being written is whole
+  /// (a fill after the client left finishes that slice, not the object).
+  std::optional<uint64_t> sliceLeft() const {
+    if (!sliced_) return std::nullopt;
+    return sliced_->leftInSlice();
+  }
   bool fetchWholeForRange() const { return fetchWholeForRange_; }
   /// The entry being revalidated (its validators go upstream), or null.
   const cache::StoredEntry* revalidating() const { return stored_.get(); }
@@ -149,6 +156,8 @@ class CacheStage {
   static void onProgressTimer(evutil_socket_t, short, void* arg) noexcept;
   bool joinFetch();
   bool trySliced();
+  /// The client's conditionals against `entry`: answered 304 or 412 (true), or not.
+  bool answerConditional(const cache::StoredEntry& entry, int64_t age, log::CacheResult result);
   bool serveStored(const std::shared_ptr<const cache::StoredEntry>& entry, int64_t age,
                    log::CacheResult result);
   bool writeStoredBody(const cache::StoredEntry& entry, const cache::SharedBody& inMemory,

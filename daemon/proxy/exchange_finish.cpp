@@ -130,8 +130,18 @@ void Exchange::abandon() {
 
 void Exchange::handOverFill() {
   if (phase_ != Phase::kFetching || context_.fills == nullptr) return;
-  FillHandover parts{config_, request_, target_, body_, addresses_, record_, upstream_, cache_};
-  if (!context_.fills->adopt(parts)) return;
+  auto plan = context_.fills->planFor(*upstream_, cache_->phase() == CacheStage::Phase::kStoring,
+                                      cache_->sliceLeft());
+  if (!plan) return;
+  FillHandover parts{config_,
+                     request_,
+                     target_,
+                     body_,
+                     addresses_,
+                     record_,
+                     std::move(upstream_),
+                     std::make_unique<StageFillStore>(std::move(cache_))};
+  context_.fills->adopt(parts, *plan);
   upstream_ =
       std::make_unique<UpstreamRequest>(context_, static_cast<UpstreamRequest::Owner&>(*this));
   cache_ = std::make_unique<CacheStage>(context_, static_cast<CacheStage::Owner&>(*this));

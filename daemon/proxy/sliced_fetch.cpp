@@ -11,9 +11,13 @@
 #include <limits>
 
 #include "cache/cache.h"
+#include "cache/policy/freshness.h"
 #include "cache/policy/range.h"
 #include "daemon/admin/stats.h"
 #include "daemon/base/assert.h"
+#include "daemon/proxy/background_fill.h"
+#include "daemon/proxy/cache_stage.h"
+#include "daemon/proxy/fill_store.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/termination.h"
 
@@ -21,12 +25,16 @@ namespace portcullis::proxy {
 
 namespace policy = cache::policy;
 
-SlicedFetch::SlicedFetch(ProxyContext& context, Owner& owner) : context_(context), owner_(owner) {
+SlicedFetch::SlicedFetch(ProxyContext& context, Owner& owner)
+    : context_(context),
+      owner_(owner),
+      upstream_(
+          std::make_unique<UpstreamRequest>(context, static_cast<UpstreamRequest::Owner&>(*this))) {
   wake_.reset(event_new(context.base, -1, 0, &SlicedFetch::onWake, this));
 }
 
 SlicedFetch::~SlicedFetch() {
-  leave();
+  stop(false);  // quiet: the connection (or the worker) is going away
 }
 
 std::string_view SlicedFetch::phaseName(Phase p) {
@@ -106,6 +114,7 @@ void SlicedFetch::start(std::shared_ptr<const config::Config> config,
   fromCache_ = fetched_ = 0;
   retries_ = 0;
   version_.reset();
+  age_.reset();
   owner_.record().slice = "sliced";
   if (!descriptor) {
     // The probe: the aligned slice holding the first byte the client wants.
@@ -116,6 +125,11 @@ void SlicedFetch::start(std::shared_ptr<const config::Config> config,
     fetchSlice(range.first / geometry_.sliceSize);
     return;
   }
+  // RFC 9111 §5.1: a response from the cache says how old it is (the
+  // descriptor's age: the head clients get is the descriptor's).
+  age_ = policy::evaluate(request, descriptor->response, context_.clock->systemNow(),
+                          cachePolicyOptions(*config_, target))
+             .age;
   objectHead_.status = descriptor->response.status;
   objectHead_.reason = descriptor->response.reason;
   objectHead_.headers = descriptor->response.headers;
@@ -157,6 +171,8 @@ void SlicedFetch::sendHead() {
   http::ResponseHead head = objectHead_;
   head.headers.remove("Content-Length");
   head.headers.remove("Content-Range");
+  head.headers.remove("Age");
+  if (age_) head.headers.set("Age", std::to_string(std::max<int64_t>(0, *age_)));
   uint64_t length = geometry_.total;
   if (clientStatus_ == 206) {
     head.status = 206;
@@ -192,7 +208,7 @@ void SlicedFetch::onWake(evutil_socket_t, short, void* arg) noexcept {
 
 void SlicedFetch::proceed() {
   if (phase_ == Phase::kFetching) {
-    upstream_.resumeReading();
+    upstream_->resumeReading();
   } else if (phase_ == Phase::kReading || phase_ == Phase::kJoined) {
     step();
   }
@@ -328,7 +344,7 @@ void SlicedFetch::finishOk() {
 
 void SlicedFetch::fallBackOrClose(std::string_view why) {
   if (phase_ == Phase::kDone || phase_ == Phase::kIdle) return;
-  upstream_.release(false);
+  upstream_->release(false);
   if (writer_) writer_->abort();
   writer_.reset();
   endLead(InFlightFetch::Phase::kFailed);
@@ -345,16 +361,34 @@ void SlicedFetch::fallBackOrClose(std::string_view why) {
 }
 
 void SlicedFetch::leave() {
-  // cache.fill_after_abort would hand upstream_ and writer_ to a background
-  // fill here instead when phase_ is kFetching.
+  stop(true);
+}
+
+void SlicedFetch::stop(bool handOver) {
   if (phase_ == Phase::kIdle || phase_ == Phase::kDone) return;
-  upstream_.release(false);
+  if (handOver && phase_ == Phase::kFetching) handOverSlice();
+  upstream_->release(false);
   if (writer_) writer_->abort();
   writer_.reset();
   endLead(InFlightFetch::Phase::kFailed);
   leaveJoined();
   if (wake_) event_del(wake_.get());
   enter(Phase::kDone);
+}
+
+void SlicedFetch::handOverSlice() {
+  // Only a slice whose body is streaming into its entry: before the head
+  // nothing is stored yet (and the probe's answer is still unknown).
+  if (context_.fills == nullptr || !writer_) return;
+  auto plan = context_.fills->planFor(*upstream_, true, std::nullopt);
+  if (!plan) return;
+  auto store = std::make_unique<SliceFillStore>(context_, std::move(writer_), std::move(lead_),
+                                                sliceKey_, geometry_.length(index_));
+  FillHandover parts{config_,         sliceRequest_,        *target_,        noBody_, addresses_,
+                     owner_.record(), std::move(upstream_), std::move(store)};
+  context_.fills->adopt(parts, *plan);
+  upstream_ =
+      std::make_unique<UpstreamRequest>(context_, static_cast<UpstreamRequest::Owner&>(*this));
 }
 
 }  // namespace portcullis::proxy

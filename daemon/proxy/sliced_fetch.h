@@ -32,10 +32,13 @@
 //   any --leave(): the exchange ended--> kDone
 //   kDone --start(): the next request on the connection--> kReading / kProbing
 //
-// Where a later change keeps a slice fetch going after its client left
-// (cache.fill_after_abort): leave() in kFetching, which now aborts the
-// slice's writer and releases upstream_; a background fill would take both
-// over instead (the fetch already stores the whole slice, cut for the client).
+// When the client leaves in kFetching (leave(), the exchange abandoned),
+// the slice being fetched is finished without it (cache.fill_after_abort):
+// the upstream request, the slice's writer and the lead of its collapsed
+// fetch go to a BackgroundFill (a SliceFillStore), so the clients that
+// joined the slice keep streaming it and the next one finds it stored. The
+// fetch stores the whole slice anyway (cut for the client), so the fill
+// only goes on reading; the client's other slices are not fetched.
 // On the worker's loop thread only.
 
 #include <event2/buffer.h>
@@ -104,7 +107,8 @@ class SlicedFetch final : private UpstreamRequest::Owner {
              std::string primaryKey, std::shared_ptr<const cache::StoredEntry> descriptor);
   /// The client drained below its watermark: send more.
   void proceed();
-  /// Stops (the exchange ended): a slice being fetched is abandoned.
+  /// Stops (the exchange ended): a slice being fetched is handed to a
+  /// background fill when fill_after_abort allows it, else abandoned.
   void leave();
   bool active() const { return phase_ != Phase::kIdle && phase_ != Phase::kDone; }
   Phase phase() const { return phase_; }
@@ -112,6 +116,9 @@ class SlicedFetch final : private UpstreamRequest::Owner {
 
  private:
   static bool transitionAllowed(Phase from, Phase to);
+  /// Stops; `handOver`: a slice being fetched may go on without the client.
+  void stop(bool handOver);
+  void handOverSlice();
   void enter(Phase to);
   static void onWake(evutil_socket_t, short, void* arg) noexcept;
   void schedule();
@@ -155,6 +162,7 @@ class SlicedFetch final : private UpstreamRequest::Owner {
   std::vector<acl::IpAddress> addresses_;
   std::string primaryKey_;
   std::optional<cache::policy::ObjectVersion> version_;
+  std::optional<int64_t> age_;  ///< the descriptor's age (served from the cache), else none
   cache::policy::SliceGeometry geometry_;
   http::ResponseHead objectHead_;  ///< the head clients get (status 200, whole length)
   // The client's response: [next_, last_] still to send; status 200/206/416.
@@ -171,7 +179,7 @@ class SlicedFetch final : private UpstreamRequest::Owner {
   std::string sliceKey_;
   http::RequestHead sliceRequest_;
   RequestBody noBody_;
-  UpstreamRequest upstream_{context_, *this};
+  std::unique_ptr<UpstreamRequest> upstream_;  ///< fresh one after a hand-over
   std::unique_ptr<cache::EntryWriter> writer_;
   std::shared_ptr<InFlightFetch> lead_;   ///< the slice fetch this client leads
   std::shared_ptr<InFlightFetch> fetch_;  ///< another client's slice fetch, joined

@@ -44,7 +44,7 @@ void SlicedFetch::fetchSlice(uint64_t index) {
   // instead of a 206 we could mix into the old one.
   if (version_) sliceRequest_.headers.set("If-Range", version_->validator);
   noBody_ = RequestBody{};
-  upstream_.start(config_, sliceRequest_, *target_, noBody_, addresses_);
+  upstream_->start(config_, sliceRequest_, *target_, noBody_, addresses_);
 }
 
 std::string SlicedFetch::upstreamHead(BodyEncoding bodyEncoding) {
@@ -72,10 +72,10 @@ bool SlicedFetch::acceptProbe(const http::ResponseHead& response) {
   cache::WriteRequest w;
   w.key = policy::descriptorKey(primaryKey_);
   w.response = objectHead_;
-  w.requestTime = upstream_.requestSentAt();
+  w.requestTime = upstream_->requestSentAt();
   w.responseTime = context_.clock->systemNow();
   w.expectedLength = 0;
-  w.originAddress = upstream_.originAddress();
+  w.originAddress = upstream_->originAddress();
   if (auto writer = context_.cache->beginWrite(std::move(w)); writer.ok()) {
     (void)writer.value()->commit();
   }
@@ -84,7 +84,7 @@ bool SlicedFetch::acceptProbe(const http::ResponseHead& response) {
 }
 
 bool SlicedFetch::onResponseHead() {
-  const auto& response = upstream_.response();
+  const auto& response = upstream_->response();
   if (phase_ == Phase::kProbing) {
     if (!acceptProbe(response)) {
       fallBackOrClose("origin does not do ranges");
@@ -107,13 +107,14 @@ bool SlicedFetch::onResponseHead() {
   cache::WriteRequest w;
   w.key = sliceKey_;
   w.response = response;
-  w.requestTime = upstream_.requestSentAt();
+  w.requestTime = upstream_->requestSentAt();
   w.responseTime = context_.clock->systemNow();
   w.expectedLength = geometry_.length(index_);
-  w.originAddress = upstream_.originAddress();
+  w.originAddress = upstream_->originAddress();
   if (auto writer = context_.cache->beginWrite(std::move(w)); writer.ok()) {
     writer_ = std::move(writer.value());
-    if (lead_) lead_->publishHead(response, {}, {}, writer_->progress(), upstream_.originAddress());
+    if (lead_)
+      lead_->publishHead(response, {}, {}, writer_->progress(), upstream_->originAddress());
   } else {
     context_.noteCacheStorage(&writer.error());
     endLead(InFlightFetch::Phase::kUncacheable);
@@ -123,9 +124,9 @@ bool SlicedFetch::onResponseHead() {
                          next_ <= last_ && next_ / geometry_.sliceSize == index_;
   if (forClient) {
     sendHead();
-    upstream_.cutForClient(next_ - sliceStart, clientWantEnd(index_) - next_ + 1);
+    upstream_->cutForClient(next_ - sliceStart, clientWantEnd(index_) - next_ + 1);
   } else {
-    upstream_.cutForClient(geometry_.length(index_), 0);  // the probe of a slice not sent
+    upstream_->cutForClient(geometry_.length(index_), 0);  // the probe of a slice not sent
   }
   return true;
 }
@@ -171,7 +172,7 @@ void SlicedFetch::responseComplete() {
   endLead(committed ? InFlightFetch::Phase::kComplete : InFlightFetch::Phase::kFailed);
   context_.stats->sliceFetched(geometry_.length(index_));
   ++fetched_;
-  upstream_.release(upstream_.reusable());
+  upstream_->release(upstream_->reusable());
   enter(Phase::kReading);
   schedule();
 }

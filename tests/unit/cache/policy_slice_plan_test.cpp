@@ -151,3 +151,16 @@ TEST_CASE("slice keys") {
   CHECK(descriptorKey(url).find(' ') != std::string::npos);
   CHECK(sliceKey(url, v1, 1024, 1).find(' ') != std::string::npos);
 }
+
+TEST_CASE("the owner of a slice key") {
+  const std::string url = "http://example.com/big.iso";
+  auto v1 = *versionOf(answer(206, "", "\"v1\"").headers, 4000);
+  // A validator with a space (not valid, but an origin may send it).
+  auto odd = *versionOf(answer(206, "", "\"a b\"").headers, 4000);
+  CHECK(sliceOwner(sliceKey(url, v1, 1024, 3)) == url);
+  CHECK(sliceOwner(sliceKey(url, odd, 1 << 20, 0)) == url);
+  CHECK(sliceOwner(url).empty());
+  CHECK(sliceOwner(descriptorKey(url)).empty());
+  CHECK(sliceOwner("slice ").empty());
+  CHECK(sliceOwner(sliceKey(url + "x", v1, 1024, 3)) != url);
+}
