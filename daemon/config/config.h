@@ -207,6 +207,9 @@ struct ParentConfig {
   std::string authorization;
   uint32_t weight = 1;     ///< share of the hashed (cacheable) requests
   std::vector<size_t> to;  ///< destination sets (policy indexes); empty = every request
+  bool tls = false;        ///< the connection to the parent is TLS (its listen_tls port)
+  std::string tlsCa;       ///< PEM CA file (absolute path); "" = the system trust store
+  std::string tlsName;     ///< name its certificate must carry; default the address' host
 };
 
 /// [parents]: what applies to every [[parent]].

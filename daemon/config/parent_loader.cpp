@@ -76,10 +76,30 @@ void readCredentials(TomlReader& r, const toml::table& t, const std::string& bas
     return;
   }
   p.authorization = "Basic " + base64Encode(p.username + ":" + password);
-  if (p.host != "127.0.0.1" && p.host != "::1") {
+  if (!p.tls && p.host != "127.0.0.1" && p.host != "::1") {
     r.warning(t.get("username")->source(),
               "[[parent]] '" + p.name +
                   "': Basic credentials go to the parent in clear text (only base64)");
+  }
+}
+
+void readTls(TomlReader& r, const toml::table& t, const std::string& baseDir, ParentConfig& p) {
+  r.getBool(t, "tls", p.tls);
+  std::string ca;
+  const bool hasCa = r.getString(t, "tls_ca", ca) && !ca.empty();
+  const bool hasName = r.getString(t, "tls_name", p.tlsName) && !p.tlsName.empty();
+  if (!p.tls) {
+    if (hasCa) r.error(t.get("tls_ca")->source(), "'tls_ca' needs 'tls = true'");
+    if (hasName) r.error(t.get("tls_name")->source(), "'tls_name' needs 'tls = true'");
+    return;
+  }
+  if (p.tlsName.empty()) p.tlsName = p.host;
+  if (!hasCa) return;
+  p.tlsCa = resolvePath(baseDir, ca);
+  // Loaded into an SSL_CTX when the config is applied (proxy/parent_tls.h);
+  // a file that cannot be read is a config error here, not a failed request.
+  if (!std::ifstream(p.tlsCa, std::ios::binary)) {
+    r.error(t.get("tls_ca")->source(), "'tls_ca': cannot open '" + p.tlsCa + "'");
   }
 }
 
@@ -113,6 +133,7 @@ void readOne(TomlReader& r, const toml::table& t, const std::string& baseDir,
     }
   }
   readAddress(r, t, p);
+  readTls(r, t, baseDir, p);
   readCredentials(r, t, baseDir, p);
   int64_t weight = 1;
   if (r.getInteger(t, "weight", 1, 1000, weight)) p.weight = static_cast<uint32_t>(weight);

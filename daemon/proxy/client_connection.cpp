@@ -402,7 +402,9 @@ void ClientConnection::startTunnel(std::unique_ptr<UpstreamConnection> upstream)
   // The client's bufferevent rate limit goes away with the bufferevent: the
   // tunnel paces both directions itself.
   options.bandwidth = limit_ ? limit_->bandwidth : 0;
-  if (tls_) {
+  // A tunnel through a TLS parent is inside the parent's TLS session: it too
+  // relays through the bufferevents.
+  if (tls_ || bufferevent_openssl_get_ssl(upstream->bev.get()) != nullptr) {
     // The client's bytes are TLS records: relay the decrypted bytes through
     // the bufferevents (its rate limit, if any, stays with it).
     bufferTunnel_ = std::make_unique<BufferTunnel>(std::move(client_), std::move(upstream->bev),

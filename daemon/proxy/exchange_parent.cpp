@@ -9,6 +9,7 @@
 // fallback when no parent could be reached.
 
 #include "daemon/proxy/exchange.h"
+#include "daemon/proxy/parent_tls.h"
 
 namespace portcullis::proxy {
 
@@ -24,6 +25,9 @@ void Exchange::routeParents() {
       chooseParents(*config_, requestFacts(), hashed,
                     hashed ? target_.normalizedUri() : std::string(), context_.parents, now);
   parents_ = std::move(route.hops);
+  for (ParentHop& hop : parents_) {
+    if (hop.tls && context_.parentTls != nullptr) hop.tlsContext = context_.parentTls->get(hop.name);
+  }
 }
 
 bool Exchange::skipDnsForParent() {

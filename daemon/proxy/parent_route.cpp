@@ -29,8 +29,8 @@ ParentRoute chooseParents(const config::Config& config, const acl::RequestFacts&
     const config::ParentConfig& p = parents.list[i];
     auto ip = acl::IpAddress::parse(p.host);
     if (!ip) continue;  // the loader accepts IP literals only
-    route.hops.push_back(
-        ParentHop{p.name, net::SocketAddress::from(*ip, p.port), p.authorization, states[i]});
+    route.hops.push_back(ParentHop{p.name, net::SocketAddress::from(*ip, p.port), p.authorization,
+                                   states[i], p.tls, p.tlsName, nullptr});
   }
   return route;
 }

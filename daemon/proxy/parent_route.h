@@ -4,6 +4,7 @@
 // the few values the upstream request needs copied out of the snapshot.
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "daemon/config/config.h"
 #include "daemon/http/uri.h"
 #include "daemon/net/socket_address.h"
+#include "daemon/net/tls_client_context.h"
 #include "daemon/proxy/parent_health.h"
 
 namespace portcullis::proxy {
@@ -22,6 +24,9 @@ struct ParentHop {
   net::SocketAddress address;
   std::string authorization;     ///< Proxy-Authorization value for it; "" = none
   ParentState* state = nullptr;  ///< null when the worker keeps no health (tests)
+  bool tls = false;              ///< connect with TLS ([[parent]] tls)
+  std::string tlsName;           ///< the name its certificate must carry
+  std::shared_ptr<const net::TlsClientContext> tlsContext;  ///< null with tls: cannot connect
 };
 
 struct ParentRoute {

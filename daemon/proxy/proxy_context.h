@@ -39,6 +39,7 @@ class CredentialCache;
 class LoginFailures;
 class VerifyMailbox;
 class ParentHealth;
+class ParentTlsContexts;
 struct ProxyHooks;
 
 /// Sees every phase change of every part of an exchange (tests; null in the daemon).
@@ -78,6 +79,8 @@ struct ProxyContext {
   const std::string* decoyHash = nullptr;
   /// Whether each [[parent]] is up, shared by the workers; null: every parent counts as up.
   ParentHealth* parents = nullptr;
+  /// The TLS parents' client contexts; null: TLS parents cannot be reached (tests).
+  ParentTlsContexts* parentTls = nullptr;
   /// The live config snapshot for a new request.
   std::function<std::shared_ptr<const config::Config>()> config;
   /// Reports a cache store attempt (Server::noteCacheStorage).

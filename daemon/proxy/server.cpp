@@ -9,6 +9,7 @@ namespace portcullis::proxy {
 
 Server::Server(std::shared_ptr<const config::Config> config, admin::Stats& stats, ProxyHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), stats_(stats) {
+  parentTlsErrors_ = parentTls_.prepare(*config_.load());
   const auto& auth = config_.load()->auth;
   verifier_ = std::make_unique<auth::VerifierPool>(auth.verifierThreads);
   if (auth.enabled()) {
@@ -84,6 +85,7 @@ void Server::start() {
 }
 
 void Server::reload(std::shared_ptr<const config::Config> config) {
+  parentTlsErrors_ = parentTls_.prepare(*config);
   config_.store(config);
   for (auto& w : workers_) w->applySettings(config);
 }

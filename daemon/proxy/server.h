@@ -23,6 +23,7 @@
 #include "daemon/proxy/collapsed_forwarding.h"
 #include "daemon/proxy/connection_limiter.h"
 #include "daemon/proxy/parent_health.h"
+#include "daemon/proxy/parent_tls.h"
 #include "daemon/proxy/proxy_auth.h"
 
 namespace portcullis::proxy {
@@ -50,6 +51,9 @@ struct ProxyHooks {
   /// The cache's storage changed state: "cache_store_failing" (with the
   /// error) or "cache_store_recovered". Reported once per change.
   std::function<void(std::string_view event, std::string_view detail)> cacheEvent;
+  /// A TLS parent's handshake failed ("parent_tls_failed", "NAME: reason"):
+  /// the parent counts as down. Any worker thread.
+  std::function<void(std::string_view event, std::string_view detail)> parentEvent;
 };
 
 class Server {
@@ -112,6 +116,10 @@ class Server {
   const ProxyHooks& hooks() const { return hooks_; }
   /// Whether each [[parent]] is up, and its counters (every worker).
   ParentHealth& parents() { return parents_; }
+  /// The client TLS contexts of the TLS parents, built at start-up and on reload.
+  ParentTlsContexts& parentTls() { return parentTls_; }
+  /// The TLS parents whose CA did not load at the last start-up or reload ("" = none).
+  const std::string& parentTlsErrors() const { return parentTlsErrors_; }
 
  private:
   Result<void> bindOne(const config::ListenAddress& listen, ListenKind kind, unsigned workers);
@@ -129,6 +137,8 @@ class Server {
   LoginFailures loginFailures_;
   std::string decoyHash_;
   ParentHealth parents_;
+  ParentTlsContexts parentTls_;
+  std::string parentTlsErrors_;
   std::unique_ptr<auth::VerifierPool> verifier_;  // before workers_: they go first
   std::vector<net::SocketAddress> bound_;
   std::vector<net::SocketAddress> boundTls_;

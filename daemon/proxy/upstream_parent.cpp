@@ -5,11 +5,13 @@
 // the owner (Exchange::upstreamHead, absolute form for a parent).
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 
 #include <algorithm>
 
 #include "daemon/admin/stats.h"
 #include "daemon/http/head_parser.h"
+#include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
 #include "daemon/proxy/upstream_request.h"
 
@@ -33,7 +35,67 @@ void UpstreamRequest::connectParent() {
   connectTo(parent_->address);
 }
 
-void UpstreamRequest::parentConnectFailed(bool timedOut) {
+bool UpstreamRequest::prepareParentTls() {
+  tlsSetupError_.clear();
+  tlsHandshaking_ = false;
+  if (parent_->tlsContext) pendingSsl_ = parent_->tlsContext->newSsl(parent_->tlsName);
+  if (!pendingSsl_) {
+    tlsSetupError_ = parent_->tlsContext ? "cannot set up TLS to '" + parent_->tlsName + "'"
+                                         : std::string("its tls_ca did not load");
+    return false;
+  }
+  conn_->key = "tls:" + conn_->key;
+  return true;
+}
+
+void UpstreamRequest::startParentTls() {
+  // A filter over the connected socket: the handshake runs on the loop and
+  // BEV_EVENT_CONNECTED comes again once the parent is verified (an error
+  // goes to onConnectFailed, the parent counting as down).
+  bufferevent* tcp = conn_->bev.get();
+  bufferevent_set_timeouts(tcp, nullptr, nullptr);
+  bufferevent* tls = bufferevent_openssl_filter_new(context_.base, tcp, pendingSsl_.get(),
+                                                    BUFFEREVENT_SSL_CONNECTING,
+                                                    BEV_OPT_CLOSE_ON_FREE);
+  if (tls == nullptr) {
+    tlsSetupError_ = "cannot start TLS";
+    pendingSsl_.reset();
+    onConnectFailed(BEV_EVENT_ERROR);
+    return;
+  }
+  (void)pendingSsl_.release();  // both owned by the filter now
+  (void)conn_->bev.release();
+  conn_->bev.reset(tls);
+  tlsHandshaking_ = true;
+  bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+  bufferevent_setcb(tls, &UpstreamRequest::onRead, &UpstreamRequest::onWrite,
+                    &UpstreamRequest::onEvent, this);
+  const auto& server = config_->server;
+  bufferevent_setwatermark(tls, EV_READ, 0, server.bufferBytes);
+  bufferevent_setwatermark(tls, EV_WRITE, server.bufferBytes / 2, 0);
+  timeval ct = toTimeval(server.connectTimeout);
+  bufferevent_set_timeouts(tls, &ct, &ct);
+  bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
+std::string UpstreamRequest::parentTlsError() {
+  if (parent_ == nullptr || !parent_->tls) return {};
+  if (!tlsSetupError_.empty()) return std::exchange(tlsSetupError_, {});
+  if (!tlsHandshaking_ || !conn_ || !conn_->bev) return {};  // the TCP connect failed
+  tlsHandshaking_ = false;
+  bufferevent* bev = conn_->bev.get();
+  // Drain libevent's queue: the first entry is the handshake's reason.
+  unsigned long first = 0;
+  while (unsigned long e = bufferevent_get_openssl_error(bev)) {
+    if (first == 0) first = e;
+  }
+  return net::describeHandshakeFailure(bufferevent_openssl_get_ssl(bev), first);
+}
+
+void UpstreamRequest::parentConnectFailed(bool timedOut, std::string tlsError) {
+  if (!tlsError.empty() && context_.hooks != nullptr && context_.hooks->parentEvent) {
+    context_.hooks->parentEvent("parent_tls_failed", parent_->name + ": " + tlsError);
+  }
   if (parent_->state != nullptr) {
     parent_->state->markDown(context_.clock->steadyNow(), config_->parents.retryAfter);
     parent_->state->failures.fetch_add(1, std::memory_order_relaxed);
@@ -47,12 +109,17 @@ void UpstreamRequest::parentConnectFailed(bool timedOut) {
   parent_ = nullptr;
   owner_->record().parent.clear();
   if (active()) enter(Phase::kDone);
+  const std::string why = !tlsError.empty() ? "TLS: " + tlsError
+                          : timedOut        ? std::string("timed out")
+                                            : std::string("refused it");
   owner_->parentsExhausted(
       errorReply(timedOut ? Termination::kConnectTimeout : Termination::kConnectRefused,
                  "The proxy could not reach " + target_->authority() +
                      ": no parent proxy accepted the connection (the last tried, \"" + failed +
-                     "\", " + (timedOut ? "timed out" : "refused it") + ")."),
-      std::string("parent ") + failed + (timedOut ? " connect timeout" : " connect refused"));
+                     "\", " + why + ")."),
+      "parent " + failed +
+          (!tlsError.empty() ? " TLS failed: " + tlsError
+                             : (timedOut ? " connect timeout" : " connect refused")));
 }
 
 void UpstreamRequest::sendTunnelRequest() {

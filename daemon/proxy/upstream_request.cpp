@@ -96,6 +96,8 @@ void UpstreamRequest::reset(std::shared_ptr<const config::Config> config,
   body_ = &body;
   addresses_.clear();
   nextAddress_ = 0;
+  pendingSsl_.reset();
+  tlsHandshaking_ = false;
   parents_.clear();
   nextParent_ = 0;
   parent_ = nullptr;
@@ -118,7 +120,10 @@ void UpstreamRequest::reset(std::shared_ptr<const config::Config> config,
 
 void UpstreamRequest::release(bool reusable) {
   if (conn_) {
-    if (reusable && !context_.shuttingDown()) context_.pool->release(std::move(conn_));
+    // A connection without a pool (TLS to a parent) is closed.
+    if (reusable && conn_->pool != nullptr && !context_.shuttingDown()) {
+      context_.pool->release(std::move(conn_));
+    }
     conn_.reset();
   }
   if (active()) enter(Phase::kDone);
@@ -195,7 +200,9 @@ void UpstreamRequest::onWrite(bufferevent*, void* arg) noexcept {
 
 void UpstreamRequest::onEvent(bufferevent*, short what, void* arg) noexcept {
   guarded(arg, [&](UpstreamRequest* self) {
-    if (what & BEV_EVENT_CONNECTED) {
+    if ((what & BEV_EVENT_CONNECTED) && self->pendingSsl_) {
+      self->startParentTls();
+    } else if (what & BEV_EVENT_CONNECTED) {
       self->onConnected();
     } else if (self->phase_ == Phase::kConnecting) {
       self->onConnectFailed(what);
@@ -225,15 +232,23 @@ void UpstreamRequest::connect() {
 void UpstreamRequest::connectTo(const net::SocketAddress& address) {
   const bool isConnect = request_->methodKind == http::Method::kConnect;
   // Tunnels never share connections; requests may reuse an idle one.
-  conn_ = isConnect ? nullptr : context_.pool->acquire(address);
+  // TLS to a parent is not pooled (the pool holds plain connections only).
+  const bool tls = parent_ != nullptr && parent_->tls;
+  conn_ = isConnect || tls ? nullptr : context_.pool->acquire(address);
   if (!conn_) {
     conn_ = std::make_unique<UpstreamConnection>();
     conn_->address = address;
     conn_->key = address.toString();
-    conn_->pool = context_.pool;
+    conn_->pool = tls ? nullptr : context_.pool;
     conn_->bev.reset(bufferevent_socket_new(context_.base, -1, BEV_OPT_CLOSE_ON_FREE));
+    if (tls && !prepareParentTls()) conn_->bev.reset();
   }
   owner_->record().upstream = conn_->key;
+  if (!conn_->bev) {
+    enter(Phase::kConnecting);
+    onConnectFailed(BEV_EVENT_ERROR);
+    return;
+  }
   auto* bev = conn_->bev.get();
   bufferevent_setcb(bev, &UpstreamRequest::onRead, &UpstreamRequest::onWrite,
                     &UpstreamRequest::onEvent, this);
@@ -255,9 +270,10 @@ void UpstreamRequest::connectTo(const net::SocketAddress& address) {
 
 void UpstreamRequest::onConnectFailed(short what) {
   const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
+  std::string tlsError = parentTlsError();
   conn_.reset();
   if (parent_ != nullptr) {
-    parentConnectFailed(timedOut);
+    parentConnectFailed(timedOut, std::move(tlsError));
     return;
   }
   if (nextAddress_ < addresses_.size()) {
@@ -278,6 +294,7 @@ void UpstreamRequest::fail(ErrorReply error, std::string logError, bool mayServe
 }
 
 void UpstreamRequest::onConnected() {
+  tlsHandshaking_ = false;
   const auto& server = config_->server;
   if (!conn_->reused) {
     // Heads and small bodies must not wait for Nagle + delayed ACK (40 ms).
@@ -318,7 +335,9 @@ void UpstreamRequest::sendHead() {
   // error, goes through the bufferevent, which reports errors as usual.
   bufferevent* up = conn_->bev.get();
   size_t sent = 0;
-  if (evbuffer_get_length(bufferevent_get_output(up)) == 0) {
+  // Never past TLS (a TLS parent): its bytes go through the bufferevent.
+  const bool plain = parent_ == nullptr || !parent_->tls;
+  if (plain && evbuffer_get_length(bufferevent_get_output(up)) == 0) {
     ssize_t n = ::send(bufferevent_getfd(up), head.data(), head.size(), MSG_NOSIGNAL);
     if (n > 0) sent = static_cast<size_t>(n);
   }

@@ -48,6 +48,7 @@
 #include "daemon/http/chunked_decoder.h"
 #include "daemon/http/message.h"
 #include "daemon/http/uri.h"
+#include "daemon/net/tls_handles.h"
 #include "daemon/log/access_record.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/forwarding.h"
@@ -192,7 +193,14 @@ class UpstreamRequest {
   void rewind();
   // through parents (upstream_parent.cpp)
   void connectParent();
-  void parentConnectFailed(bool timedOut);
+  /// `tlsError`: why the TLS handshake failed ("" = the TCP connect did).
+  void parentConnectFailed(bool timedOut, std::string tlsError = {});
+  /// The SSL for parent_ (pendingSsl_); false when it cannot be made.
+  bool prepareParentTls();
+  /// The TCP connection to a TLS parent is up: wrap it in TLS, handshake.
+  void startParentTls();
+  /// Why the TLS handshake on conn_ failed; "" when it was not TLS's fault.
+  std::string parentTlsError();
   void sendTunnelRequest();
   void readTunnelReply();
   void onConnected();
@@ -224,6 +232,9 @@ class UpstreamRequest {
   size_t nextParent_ = 0;
   const ParentHop* parent_ = nullptr;  ///< into parents_
   bool tunnelHandshake_ = false;       ///< CONNECT sent to a parent, its answer awaited
+  std::string tlsSetupError_;          ///< prepareParentTls() could not make an SSL
+  net::SslPtr pendingSsl_;             ///< TLS parent: wraps conn_ once TCP connects
+  bool tlsHandshaking_ = false;         ///< the TLS handshake with the parent is running
   std::unique_ptr<UpstreamConnection> conn_;
   bool retried_ = false;
   bool bytesSeen_ = false;

@@ -98,6 +98,7 @@ void Worker::buildContext() {
   context_.loginFailures = &server_.loginFailures();
   context_.decoyHash = &server_.decoyHash();
   context_.parents = &server_.parents();
+  context_.parentTls = &server_.parentTls();
   context_.config = [this] { return server_.config(); };
   context_.noteCacheStorage = [this](const Error* failure) { server_.noteCacheStorage(failure); };
   context_.retire = [this](ClientConnection* session) { retire(session); };

@@ -126,6 +126,9 @@ proxy::ProxyHooks Daemon::makeHooks() {
       events_.emit(log::Level::kWarn, event, {{"error", detail}});
     }
   };
+  hooks.parentEvent = [this](std::string_view event, std::string_view detail) {
+    events_.emit(log::Level::kWarn, event, {{"error", detail}});
+  };
   // The start-up format: the file was opened for it (log.access_format is restart-only).
   hooks.access = [this, format = config_->log.accessFormat](const log::AccessRecord& r) {
     if (access_.isOpen()) access_.submit(formatAccess(format, r));
@@ -152,6 +155,9 @@ bool Daemon::bindAndDropPrivileges() {
     if (auto r = pac_->start(config_->pac.listen, pacContent(*config_), refused); !r.ok()) {
       return refuse("pac listener: ", r.error().message);
     }
+  }
+  if (!server_->parentTlsErrors().empty()) {
+    events_.emit(log::Level::kWarn, "parent_tls", {{"error", server_->parentTlsErrors()}});
   }
   if (!server_->tproxyWarning().empty()) {
     events_.emit(log::Level::kWarn, "transparent_no_tproxy", {{"error", server_->tproxyWarning()}});
@@ -371,6 +377,9 @@ void Daemon::reload() {
   // [dns] and the upstream pool's idle timeout on its own loop.
   server_->reload(config_);
   if (tls) server_->setTlsContext(std::move(tls));
+  if (!server_->parentTlsErrors().empty()) {
+    events_.emit(log::Level::kWarn, "parent_tls", {{"error", server_->parentTlsErrors()}});
+  }
   stats_.setConnectionLimit(loaded.config->server.maxConnections);
   if (admin_) (void)admin_->setAllowList(loaded.config->admin.allow);
   if (pac_) pac_->setContent(pacContent(*config_));

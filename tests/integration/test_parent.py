@@ -343,3 +343,109 @@ def test_explain_names_the_parents(tmp_path):
     assert "never direct" in r.stdout
     r = subprocess.run(args + ["127.0.0.1:8080"], capture_output=True, text=True)
     assert "tried in this order" in r.stdout
+
+
+# --- TLS to a parent ([[parent]] tls = true) ---------------------------------
+
+def tls_parent(started, tmp, origin_port, pki, extra="", transform=None):
+    """A Portcullis parent with a listen_tls port (`portcullis tls init` pair)."""
+    from test_tls_port import tls_init, tls_port
+    tls_init(pki)
+
+    def add_tls(text):
+        text = text.replace(
+            'listen = ["127.0.0.1:0"]\n',
+            'listen = ["127.0.0.1:0"]\nlisten_tls = ["127.0.0.1:0"]\n'
+            'tls_certificate = "%s/server.crt"\ntls_key = "%s/server.key"\n' % (pki, pki), 1)
+        return transform(text) if transform else text
+
+    p = portcullis_parent(started, tmp, origin_port, "tlsparent", extra=extra, transform=add_tls)
+    return p, tls_port(p)
+
+
+def test_get_and_connect_through_a_tls_parent(origin, tmp_path, started):
+    pki = str(tmp_path / "pki")
+    p1, port = tls_parent(started, str(tmp_path / "p1"), origin.port, pki)
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("p1", port, 'tls = true\ntls_ca = "%s/ca.crt"\n'
+                                      'tls_name = "proxy.test"' % pki)])
+    r = get(child.port, origin.url("/size/100"))
+    line = child.access_lines(1)[0]
+    assert r.status == 200 and len(r.body) == 100
+    assert line["parent"] == "p1" and line["error"] is None
+    seen = p1.access_lines(1)[0]
+    assert seen["url"] == origin.url("/size/100") and seen["status"] == 200
+    # CONNECT goes inside the parent's TLS session, and so do the tunnel's bytes.
+    s = connect(child.port)
+    try:
+        target = b"127.0.0.1:%d" % origin.port
+        s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
+        reader = Reader(s, 10)
+        assert reader.read_response(head_request=True).status == 200
+        s.sendall(b"GET /size/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = reader.read_response()
+        assert r.status == 200 and len(r.body) == 7
+    finally:
+        s.close()
+    seen = p1.access_lines(2)[1]
+    assert seen["method"] == "CONNECT" and seen["url"] == "127.0.0.1:%d" % origin.port
+    child.finish()
+    p1.finish()
+
+
+def test_credentials_to_a_tls_parent(origin, tmp_path, started):
+    ptmp = str(tmp_path / "p1")
+    os.makedirs(ptmp)
+    users = make_users(ptmp)
+
+    def only_alice(text):
+        # No plaintext_auth: credentials are accepted on the TLS port only.
+        return text.replace('allow = { from = "local", to = "origin" }',
+                            'allow = { from = "local", to = "origin", users = ["alice"] }')
+
+    pki = str(tmp_path / "pki")
+    p1, port = tls_parent(started, ptmp, origin.port, pki,
+                          extra='\n[auth]\nusers_file = "%s"\n' % users, transform=only_alice)
+    secret = tmp_path / "parent.password"
+    secret.write_text(SECRET + "\n")
+    # tls_name defaults to the address' IP: the certificate has 127.0.0.1 too.
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [parent_entry("p1", port, 'tls = true\ntls_ca = "%s/ca.crt"\n'
+                                      'username = "alice"\npassword_file = "%s"' % (pki, secret))])
+    r = get(child.port, origin.url("/size/10"))
+    assert r.status == 200
+    seen = p1.access_lines(1)[0]
+    assert seen["user"] == "alice" and seen["status"] == 200
+    # No clear-text warning: the credentials travel inside TLS.
+    assert not any("clear text" in line for line in child.lines)
+    child.finish()
+    p1.finish()
+
+
+def test_tls_parent_with_a_wrong_ca_is_down(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    p1, port = tls_parent(started, str(tmp_path / "p1"), origin.port, pki)
+    other = str(tmp_path / "other")
+    tls_init(other, name="other.test")
+    entry = parent_entry("p1", port, 'tls = true\ntls_ca = "%s/ca.crt"' % other)
+    # Failover: direct.
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port], [entry],
+                        extra='\n[parents]\ncheck_interval = "0s"\n')
+    r = get(child.port, origin.url("/size/10"))
+    assert r.status == 200
+    line = child.access_lines(1)[0]
+    assert line["parent"] is None and line["upstream"] == "127.0.0.1:%d" % origin.port
+    event = child.wait_event("parent_tls_failed")
+    assert "p1" in event["error"] and "certificate verify failed" in event["error"]
+    # never_direct: 502 naming the verify error.
+    strict = child_proxy(started, str(tmp_path / "strict"), [origin.port], [entry],
+                         extra='\n[parents]\ncheck_interval = "0s"\nnever_direct = true\n')
+    r = get(strict.port, origin.url("/size/10"))
+    assert r.status == 502
+    line = strict.access_lines(1)[0]
+    assert "never_direct" in line["error"] and "certificate verify failed" in line["error"]
+    assert origin.count("/size/10") == 1
+    child.finish()
+    strict.finish()
+    p1.finish()

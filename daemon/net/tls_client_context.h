@@ -1,0 +1,35 @@
+#pragma once
+// The client side of TLS to a parent proxy ([[parent]] tls = true): one
+// SSL_CTX per parent, built when the config is applied (not per request),
+// with the CA file or the system trust store, TLS 1.2 and up, and peer
+// verification on. Immutable once built; each connection gets its own SSL
+// with the name to verify (RFC 6125 via SSL_set1_host / the IP check) and SNI.
+
+#include <memory>
+#include <string>
+
+#include "daemon/base/result.h"
+#include "daemon/net/tls_handles.h"
+
+namespace portcullis::net {
+
+class TlsClientContext {
+ public:
+  /// Loads `caFile` (PEM; "" = the system's default paths). The error names
+  /// the file and OpenSSL's reason. Reads a file: start-up or reload only.
+  static Result<std::shared_ptr<const TlsClientContext>> load(const std::string& caFile);
+
+  /// A client SSL that verifies the peer as `name` (a host name, or an IP
+  /// literal checked against the certificate's IP SANs) and sends `name`
+  /// as SNI when it is not an IP literal (RFC 6066 §3). Null on failure.
+  SslPtr newSsl(const std::string& name) const;
+
+ private:
+  SslCtxPtr ctx_;
+};
+
+/// Why a client handshake on `ssl` failed: the verify result when the
+/// certificate was refused, else OpenSSL's `error` (bufferevent_get_openssl_error).
+std::string describeHandshakeFailure(const SSL* ssl, unsigned long error);
+
+}  // namespace portcullis::net
