@@ -26,7 +26,8 @@ void Exchange::routeParents() {
                     hashed ? target_.normalizedUri() : std::string(), context_.parents, now);
   parents_ = std::move(route.hops);
   for (ParentHop& hop : parents_) {
-    if (hop.tls && context_.parentTls != nullptr) hop.tlsContext = context_.parentTls->get(hop.name);
+    if (hop.tls && context_.parentTls != nullptr)
+      hop.tlsContext = context_.parentTls->get(hop.name);
   }
 }
 

@@ -19,8 +19,8 @@ std::string ParentTlsContexts::prepare(const config::Config& config) {
     if (!p.tls || next.contains(p.name)) continue;
     auto loaded = net::TlsClientContext::load(p.tlsCa);
     if (!loaded.ok()) {
-      errors += (errors.empty() ? "" : "; ") + ("[[parent]] '" + p.name + "': ") +
-                loaded.error().message;
+      errors +=
+          (errors.empty() ? "" : "; ") + ("[[parent]] '" + p.name + "': ") + loaded.error().message;
       continue;
     }
     next.emplace(p.name, Entry{p.tlsCa, std::move(loaded.value())});

@@ -54,9 +54,8 @@ void UpstreamRequest::startParentTls() {
   // goes to onConnectFailed, the parent counting as down).
   bufferevent* tcp = conn_->bev.get();
   bufferevent_set_timeouts(tcp, nullptr, nullptr);
-  bufferevent* tls = bufferevent_openssl_filter_new(context_.base, tcp, pendingSsl_.get(),
-                                                    BUFFEREVENT_SSL_CONNECTING,
-                                                    BEV_OPT_CLOSE_ON_FREE);
+  bufferevent* tls = bufferevent_openssl_filter_new(
+      context_.base, tcp, pendingSsl_.get(), BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
   if (tls == nullptr) {
     tlsSetupError_ = "cannot start TLS";
     pendingSsl_.reset();

@@ -48,8 +48,8 @@
 #include "daemon/http/chunked_decoder.h"
 #include "daemon/http/message.h"
 #include "daemon/http/uri.h"
-#include "daemon/net/tls_handles.h"
 #include "daemon/log/access_record.h"
+#include "daemon/net/tls_handles.h"
 #include "daemon/proxy/error_page.h"
 #include "daemon/proxy/forwarding.h"
 #include "daemon/proxy/parent_route.h"
@@ -234,7 +234,7 @@ class UpstreamRequest {
   bool tunnelHandshake_ = false;       ///< CONNECT sent to a parent, its answer awaited
   std::string tlsSetupError_;          ///< prepareParentTls() could not make an SSL
   net::SslPtr pendingSsl_;             ///< TLS parent: wraps conn_ once TCP connects
-  bool tlsHandshaking_ = false;         ///< the TLS handshake with the parent is running
+  bool tlsHandshaking_ = false;        ///< the TLS handshake with the parent is running
   std::unique_ptr<UpstreamConnection> conn_;
   bool retried_ = false;
   bool bytesSeen_ = false;

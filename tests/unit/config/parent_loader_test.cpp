@@ -97,3 +97,50 @@ TEST_CASE("[[parent]] errors are all reported, each at its place") {
   CHECK(has(text, "'password_file': cannot open '/nonexistent/pass'"));
   CHECK(has(text, "[[parent]] needs 'address'"));
 }
+
+TEST_CASE("[[parent]] tls, tls_ca, tls_name") {
+  const std::string dir = "/tmp";
+  const std::string ca = dir + "/portcullis-parent-loader-test.ca";
+  const std::string pass = dir + "/portcullis-parent-loader-test.pass2";
+  std::ofstream(ca) << "not checked here: loaded when the config is applied\n";
+  std::ofstream(pass) << "secret\n";
+  auto set = loadConfigText(kPolicy +
+                                "[[parent]]\nname = \"a\"\naddress = \"192.0.2.1:3129\"\n"
+                                "tls = true\ntls_ca = \"portcullis-parent-loader-test.ca\"\n"
+                                "tls_name = \"proxy.example\"\n"
+                                "username = \"u\"\npassword_file = \"" +
+                                pass +
+                                "\"\n"
+                                "[[parent]]\nname = \"b\"\naddress = \"192.0.2.2:3129\"\n"
+                                "tls = true\n"
+                                "[[parent]]\nname = \"c\"\naddress = \"192.0.2.3:3128\"\n",
+                            "t.toml", dir);
+  std::remove(pass.c_str());
+  std::remove(ca.c_str());
+  REQUIRE_MESSAGE(set.config, all(set));
+  const auto& p = set.config->parents.list;
+  REQUIRE(p.size() == 3);
+  CHECK(p[0].tls);
+  CHECK(p[0].tlsCa == ca);  // relative to the config file
+  CHECK(p[0].tlsName == "proxy.example");
+  // Defaults: the system trust store, the address' IP as the name.
+  CHECK(p[1].tls);
+  CHECK(p[1].tlsCa.empty());
+  CHECK(p[1].tlsName == "192.0.2.2");
+  CHECK_FALSE(p[2].tls);
+  // Credentials inside TLS: no clear-text warning.
+  CHECK_FALSE(has(all(set), "clear text"));
+
+  auto bad = loadConfigText(kPolicy +
+                                "[[parent]]\nname = \"a\"\naddress = \"192.0.2.1:3129\"\n"
+                                "tls = true\ntls_ca = \"/nonexistent/ca.pem\"\n"
+                                "[[parent]]\nname = \"b\"\naddress = \"192.0.2.2:3128\"\n"
+                                "tls_name = \"proxy.example\"\ntls_ca = \"ca.pem\"\n",
+                            "t.toml", dir);
+  CHECK_FALSE(bad.config);
+  const std::string text = all(bad);
+  CAPTURE(text);
+  CHECK(has(text, "t.toml:11:10: error: 'tls_ca': cannot open '/nonexistent/ca.pem'"));
+  CHECK(has(text, "t.toml:15:12: error: 'tls_name' needs 'tls = true'"));
+  CHECK(has(text, "t.toml:16:10: error: 'tls_ca' needs 'tls = true'"));
+}
