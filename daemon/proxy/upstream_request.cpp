@@ -271,6 +271,7 @@ void UpstreamRequest::connectTo(const net::SocketAddress& address) {
 void UpstreamRequest::onConnectFailed(short what) {
   const bool timedOut = (what & BEV_EVENT_TIMEOUT) != 0;
   std::string tlsError = parentTlsError();
+  if (timedOut && !tlsError.empty()) tlsError = "the TLS handshake timed out";
   conn_.reset();
   if (parent_ != nullptr) {
     parentConnectFailed(timedOut, std::move(tlsError));
