@@ -108,9 +108,11 @@ class SliceOrigin(ThreadedAcceptor):
         if status == 206:
             head += "Content-Range: bytes %d-%d/%d\r\n" % (first, last, content.size)
         head += "Content-Length: %d\r\n\r\n" % (last - first + 1)
-        conn.sendall(head.encode())
+        # Recorded before the head is sent: the proxy cannot send its next request
+        # before it has this head, so `served` is in the order the proxy asked.
         with self.lock:
             self.served.append((content.version, first, last, status))
+        conn.sendall(head.encode())
         offset = first
         while offset <= last:
             n = min(256 * 1024, last + 1 - offset)
