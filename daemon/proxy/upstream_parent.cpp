@@ -141,19 +141,9 @@ void UpstreamRequest::sendTunnelRequest() {
 
 void UpstreamRequest::readTunnelReply() {
   evbuffer* in = bufferevent_get_input(conn_->bev.get());
-  const auto& server = config_->server;
-  size_t len = evbuffer_get_length(in);
-  size_t view = std::min(len, server.maxHeaderBytes + 1);
-  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
-  http::ParseLimits limits;
-  limits.maxRequestLine = server.maxHeaderBytes;
-  limits.maxHeaderBytes = server.maxHeaderBytes;
   http::ResponseHead head;
-  auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
-  if (outcome.status == http::ParseStatus::kNeedMore) {
-    if (view <= server.maxHeaderBytes) return;
-    outcome = http::ParseOutcome::invalid(502, view, "response head too large");
-  }
+  const auto outcome = parseInputHead(in, head);
+  if (outcome.status == http::ParseStatus::kNeedMore) return;
   tunnelHandshake_ = false;
   const std::string name = parent_->name;
   if (outcome.status == http::ParseStatus::kInvalid || head.status < 200 || head.status > 299) {

@@ -208,6 +208,9 @@ class UpstreamRequest {
   void sendHead();
   void pumpRequestBody();
   void readHead();
+  /// The response head at the front of `in`, parsed in place; kNeedMore
+  /// until it is whole, and a 502 outcome once it exceeds max_header_bytes.
+  http::ParseOutcome parseInputHead(evbuffer* in, http::ResponseHead& head) const;
   bool relayInterim(http::ResponseHead head, size_t headBytes);
   void onFinalHead();
   void pumpBody();
