@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import SOURCE_DIR, Proxy, base_config
+from harness import SOURCE_DIR, Proxy, base_config, free_port
 from origin import Origin
 
 BALANCER = "127.0.0.3"  # haproxy's source address towards the nodes
@@ -24,11 +24,6 @@ CLIENTS = ("127.0.0.5", "127.0.0.6")
 SHIPPED = os.path.join(SOURCE_DIR, "packaging", "haproxy", "portcullis-farm.cfg")
 DRAIN_DELAY = "4s"  # above the shipped "inter 1s fall 2" (+ timeout check), as documented
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def node_config(origin_ports, log_dir):
