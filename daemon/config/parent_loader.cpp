@@ -205,8 +205,8 @@ void readParents(TomlReader& r, const toml::table& root, const std::string& base
     } else {
       // The configured endpoints (the bound ones are checked again at each
       // connect: a port 0 becomes the kernel's choice).
-      const auto self = arr->empty() ? acl::SelfAddresses{}
-                                     : selfAddressesFor(configuredEndpoints(cfg));
+      const auto self =
+          arr->empty() ? acl::SelfAddresses{} : selfAddressesFor(configuredEndpoints(cfg));
       for (const toml::node& item : *arr) {
         if (const toml::table* t = item.as_table()) {
           readOne(r, *t, baseDir, policy, self, parents);

@@ -23,7 +23,9 @@ using detail::toTimeval;
 UpstreamRequest::UpstreamRequest(ProxyContext& context, Owner& owner)
     : context_(context), owner_(&owner) {}
 
-UpstreamRequest::~UpstreamRequest() { cancelParentDns(); }
+UpstreamRequest::~UpstreamRequest() {
+  cancelParentDns();
+}
 
 std::string_view UpstreamRequest::phaseName(Phase p) {
   switch (p) {

@@ -205,8 +205,7 @@ class UpstreamRequest {
   /// `tlsError`: why the TLS handshake failed; `addressError`: why the
   /// parent has no address to connect to (DNS, hard:self); both "" = the
   /// TCP connect failed.
-  void parentConnectFailed(bool timedOut, std::string tlsError = {},
-                           std::string addressError = {});
+  void parentConnectFailed(bool timedOut, std::string tlsError = {}, std::string addressError = {});
   /// The SSL for parent_ (pendingSsl_); false when it cannot be made.
   bool prepareParentTls();
   /// The TCP connection to a TLS parent is up: wrap it in TLS, handshake.
@@ -242,14 +241,14 @@ class UpstreamRequest {
   size_t nextAddress_ = 0;
   std::vector<ParentHop> parents_;  ///< empty: direct to addresses_
   size_t nextParent_ = 0;
-  const ParentHop* parent_ = nullptr;  ///< into parents_
-  uint64_t parentDnsTicket_ = 0;       ///< the parent's name is being resolved
+  const ParentHop* parent_ = nullptr;            ///< into parents_
+  uint64_t parentDnsTicket_ = 0;                 ///< the parent's name is being resolved
   std::vector<acl::IpAddress> parentAddresses_;  ///< parent_'s usable addresses
   size_t nextParentAddress_ = 0;
-  bool tunnelHandshake_ = false;       ///< CONNECT sent to a parent, its answer awaited
-  std::string tlsSetupError_;          ///< prepareParentTls() could not make an SSL
-  net::SslPtr pendingSsl_;             ///< TLS parent: wraps conn_ once TCP connects
-  bool tlsHandshaking_ = false;        ///< the TLS handshake with the parent is running
+  bool tunnelHandshake_ = false;  ///< CONNECT sent to a parent, its answer awaited
+  std::string tlsSetupError_;     ///< prepareParentTls() could not make an SSL
+  net::SslPtr pendingSsl_;        ///< TLS parent: wraps conn_ once TCP connects
+  bool tlsHandshaking_ = false;   ///< the TLS handshake with the parent is running
   std::unique_ptr<UpstreamConnection> conn_;
   bool retried_ = false;
   bool bytesSeen_ = false;

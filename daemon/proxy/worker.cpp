@@ -53,8 +53,7 @@ Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
   graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
   lagProbe_.reset(evtimer_new(base_.get(), &Worker::onLagProbe, this));
   if (index_ == 0) {
-    parentProber_ =
-        std::make_unique<ParentProber>(base_.get(), server_.parents(), resolver_.get());
+    parentProber_ = std::make_unique<ParentProber>(base_.get(), server_.parents(), resolver_.get());
   }
   timeval second{1, 0};
   lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -146,13 +146,14 @@ TEST_CASE("[[parent]] tls, tls_ca, tls_name") {
 }
 
 TEST_CASE("[[parent]] address given as a name") {
-  auto set = loadConfigText(kPolicy +
-                                "[[parent]]\nname = \"a\"\naddress = \"Proxy.District.example:3128\"\n"
-                                "[[parent]]\nname = \"b\"\naddress = \"[2001:db8::1]:8080\"\n"
-                                "[[parent]]\nname = \"c\"\naddress = \"filter.example:3130\"\n"
-                                "tls = true\n"
-                                "[[parent]]\nname = \"d\"\naddress = \"localhost:3128\"\n",
-                            "t.toml", ".");
+  auto set =
+      loadConfigText(kPolicy +
+                         "[[parent]]\nname = \"a\"\naddress = \"Proxy.District.example:3128\"\n"
+                         "[[parent]]\nname = \"b\"\naddress = \"[2001:db8::1]:8080\"\n"
+                         "[[parent]]\nname = \"c\"\naddress = \"filter.example:3130\"\n"
+                         "tls = true\n"
+                         "[[parent]]\nname = \"d\"\naddress = \"localhost:3128\"\n",
+                     "t.toml", ".");
   REQUIRE_MESSAGE(set.config, all(set));
   const auto& p = set.config->parents.list;
   REQUIRE(p.size() == 4);
@@ -198,8 +199,9 @@ TEST_CASE("[[parent]] at one of the proxy's own listen addresses is refused (har
   CHECK_FALSE(bad.config);
   const std::string text = all(bad);
   CAPTURE(text);
-  CHECK(has(text, "t.toml:11:11: error: 'address': 127.0.0.1:3128 is the proxy's own listen "
-                  "address: requests would come back to it (hard:self)"));
+  CHECK(has(text,
+            "t.toml:11:11: error: 'address': 127.0.0.1:3128 is the proxy's own listen "
+            "address: requests would come back to it (hard:self)"));
   // 0.0.0.0:8080 answers on every local address; [admin] listen (default
   // 127.0.0.1:3129) is ours too.
   CHECK(has(text, "t.toml:14:11: error: 'address': 127.0.0.2:8080 is the proxy's own"));
