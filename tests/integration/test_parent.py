@@ -577,7 +577,8 @@ def test_parent_name_resolving_to_the_proxy_itself_is_refused(origin, tmp_path, 
     started.append(child)
     s = connect(child.port)
     try:
-        # A CONNECT carries no Via: without the check it would go round forever.
+        # A CONNECT carries no Via: without the check it would come back to us
+        # again and again (until the connection limits), a GET once (508).
         target = b"127.0.0.1:%d" % origin.port
         s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
         assert Reader(s, 10).read_response(head_request=True).status == 502
