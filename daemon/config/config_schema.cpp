@@ -158,14 +158,14 @@ const std::vector<KeySpec> kSchema = {
 
   {"parent", K::kArrayOfTables, "array of tables", "", "[[parent]] parent proxies (like Squid's cache_peer ... parent): requests for their destination sets are sent through them instead of direct, after every rule (hard rules included) allowed them. Cacheable GET/HEAD requests are spread by rendezvous hashing of the URL weighted by `weight` (losing a parent moves only its share); other requests and CONNECT try the parents in file order. A parent that fails to connect is skipped for [parents] retry_after and the next is tried, then direct. See \"Parent proxies\"."},
   {"parent.name", K::kValue, "string", "", "Name shown in the access log's `parent` field and in /metrics (required, unique)."},
-  {"parent.address", K::kValue, "string", "", "\"IPv4:port\" or \"[IPv6]:port\" of the parent's proxy port (required; its TLS port with tls = true)."},
+  {"parent.address", K::kValue, "string", "", "\"name:port\", \"IPv4:port\" or \"[IPv6]:port\" of the parent's proxy port (required; its TLS port with tls = true). A name is resolved through [dns] at each connect (cached for its TTL, so a changed record is followed without a reload; never at load or by validate); one that does not resolve, or only to the proxy itself (hard:self) or to no unicast address, counts as the parent being down. Private and loopback addresses are allowed. An IP address that is one of the proxy's own listen addresses is an error."},
   {"parent.username", K::kValue, "string", R"("")", "Sends Proxy-Authorization: Basic to this parent only (needs password_file). The client's own Proxy-Authorization is never forwarded."},
   {"parent.password_file", K::kValue, "string", R"("")", "File holding the password for username (first line), relative to the config file; read at load and on reload, never logged."},
   {"parent.weight", K::kValue, "integer", "1", "Share of the hashed requests, 1 to 1000."},
   {"parent.to", K::kValue, "array of strings", "[]", "Destination sets whose requests go through this parent; empty = every request."},
   {"parent.tls", K::kValue, "boolean", "false", "Connect to the parent over TLS (its TLS proxy port, e.g. a Portcullis listen_tls): requests, CONNECT and tunnelled bytes and our credentials go inside TLS 1.2+. Its certificate and name are always verified; a failed handshake counts as the parent being down."},
   {"parent.tls_ca", K::kValue, "string", R"("")", "PEM file of the CA(s) to verify the parent's certificate with, relative to the config file; \"\" = the system trust store. Needs tls = true."},
-  {"parent.tls_name", K::kValue, "string", R"("")", "Name (or IP address) the parent's certificate must carry, also sent as SNI when it is a name; \"\" = the address' IP. Needs tls = true."},
+  {"parent.tls_name", K::kValue, "string", R"("")", "Name (or IP address) the parent's certificate must carry, also sent as SNI when it is a name; \"\" = the address' host (its name, or its IP). Needs tls = true."},
 
   {"parents", K::kTable, "table", "", "Settings for every [[parent]]."},
   {"parents.never_direct", K::kValue, "boolean", "false", "When every parent for a request is down, answer 502 instead of going direct (like Squid's never_direct)."},
