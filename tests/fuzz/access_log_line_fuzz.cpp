@@ -32,8 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (std::string_view key : {"ts", "client", "url", "method", "user", "decision"}) {
       const FlatField* f = json.find(key);
       const bool isString = f != nullptr && f->kind == FlatField::Kind::kString;
-      if (json.string(key) != (isString ? std::string_view(f->text) : std::string_view()))
-        abort();
+      if (json.string(key) != (isString ? std::string_view(f->text) : std::string_view())) abort();
     }
     LoggedRequest record;
     record.line = lineNumber;
