@@ -5,7 +5,8 @@
 // search finds (the Active Directory way: sAMAccountName); the user's
 // groups are then read with a second search. Blocking libldap calls with
 // network and operation timeouts: run only on VerifierPool threads, never on
-// an event loop. One connection per check, closed after it.
+// an event loop. One connection per check, closed after it. lookup() runs
+// the same searches without the user's password, for `explain --user`.
 
 #include <atomic>
 #include <chrono>
