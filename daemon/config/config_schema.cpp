@@ -187,7 +187,7 @@ const std::vector<KeySpec> kSchema = {
   {"auth.ldap.user_dn", K::kValue, "string", R"("")", "Bind directly at this DN: \"uid={user},ou=people,dc=school,dc=example\" ({user} is escaped per RFC 4514). Exactly one of user_dn and search_base."},
   {"auth.ldap.search_base", K::kValue, "string", R"("")", "Search here for the user, then bind at the DN found (Active Directory: \"dc=school,dc=example\")."},
   {"auth.ldap.search_filter", K::kValue, "string", R"x("(uid={user})")x", "The filter that finds the user under search_base ({user} is escaped per RFC 4515); AD: \"(sAMAccountName={user})\". No entry or more than one: the login fails."},
-  {"auth.ldap.bind_dn", K::kValue, "string", R"("")", "The service account the search binds as; \"\" = search anonymously."},
+  {"auth.ldap.bind_dn", K::kValue, "string", R"("")", "The service account the search binds as; \"\" = search anonymously. `explain --user` reads users' groups with it (with user_dn too: it has no password to bind as the user)."},
   {"auth.ldap.bind_password_file", K::kValue, "string", R"("")", "File whose first line is bind_dn's password (keep it 0600); relative to the config file."},
   {"auth.ldap.group_base", K::kValue, "string", R"("")", "Search here for the user's groups (with the user's own bind); \"\" = no groups from the directory. They add to [groups] for rules' users = [\"group:NAME\"]."},
   {"auth.ldap.group_filter", K::kValue, "string", R"x("(member={dn})")x", "The filter for the user's groups: {dn} is the user's DN, {user} the name (both escaped); posixGroup: \"(memberUid={user})\"."},
