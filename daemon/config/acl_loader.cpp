@@ -23,11 +23,6 @@ constexpr size_t kMaxListIssues = 10;
 
 using Ctx = AclLoadContext;
 
-std::string resolvePath(const std::string& baseDir, const std::string& p) {
-  if (p.starts_with('/') || baseDir.empty()) return p;
-  return baseDir + "/" + p;
-}
-
 /// Reads a list file named by the string node `key` of `t`; false on error.
 bool readListFile(Ctx& c, const toml::table& t, std::string_view key, std::string& path,
                   std::string& text) {
@@ -38,7 +33,7 @@ bool readListFile(Ctx& c, const toml::table& t, std::string_view key, std::strin
     c.r.error(node.source(), "'" + std::string(key) + "' is empty; give a file path");
     return false;
   }
-  path = resolvePath(c.baseDir, name);
+  path = configPath(c.baseDir, name);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     c.r.error(node.source(), "cannot read list file '" + path + "': " + std::strerror(errno));

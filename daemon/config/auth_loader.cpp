@@ -12,11 +12,6 @@ namespace portcullis::config {
 
 namespace {
 
-std::string resolve(const std::string& baseDir, const std::string& p) {
-  if (p.empty() || p.starts_with('/') || baseDir.empty()) return p;
-  return baseDir + "/" + p;
-}
-
 /// Reads a whole file named by `key`; false (reported at the key) when it cannot.
 bool readFileAt(TomlReader& r, const toml::table& t, std::string_view key, const std::string& path,
                 std::string& text) {
@@ -77,7 +72,7 @@ void readGroups(TomlReader& r, const toml::table& root, const std::string& baseD
   }
   std::string file;
   if (authTable != nullptr && r.getString(*authTable, "groups_file", file) && !file.empty()) {
-    std::string path = resolve(baseDir, file), text;
+    std::string path = configPath(baseDir, file), text;
     if (!readFileAt(r, *authTable, "groups_file", path, text)) return;
     std::vector<auth::FileIssue> issues;
     groups.parseFile(text, issues);
@@ -88,7 +83,7 @@ void readGroups(TomlReader& r, const toml::table& root, const std::string& baseD
 void readUsersFile(TomlReader& r, const toml::table& t, const std::string& baseDir, AuthConfig& a) {
   std::string file;
   if (!r.getString(t, "users_file", file) || file.empty()) return;
-  a.usersFile = resolve(baseDir, file);
+  a.usersFile = configPath(baseDir, file);
   std::string text;
   if (!readFileAt(r, t, "users_file", a.usersFile, text)) return;
   std::vector<auth::FileIssue> issues;
@@ -141,9 +136,9 @@ void warnPlaintext(TomlReader& r, const acl::PolicyImpl& p, AuthConfig& a) {
 void readTls(TomlReader& r, const toml::table& t, const std::string& baseDir, ServerConfig& s) {
   readListenTls(r, t, s);
   if (r.getString(t, "tls_certificate", s.tlsCertificate)) {
-    s.tlsCertificate = resolve(baseDir, s.tlsCertificate);
+    s.tlsCertificate = configPath(baseDir, s.tlsCertificate);
   }
-  if (r.getString(t, "tls_key", s.tlsKey)) s.tlsKey = resolve(baseDir, s.tlsKey);
+  if (r.getString(t, "tls_key", s.tlsKey)) s.tlsKey = configPath(baseDir, s.tlsKey);
   if (s.listenTls.empty()) return;
   if (s.tlsCertificate.empty() || s.tlsKey.empty()) {
     r.error(t.get("listen_tls")->source(),

@@ -105,7 +105,7 @@ void readErrorPages(TomlReader& r, const toml::table& server, const std::string&
   std::string dir;
   if (!r.getString(server, "error_pages", dir) || dir.empty()) return;
   const toml::node& key = *server.get("error_pages");
-  if (!dir.starts_with('/') && !baseDir.empty()) dir = baseDir + "/" + dir;
+  dir = configPath(baseDir, dir);
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     r.error(key.source(), "'error_pages': '" + dir + "' is not a directory" +

@@ -7,11 +7,6 @@ namespace portcullis::config {
 
 namespace {
 
-std::string resolvePath(const std::string& baseDir, const std::string& p) {
-  if (p.empty() || p.starts_with('/') || baseDir.empty()) return p;
-  return baseDir + "/" + p;
-}
-
 bool contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }
@@ -85,7 +80,7 @@ void readServiceAccount(TomlReader& r, const toml::table& t, const std::string& 
   // With user_dn too: logins bind as the user, but `explain --user` reads the
   // groups with the service account (it has no password to bind with).
   if (file.empty()) return;
-  const std::string path = resolvePath(baseDir, file);
+  const std::string path = configPath(baseDir, file);
   std::ifstream in(path, std::ios::binary);
   std::getline(in, s.bindPassword);  // the first line; a final newline is not part of it
   if (!in && !in.eof()) {
@@ -129,7 +124,7 @@ void readLdap(TomlReader& r, const toml::table& auth, const std::string& baseDir
   auth::LdapSettings s;
   readUri(r, *t, s);
   if (r.getString(*t, "ca_file", s.caFile)) {
-    s.caFile = resolvePath(baseDir, s.caFile);
+    s.caFile = configPath(baseDir, s.caFile);
     if (!std::ifstream(s.caFile)) {
       r.error(t->get("ca_file")->source(), "'ca_file': cannot open '" + s.caFile + "'");
     }

@@ -14,11 +14,6 @@ namespace {
 
 constexpr uint16_t kSmtpPort = 25;
 
-std::string resolvePath(const std::string& baseDir, const std::string& p) {
-  if (p.empty() || p.starts_with('/') || baseDir.empty()) return p;
-  return baseDir + "/" + p;
-}
-
 /// The first line of the password file, without its line end; false when
 /// it cannot be read or is empty.
 bool readPassword(const std::string& path, std::string& out, std::string& error) {
@@ -83,7 +78,7 @@ void readCredentials(TomlReader& r, const toml::table& t, const std::string& bas
     return;
   }
   std::string password, error;
-  if (!readPassword(resolvePath(baseDir, file), password, error)) {
+  if (!readPassword(configPath(baseDir, file), password, error)) {
     r.error(t.get("password_file")->source(), "'password_file': " + error);
     return;
   }
@@ -107,7 +102,7 @@ void readTls(TomlReader& r, const toml::table& t, const std::string& baseDir, Pa
   }
   if (p.tlsName.empty()) p.tlsName = p.host;
   if (!hasCa) return;
-  p.tlsCa = resolvePath(baseDir, ca);
+  p.tlsCa = configPath(baseDir, ca);
   // Loaded into an SSL_CTX when the config is applied (proxy/parent_tls.h);
   // a file that cannot be read is a config error here, not a failed request.
   if (!std::ifstream(p.tlsCa, std::ios::binary)) {

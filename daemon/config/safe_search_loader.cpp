@@ -91,8 +91,7 @@ void readSafeSearch(TomlReader& r, const toml::table& root, const acl::Policy* p
     rule.sourceIndex = from->index.value_or(0);
     std::string lists = "safe-search";
     r.getString(*t, "lists", lists);
-    const std::string dir =
-        lists.starts_with('/') || baseDir.empty() ? lists : baseDir + "/" + lists;
+    const std::string dir = configPath(baseDir, lists);
     for (const ServiceSpec& spec : kServices) readService(r, *t, spec, dir, rule);
     out.push_back(std::move(rule));
   }

@@ -58,4 +58,12 @@ std::string describeParseError(std::string_view description, std::string_view te
 /// "did you mean" hint when a known key is close.
 void checkUnknownKeys(TomlReader& reader, const toml::table& root);
 
+/// A path written in the config: absolute as written, relative to the
+/// config file's directory `baseDir` (as nginx does for its includes), or
+/// as written when there is no such directory (a config read from text).
+inline std::string configPath(const std::string& baseDir, const std::string& path) {
+  if (path.empty() || path.starts_with('/') || baseDir.empty()) return path;
+  return baseDir + "/" + path;
+}
+
 }  // namespace portcullis::config
