@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from harness import BIN, Proxy, base_config, curl
+from harness import BIN, Proxy, base_config, curl, free_port
 from test_observability import admin_get, status_json
 
 SLAPD = "/usr/sbin/slapd"
@@ -106,13 +106,6 @@ access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
 """
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Slapd:
