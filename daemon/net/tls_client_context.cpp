@@ -1,7 +1,10 @@
 #include "daemon/net/tls_client_context.h"
 
 #include <arpa/inet.h>
+#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+
+#include <atomic>
 
 #include "daemon/net/tls_context.h"
 
@@ -18,7 +21,9 @@ bool isIpLiteral(const std::string& name) {
 
 Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::load(const std::string& caFile) {
   ERR_clear_error();
+  static std::atomic<uint64_t> nextId{1};
   auto out = std::make_shared<TlsClientContext>();
+  out->id_ = nextId.fetch_add(1, std::memory_order_relaxed);
   out->ctx_.reset(SSL_CTX_new(TLS_client_method()));
   SSL_CTX* c = out->ctx_.get();
   if (c == nullptr) return makeError("TLS: " + takeOpenSslErrors());
@@ -47,6 +52,15 @@ SslPtr TlsClientContext::newSsl(const std::string& name) const {
   }
   if (!ok) ssl.reset();
   return ssl;
+}
+
+BufferEventPtr startClientTls(event_base* base, BufferEventPtr tcp, SslPtr ssl) {
+  // libevent owns both from the call on, even when it fails: with
+  // BEV_OPT_CLOSE_ON_FREE its error paths free the SSL, and the socket
+  // bufferevent once the filter holds a reference to it.
+  bufferevent* filter = bufferevent_openssl_filter_new(
+      base, tcp.release(), ssl.release(), BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  return BufferEventPtr(filter);
 }
 
 std::string describeHandshakeFailure(const SSL* ssl, unsigned long error) {

@@ -5,10 +5,14 @@
 // verification on. Immutable once built; each connection gets its own SSL
 // with the name to verify (RFC 6125 via SSL_set1_host / the IP check) and SNI.
 
+#include <event2/event.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "daemon/base/result.h"
+#include "daemon/net/libevent_handles.h"
 #include "daemon/net/tls_handles.h"
 
 namespace portcullis::net {
@@ -24,9 +28,24 @@ class TlsClientContext {
   /// as SNI when it is not an IP literal (RFC 6066 §3). Null on failure.
   SslPtr newSsl(const std::string& name) const;
 
+  /// Unique to this context for the life of the process (never reused,
+  /// unlike its address): connections made with it are pooled under it, so
+  /// a reload that builds a new context never reuses the old connections.
+  uint64_t id() const { return id_; }
+
  private:
   SslCtxPtr ctx_;
+  uint64_t id_ = 0;
 };
+
+/// Starts the client TLS handshake of `ssl` over the connected socket
+/// bufferevent `tcp`: a filter bufferevent (BEV_OPT_CLOSE_ON_FREE) that owns
+/// both from here on, so freeing it frees the SSL and the socket; nothing
+/// else may free them. Both are handed over whatever happens: on failure
+/// (out of memory only) the result is null and libevent 2.1 has freed the
+/// SSL and, past its first steps, the socket (at worst one socket leaks;
+/// never a double free).
+BufferEventPtr startClientTls(event_base* base, BufferEventPtr tcp, SslPtr ssl);
 
 /// Why a client handshake on `ssl` failed: the verify result when the
 /// certificate was refused, else OpenSSL's `error` (bufferevent_get_openssl_error).
