@@ -58,8 +58,14 @@ BufferEventPtr startClientTls(event_base* base, BufferEventPtr tcp, SslPtr ssl) 
   // libevent owns both from the call on, even when it fails: with
   // BEV_OPT_CLOSE_ON_FREE its error paths free the SSL, and the socket
   // bufferevent once the filter holds a reference to it.
-  bufferevent* filter = bufferevent_openssl_filter_new(
-      base, tcp.release(), ssl.release(), BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  // Deferred callbacks: libevent 2.1's filter reports a close_notify read
+  // together with the response before it adds the decrypted response to the
+  // input, so run directly the close would come first and the response be
+  // lost; deferred, the read callback runs first. It also means enabling or
+  // writing never calls back into the caller.
+  bufferevent* filter =
+      bufferevent_openssl_filter_new(base, tcp.release(), ssl.release(), BUFFEREVENT_SSL_CONNECTING,
+                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
   return BufferEventPtr(filter);
 }
 

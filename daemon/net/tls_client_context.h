@@ -39,7 +39,8 @@ class TlsClientContext {
 };
 
 /// Starts the client TLS handshake of `ssl` over the connected socket
-/// bufferevent `tcp`: a filter bufferevent (BEV_OPT_CLOSE_ON_FREE) that owns
+/// bufferevent `tcp`: a filter bufferevent (BEV_OPT_CLOSE_ON_FREE, callbacks
+/// deferred to the loop, never run from inside a call on it) that owns
 /// both from here on, so freeing it frees the SSL and the socket; nothing
 /// else may free them. Both are handed over whatever happens: on failure
 /// (out of memory only) the result is null and libevent 2.1 has freed the

@@ -55,8 +55,8 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
   timeval tv = toTimeval(idleTimeout_);
   bufferevent_set_timeouts(bev, &tv, nullptr);
   // Last, with the connection already in the list: enabling a TLS filter
-  // decrypts what its socket already holds at once, so a close_notify (or
-  // stray bytes) that came with the response drops it right here.
+  // decrypts at once what its socket already holds, so a close_notify (or
+  // stray bytes) that came with the response drops it on the next callback.
   bufferevent_enable(bev, EV_READ);
 }
 
