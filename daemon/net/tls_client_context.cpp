@@ -50,8 +50,29 @@ SslPtr TlsClientContext::newSsl(const std::string& name) const {
     ok = SSL_set1_host(ssl.get(), name.c_str()) == 1 &&
          SSL_set_tlsext_host_name(ssl.get(), name.c_str()) == 1;
   }
-  if (!ok) ssl.reset();
+  if (!ok) {
+    ssl.reset();
+    return ssl;
+  }
+  std::lock_guard lock(sessionsMu_);
+  if (auto it = sessions_.find(name); it != sessions_.end()) {
+    // A session the server no longer knows just means a full handshake.
+    (void)SSL_set_session(ssl.get(), it->second.get());
+  }
   return ssl;
+}
+
+void TlsClientContext::rememberSession(const std::string& name, SSL* ssl) const {
+  if (ssl == nullptr) return;
+  SSL_SESSION* current = SSL_get0_session(ssl);
+  if (current == nullptr || SSL_SESSION_is_resumable(current) != 1) return;
+  // A copy: the connection's own session is marked not resumable if it
+  // later ends without close_notify (OpenSSL 3 calls that an error), which
+  // says nothing about the handshake remembered here.
+  SslSessionPtr session(SSL_SESSION_dup(current));
+  if (!session) return;
+  std::lock_guard lock(sessionsMu_);
+  sessions_[name] = std::move(session);
 }
 
 BufferEventPtr startClientTls(event_base* base, BufferEventPtr tcp, SslPtr ssl) {

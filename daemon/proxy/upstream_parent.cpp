@@ -86,6 +86,14 @@ void UpstreamRequest::startParentTls() {
   bufferevent_enable(tls, EV_READ | EV_WRITE);
 }
 
+void UpstreamRequest::rememberParentSession() {
+  // Once per connection, at its first answer (TLS 1.3 tickets come after
+  // the handshake): the next new connection to this parent resumes it.
+  if (parent_ == nullptr || !parent_->tls || !parent_->tlsContext || conn_->reused) return;
+  parent_->tlsContext->rememberSession(parent_->tlsName,
+                                       bufferevent_openssl_get_ssl(conn_->bev.get()));
+}
+
 std::string UpstreamRequest::parentTlsError() {
   if (parent_ == nullptr || !parent_->tls) return {};
   if (!tlsSetupError_.empty()) return std::exchange(tlsSetupError_, {});
@@ -180,6 +188,7 @@ void UpstreamRequest::readTunnelReply() {
     return;
   }
   evbuffer_drain(in, outcome.consumed);
+  rememberParentSession();
   bufferevent_set_timeouts(conn_->bev.get(), nullptr, nullptr);
   owner_->upstreamTunnel();
 }

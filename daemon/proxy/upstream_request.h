@@ -203,6 +203,8 @@ class UpstreamRequest {
   static void setNoDelay(bufferevent* bev);
   /// The TCP connection to a TLS parent is up: wrap it in TLS, handshake.
   void startParentTls();
+  /// A TLS parent answered on a new connection: keep its session to resume.
+  void rememberParentSession();
   /// Why the TLS handshake on conn_ failed; "" when it was not TLS's fault.
   std::string parentTlsError();
   void sendTunnelRequest();

@@ -458,7 +458,8 @@ def test_tls_parent_with_a_wrong_ca_is_down(origin, tmp_path, started):
 
 class CountingTlsParent(ThreadedAcceptor):
     """A TLS parent proxy that counts connections (`accepted`: one handshake
-    each) and records, per connection, the SNI it got and the request lines.
+    each) and records, per connection, the SNI it got, whether the handshake
+    resumed a session, and the request lines.
     Every request gets a small 200 kept alive; a CONNECT gets 200 and then
     its bytes echoed. `idle_close` = "close_notify" or "tcp" closes each
     connection after its first response that way, then records in
@@ -490,7 +491,8 @@ class CountingTlsParent(ThreadedAcceptor):
             conn.close()
             return
         with self.lock:
-            record = {"sni": self.sni.get(id(tls)), "requests": []}
+            record = {"sni": self.sni.get(id(tls)), "resumed": tls.session_reused,
+                      "requests": []}
             self.connections.append(record)
         try:
             self._serve(tls, record)
@@ -717,15 +719,39 @@ def test_reload_with_other_tls_settings_never_reuses_a_connection(origin, tmp_pa
         for _ in range(2):
             assert get(child.port, url).status == 200
         assert parent.accepted == 2 and parent.connections[1]["sni"] is None
+        # The session of proxy.test is never offered for another name.
+        assert not parent.connections[1]["resumed"]
         # Another tls_ca (same certificates, another file): a new connection.
         reload_with(child, '%s/ca.crt' % pki, '%s/ca-copy.crt' % pki)
         assert get(child.port, url).status == 200
-        assert parent.accepted == 3
+        assert parent.accepted == 3 and not parent.connections[2]["resumed"]
         # A reload that leaves the TLS settings alone keeps the connection.
         reload_with(child, "[parents]\n", '[parents]\nretry_after = "31s"\n')
         assert get(child.port, url).status == 200
         assert parent.accepted == 3
         assert [len(c["requests"]) for c in parent.connections] == [2, 2, 2]
+        child.finish()
+    finally:
+        parent.close()
+
+
+def test_new_connections_to_a_tls_parent_resume_its_session(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    # The parent closes every connection after one response: each request
+    # needs a new connection, and all but the first resume the session.
+    parent = CountingTlsParent(pki, idle_close="tcp")
+    try:
+        child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
+                                 parent.port, 'tls_name = "proxy.test"')
+        url = "http://127.0.0.1:%d/x" % origin.port
+        for i in range(3):
+            assert get(child.port, url).status == 200
+            assert parent.idle_event.wait(10)
+            parent.idle_event.clear()
+        assert parent.accepted == 3
+        assert [c["resumed"] for c in parent.connections] == [False, True, True]
         child.finish()
     finally:
         parent.close()
