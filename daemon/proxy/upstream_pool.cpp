@@ -13,9 +13,7 @@ UpstreamPool::UpstreamPool(event_base* base, std::chrono::milliseconds idleTimeo
                            size_t maxIdlePerKey)
     : base_(base), idleTimeout_(idleTimeout), maxIdlePerKey_(maxIdlePerKey) {}
 
-UpstreamPool::~UpstreamPool() {
-  clear();
-}
+UpstreamPool::~UpstreamPool() { clear(); }
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::acquire(const net::SocketAddress& address,
                                                           const std::string& key) {
