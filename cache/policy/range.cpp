@@ -1,46 +1,35 @@
 #include "cache/policy/range.h"
 
 #include "cache/policy/http_date.h"
+#include "daemon/http/char_class.h"
 
 namespace portcullis::cache::policy {
 namespace {
 
-std::string_view trimWs(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool parseU64(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return true;
-}
+// A byte position is any 64-bit value (RFC 9110 §14.1.1 sets no bound; 19
+// digits cannot overflow).
+constexpr size_t kMaxPositionDigits = 19;
 
 }  // namespace
 
 RangeSpec parseRange(std::string_view value, uint64_t size) {
   RangeSpec none;
-  value = trimWs(value);
+  value = http::trimOws(value);
   constexpr std::string_view kPrefix = "bytes=";
   if (value.size() < kPrefix.size() ||
       !http::equalsIgnoreCase(value.substr(0, kPrefix.size()), kPrefix)) {
     return none;
   }
-  std::string_view spec = trimWs(value.substr(kPrefix.size()));
+  std::string_view spec = http::trimOws(value.substr(kPrefix.size()));
   if (spec.find(',') != std::string_view::npos) return none;  // multi-range: send 200
   const size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return none;
-  std::string_view a = trimWs(spec.substr(0, dash));
-  std::string_view b = trimWs(spec.substr(dash + 1));
+  std::string_view a = http::trimOws(spec.substr(0, dash));
+  std::string_view b = http::trimOws(spec.substr(dash + 1));
   RangeSpec r;
   if (a.empty()) {  // suffix-range "-N": the last N bytes
     uint64_t n = 0;
-    if (!parseU64(b, n)) return none;
+    if (!http::parseDigits(b, kMaxPositionDigits, n)) return none;
     if (n == 0 || size == 0) {
       r.kind = RangeSpec::Kind::kUnsatisfiable;
       return r;
@@ -51,10 +40,11 @@ RangeSpec parseRange(std::string_view value, uint64_t size) {
     return r;
   }
   uint64_t first = 0;
-  if (!parseU64(a, first)) return none;
+  if (!http::parseDigits(a, kMaxPositionDigits, first)) return none;
   uint64_t last = size == 0 ? 0 : size - 1;
   if (!b.empty()) {
-    if (!parseU64(b, last) || last < first) return none;  // invalid: ignore Range
+    if (!http::parseDigits(b, kMaxPositionDigits, last) || last < first)
+      return none;  // invalid: ignore Range
     if (size > 0 && last >= size) last = size - 1;
   }
   if (first >= size) {
@@ -73,7 +63,7 @@ RangeSpec rangeForRequest(const http::RequestHead& request, const StoredResponse
   auto range = request.headers.get("Range");
   if (!range) return {};
   if (auto ifRange = request.headers.get("If-Range")) {
-    std::string_view v = trimWs(*ifRange);
+    std::string_view v = http::trimOws(*ifRange);
     if (!v.empty() && (v.front() == '"' || v.substr(0, 2) == "W/")) {
       // §13.1.5: strong comparison; a weak tag never matches.
       auto etag = stored.headers.get("ETag");

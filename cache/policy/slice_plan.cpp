@@ -2,25 +2,13 @@
 
 #include <algorithm>
 
+#include "daemon/http/char_class.h"
+
 namespace portcullis::cache::policy {
 namespace {
 
-std::string_view trimWs(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // 1*DIGIT that fits in 63 bits (lengths are off_t on the serving side).
-bool parseDigits(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 18) return false;
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return true;
-}
+constexpr size_t kMaxLengthDigits = 18;
 
 }  // namespace
 
@@ -37,7 +25,7 @@ SliceSpan SliceGeometry::covering(uint64_t first, uint64_t last) const {
 std::optional<ContentRange> parseContentRange(std::string_view value) {
   // RFC 9110 §14.4: Content-Range = range-unit SP ( range-resp / unsatisfied-range )
   //                 range-resp = incl-range "/" ( complete-length / "*" )
-  value = trimWs(value);
+  value = http::trimOws(value);
   constexpr std::string_view kUnit = "bytes ";
   if (value.size() < kUnit.size() ||
       !http::equalsIgnoreCase(value.substr(0, kUnit.size()), kUnit)) {
@@ -50,14 +38,15 @@ std::optional<ContentRange> parseContentRange(std::string_view value) {
     return std::nullopt;
   }
   ContentRange r;
-  if (!parseDigits(rest.substr(0, dash), r.first) ||
-      !parseDigits(rest.substr(dash + 1, slash - dash - 1), r.last) || r.last < r.first) {
+  if (!http::parseDigits(rest.substr(0, dash), kMaxLengthDigits, r.first) ||
+      !http::parseDigits(rest.substr(dash + 1, slash - dash - 1), kMaxLengthDigits, r.last) ||
+      r.last < r.first) {
     return std::nullopt;
   }
   std::string_view total = rest.substr(slash + 1);
   if (total != "*") {
     uint64_t n = 0;
-    if (!parseDigits(total, n) || r.last >= n) return std::nullopt;
+    if (!http::parseDigits(total, kMaxLengthDigits, n) || r.last >= n) return std::nullopt;
     r.total = n;
   }
   return r;
@@ -74,7 +63,7 @@ std::optional<ObjectVersion> versionOf(const http::HeaderMap& headers, uint64_t 
   v.total = total;
   // Only one ETag field is meaningful; several make the validator ambiguous.
   if (headers.count("ETag") == 1) {
-    auto etag = trimWs(*headers.get("ETag"));
+    auto etag = http::trimOws(*headers.get("ETag"));
     if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {  // strong: no W/
       v.kind = ObjectVersion::Kind::kETag;
       v.validator = std::string(etag);
@@ -82,7 +71,7 @@ std::optional<ObjectVersion> versionOf(const http::HeaderMap& headers, uint64_t 
     }
   }
   if (headers.count("Last-Modified") == 1) {
-    auto lm = trimWs(*headers.get("Last-Modified"));
+    auto lm = http::trimOws(*headers.get("Last-Modified"));
     if (!lm.empty()) {
       v.kind = ObjectVersion::Kind::kLastModified;
       v.validator = std::string(lm);

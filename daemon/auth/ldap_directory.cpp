@@ -115,12 +115,24 @@ int simpleBind(LDAP* ld, const std::string& dn, std::string_view password) {
   return ldap_sasl_bind_s(ld, dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
 }
 
-/// Search-then-bind: the DN of the one entry the filter finds.
+LdapAnswer matched() {
+  LdapAnswer a;
+  a.result = VerifyResult::kMatch;
+  return a;
+}
+
+/// Binds as bind_dn; without one the connection stays anonymous (no bind
+/// at all: RFC 4511 §4.2.1 lets operations run before any bind).
+LdapAnswer bindService(LDAP* ld, const LdapSettings& s) {
+  if (s.bindDn.empty()) return matched();
+  const int rc = simpleBind(ld, s.bindDn, s.bindPassword);
+  if (rc != LDAP_SUCCESS) return unavailable("service bind as bind_dn: " + describe(ld, rc));
+  return matched();
+}
+
+/// Search-then-bind: the DN of the one entry the filter finds (bound as the
+/// service account already).
 LdapAnswer findUserDn(LDAP* ld, const LdapSettings& s, std::string_view user, std::string& dn) {
-  if (!s.bindDn.empty()) {
-    const int rc = simpleBind(ld, s.bindDn, s.bindPassword);
-    if (rc != LDAP_SUCCESS) return unavailable("service bind as bind_dn: " + describe(ld, rc));
-  }
   const std::string filter =
       expandPlaceholders(s.searchFilter, {{"user", escapeFilterValue(user)}});
   char noAttributes[] = LDAP_NO_ATTRS;
@@ -142,9 +154,21 @@ LdapAnswer findUserDn(LDAP* ld, const LdapSettings& s, std::string_view user, st
   std::unique_ptr<char, MemFree> found(ldap_get_dn(ld, ldap_first_entry(ld, res.get())));
   if (!found) return unavailable("user search: entry without a DN");
   dn = found.get();
-  LdapAnswer ok;
-  ok.result = VerifyResult::kMatch;
-  return ok;
+  return matched();
+}
+
+/// The bind a wrong password costs, for a user the search did not find: at
+/// a DN under search_base that names no entry (a made-up RDN), so the
+/// server refuses it like a wrong password. A server error answers as the
+/// real bind's would (unavailable); any other answer is `notFound`.
+LdapAnswer decoyBind(LDAP* ld, const LdapSettings& s, std::string_view password,
+                     LdapAnswer notFound) {
+  const std::string dn = "cn=portcullis-no-such-user-5f0c1d2e," + s.searchBase;
+  const int rc = simpleBind(ld, dn, password);
+  if (rc != LDAP_SUCCESS && !refusesCredentials(rc)) {
+    return unavailable("bind: " + describe(ld, rc));
+  }
+  return notFound;
 }
 
 /// The group names (valid names only) of the user, searched with its bind.
@@ -205,8 +229,16 @@ LdapAnswer LdapDirectory::check(std::string_view user, std::string_view password
   if (!settings_.userDn.empty()) {
     dn = expandPlaceholders(settings_.userDn, {{"user", escapeDnValue(user)}});
   } else {
+    LdapAnswer service = bindService(ld.get(), settings_);
+    if (service.result != VerifyResult::kMatch) return service;
     LdapAnswer found = findUserDn(ld.get(), settings_, user, dn);
-    if (found.result != VerifyResult::kMatch) return found;
+    if (found.result == VerifyResult::kUnavailable) return found;
+    // No entry (or several): the bind round trip anyway, so this answer
+    // comes as late as a wrong password's and the directory sees the same
+    // operations (a client could otherwise probe which names exist).
+    if (found.result != VerifyResult::kMatch) {
+      return decoyBind(ld.get(), settings_, password, std::move(found));
+    }
   }
   const int rc = simpleBind(ld.get(), dn, password);
   if (rc != LDAP_SUCCESS) {
@@ -214,6 +246,25 @@ LdapAnswer LdapDirectory::check(std::string_view user, std::string_view password
     return unavailable("bind: " + describe(ld.get(), rc));
   }
   return readGroups(ld.get(), settings_, user, dn);
+}
+
+LdapAnswer LdapDirectory::lookup(std::string_view user) const {
+  if (!validName(user)) return refused("not a valid user name");
+  std::string error;
+  LdapHandle ld = connect(settings_, error);
+  if (!ld) return unavailable(error);
+  LdapAnswer service = bindService(ld.get(), settings_);
+  if (service.result != VerifyResult::kMatch) return service;
+  std::string dn;
+  if (!settings_.userDn.empty()) {
+    dn = expandPlaceholders(settings_.userDn, {{"user", escapeDnValue(user)}});
+  } else {
+    LdapAnswer found = findUserDn(ld.get(), settings_, user, dn);
+    if (found.result != VerifyResult::kMatch) return found;
+  }
+  LdapAnswer out = readGroups(ld.get(), settings_, user, dn);
+  out.dn = dn;
+  return out;
 }
 
 }  // namespace portcullis::auth

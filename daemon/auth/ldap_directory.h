@@ -5,7 +5,8 @@
 // search finds (the Active Directory way: sAMAccountName); the user's
 // groups are then read with a second search. Blocking libldap calls with
 // network and operation timeouts: run only on VerifierPool threads, never on
-// an event loop. One connection per check, closed after it.
+// an event loop. One connection per check, closed after it. lookup() runs
+// the same searches without the user's password, for `explain --user`.
 
 #include <atomic>
 #include <chrono>
@@ -38,6 +39,7 @@ struct LdapAnswer {
   VerifyResult result = VerifyResult::kMismatch;
   std::vector<std::string> groups;
   std::string error;
+  std::string dn;  ///< the user's entry, when known (lookup's kMatch)
 };
 
 class LdapDirectory {
@@ -48,7 +50,19 @@ class LdapDirectory {
   /// most a few timeouts long); pool threads only. An empty password is
   /// refused without asking the server: to LDAP it is an unauthenticated
   /// bind, which succeeds (RFC 4513 §5.1.2).
+  /// A search that finds no entry (or several) still costs the bind a wrong
+  /// password costs: one simple bind with `password` at a DN that cannot
+  /// exist, its answer discarded, so that the time and the directory's
+  /// traffic of a login do not tell "no such user" from "wrong password".
   LdapAnswer check(std::string_view user, std::string_view password) const;
+
+  /// What a login of `user` would find, without its password (`explain
+  /// --user`): binds as bind_dn, or stays anonymous when none is set, then
+  /// runs the login's own user search (search_base) and group search. kMatch
+  /// with `dn` and `groups`; kMismatch when the search finds no entry or more
+  /// than one (`error` says which); kUnavailable when the directory cannot
+  /// answer. Blocking, like check().
+  LdapAnswer lookup(std::string_view user) const;
 
   /// Text that changes when the settings that decide a login change: part
   /// of the credential cache's key, so a reload with another directory

@@ -9,6 +9,7 @@
 #include "acl/special_ranges.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/config/explain_time.h"
+#include "daemon/config/explain_user.h"
 #include "daemon/config/parent_loader.h"
 #include "daemon/config/sni_loader.h"
 #include "daemon/http/uri.h"
@@ -114,25 +115,6 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
 
 namespace {
 
-/// Who the request is from, as the daemon would know it after a login.
-void printIdentity(std::ostream& out, const Config& config, const std::string& user,
-                   const std::vector<std::string>& groups) {
-  if (user.empty()) {
-    out << "user: none (anonymous; a deny that a rule with users would lift is a 407)\n";
-    return;
-  }
-  out << "user: " << user;
-  if (!groups.empty()) {
-    out << " (groups:";
-    for (const auto& g : groups) out << " " << g;
-    out << ")";
-  }
-  if (config.auth.users && config.auth.users->find(user) == nullptr) {
-    out << " (not in the users file: this user cannot log in)";
-  }
-  out << "\n";
-}
-
 /// No address known yet (a name, no --resolve): the decision before DNS.
 int explainBeforeDns(std::ostream& out, const acl::Policy& policy, const acl::RequestFacts& facts) {
   acl::Decision d = policy.evaluate(facts);
@@ -212,7 +194,8 @@ int runExplain(const std::string& path, const std::string& from, const std::stri
   facts.host = target->host;
   facts.port = target->port;
   facts.isConnect = target->isConnect;
-  const auto& groups = r.config->auth.groups->groupsOf(user);
+  std::vector<std::string> groups;
+  if (!explainUserGroups(*r.config, user, groups, out, err)) return 2;
   facts.user = user;
   facts.groups = groups;
   facts.time = *when;

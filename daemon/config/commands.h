@@ -29,7 +29,9 @@ int runValidate(const std::string& path, bool strict, std::ostream& out, std::os
 using HostResolver = std::function<Result<std::vector<acl::IpAddress>>(const DnsConfig& dns,
                                                                        const std::string& host)>;
 /// `user` (--user NAME): decide as for that logged-in user, with the groups
-/// [groups] gives it; "" = an anonymous request (a 407 is said as such).
+/// [groups] gives it and, with [auth.ldap], those the directory gives it
+/// (asked now; exit 2 when it cannot answer); "" = an anonymous request (a
+/// 407 is said as such).
 /// `at` (--at "2026-12-07T10:15", as `until` takes it): decide at that
 /// instant instead of now, and say which schedules are open then.
 int runExplain(const std::string& path, const std::string& from, const std::string& to,

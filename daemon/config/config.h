@@ -199,8 +199,11 @@ struct AuthConfig {
 struct ParentConfig {
   std::string name;
   std::string address;  ///< as written, "host:port"
-  std::string host;     ///< IP literal, no brackets
+  std::string host;     ///< IP literal (no brackets) or lower-case host name
   uint16_t port = 0;
+  /// `host` is a name: resolved by the worker's resolver at each connect
+  /// (its DNS cache honours the TTLs), never at load.
+  bool hostIsName = false;
   std::string username;  ///< "" = no credentials sent
   /// "Basic <base64(user:password)>" for Proxy-Authorization to this parent
   /// only (RFC 9110 §11.7.1); never logged. "" = none.
@@ -210,6 +213,7 @@ struct ParentConfig {
   bool tls = false;        ///< the connection to the parent is TLS (its listen_tls port)
   std::string tlsCa;       ///< PEM CA file (absolute path); "" = the system trust store
   std::string tlsName;     ///< name its certificate must carry; default the address' host
+                           ///< (the name when it is one, else the IP)
 };
 
 /// [parents]: what applies to every [[parent]].

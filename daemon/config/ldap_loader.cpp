@@ -82,10 +82,9 @@ void readServiceAccount(TomlReader& r, const toml::table& t, const std::string& 
             "binds as)");
     return;
   }
+  // With user_dn too: logins bind as the user, but `explain --user` reads the
+  // groups with the service account (it has no password to bind with).
   if (file.empty()) return;
-  if (s.searchBase.empty()) {
-    r.warning(t.get("bind_dn")->source(), "'bind_dn' is only used with 'search_base'");
-  }
   const std::string path = resolvePath(baseDir, file);
   std::ifstream in(path, std::ios::binary);
   std::getline(in, s.bindPassword);  // the first line; a final newline is not part of it

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "acl/policy_impl.h"
+#include "daemon/config/self_endpoints.h"
 #include "daemon/http/host_port.h"
 
 namespace portcullis::config {
@@ -35,16 +36,19 @@ bool readPassword(const std::string& path, std::string& out, std::string& error)
   return true;
 }
 
-void readAddress(TomlReader& r, const toml::table& t, ParentConfig& p) {
+void readAddress(TomlReader& r, const toml::table& t, const acl::SelfAddresses& self,
+                 ParentConfig& p) {
   if (!r.getString(t, "address", p.address)) {
     r.error(t.source(), "[[parent]] needs 'address', e.g. address = \"192.0.2.10:3128\"");
     return;
   }
-  auto hp = http::parseHostPort(p.address, {.portRequired = true, .ipOnly = true});
+  // A name is resolved at each connect (proxy/upstream_parent.cpp), never
+  // here: validate needs no DNS, and a changed record is followed.
+  auto hp = http::parseHostPort(p.address, {.portRequired = true});
   const auto& where = t.get("address")->source();
   if (!hp) {
     r.error(where, "'address': " + hp.error().message +
-                       " (write the parent's \"IPv4:port\" or \"[IPv6]:port\")");
+                       " (write the parent's \"name:port\", \"IPv4:port\" or \"[IPv6]:port\")");
     return;
   }
   if (hp->port == kSmtpPort) {
@@ -53,6 +57,14 @@ void readAddress(TomlReader& r, const toml::table& t, ParentConfig& p) {
   }
   p.host = hp->host;
   p.port = hp->port;
+  p.hostIsName = !hp->isIpLiteral;
+  // hard:self: a parent that is one of our own listen addresses would send
+  // every request back to us. A name is checked the same way once resolved.
+  if (auto ip = acl::IpAddress::parse(p.host); ip && self.reaches(*ip, p.port)) {
+    r.error(where, "'address': " + p.address +
+                       " is the proxy's own listen address: requests would come back to it "
+                       "(hard:self)");
+  }
 }
 
 void readCredentials(TomlReader& r, const toml::table& t, const std::string& baseDir,
@@ -122,7 +134,7 @@ void readTo(TomlReader& r, const toml::table& t, const acl::Policy* policy, Pare
 }
 
 void readOne(TomlReader& r, const toml::table& t, const std::string& baseDir,
-             const acl::Policy* policy, ParentsConfig& out) {
+             const acl::Policy* policy, const acl::SelfAddresses& self, ParentsConfig& out) {
   ParentConfig p;
   if (!r.getString(t, "name", p.name) || p.name.empty()) {
     r.error(t.source(), "[[parent]] needs 'name', e.g. name = \"upstream1\"");
@@ -132,7 +144,7 @@ void readOne(TomlReader& r, const toml::table& t, const std::string& baseDir,
       r.error(t.get("name")->source(), "a [[parent]] named '" + p.name + "' is already defined");
     }
   }
-  readAddress(r, t, p);
+  readAddress(r, t, self, p);
   readTls(r, t, baseDir, p);
   readCredentials(r, t, baseDir, p);
   int64_t weight = 1;
@@ -191,9 +203,13 @@ void readParents(TomlReader& r, const toml::table& root, const std::string& base
     if (arr == nullptr) {
       r.error(n->source(), "'parent' must be written as [[parent]] tables");
     } else {
+      // The configured endpoints (the bound ones are checked again at each
+      // connect: a port 0 becomes the kernel's choice).
+      const auto self =
+          arr->empty() ? acl::SelfAddresses{} : selfAddressesFor(configuredEndpoints(cfg));
       for (const toml::node& item : *arr) {
         if (const toml::table* t = item.as_table()) {
-          readOne(r, *t, baseDir, policy, parents);
+          readOne(r, *t, baseDir, policy, self, parents);
         } else {
           r.error(item.source(), "each [[parent]] must be a table");
         }

@@ -15,8 +15,10 @@ namespace portcullis::config {
 /// Reads every [[parent]] of `root` and the [parents] table into
 /// cfg.parents; destination set names are resolved against `policy` (null
 /// when the rules had errors: names are then not checked). Errors: a
-/// missing or duplicate name, an address that is not "IP:port", a port of
-/// 0 or 25, a username without password_file (or the reverse), an
+/// missing or duplicate name, an address that is not "host:port" (a name
+/// or an IP literal; names are not resolved here), a port of 0 or 25, an IP
+/// address that is one of the proxy's own listen addresses (hard:self), a
+/// username without password_file (or the reverse), an
 /// unreadable password file, an unknown set. A warning when credentials
 /// would travel in clear text to a parent that is not on loopback.
 void readParents(TomlReader& r, const toml::table& root, const std::string& baseDir,

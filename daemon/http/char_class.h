@@ -97,4 +97,16 @@ bool isValidFieldValue(std::string_view s);
 /// `s` without leading and trailing SP/HTAB (OWS, RFC 9110 §5.6.3).
 std::string_view trimOws(std::string_view s);
 
+/// `s` as 1*DIGIT of at most `maxDigits` digits (18 keeps the value within
+/// 63 bits, 19 within 64). False for an empty or longer `s`, or any non-digit.
+inline bool parseDigits(std::string_view s, size_t maxDigits, uint64_t& out) {
+  if (s.empty() || s.size() > maxDigits || maxDigits > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
 }  // namespace portcullis::http

@@ -12,6 +12,7 @@
 #include "cache/policy/slice_plan.h"
 #include "cache/policy/validation.h"
 #include "cache/policy/vary.h"
+#include "daemon/net/evbuffer_pieces.h"
 #include "daemon/proxy/cache_stage.h"
 #include "daemon/proxy/sliced_fetch.h"
 #include "daemon/proxy/upstream_request.h"
@@ -199,18 +200,8 @@ void CacheStage::adopt(Owner& owner, const http::RequestHead& request, const htt
 
 void CacheStage::tee(evbuffer* body, size_t n) {
   if ((!writer_ && !sliced_) || n == 0) return;
-  // Peek without copying the evbuffer chain, then append each piece.
-  int count = evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
-  std::vector<evbuffer_iovec> vec(static_cast<size_t>(std::max(count, 0)));
-  evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, vec.data(), count);
-  size_t left = n;
-  for (const auto& v : vec) {
-    size_t take = std::min(left, v.iov_len);
-    if (!append(std::string_view(static_cast<const char*>(v.iov_base), take))) return;
-    left -= take;
-    if (left == 0) break;
-  }
-  noteProgress(n);
+  if (net::forEachPeekedPiece(body, n, [this](std::string_view piece) { return append(piece); }))
+    noteProgress(n);
 }
 
 void CacheStage::tee(std::string_view bytes) {

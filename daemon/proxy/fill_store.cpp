@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "daemon/admin/stats.h"
+#include "daemon/net/evbuffer_pieces.h"
 
 namespace portcullis::proxy {
 
@@ -19,16 +20,10 @@ SliceFillStore::SliceFillStore(ProxyContext& context, std::unique_ptr<cache::Ent
 
 void SliceFillStore::tee(evbuffer* body, size_t n) {
   if (!writer_ || n == 0) return;
-  int count = evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
-  std::vector<evbuffer_iovec> vec(static_cast<size_t>(std::max(count, 0)));
-  evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, vec.data(), count);
-  size_t left = n;
-  for (const auto& v : vec) {
-    const size_t take = std::min(left, v.iov_len);
-    tee(std::string_view(static_cast<const char*>(v.iov_base), take));
-    left -= take;
-    if (left == 0 || !writer_) break;
-  }
+  net::forEachPeekedPiece(body, n, [this](std::string_view piece) {
+    tee(piece);
+    return writer_ != nullptr;  // a failed append dropped the writer
+  });
 }
 
 void SliceFillStore::tee(std::string_view bytes) {

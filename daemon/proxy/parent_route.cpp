@@ -27,10 +27,21 @@ ParentRoute chooseParents(const config::Config& config, const acl::RequestFacts&
   auto order = orderParents(candidates, url, {.hashed = hashed, .tryDown = parents.neverDirect});
   for (size_t i : order) {
     const config::ParentConfig& p = parents.list[i];
-    auto ip = acl::IpAddress::parse(p.host);
-    if (!ip) continue;  // the loader accepts IP literals only
-    route.hops.push_back(ParentHop{p.name, net::SocketAddress::from(*ip, p.port), p.authorization,
-                                   states[i], p.tls, p.tlsName, nullptr});
+    ParentHop hop{.name = p.name,
+                  .authorization = p.authorization,
+                  .state = states[i],
+                  .tls = p.tls,
+                  .tlsName = p.tlsName};
+    hop.port = p.port;
+    // A name is resolved when the hop is tried (upstream_parent.cpp).
+    if (p.hostIsName) {
+      hop.hostName = p.host;
+    } else if (auto ip = acl::IpAddress::parse(p.host)) {
+      hop.address = net::SocketAddress::from(*ip, p.port);
+    } else {
+      continue;
+    }
+    route.hops.push_back(std::move(hop));
   }
   return route;
 }

@@ -21,7 +21,11 @@ namespace portcullis::proxy {
 /// One parent to try.
 struct ParentHop {
   std::string name;
+  /// Where to connect: the parent's IP literal, or (hostName set) the
+  /// address its name resolved to for this request.
   net::SocketAddress address;
+  std::string hostName;          ///< the [[parent]] address' name; "" = an IP literal
+  uint16_t port = 0;             ///< the [[parent]] address' port
   std::string authorization;     ///< Proxy-Authorization value for it; "" = none
   ParentState* state = nullptr;  ///< null when the worker keeps no health (tests)
   bool tls = false;              ///< connect with TLS ([[parent]] tls)

@@ -12,6 +12,7 @@
 #include "cache/policy/range.h"
 #include "cache/policy/vary.h"
 #include "daemon/admin/stats.h"
+#include "daemon/net/evbuffer_pieces.h"
 #include "daemon/proxy/sliced_fetch.h"
 
 namespace portcullis::proxy {
@@ -133,16 +134,10 @@ bool SlicedFetch::onResponseHead() {
 
 void SlicedFetch::teeBody(evbuffer* body, size_t n) {
   if (!writer_ || n == 0) return;
-  int count = evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, nullptr, 0);
-  std::vector<evbuffer_iovec> vec(static_cast<size_t>(std::max(count, 0)));
-  evbuffer_peek(body, static_cast<ev_ssize_t>(n), nullptr, vec.data(), count);
-  size_t left = n;
-  for (const auto& v : vec) {
-    const size_t take = std::min(left, v.iov_len);
-    teeBody(std::string_view(static_cast<const char*>(v.iov_base), take));
-    left -= take;
-    if (left == 0 || !writer_) break;
-  }
+  net::forEachPeekedPiece(body, n, [this](std::string_view piece) {
+    teeBody(piece);
+    return writer_ != nullptr;  // a failed append dropped the writer
+  });
 }
 
 void SlicedFetch::teeBody(std::string_view bytes) {

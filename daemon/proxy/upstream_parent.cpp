@@ -1,5 +1,8 @@
 // UpstreamRequest through parent proxies: each parent in turn (a failed
-// connect marks it down for [parents] retry_after and tries the next), and
+// connect marks it down for [parents] retry_after and tries the next; a
+// parent given by name is resolved at each connect through the worker's
+// resolver, whose cache honours the record's TTL, so a moved parent is
+// followed without a reload and no loop thread ever blocks on DNS), and
 // a CONNECT sent on to the parent as a CONNECT (RFC 9110 §9.3.6) whose 2xx
 // hands the connection to the tunnel. The request head itself is built by
 // the owner (Exchange::upstreamHead, absolute form for a parent).
@@ -11,6 +14,7 @@
 
 #include "daemon/admin/stats.h"
 #include "daemon/http/head_parser.h"
+#include "daemon/proxy/parent_address.h"
 #include "daemon/proxy/server.h"
 #include "daemon/proxy/session_util.h"
 #include "daemon/proxy/upstream_request.h"
@@ -32,7 +36,80 @@ void UpstreamRequest::connectParent() {
   }
   parent_ = &parents_[nextParent_++];
   owner_->record().parent = parent_->name;
+  parentAddresses_.clear();
+  nextParentAddress_ = 0;
+  if (!parent_->hostName.empty()) {
+    resolveParent();
+    return;
+  }
+  // The loader refused our configured endpoints; this also knows the ports
+  // the kernel chose for port 0 (the bound endpoints).
+  const acl::SelfAddresses* self = config_->policy ? &config_->policy->selfAddresses() : nullptr;
+  auto ip = parent_->address.ip();
+  auto checked = usableParentAddresses(ip ? std::vector{*ip} : std::vector<acl::IpAddress>{},
+                                       parent_->port, self);
+  if (checked.usable.empty()) {
+    enter(Phase::kConnecting);
+    parentConnectFailed(false, {}, checked.refused);
+    return;
+  }
   connectTo(parent_->address);
+}
+
+void UpstreamRequest::resolveParent() {
+  // Resolving is part of connecting: the request is active (release() and
+  // the destructor cancel the lookup) and connect_timeout starts after it.
+  enter(Phase::kConnecting);
+  if (context_.resolver == nullptr) {
+    parentConnectFailed(false, {}, "address " + parent_->hostName + ": no resolver");
+    return;
+  }
+  auto answer = context_.resolver->resolve(
+      parent_->hostName,
+      [this](const net::DnsAnswer& a) {
+        parentDnsTicket_ = 0;
+        // The resolver calls back from its own evdns callback: nothing may
+        // escape into it.
+        try {
+          onParentResolved(a);
+        } catch (...) {
+          owner_->upstreamAborted();
+        }
+      },
+      parentDnsTicket_);
+  if (answer) onParentResolved(*answer);
+}
+
+void UpstreamRequest::onParentResolved(const net::DnsAnswer& answer) {
+  const std::string& name = parent_->hostName;
+  if (answer.failure) {
+    context_.stats->dnsFailure();
+    parentConnectFailed(answer.failure == net::DnsFailure::kTimeout, {},
+                        "address " + name + ": DNS: " + answer.detail);
+    return;
+  }
+  // The same hard rules as for a parent written as an IP address, on every
+  // address the name has now (it may have moved since the last request).
+  const acl::SelfAddresses* self = config_->policy ? &config_->policy->selfAddresses() : nullptr;
+  auto checked = usableParentAddresses(answer.addresses, parent_->port, self);
+  if (checked.usable.empty()) {
+    parentConnectFailed(false, {}, "address " + name + ": " + checked.refused);
+    return;
+  }
+  parentAddresses_ = std::move(checked.usable);
+  connectParentAddress();
+}
+
+void UpstreamRequest::connectParentAddress() {
+  ParentHop& hop = parents_[nextParent_ - 1];
+  hop.address = net::SocketAddress::from(parentAddresses_[nextParentAddress_++], hop.port);
+  connectTo(hop.address);
+}
+
+void UpstreamRequest::cancelParentDns() {
+  if (parentDnsTicket_ == 0) return;
+  if (context_.resolver != nullptr) context_.resolver->cancel(parentDnsTicket_);
+  parentDnsTicket_ = 0;
 }
 
 bool UpstreamRequest::prepareParentTls() {
@@ -108,9 +185,14 @@ std::string UpstreamRequest::parentTlsError() {
   return net::describeHandshakeFailure(bufferevent_openssl_get_ssl(bev), first);
 }
 
-void UpstreamRequest::parentConnectFailed(bool timedOut, std::string tlsError) {
-  if (!tlsError.empty() && context_.hooks != nullptr && context_.hooks->parentEvent) {
-    context_.hooks->parentEvent("parent_tls_failed", parent_->name + ": " + tlsError);
+void UpstreamRequest::parentConnectFailed(bool timedOut, std::string tlsError,
+                                          std::string addressError) {
+  if (context_.hooks != nullptr && context_.hooks->parentEvent) {
+    if (!tlsError.empty()) {
+      context_.hooks->parentEvent("parent_tls_failed", parent_->name + ": " + tlsError);
+    } else if (!addressError.empty()) {
+      context_.hooks->parentEvent("parent_address_failed", parent_->name + ": " + addressError);
+    }
   }
   if (parent_->state != nullptr) {
     parent_->state->markDown(context_.clock->steadyNow(), config_->parents.retryAfter);
@@ -125,17 +207,20 @@ void UpstreamRequest::parentConnectFailed(bool timedOut, std::string tlsError) {
   parent_ = nullptr;
   owner_->record().parent.clear();
   if (active()) enter(Phase::kDone);
-  const std::string why = !tlsError.empty() ? "TLS: " + tlsError
-                          : timedOut        ? std::string("timed out")
-                                            : std::string("refused it");
+  const std::string why = !addressError.empty() ? addressError
+                          : !tlsError.empty()   ? "TLS: " + tlsError
+                          : timedOut            ? std::string("timed out")
+                                                : std::string("refused it");
+  const std::string logWhy = !addressError.empty() ? " " + addressError
+                             : !tlsError.empty()   ? " TLS failed: " + tlsError
+                             : timedOut            ? std::string(" connect timeout")
+                                                   : std::string(" connect refused");
   owner_->parentsExhausted(
       errorReply(timedOut ? Termination::kConnectTimeout : Termination::kConnectRefused,
                  "The proxy could not reach " + target_->authority() +
                      ": no parent proxy accepted the connection (the last tried, \"" + failed +
                      "\", " + why + ")."),
-      "parent " + failed +
-          (!tlsError.empty() ? " TLS failed: " + tlsError
-                             : (timedOut ? " connect timeout" : " connect refused")));
+      "parent " + failed + logWhy);
 }
 
 void UpstreamRequest::sendTunnelRequest() {
@@ -158,19 +243,9 @@ void UpstreamRequest::sendTunnelRequest() {
 
 void UpstreamRequest::readTunnelReply() {
   evbuffer* in = bufferevent_get_input(conn_->bev.get());
-  const auto& server = config_->server;
-  size_t len = evbuffer_get_length(in);
-  size_t view = std::min(len, server.maxHeaderBytes + 1);
-  const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
-  http::ParseLimits limits;
-  limits.maxRequestLine = server.maxHeaderBytes;
-  limits.maxHeaderBytes = server.maxHeaderBytes;
   http::ResponseHead head;
-  auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
-  if (outcome.status == http::ParseStatus::kNeedMore) {
-    if (view <= server.maxHeaderBytes) return;
-    outcome = http::ParseOutcome::invalid(502, view, "response head too large");
-  }
+  const auto outcome = parseInputHead(in, head);
+  if (outcome.status == http::ParseStatus::kNeedMore) return;
   tunnelHandshake_ = false;
   const std::string name = parent_->name;
   if (outcome.status == http::ParseStatus::kInvalid || head.status < 200 || head.status > 299) {

@@ -23,7 +23,9 @@ using detail::toTimeval;
 UpstreamRequest::UpstreamRequest(ProxyContext& context, Owner& owner)
     : context_(context), owner_(&owner) {}
 
-UpstreamRequest::~UpstreamRequest() = default;
+UpstreamRequest::~UpstreamRequest() {
+  cancelParentDns();
+}
 
 std::string_view UpstreamRequest::phaseName(Phase p) {
   switch (p) {
@@ -94,6 +96,7 @@ void UpstreamRequest::reset(std::shared_ptr<const config::Config> config,
   request_ = &request;
   target_ = &target;
   body_ = &body;
+  cancelParentDns();
   addresses_.clear();
   nextAddress_ = 0;
   pendingSsl_.reset();
@@ -119,6 +122,7 @@ void UpstreamRequest::reset(std::shared_ptr<const config::Config> config,
 }
 
 void UpstreamRequest::release(bool reusable) {
+  cancelParentDns();
   if (conn_) {
     // A connection without a pool (a tunnel's) is closed.
     if (reusable && conn_->pool != nullptr && !context_.shuttingDown()) {
@@ -283,6 +287,10 @@ void UpstreamRequest::onConnectFailed(short what) {
   std::string tlsError = parentTlsError();
   if (timedOut && !tlsError.empty()) tlsError = "the TLS handshake timed out";
   conn_.reset();
+  if (parent_ != nullptr && nextParentAddress_ < parentAddresses_.size()) {
+    connectParentAddress();  // the parent's name has another address
+    return;
+  }
   if (parent_ != nullptr) {
     parentConnectFailed(timedOut, std::move(tlsError));
     return;

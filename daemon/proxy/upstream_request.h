@@ -7,7 +7,9 @@
 // (enter() asserts the table in debug builds and tells the observer):
 //
 //   (through parents, upstream_parent.cpp: startViaParents() connects to each
-//    parent in turn instead of the addresses, marking a failed one down, and
+//    parent in turn instead of the addresses (a parent given by name is
+//    resolved first, in kConnecting; each usable address of it is tried),
+//    marking a failed one down, and
 //    owner.parentsExhausted() when none connected; the head is in absolute
 //    form; a CONNECT is sent on as a CONNECT: kConnecting --connected-->
 //    kAwaitingHead (the parent's answer) --2xx--> kDone (the owner takes it))
@@ -193,8 +195,17 @@ class UpstreamRequest {
   void rewind();
   // through parents (upstream_parent.cpp)
   void connectParent();
-  /// `tlsError`: why the TLS handshake failed ("" = the TCP connect did).
-  void parentConnectFailed(bool timedOut, std::string tlsError = {});
+  /// A parent given by name: resolve it (the worker's resolver and its
+  /// TTL-honouring cache), then connect to the first usable address.
+  void resolveParent();
+  void onParentResolved(const net::DnsAnswer& answer);
+  /// The next of parentAddresses_ (the hop's address becomes it).
+  void connectParentAddress();
+  void cancelParentDns();
+  /// `tlsError`: why the TLS handshake failed; `addressError`: why the
+  /// parent has no address to connect to (DNS, hard:self); both "" = the
+  /// TCP connect failed.
+  void parentConnectFailed(bool timedOut, std::string tlsError = {}, std::string addressError = {});
   /// The SSL for parent_ (pendingSsl_); false when it cannot be made.
   bool prepareParentTls();
   /// The pool key of a connection to TLS parent `hop` (upstream_pool.h).
@@ -214,6 +225,9 @@ class UpstreamRequest {
   void sendHead();
   void pumpRequestBody();
   void readHead();
+  /// The response head at the front of `in`, parsed in place; kNeedMore
+  /// until it is whole, and a 502 outcome once it exceeds max_header_bytes.
+  http::ParseOutcome parseInputHead(evbuffer* in, http::ResponseHead& head) const;
   bool relayInterim(http::ResponseHead head, size_t headBytes);
   void onFinalHead();
   void pumpBody();
@@ -236,11 +250,14 @@ class UpstreamRequest {
   size_t nextAddress_ = 0;
   std::vector<ParentHop> parents_;  ///< empty: direct to addresses_
   size_t nextParent_ = 0;
-  const ParentHop* parent_ = nullptr;  ///< into parents_
-  bool tunnelHandshake_ = false;       ///< CONNECT sent to a parent, its answer awaited
-  std::string tlsSetupError_;          ///< prepareParentTls() could not make an SSL
-  net::SslPtr pendingSsl_;             ///< TLS parent: wraps conn_ once TCP connects
-  bool tlsHandshaking_ = false;        ///< the TLS handshake with the parent is running
+  const ParentHop* parent_ = nullptr;            ///< into parents_
+  uint64_t parentDnsTicket_ = 0;                 ///< the parent's name is being resolved
+  std::vector<acl::IpAddress> parentAddresses_;  ///< parent_'s usable addresses
+  size_t nextParentAddress_ = 0;
+  bool tunnelHandshake_ = false;  ///< CONNECT sent to a parent, its answer awaited
+  std::string tlsSetupError_;     ///< prepareParentTls() could not make an SSL
+  net::SslPtr pendingSsl_;        ///< TLS parent: wraps conn_ once TCP connects
+  bool tlsHandshaking_ = false;   ///< the TLS handshake with the parent is running
   std::unique_ptr<UpstreamConnection> conn_;
   bool retried_ = false;
   bool bytesSeen_ = false;

@@ -18,24 +18,28 @@ using detail::badUpstreamResponse;
 using detail::isIdempotent;
 using detail::toTimeval;
 
+http::ParseOutcome UpstreamRequest::parseInputHead(evbuffer* in, http::ResponseHead& head) const {
+  const size_t maxHead = config_->server.maxHeaderBytes;
+  const size_t view = std::min(evbuffer_get_length(in), maxHead + 1);
+  const char* data =
+      reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(view)));
+  http::ParseLimits limits;
+  limits.maxRequestLine = maxHead;
+  limits.maxHeaderBytes = maxHead;
+  auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
+  if (outcome.status == http::ParseStatus::kNeedMore && view > maxHead) {
+    outcome = http::ParseOutcome::invalid(502, view, "response head too large");
+  }
+  return outcome;
+}
+
 void UpstreamRequest::readHead() {
   evbuffer* in = bufferevent_get_input(conn_->bev.get());
-  const auto& server = config_->server;
   for (;;) {
-    size_t len = evbuffer_get_length(in);
-    if (len == 0) return;
-    size_t view = std::min(len, server.maxHeaderBytes + 1);
-    const char* data =
-        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(view)));
-    http::ParseLimits limits;
-    limits.maxRequestLine = server.maxHeaderBytes;
-    limits.maxHeaderBytes = server.maxHeaderBytes;
+    if (evbuffer_get_length(in) == 0) return;
     http::ResponseHead head;
-    auto outcome = http::parseResponseHead(std::string_view(data, view), limits, head);
-    if (outcome.status == http::ParseStatus::kNeedMore) {
-      if (view <= server.maxHeaderBytes) return;
-      outcome = http::ParseOutcome::invalid(502, view, "response head too large");
-    }
+    auto outcome = parseInputHead(in, head);
+    if (outcome.status == http::ParseStatus::kNeedMore) return;
     if (outcome.status == http::ParseStatus::kInvalid) {
       context_.stats->upstreamError();
       release(false);

@@ -52,7 +52,9 @@ Worker::Worker(Server& server, int index, std::vector<ListenSocket> listenFds)
   reapEvent_.reset(event_new(base_.get(), -1, 0, &Worker::onReap, this));
   graceTimer_.reset(evtimer_new(base_.get(), &Worker::onGraceExpired, this));
   lagProbe_.reset(evtimer_new(base_.get(), &Worker::onLagProbe, this));
-  if (index_ == 0) parentProber_ = std::make_unique<ParentProber>(base_.get(), server_.parents());
+  if (index_ == 0) {
+    parentProber_ = std::make_unique<ParentProber>(base_.get(), server_.parents(), resolver_.get());
+  }
   timeval second{1, 0};
   lagProbeDue_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   evtimer_add(lagProbe_.get(), &second);
@@ -76,6 +78,7 @@ Worker::~Worker() {
   fills_.reset();  // before the pool and the loop its fills use
   listeners_.clear();
   pool_.reset();
+  parentProber_.reset();  // it may be waiting on the resolver
   resolver_.reset();
   mailbox_->close();  // a late password check finds it closed
 }

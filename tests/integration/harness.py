@@ -384,6 +384,14 @@ class Reader:
         return self.eof
 
 
+def free_port():
+    """A loopback port nothing listens on now (bound, then closed): for a server a
+    test starts next (haproxy, slapd, an admin listener) or one that must refuse."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def connect(port, timeout=10):
     return socket.create_connection(("127.0.0.1", port), timeout=timeout)
 

@@ -15,7 +15,7 @@ import http.client
 
 import pytest
 
-from harness import BIN, SOURCE_DIR, Proxy, raw_exchange, status_of
+from harness import BIN, SOURCE_DIR, Proxy, free_port, raw_exchange, status_of
 from origin import CountingListener, Origin
 
 ACCESS_HEAD = """
@@ -94,13 +94,6 @@ def listener_on_port_25(deadline=10.0):
                 raise
             time.sleep(0.1)  # waiting for another test's listener to close, with a deadline
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(tmp_path, body, workers=1):

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from harness import BIN, Proxy, base_config, raw_exchange, status_of
-from test_observability import admin_get, chromium, console_problems, free_port, poll, status_json
+from harness import BIN, Proxy, base_config, free_port, raw_exchange, status_of
+from test_observability import admin_get, chromium, console_problems, poll, status_json
 
 
 def get(port, url):

@@ -12,23 +12,15 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from harness import BIN, SOURCE_DIR, Proxy
+from harness import BIN, SOURCE_DIR, Proxy, free_port
 
 AUDIT_DEADLINE = 120  # seconds; the audit bounds itself far below this
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run_audit(port, *extra):

@@ -6,7 +6,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import Proxy, base_config, get
+from harness import Proxy, base_config, free_port, get
 
 
 def healthz(p):
@@ -107,11 +107,6 @@ def test_a_balancer_must_send_the_header_and_others_may_not(origin, tmp_path):
     assert origin.count("/pp") == 0
     p.finish()
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_real_haproxy_with_send_proxy_v2(origin, tmp_path):

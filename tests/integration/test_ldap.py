@@ -5,10 +5,14 @@ the system service), filled with slapadd before it starts. Direct bind at a
 DN template, search-then-bind with a service account (the Active Directory
 way), groups from groupOfNames entries in rules, a filter-injection attempt,
 an empty password, the server stopped, stalled and back, and the credential
-cache carrying logins while it is down.
+cache carrying logins while it is down. slapd logs at loglevel stats, so a
+test can count the operations a login costs the directory (a missing user
+and a wrong password must cost the same), and `explain --user` reads the
+directory's groups.
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +20,7 @@ import time
 
 import pytest
 
-from harness import Proxy, base_config, curl
+from harness import BIN, Proxy, base_config, curl
 from test_observability import admin_get, status_json
 
 SLAPD = "/usr/sbin/slapd"
@@ -142,8 +146,10 @@ class Slapd:
         urls = self.uri + "/"
         if self.tls_port:
             urls += " ldaps://127.0.0.1:%d/" % self.tls_port
+        # -d 256: loglevel stats, one line per operation ("conn=1001 op=0 BIND
+        # dn=..."), read by operations().
         self.proc = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", self.conf, "-h", urls],
+            [SLAPD, "-d", "256", "-f", self.conf, "-h", urls],
             stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + deadline
         while True:
@@ -155,6 +161,34 @@ class Slapd:
                 if time.monotonic() > end:
                     raise TimeoutError("slapd did not listen on %d" % self.port)
                 time.sleep(0.05)  # polling a port with a deadline
+
+    def operations(self):
+        """{conn: ([verb of each operation, in order], closed)} from the stats log."""
+        conns = {}
+        with open(os.path.join(self.dir, "slapd.log"), errors="replace") as f:
+            for line in f:
+                m = re.search(r"conn=(\d+) (?:op=(\d+) (BIND|SRCH|UNBIND|EXT|CMP|MOD|ADD|DEL)\b"
+                              r"|fd=\d+ (closed))", line)
+                if not m:
+                    continue
+                ops, closed = conns.setdefault(int(m.group(1)), ({}, [False]))
+                if m.group(4):
+                    closed[0] = True
+                else:
+                    ops.setdefault(int(m.group(2)), m.group(3))
+        return {c: ([ops[k] for k in sorted(ops)], closed[0]) for c, (ops, closed) in conns.items()}
+
+    def wait_connection(self, seen, deadline=10.0):
+        """The verbs of the one connection after `seen` (conn ids), once it is closed."""
+        end = time.monotonic() + deadline
+        while True:
+            new = {c: v for c, v in self.operations().items() if c not in seen}
+            if new and all(closed for _, closed in new.values()):
+                assert len(new) == 1, new
+                return list(new.values())[0][0]
+            if time.monotonic() > end:
+                raise TimeoutError("no closed LDAP connection; got %r" % new)
+            time.sleep(0.05)  # slapd's log file, polled with a deadline
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -366,3 +400,108 @@ def test_start_tls_and_ldaps_verify_the_server_certificate(origin, tmp_path, sta
         proxy.finish()
     finally:
         server.stop()
+
+
+def refused_login(proxy, slapd, url, credentials, n):
+    """The `n`th request: a login the proxy refuses. Its 407 (status line,
+    headers but Date, body), its access record and the verbs of the LDAP
+    connection the check opened."""
+    seen = set(slapd.operations())
+    r = curl(["-x", proxy.url, "-s", "-i", "--proxy-user", credentials, url])
+    head, _, body = r.stdout.partition(b"\r\n\r\n")
+    head = [h for h in head.split(b"\r\n") if not h.lower().startswith(b"date:")]
+    record = proxy.access_lines(n)[-1]
+    record = {k: record.get(k) for k in ("status", "termination", "error", "rule", "user",
+                                         "decision")}
+    return head, body, record, slapd.wait_connection(seen)
+
+
+@pytest.mark.parametrize("mode", ["search", "direct"])
+def test_missing_user_costs_what_a_wrong_password_costs(origin, slapd, tmp_path, started, mode):
+    # A search that found nobody used to answer without the bind a wrong
+    # password costs: one round trip less, which a client could time to
+    # learn which names exist. Now both cost the same operations, and
+    # nothing the client or the access log sees tells them apart.
+    pw = tmp_path / "bindpw"
+    pw.write_text("reader-secret\n")
+    ldap = SEARCH % (slapd.uri, pw) if mode == "search" else DIRECT % slapd.uri
+    proxy = Proxy(ldap_config(origin.port, str(tmp_path), ldap), tmpdir=str(tmp_path))
+    started.append(proxy)
+    url = "http://127.0.0.1:%d/size/10" % origin.port
+    wrong = refused_login(proxy, slapd, url, "carol:wrong", 1)
+    missing = refused_login(proxy, slapd, url, "nobody:wrong", 2)
+    expected = ["BIND", "SRCH", "BIND", "UNBIND"] if mode == "search" else ["BIND", "UNBIND"]
+    assert wrong[3] == expected
+    assert missing[3] == expected
+    assert wrong[0][0].startswith(b"HTTP/1.1 407")
+    assert missing[:3] == wrong[:3]
+    assert wrong[2]["user"] is None and wrong[2]["termination"] == "auth_required"
+    # A right password, for comparison: the user's bind, then its groups.
+    seen = set(slapd.operations())
+    assert fetch(proxy, url, "carol:carol-secret") == "200"
+    assert slapd.wait_connection(seen) == expected[:-1] + ["SRCH", "UNBIND"]
+    assert not [e for e in proxy.events if e.get("event", "").startswith("ldap_")]
+    proxy.finish()
+
+
+def explain(config_path, url, user):
+    return subprocess.run([BIN, "explain", "-c", str(config_path),
+                           "--from", "127.0.0.1", "--to", url, "--user", user],
+                          capture_output=True, text=True, timeout=60)
+
+
+STAFF = '\n[groups]\nstaff = ["carol"]\n'
+
+
+def test_explain_user_reads_groups_with_the_service_account(origin, slapd, tmp_path):
+    pw = tmp_path / "bindpw"
+    pw.write_text("reader-secret\n")
+    path = tmp_path / "p.toml"
+    path.write_text(ldap_config(origin.port, str(tmp_path), SEARCH % (slapd.uri, pw)) + STAFF)
+    url = "http://127.0.0.1:%d/" % origin.port
+    # carol is a teacher only in the directory: [groups] alone would deny her.
+    r = explain(path, url, "carol")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("directory entry: uid=carol,ou=people,dc=school,dc=example (found by search_filter"
+            in r.stdout)
+    assert ("groups from the directory (read with the service account "
+            "cn=reader,dc=school,dc=example;" in r.stdout)
+    assert "user: carol (groups: staff teachers)" in r.stdout
+    assert "ALLOW by teachers" in r.stdout
+    r = explain(path, url, "bob")
+    assert r.returncode == 1 and "user: bob (groups: pupils)" in r.stdout, r.stdout + r.stderr
+    r = explain(path, url, "nobody")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "directory: no such user in the directory" in r.stdout
+    assert "this user cannot log in" in r.stdout
+    # The same escaping as a login: an injection finds nobody.
+    r = explain(path, url, "*")
+    assert "this user cannot log in" in r.stdout and "groups: " not in r.stdout
+    # The directory down: no decision on fewer groups, exit 2 and why.
+    slapd.stop()
+    r = explain(path, url, "carol")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "cannot read the groups of 'carol' from the directory" in r.stderr
+    assert "Can't contact LDAP server" in r.stderr
+    assert "ALLOW" not in r.stdout and "DENY" not in r.stdout
+
+
+def test_explain_user_with_user_dn(origin, slapd, tmp_path):
+    url = "http://127.0.0.1:%d/" % origin.port
+    # No bind_dn: the group search is anonymous, which this slapd refuses
+    # (only bound users read): explain says it cannot know, never "no groups".
+    path = tmp_path / "anon.toml"
+    path.write_text(ldap_config(origin.port, str(tmp_path), DIRECT % slapd.uri))
+    r = explain(path, url, "alice")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "read anonymously (no bind_dn)" in r.stderr and "group search" in r.stderr
+    # With a service account (used by explain only: logins bind as the user).
+    pw = tmp_path / "bindpw"
+    pw.write_text("reader-secret\n")
+    path = tmp_path / "svc.toml"
+    path.write_text(ldap_config(origin.port, str(tmp_path), DIRECT % slapd.uri + (
+        'bind_dn = "cn=reader,dc=school,dc=example"\nbind_password_file = "%s"\n' % pw)))
+    r = explain(path, url, "alice")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "directory entry: uid=alice,ou=people,dc=school,dc=example (from user_dn" in r.stdout
+    assert "user: alice (groups: teachers)" in r.stdout

@@ -11,13 +11,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from harness import Proxy, base_config, curl, raw_exchange, status_of
+from harness import Proxy, base_config, curl, free_port, raw_exchange, status_of
 from origin import body_of_size
 
 RFC3339_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -37,13 +36,6 @@ MAX_CONNECTIONS = 777
 
 
 # ---------------------------------------------------------------- helpers
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def obs_config(origin, tmp_path, denied_port, cache=False):

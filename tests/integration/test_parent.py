@@ -3,7 +3,9 @@ here (Portcullis instances as parents, each with its own via_pseudonym and
 access log), fail over to the next parent, then direct or 502
 (never_direct), carry credentials to a parent that requires them, and never
 offer port 25 to a parent. Hashing spreads cacheable URLs over the parents,
-and losing one moves only its URLs.
+and losing one moves only its URLs. Parents given by name resolve through
+the daemon's [dns] nameservers (a test nameserver here): followed when the
+name moves, down when it does not resolve or resolves to the proxy itself.
 """
 import os
 import shutil
@@ -12,6 +14,9 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
+
+import pytest
 
 from harness import (BIN, Proxy, Reader, ThreadedAcceptor, base_config, connect, get,
                      raw_exchange, status_of)
@@ -313,7 +318,7 @@ def test_validate_reports_parent_errors(tmp_path):
     text = base_config([8080]) + """
 [[parent]]
 name = "a"
-address = "proxy.example:3128"
+address = "proxy..example:3128"
 
 [[parent]]
 name = "a"
@@ -755,3 +760,188 @@ def test_new_connections_to_a_tls_parent_resume_its_session(origin, tmp_path, st
         child.finish()
     finally:
         parent.close()
+
+
+# --- parents given by name -------------------------------------------------
+
+
+def dns_section(ns):
+    # TTL 0 answers, not held for min_ttl: a moved name is seen at once.
+    return ('\n[dns]\nnameservers = ["127.0.0.1:%d"]\nhosts_file = false\nmin_ttl = "0s"\n'
+            % ns.port)
+
+
+def named_entry(name, host, port, extra=""):
+    return '\n[[parent]]\nname = "%s"\naddress = "%s:%d"\n%s\n' % (name, host, port, extra)
+
+
+@pytest.fixture
+def nameserver():
+    from test_sni import NamedNameserver
+    ns = NamedNameserver({})
+    yield ns
+    ns.close()
+
+
+def test_validate_accepts_a_parent_name_without_resolving_it(tmp_path):
+    # Not resolved at validate time: a name no DNS knows is still valid.
+    text = base_config([8080]) + named_entry("a", "proxy.district.invalid", 3128)
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    r = subprocess.run([BIN, "validate", "-c", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "warning" not in r.stdout + r.stderr
+
+
+def test_request_through_a_parent_given_by_name_follows_the_name(origin, tmp_path, started,
+                                                                 nameserver):
+    p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
+
+    def on_127_0_0_2(text):
+        # The same port on another loopback address: only DNS tells them apart.
+        text = text.replace('listen = ["127.0.0.1:0"]', 'listen = ["127.0.0.2:%d"]' % p1.port, 1)
+        return text.replace('local = ["127.0.0.1/32"]', 'local = ["127.0.0.0/8"]', 1)
+
+    p2 = portcullis_parent(started, str(tmp_path / "p2"), origin.port, "parent2",
+                           transform=on_127_0_0_2)
+    nameserver.names["proxy.district.test"] = "127.0.0.1"
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [named_entry("p1", "proxy.district.test", p1.port)],
+                        extra=dns_section(nameserver))
+    r = get(child.port, origin.url("/size/100"))
+    assert r.status == 200 and len(r.body) == 100
+    line = child.access_lines(1)[0]
+    # `parent` names the [[parent]]; `upstream` is the address it resolved to.
+    assert line["parent"] == "p1"
+    assert line["upstream"] == "127.0.0.1:%d" % p1.port
+    assert p1.access_lines(1)[0]["url"] == origin.url("/size/100")
+    # The name moves: the next request follows it, without a reload.
+    nameserver.names["proxy.district.test"] = "127.0.0.2"
+    r = request(child.port, "POST", origin.url("/size/10"))
+    assert r.status == 200
+    line = child.access_lines(2)[1]
+    assert line["parent"] == "p1" and line["upstream"] == "127.0.0.2:%d" % p1.port
+    assert p2.access_lines(1)[0]["url"] == origin.url("/size/10")
+    assert "parent2" in origin.requests[-1]["headers"]["Via"]
+    child.finish()
+    p1.finish()
+    p2.finish()
+
+
+def test_parent_name_that_does_not_resolve_is_down(origin, tmp_path, started, nameserver):
+    p2 = portcullis_parent(started, str(tmp_path / "p2"), origin.port, "parent2")
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [named_entry("gone", "gone.district.test", 3128),
+                         parent_entry("p2", p2.port)],
+                        extra=dns_section(nameserver) + '\n[parents]\ncheck_interval = "0s"\n')
+    # File order (POST): the name fails to resolve, so the next parent.
+    r = request(child.port, "POST", origin.url("/size/10"))
+    assert r.status == 200
+    assert child.access_lines(1)[0]["parent"] == "p2"
+    event = child.wait_event("parent_address_failed")
+    assert event["error"].startswith("gone: address gone.district.test: DNS: ")
+    fams = metrics(child)
+    assert total(fams, "portcullis_parent_up", parent="gone") == 0
+    assert total(fams, "portcullis_parent_failures_total", parent="gone") >= 1
+    # never_direct, and no other parent: 502 saying why.
+    strict = child_proxy(started, str(tmp_path / "strict"), [origin.port],
+                         [named_entry("gone", "gone.district.test", 3128)],
+                         extra=dns_section(nameserver) +
+                         '\n[parents]\ncheck_interval = "0s"\nnever_direct = true\n')
+    r = get(strict.port, origin.url("/size/11"))
+    assert r.status == 502
+    assert b"gone.district.test" in r.body and b"never_direct" in r.body
+    line = strict.access_lines(1)[0]
+    assert line["error"].startswith("parent gone address gone.district.test: DNS: ")
+    assert line["error"].endswith("; never_direct")
+    assert origin.count("/size/11") == 0
+    # Without never_direct: direct.
+    loose = child_proxy(started, str(tmp_path / "loose"), [origin.port],
+                        [named_entry("gone", "gone.district.test", 3128)],
+                        extra=dns_section(nameserver) + '\n[parents]\ncheck_interval = "0s"\n')
+    r = get(loose.port, origin.url("/size/11"))
+    assert r.status == 200
+    line = loose.access_lines(1)[0]
+    assert line["parent"] is None and line["upstream"] == "127.0.0.1:%d" % origin.port
+    child.finish()
+    strict.finish()
+    loose.finish()
+    p2.finish()
+
+
+def test_parent_name_resolving_to_the_proxy_itself_is_refused(origin, tmp_path, started,
+                                                              nameserver):
+    # The child's own port, known before it starts: the name points back at it.
+    port = closed_port()
+    nameserver.names["loop.district.test"] = "127.0.0.1"
+    text = base_config([origin.port], log_dir=str(tmp_path),
+                       extra=named_entry("loop", "loop.district.test", port) +
+                       dns_section(nameserver) +
+                       '\n[parents]\ncheck_interval = "0s"\nnever_direct = true\n')
+    text = text.replace('listen = ["127.0.0.1:0"]', 'listen = ["127.0.0.1:%d"]' % port, 1)
+    child = Proxy(text, tmpdir=str(tmp_path))
+    started.append(child)
+    s = connect(child.port)
+    try:
+        # A CONNECT carries no Via: without the check it would come back to us
+        # again and again (until the connection limits), a GET once (508).
+        target = b"127.0.0.1:%d" % origin.port
+        s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
+        assert Reader(s, 10).read_response(head_request=True).status == 502
+    finally:
+        s.close()
+    line = child.access_lines(1)[0]
+    assert line["error"] == ("parent loop address loop.district.test: 127.0.0.1:%d is the proxy "
+                             "itself (hard:self); never_direct" % port)
+    event = child.wait_event("parent_address_failed")
+    assert "hard:self" in event["error"]
+    assert get(child.port, origin.url("/size/10")).status == 502
+    assert len(child.access_lines(2)) == 2  # nothing came back in
+    assert origin.count("/size/10") == 0
+    child.finish()
+
+
+def test_active_check_resolves_parent_names(origin, tmp_path, started, nameserver):
+    p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [named_entry("p1", "late.district.test", p1.port)],
+                        extra=dns_section(nameserver) +
+                        '\n[parents]\ncheck_interval = "1s"\nretry_after = "1m"\n')
+
+    def up_becomes(value):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            fams = metrics(child)
+            # The family appears with the first check.
+            if ("portcullis_parent_up" in fams
+                    and total(fams, "portcullis_parent_up", parent="p1") == value):
+                return True
+            time.sleep(0.1)
+        return False
+
+    # Not in DNS yet: the check finds it down, without any request.
+    assert up_becomes(0)
+    # In DNS now: the next check connects, and it is up before retry_after.
+    nameserver.names["late.district.test"] = "127.0.0.1"
+    assert up_becomes(1)
+    assert nameserver.queries >= 2
+    child.finish()
+    p1.finish()
+
+
+def test_tls_parent_given_by_name_is_verified_against_that_name(origin, tmp_path, started,
+                                                                nameserver):
+    pki = str(tmp_path / "pki")
+    p1, port = tls_parent(started, str(tmp_path / "p1"), origin.port, pki)  # cert: proxy.test
+    nameserver.names["proxy.test"] = "127.0.0.1"
+    # No tls_name: the address' name is the one the certificate must carry.
+    child = child_proxy(started, str(tmp_path / "child"), [origin.port],
+                        [named_entry("p1", "proxy.test", port, 'tls = true\ntls_ca = "%s/ca.crt"'
+                                     % pki)],
+                        extra=dns_section(nameserver))
+    r = get(child.port, origin.url("/size/100"))
+    assert r.status == 200 and len(r.body) == 100
+    line = child.access_lines(1)[0]
+    assert line["parent"] == "p1" and line["upstream"] == "tls:127.0.0.1:%d" % port
+    child.finish()
+    p1.finish()

@@ -79,6 +79,17 @@ TEST_CASE("[auth.ldap] loads: direct bind and search-then-bind") {
   REQUIRE_MESSAGE(r.config, all(r));
   CHECK(r.config->auth.ldap->settings().bindPassword == "s3cret");
   CHECK(r.config->auth.ldap->identity().find("s3cret") == std::string::npos);
+
+  // A service account with user_dn: logins bind as the user, `explain --user`
+  // reads the groups with it; no longer "only used with search_base".
+  r = loadConfigText(
+      "[auth.ldap]\nuri = \"ldaps://dc1.school.example\"\nuser_dn = \"uid={user},dc=s\"\n"
+      "bind_dn = \"cn=svc,dc=s\"\nbind_password_file = \"" +
+          pw + "\"\n" + kPolicy,
+      "t.toml");
+  REQUIRE_MESSAGE(r.config, all(r));
+  CHECK(all(r).find("bind_dn") == std::string::npos);
+  CHECK(r.config->auth.ldap->settings().bindDn == "cn=svc,dc=s");
 }
 
 TEST_CASE("[auth.ldap] diagnostics") {

@@ -76,7 +76,7 @@ TEST_CASE("[[parent]] and [parents]: defaults and values") {
 TEST_CASE("[[parent]] errors are all reported, each at its place") {
   auto bad = loadConfigText(kPolicy +
                                 "[[parent]]\naddress = \"192.0.2.1:3128\"\n"
-                                "[[parent]]\nname = \"x\"\naddress = \"proxy.example:3128\"\n"
+                                "[[parent]]\nname = \"x\"\naddress = \"proxy..example:3128\"\n"
                                 "[[parent]]\nname = \"x\"\naddress = \"192.0.2.1:25\"\n"
                                 "weight = 0\nto = [\"nowhere\"]\nusername = \"u\"\n"
                                 "[[parent]]\nname = \"y\"\naddress = \"192.0.2.2:3128\"\n"
@@ -143,4 +143,77 @@ TEST_CASE("[[parent]] tls, tls_ca, tls_name") {
   CHECK(has(text, "t.toml:11:10: error: 'tls_ca': cannot open '/nonexistent/ca.pem'"));
   CHECK(has(text, "t.toml:15:12: error: 'tls_name' needs 'tls = true'"));
   CHECK(has(text, "t.toml:16:10: error: 'tls_ca' needs 'tls = true'"));
+}
+
+TEST_CASE("[[parent]] address given as a name") {
+  auto set =
+      loadConfigText(kPolicy +
+                         "[[parent]]\nname = \"a\"\naddress = \"Proxy.District.example:3128\"\n"
+                         "[[parent]]\nname = \"b\"\naddress = \"[2001:db8::1]:8080\"\n"
+                         "[[parent]]\nname = \"c\"\naddress = \"filter.example:3130\"\n"
+                         "tls = true\n"
+                         "[[parent]]\nname = \"d\"\naddress = \"localhost:3128\"\n",
+                     "t.toml", ".");
+  REQUIRE_MESSAGE(set.config, all(set));
+  const auto& p = set.config->parents.list;
+  REQUIRE(p.size() == 4);
+  // Not resolved at load (validate needs no DNS): kept as a lower-case name.
+  CHECK(p[0].host == "proxy.district.example");
+  CHECK(p[0].port == 3128);
+  CHECK(p[0].hostIsName);
+  CHECK(p[0].address == "Proxy.District.example:3128");
+  CHECK(p[1].host == "2001:db8::1");
+  CHECK_FALSE(p[1].hostIsName);
+  // TLS to a parent given by name: its certificate must carry that name.
+  CHECK(p[2].tlsName == "filter.example");
+  CHECK(p[3].hostIsName);
+  CHECK(set.diagnostics.empty());
+
+  auto bad = loadConfigText(kPolicy +
+                                "[[parent]]\nname = \"a\"\naddress = \"proxy.example\"\n"
+                                "[[parent]]\nname = \"b\"\naddress = \"proxy.example:25\"\n"
+                                "[[parent]]\nname = \"c\"\naddress = \"proxy.example:0\"\n"
+                                "[[parent]]\nname = \"d\"\naddress = \"proxy.example:65536\"\n"
+                                "[[parent]]\nname = \"e\"\naddress = \"bad_name!.example:3128\"\n"
+                                "[[parent]]\nname = \"f\"\naddress = \"proxy.example.123:3128\"\n"
+                                "[[parent]]\nname = \"g\"\naddress = \"user@proxy.example:3128\"\n",
+                            "t.toml", ".");
+  CHECK_FALSE(bad.config);
+  const std::string text = all(bad);
+  CAPTURE(text);
+  // kPolicy is 6 lines: the first [[parent]] is on line 7, its address on 9.
+  for (int line = 9; line <= 27; line += 3) {
+    CHECK(has(text, "t.toml:" + std::to_string(line) + ":11: error: 'address': "));
+  }
+  CHECK(has(text, "t.toml:12:11: error: 'address': port 25 (SMTP) is never a parent proxy"));
+  CHECK(has(text, "(write the parent's \"name:port\", \"IPv4:port\" or \"[IPv6]:port\")"));
+}
+
+TEST_CASE("[[parent]] at one of the proxy's own listen addresses is refused (hard:self)") {
+  const std::string listen = "[server]\nlisten = [\"127.0.0.1:3128\", \"0.0.0.0:8080\"]\n";
+  auto bad = loadConfigText(listen + kPolicy +
+                                "[[parent]]\nname = \"a\"\naddress = \"127.0.0.1:3128\"\n"
+                                "[[parent]]\nname = \"b\"\naddress = \"127.0.0.2:8080\"\n"
+                                "[[parent]]\nname = \"c\"\naddress = \"127.0.0.1:3129\"\n",
+                            "t.toml", ".");
+  CHECK_FALSE(bad.config);
+  const std::string text = all(bad);
+  CAPTURE(text);
+  CHECK(has(text,
+            "t.toml:11:11: error: 'address': 127.0.0.1:3128 is the proxy's own listen "
+            "address: requests would come back to it (hard:self)"));
+  // 0.0.0.0:8080 answers on every local address; [admin] listen (default
+  // 127.0.0.1:3129) is ours too.
+  CHECK(has(text, "t.toml:14:11: error: 'address': 127.0.0.2:8080 is the proxy's own"));
+  CHECK(has(text, "t.toml:17:11: error: 'address': 127.0.0.1:3129 is the proxy's own"));
+
+  // Loopback and private addresses are fine for a parent (the admin named
+  // it), as is our own address on another port; a name is checked when it
+  // is resolved, not here.
+  auto good = loadConfigText(listen + kPolicy +
+                                 "[[parent]]\nname = \"a\"\naddress = \"127.0.0.1:3130\"\n"
+                                 "[[parent]]\nname = \"b\"\naddress = \"10.1.2.3:3128\"\n"
+                                 "[[parent]]\nname = \"c\"\naddress = \"localhost:3128\"\n",
+                             "t.toml", ".");
+  CHECK_MESSAGE(good.config, all(good));
 }

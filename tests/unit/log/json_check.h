@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/base/utf8.h"
+
 namespace portcullis::testing {
 
 struct JsonValue {
@@ -142,23 +144,6 @@ class JsonReader {
     while (i_ < t_.size() && t_[i_] >= '0' && t_[i_] <= '9') ++i_, ++n;
     return n;
   }
-  static void utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
   uint32_t hex4() {
     if (i_ + 4 > t_.size()) fail("short \\u");
     uint32_t v = 0;
@@ -217,7 +202,7 @@ class JsonReader {
             out.push_back('\t');
             break;
           case 'u':
-            utf8(out, hex4());
+            appendUtf8(out, hex4());
             break;
           default:
             fail("bad escape");

@@ -103,3 +103,29 @@ TEST_CASE("toParentHead: absolute form and our credentials for that parent") {
         "GET http://example.org:8080/a?b=c HTTP/1.1\r\nHost: example.org:8080\r\nVia: 1.1 "
         "x\r\nProxy-Authorization: Basic dTpw\r\n\r\n");
 }
+
+TEST_CASE("chooseParents: a parent given by name is resolved when tried, not here") {
+  auto loaded = config::loadConfigText(R"(
+[sources]
+lan = ["10.0.0.0/8"]
+[destinations]
+web = { hosts = ["*"], ports = [80] }
+[[rule]]
+allow = { from = "lan", to = "web" }
+[[parent]]
+name = "district"
+address = "Proxy.District.example:3128"
+[[parent]]
+name = "v6"
+address = "[2001:db8::1]:3128"
+)",
+                                       "t.toml");
+  REQUIRE(loaded.config);
+  auto route = chooseParents(*loaded.config, facts("example.org", 80, "POST"), false, "", nullptr,
+                             std::chrono::steady_clock::now());
+  REQUIRE(route.hops.size() == 2);
+  CHECK(route.hops[0].hostName == "proxy.district.example");
+  CHECK(route.hops[0].port == 3128);
+  CHECK(route.hops[1].hostName.empty());
+  CHECK(route.hops[1].address.toString() == "[2001:db8::1]:3128");
+}
