@@ -13,6 +13,7 @@ namespace portcullis::net {
 
 using SslCtxPtr = UniqueHandle<SSL_CTX, SSL_CTX_free>;
 using SslPtr = UniqueHandle<SSL, SSL_free>;
+using SslSessionPtr = UniqueHandle<SSL_SESSION, SSL_SESSION_free>;
 using PkeyPtr = UniqueHandle<EVP_PKEY, EVP_PKEY_free>;
 using X509Ptr = UniqueHandle<X509, X509_free>;
 using BioPtr = UniqueHandle<BIO, BIO_free_all>;

@@ -121,37 +121,54 @@ bool UpstreamRequest::prepareParentTls() {
                                          : std::string("its tls_ca did not load");
     return false;
   }
-  conn_->key = "tls:" + conn_->key;
   return true;
+}
+
+std::string UpstreamRequest::parentPoolKey(const ParentHop& hop) {
+  // The address alone is not enough: two parents (or one before and after
+  // a reload) on the same address may verify another name or trust other
+  // CAs, and a connection verified under one must never serve the other.
+  // Each [[parent]] has its own context (parent_tls.h), and a new CA gives
+  // a new one, so its id stands for the parent and its tls_ca.
+  return "tls:" + hop.address.toString() + " " + hop.tlsName + " #" +
+         std::to_string(hop.tlsContext ? hop.tlsContext->id() : 0);
 }
 
 void UpstreamRequest::startParentTls() {
   // A filter over the connected socket: the handshake runs on the loop and
   // BEV_EVENT_CONNECTED comes again once the parent is verified (an error
   // goes to onConnectFailed, the parent counting as down).
-  bufferevent* tcp = conn_->bev.get();
-  bufferevent_set_timeouts(tcp, nullptr, nullptr);
-  bufferevent* tls = bufferevent_openssl_filter_new(
-      context_.base, tcp, pendingSsl_.get(), BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  setNoDelay(conn_->bev.get());
+  bufferevent_set_timeouts(conn_->bev.get(), nullptr, nullptr);
+  conn_->bev = net::startClientTls(context_.base, std::move(conn_->bev), std::move(pendingSsl_));
+  bufferevent* tls = conn_->bev.get();
   if (tls == nullptr) {
     tlsSetupError_ = "cannot start TLS";
-    pendingSsl_.reset();
     onConnectFailed(BEV_EVENT_ERROR);
     return;
   }
-  (void)pendingSsl_.release();  // both owned by the filter now
-  (void)conn_->bev.release();
-  conn_->bev.reset(tls);
   tlsHandshaking_ = true;
+  // A parent that closes without close_notify ends the connection like a
+  // TCP close (EOF): an idle pooled one is dropped, a response framed by
+  // the close ends; a truncated one is still caught by its framing.
   bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
   bufferevent_setcb(tls, &UpstreamRequest::onRead, &UpstreamRequest::onWrite,
                     &UpstreamRequest::onEvent, this);
   const auto& server = config_->server;
   bufferevent_setwatermark(tls, EV_READ, 0, server.bufferBytes);
+  net::setLargeIo(tls, server.bufferBytes);
   bufferevent_setwatermark(tls, EV_WRITE, server.bufferBytes / 2, 0);
   timeval ct = toTimeval(server.connectTimeout);
   bufferevent_set_timeouts(tls, &ct, &ct);
   bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
+void UpstreamRequest::rememberParentSession() {
+  // Once per connection, at its first answer (TLS 1.3 tickets come after
+  // the handshake): the next new connection to this parent resumes it.
+  if (parent_ == nullptr || !parent_->tls || !parent_->tlsContext || conn_->reused) return;
+  parent_->tlsContext->rememberSession(parent_->tlsName,
+                                       bufferevent_openssl_get_ssl(conn_->bev.get()));
 }
 
 std::string UpstreamRequest::parentTlsError() {
@@ -246,6 +263,7 @@ void UpstreamRequest::readTunnelReply() {
     return;
   }
   evbuffer_drain(in, outcome.consumed);
+  rememberParentSession();
   bufferevent_set_timeouts(conn_->bev.get(), nullptr, nullptr);
   owner_->upstreamTunnel();
 }

@@ -15,8 +15,9 @@ UpstreamPool::UpstreamPool(event_base* base, std::chrono::milliseconds idleTimeo
 
 UpstreamPool::~UpstreamPool() { clear(); }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::acquire(const net::SocketAddress& address) {
-  std::string key = address.toString();
+std::unique_ptr<UpstreamConnection> UpstreamPool::acquire(const net::SocketAddress& address,
+                                                          const std::string& key) {
+  if (key.empty()) return acquire(address, address.toString());
   if (auto it = idle_.find(key); it != idle_.end() && !it->second.empty()) {
     // Most recently used first: the least likely to have been closed by the origin.
     auto conn = std::move(it->second.back());
@@ -30,7 +31,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::acquire(const net::SocketAddre
   }
   auto conn = std::make_unique<UpstreamConnection>();
   conn->address = address;
-  conn->key = std::move(key);
+  conn->key = key;
   conn->pool = this;
   conn->bev.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!conn->bev) return nullptr;
@@ -44,14 +45,17 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConnection> conn) {
     if (list.empty()) idle_.erase(conn->key);
     return;  // unique_ptr frees it
   }
+  bufferevent* bev = conn->bev.get();
   auto* raw = conn.get();
-  bufferevent_setcb(raw->bev.get(), &UpstreamPool::onIdleRead, nullptr, &UpstreamPool::onIdleEvent,
-                    raw);
-  timeval tv = toTimeval(idleTimeout_);
-  bufferevent_set_timeouts(raw->bev.get(), &tv, nullptr);
-  bufferevent_enable(raw->bev.get(), EV_READ);
   list.push_back(std::move(conn));
   ++idleCount_;
+  bufferevent_setcb(bev, &UpstreamPool::onIdleRead, nullptr, &UpstreamPool::onIdleEvent, raw);
+  timeval tv = toTimeval(idleTimeout_);
+  bufferevent_set_timeouts(bev, &tv, nullptr);
+  // Last, with the connection already in the list: enabling a TLS filter
+  // decrypts at once what its socket already holds, so a close_notify (or
+  // stray bytes) that came with the response drops it on the next callback.
+  bufferevent_enable(bev, EV_READ);
 }
 
 void UpstreamPool::setIdleTimeout(std::chrono::milliseconds t) {

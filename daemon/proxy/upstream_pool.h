@@ -1,7 +1,11 @@
 #pragma once
-// Keep-alive connections to origins, per worker. A connection is keyed by
-// the address it is connected to; an idle one that the origin closes (or
-// that talks out of turn) is dropped at once.
+// Keep-alive connections to origins and parents, per worker. A connection
+// is keyed by what makes two connections interchangeable: the address for a
+// plain one; for TLS to a parent also the name verified and the TLS context
+// ("tls:" keys, UpstreamRequest::parentPoolKey), so a TLS connection is only
+// reused for the same parent with the same TLS settings. An idle one that
+// the peer closes (a TCP close, or a TLS close_notify seen through the
+// filter) or that talks out of turn is dropped at once.
 
 #include <chrono>
 #include <list>
@@ -17,11 +21,13 @@ namespace portcullis::proxy {
 class UpstreamPool;
 
 struct UpstreamConnection {
+  /// The socket bufferevent, or for TLS to a parent the TLS filter that
+  /// owns the socket bufferevent and the SSL (net::startClientTls).
   net::BufferEventPtr bev;
   net::SocketAddress address;
-  std::string key;       ///< address text
-  bool reused = false;   ///< came out of the pool: may have been closed meanwhile
-  UpstreamPool* pool = nullptr;
+  std::string key;               ///< the pool key (see above)
+  bool reused = false;           ///< came out of the pool: may have been closed meanwhile
+  UpstreamPool* pool = nullptr;  ///< null: never pooled (a CONNECT tunnel)
 };
 
 class UpstreamPool {
@@ -29,10 +35,14 @@ class UpstreamPool {
   UpstreamPool(event_base* base, std::chrono::milliseconds idleTimeout, size_t maxIdlePerKey);
   ~UpstreamPool();
 
-  /// An idle connection to `address`, or a new one that is connecting
-  /// (callbacks not set: the caller sets its own and watches BEV_EVENT_CONNECTED).
-  std::unique_ptr<UpstreamConnection> acquire(const net::SocketAddress& address);
-  /// Returns a connection whose last response was completely read.
+  /// An idle connection under `key` ("" = the address text), or a new
+  /// socket bufferevent to `address` under it that is not connected yet
+  /// (callbacks not set: the caller sets its own, connects and watches
+  /// BEV_EVENT_CONNECTED; a TLS one is wrapped by the caller).
+  std::unique_ptr<UpstreamConnection> acquire(const net::SocketAddress& address,
+                                              const std::string& key = {});
+  /// Returns a connection whose last response was completely read (for
+  /// TLS, with the handshake done and nothing left in the filter's input).
   void release(std::unique_ptr<UpstreamConnection> conn);
   /// A reloaded [server] upstream_idle_timeout: connections idle now get
   /// the new timeout from this moment, later ones from their release.

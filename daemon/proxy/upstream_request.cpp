@@ -124,7 +124,7 @@ void UpstreamRequest::reset(std::shared_ptr<const config::Config> config,
 void UpstreamRequest::release(bool reusable) {
   cancelParentDns();
   if (conn_) {
-    // A connection without a pool (TLS to a parent) is closed.
+    // A connection without a pool (a tunnel's) is closed.
     if (reusable && conn_->pool != nullptr && !context_.shuttingDown()) {
       context_.pool->release(std::move(conn_));
     }
@@ -218,6 +218,14 @@ void UpstreamRequest::onEvent(bufferevent*, short what, void* arg) noexcept {
 
 // ---------------------------------------------------------------- connecting
 
+void UpstreamRequest::setNoDelay(bufferevent* bev) {
+  const evutil_socket_t fd = bufferevent_getfd(bev);
+  if (fd < 0) return;
+  // Heads and small bodies must not wait for Nagle + delayed ACK (40 ms).
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 void UpstreamRequest::connect() {
   if (!parents_.empty()) {
     connectParent();
@@ -235,19 +243,21 @@ void UpstreamRequest::connect() {
 
 void UpstreamRequest::connectTo(const net::SocketAddress& address) {
   const bool isConnect = request_->methodKind == http::Method::kConnect;
-  // Tunnels never share connections; requests may reuse an idle one.
-  // TLS to a parent is not pooled (the pool holds plain connections only).
   const bool tls = parent_ != nullptr && parent_->tls;
-  conn_ = isConnect || tls ? nullptr : context_.pool->acquire(address);
+  std::string key = tls ? parentPoolKey(*parent_) : address.toString();
+  // Tunnels never share connections (the connection becomes the tunnel);
+  // requests may reuse an idle one under the same key.
+  conn_ = isConnect ? nullptr : context_.pool->acquire(address, key);
   if (!conn_) {
     conn_ = std::make_unique<UpstreamConnection>();
     conn_->address = address;
-    conn_->key = address.toString();
-    conn_->pool = tls ? nullptr : context_.pool;
+    conn_->key = std::move(key);
     conn_->bev.reset(bufferevent_socket_new(context_.base, -1, BEV_OPT_CLOSE_ON_FREE));
-    if (tls && !prepareParentTls()) conn_->bev.reset();
   }
-  owner_->record().upstream = conn_->key;
+  // A pooled TLS connection is past its handshake; a new one gets its SSL
+  // now and is wrapped once the TCP connection is up.
+  if (tls && !conn_->reused && !prepareParentTls()) conn_->bev.reset();
+  owner_->record().upstream = tls ? "tls:" + address.toString() : address.toString();
   if (!conn_->bev) {
     enter(Phase::kConnecting);
     onConnectFailed(BEV_EVENT_ERROR);
@@ -305,11 +315,8 @@ void UpstreamRequest::fail(ErrorReply error, std::string logError, bool mayServe
 void UpstreamRequest::onConnected() {
   tlsHandshaking_ = false;
   const auto& server = config_->server;
-  if (!conn_->reused) {
-    // Heads and small bodies must not wait for Nagle + delayed ACK (40 ms).
-    int one = 1;
-    ::setsockopt(bufferevent_getfd(conn_->bev.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
+  // (A TLS filter has no descriptor: startParentTls set it on the socket.)
+  if (!conn_->reused) setNoDelay(conn_->bev.get());
   if (parent_ != nullptr && parent_->state != nullptr) {
     parent_->state->markUp();
     parent_->state->requests.fetch_add(1, std::memory_order_relaxed);

@@ -208,8 +208,14 @@ class UpstreamRequest {
   void parentConnectFailed(bool timedOut, std::string tlsError = {}, std::string addressError = {});
   /// The SSL for parent_ (pendingSsl_); false when it cannot be made.
   bool prepareParentTls();
+  /// The pool key of a connection to TLS parent `hop` (upstream_pool.h).
+  static std::string parentPoolKey(const ParentHop& hop);
+  /// TCP_NODELAY on a socket bufferevent (not a TLS filter: no descriptor).
+  static void setNoDelay(bufferevent* bev);
   /// The TCP connection to a TLS parent is up: wrap it in TLS, handshake.
   void startParentTls();
+  /// A TLS parent answered on a new connection: keep its session to resume.
+  void rememberParentSession();
   /// Why the TLS handshake on conn_ failed; "" when it was not TLS's fault.
   std::string parentTlsError();
   void sendTunnelRequest();

@@ -108,6 +108,7 @@ bool UpstreamRequest::relayInterim(http::ResponseHead head, size_t headBytes) {
 }
 
 void UpstreamRequest::onFinalHead() {
+  if (parent_ != nullptr) rememberParentSession();
   auto framing = http::responseFraming(response_, request_->methodKind);
   if (!framing.ok()) {
     context_.stats->upstreamError();

@@ -8,7 +8,10 @@ the daemon's [dns] nameservers (a test nameserver here): followed when the
 name moves, down when it does not resolve or resolves to the proxy itself.
 """
 import os
+import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -454,6 +457,309 @@ def test_tls_parent_with_a_wrong_ca_is_down(origin, tmp_path, started):
     child.finish()
     strict.finish()
     p1.finish()
+
+
+# --- keep-alive to a TLS parent (the pool) ------------------------------------
+
+class CountingTlsParent(ThreadedAcceptor):
+    """A TLS parent proxy that counts connections (`accepted`: one handshake
+    each) and records, per connection, the SNI it got, whether the handshake
+    resumed a session, and the request lines.
+    Every request gets a small 200 kept alive; a CONNECT gets 200 and then
+    its bytes echoed. `idle_close` = "close_notify" or "tcp" closes each
+    connection after its first response that way, then records in
+    `idle_closed` whether the proxy closed its end too (within 10 s);
+    `drop_second` closes a connection, unanswered, on its second request."""
+
+    def __init__(self, pki, idle_close=None, drop_second=False):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pki + "/server.crt", pki + "/server.key")
+        self.ctx.sni_callback = self._sni
+        self.idle_close = idle_close
+        self.drop_second = drop_second
+        self.lock = threading.Lock()
+        self.sni = {}
+        self.connections = []  # [{"sni": name or None, "requests": [request line, ...]}]
+        self.idle_closed = []
+        self.idle_event = threading.Event()
+        super().__init__()
+
+    def _sni(self, sock, name, ctx):
+        with self.lock:
+            self.sni[id(sock)] = name
+
+    def handle(self, conn):
+        conn.settimeout(10)
+        try:
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        with self.lock:
+            record = {"sni": self.sni.get(id(tls)), "resumed": tls.session_reused,
+                      "requests": []}
+            self.connections.append(record)
+        try:
+            self._serve(tls, record)
+        except OSError:
+            pass
+        finally:
+            tls.close()
+
+    def _serve(self, tls, record):
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, data = data.split(b"\r\n\r\n", 1)
+            line = head.split(b"\r\n", 1)[0].decode()
+            length = 0
+            for field in head.split(b"\r\n")[1:]:
+                name, _, value = field.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(data) < length:
+                data += tls.recv(65536)
+            data = data[length:]
+            with self.lock:
+                record["requests"].append(line)
+            if self.drop_second and len(record["requests"]) == 2:
+                return  # closed unanswered (no close_notify)
+            if line.startswith("CONNECT "):
+                tls.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                while True:
+                    chunk = data or tls.recv(65536)
+                    data = b""
+                    if not chunk:
+                        return
+                    tls.sendall(chunk)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            if self.idle_close:
+                self._close_idle(tls)
+                return
+
+    def _close_idle(self, tls):
+        closed = False
+        try:
+            if self.idle_close == "close_notify":
+                # Sends close_notify, then waits for the proxy's answer or its close.
+                tls.unwrap()
+                closed = True
+            else:
+                tls.shutdown(socket.SHUT_WR)  # a TCP FIN without close_notify
+                closed = tls.recv(1) == b""
+        except TimeoutError:
+            closed = False
+        except (OSError, ssl.SSLError):
+            closed = True  # the proxy closed the TCP connection
+        with self.lock:
+            self.idle_closed.append(closed)
+        self.idle_event.set()
+
+
+def pooled_tls_child(started, tmp, origin_ports, pki, parent_port, extra_entry="", extra=""):
+    entry = parent_entry("p1", parent_port, 'tls = true\ntls_ca = "%s/ca.crt"\n%s'
+                         % (pki, extra_entry))
+    # No active checks: the only connections the parent sees are requests'.
+    return child_proxy(started, tmp, origin_ports, [entry],
+                       extra='\n[parents]\ncheck_interval = "0s"\n' + extra)
+
+
+def test_sequential_requests_share_one_tls_connection(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    parent = CountingTlsParent(pki)
+    try:
+        child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
+                                 parent.port, 'tls_name = "proxy.test"')
+        url = "http://127.0.0.1:%d/x" % origin.port
+        for _ in range(20):
+            r = get(child.port, url)  # each on its own client connection
+            assert r.status == 200 and r.body == b"ok"
+        # One TCP connection, one handshake, twenty requests.
+        assert parent.accepted == 1
+        assert len(parent.connections[0]["requests"]) == 20
+        line = child.access_lines(20)[-1]
+        assert line["parent"] == "p1" and line["upstream"] == "tls:127.0.0.1:%d" % parent.port
+        # A CONNECT never takes the idle connection (it becomes the tunnel)...
+        s = connect(child.port)
+        try:
+            s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n" % origin.port)
+            reader = Reader(s, 10)
+            assert reader.read_response(head_request=True).status == 200
+            s.sendall(b"ping")
+            assert reader._take(4) == (b"ping", True)
+        finally:
+            s.close()
+        assert parent.accepted == 2
+        assert parent.connections[1]["requests"] == ["CONNECT 127.0.0.1:%d HTTP/1.1"
+                                                     % origin.port]
+        # ...which is still there for the next request.
+        assert get(child.port, url).status == 200
+        assert parent.accepted == 2 and len(parent.connections[0]["requests"]) == 21
+        child.finish()
+    finally:
+        parent.close()
+
+
+def test_tls_parent_closing_an_idle_connection(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    for how in ("close_notify", "tcp"):
+        parent = CountingTlsParent(pki, idle_close=how)
+        try:
+            child = pooled_tls_child(started, str(tmp_path / how), [origin.port], pki,
+                                     parent.port)
+            url = "http://127.0.0.1:%d/x" % origin.port
+            assert get(child.port, url).status == 200
+            # The proxy notices the close of its idle connection and closes
+            # its end at once (through the TLS filter), not on the next request.
+            assert parent.idle_event.wait(10)
+            assert parent.idle_closed == [True], how
+            r = get(child.port, url)
+            assert r.status == 200 and r.body == b"ok"
+            assert parent.accepted == 2
+            assert [line["error"] for line in child.access_lines(2)] == [None, None]
+            child.finish()
+        finally:
+            parent.close()
+
+
+def test_dead_reused_tls_connection_is_retried_like_a_plain_one(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    parent = CountingTlsParent(pki, drop_second=True)
+    try:
+        child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
+                                 parent.port)
+        url = "http://127.0.0.1:%d/x" % origin.port
+        assert get(child.port, url).status == 200
+        # The pooled connection dies with the request on it: a GET is sent
+        # again, once, on a new connection.
+        r = get(child.port, url)
+        assert r.status == 200 and r.body == b"ok"
+        assert parent.accepted == 2
+        assert [len(c["requests"]) for c in parent.connections] == [2, 1]
+        # A request with a body is never sent twice: 502.
+        s = connect(child.port)
+        try:
+            s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                      b"Connection: close\r\n\r\nabc" % url.encode())
+            assert Reader(s, 10).read_response().status == 502
+        finally:
+            s.close()
+        assert parent.accepted == 2
+        assert parent.connections[1]["requests"][1].startswith("POST ")
+        line = child.access_lines(3)[2]
+        assert line["status"] == 502 and line["error"] == "upstream closed before response"
+        child.finish()
+    finally:
+        parent.close()
+
+
+def test_tls_parents_with_different_names_never_share_a_connection(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    parent = CountingTlsParent(pki)
+    port_a, port_b = closed_port(), closed_port()
+    try:
+        # Two parents on one address: p1 verifies (and sends as SNI)
+        # proxy.test, p2 the IP (no SNI). The certificate has both.
+        entries = [parent_entry("p1", parent.port, 'tls = true\ntls_ca = "%s/ca.crt"\n'
+                                'tls_name = "proxy.test"\nto = ["a"]' % pki),
+                   parent_entry("p2", parent.port, 'tls = true\ntls_ca = "%s/ca.crt"\n'
+                                'to = ["b"]' % pki)]
+        sets = ('\n[destinations.a]\ncidrs = ["127.0.0.0/8"]\nports = [%d]\n'
+                '\n[destinations.b]\ncidrs = ["127.0.0.0/8"]\nports = [%d]\n' % (port_a, port_b))
+        child = child_proxy(started, str(tmp_path / "child"), [port_a, port_b], entries,
+                            extra='\n[parents]\ncheck_interval = "0s"\n' + sets)
+        for _ in range(3):
+            for port in (port_a, port_b):
+                assert get(child.port, "http://127.0.0.1:%d/x" % port).status == 200
+        assert parent.accepted == 2
+        by_sni = {c["sni"]: c["requests"] for c in parent.connections}
+        assert set(by_sni) == {"proxy.test", None}
+        assert by_sni["proxy.test"] == ["GET http://127.0.0.1:%d/x HTTP/1.1" % port_a] * 3
+        assert by_sni[None] == ["GET http://127.0.0.1:%d/x HTTP/1.1" % port_b] * 3
+        assert [line["parent"] for line in child.access_lines(6)] == ["p1", "p2"] * 3
+        child.finish()
+    finally:
+        parent.close()
+
+
+def reload_with(proxy, old, new):
+    with open(proxy.config_path) as f:
+        text = f.read()
+    assert old in text
+    with open(proxy.config_path, "w") as f:
+        f.write(text.replace(old, new, 1))
+    seen = len(proxy.events)
+    proxy.signal(signal.SIGHUP)
+    event = proxy.wait_event("reload", seen=seen)
+    assert event.get("error") is None, event
+
+
+def test_reload_with_other_tls_settings_never_reuses_a_connection(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    shutil.copy(pki + "/ca.crt", pki + "/ca-copy.crt")
+    parent = CountingTlsParent(pki)
+    try:
+        child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
+                                 parent.port, 'tls_name = "proxy.test"')
+        url = "http://127.0.0.1:%d/x" % origin.port
+        for _ in range(2):
+            assert get(child.port, url).status == 200
+        assert parent.accepted == 1
+        # Another tls_name: a new connection, verified (and SNI) as the IP.
+        reload_with(child, 'tls_name = "proxy.test"', "")
+        for _ in range(2):
+            assert get(child.port, url).status == 200
+        assert parent.accepted == 2 and parent.connections[1]["sni"] is None
+        # The session of proxy.test is never offered for another name.
+        assert not parent.connections[1]["resumed"]
+        # Another tls_ca (same certificates, another file): a new connection.
+        reload_with(child, '%s/ca.crt' % pki, '%s/ca-copy.crt' % pki)
+        assert get(child.port, url).status == 200
+        assert parent.accepted == 3 and not parent.connections[2]["resumed"]
+        # A reload that leaves the TLS settings alone keeps the connection.
+        reload_with(child, "[parents]\n", '[parents]\nretry_after = "31s"\n')
+        assert get(child.port, url).status == 200
+        assert parent.accepted == 3
+        assert [len(c["requests"]) for c in parent.connections] == [2, 2, 2]
+        child.finish()
+    finally:
+        parent.close()
+
+
+def test_new_connections_to_a_tls_parent_resume_its_session(origin, tmp_path, started):
+    from test_tls_port import tls_init
+    pki = str(tmp_path / "pki")
+    tls_init(pki)
+    # The parent closes every connection after one response: each request
+    # needs a new connection, and all but the first resume the session.
+    parent = CountingTlsParent(pki, idle_close="tcp")
+    try:
+        child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
+                                 parent.port, 'tls_name = "proxy.test"')
+        url = "http://127.0.0.1:%d/x" % origin.port
+        for i in range(3):
+            assert get(child.port, url).status == 200
+            assert parent.idle_event.wait(10)
+            parent.idle_event.clear()
+        assert parent.accepted == 3
+        assert [c["resumed"] for c in parent.connections] == [False, True, True]
+        child.finish()
+    finally:
+        parent.close()
 
 
 # --- parents given by name -------------------------------------------------
