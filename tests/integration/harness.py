@@ -207,7 +207,9 @@ class Proxy:
             lines = []
             if os.path.exists(path):
                 with open(path) as f:
-                    lines = [json.loads(x) for x in f if x.strip()]
+                    # A last line without its newline is still being written
+                    # (the log's buffer is flushed in pieces): read it next time.
+                    lines = [json.loads(x) for x in f if x.endswith("\n") and x.strip()]
             if len(lines) >= n:
                 return lines
             if time.monotonic() > end:
