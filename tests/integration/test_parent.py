@@ -18,20 +18,11 @@ import time
 
 import pytest
 
-from harness import (BIN, Proxy, Reader, ThreadedAcceptor, base_config, connect, get,
+from harness import (BIN, Proxy, Reader, ThreadedAcceptor, base_config, connect, free_port, get,
                      raw_exchange, status_of)
 from test_observability import metrics, total
 
 SECRET = "parent secret"
-
-
-def closed_port():
-    """A loopback port nothing listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def portcullis_parent(started, tmp, origin_port, name, extra="", transform=None):
@@ -73,6 +64,22 @@ def request(port, method, url):
         s.close()
 
 
+def get_through_tunnel(child, origin):
+    """A CONNECT to the origin through `child`, then a GET inside the tunnel
+    (plain HTTP, not port 443: relayed unread) that must come back whole."""
+    s = connect(child.port)
+    try:
+        target = b"127.0.0.1:%d" % origin.port
+        s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
+        reader = Reader(s, 10)
+        assert reader.read_response(head_request=True).status == 200
+        s.sendall(b"GET /size/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = reader.read_response()
+        assert r.status == 200 and len(r.body) == 7
+    finally:
+        s.close()
+
+
 def test_request_through_a_parent(origin, tmp_path, started):
     p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
     child = child_proxy(started, str(tmp_path / "child"), [origin.port],
@@ -99,18 +106,7 @@ def test_connect_through_a_parent(origin, tmp_path, started):
     p1 = portcullis_parent(started, str(tmp_path / "p1"), origin.port, "parent1")
     child = child_proxy(started, str(tmp_path / "child"), [origin.port],
                         [parent_entry("p1", p1.port)])
-    s = connect(child.port)
-    try:
-        target = b"127.0.0.1:%d" % origin.port
-        s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
-        reader = Reader(s, 10)
-        assert reader.read_response(head_request=True).status == 200
-        # Plain HTTP inside the tunnel (not port 443: relayed unread).
-        s.sendall(b"GET /size/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        r = reader.read_response()
-        assert r.status == 200 and len(r.body) == 7
-    finally:
-        s.close()
+    get_through_tunnel(child, origin)
     assert child.access_lines(1)[0]["parent"] == "p1"
     seen = p1.access_lines(1)[0]
     assert seen["method"] == "CONNECT" and seen["url"] == "127.0.0.1:%d" % origin.port
@@ -120,7 +116,7 @@ def test_connect_through_a_parent(origin, tmp_path, started):
 
 def test_parent_down_next_parent_then_direct(origin, tmp_path, started):
     p2 = portcullis_parent(started, str(tmp_path / "p2"), origin.port, "parent2")
-    dead = closed_port()
+    dead = free_port()
     child = child_proxy(started, str(tmp_path / "child"), [origin.port],
                         [parent_entry("dead", dead), parent_entry("p2", p2.port)],
                         extra='\n[parents]\ncheck_interval = "0s"\n')
@@ -147,8 +143,8 @@ def test_parent_down_next_parent_then_direct(origin, tmp_path, started):
 
 def test_all_parents_down_never_direct_is_502(origin, tmp_path, started):
     child = child_proxy(started, str(tmp_path / "child"), [origin.port],
-                        [parent_entry("dead1", closed_port()),
-                         parent_entry("dead2", closed_port())],
+                        [parent_entry("dead1", free_port()),
+                         parent_entry("dead2", free_port())],
                         extra="\n[parents]\nnever_direct = true\n")
     r = get(child.port, origin.url("/size/10"))
     assert r.status == 502
@@ -384,17 +380,7 @@ def test_get_and_connect_through_a_tls_parent(origin, tmp_path, started):
     seen = p1.access_lines(1)[0]
     assert seen["url"] == origin.url("/size/100") and seen["status"] == 200
     # CONNECT goes inside the parent's TLS session, and so do the tunnel's bytes.
-    s = connect(child.port)
-    try:
-        target = b"127.0.0.1:%d" % origin.port
-        s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target))
-        reader = Reader(s, 10)
-        assert reader.read_response(head_request=True).status == 200
-        s.sendall(b"GET /size/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        r = reader.read_response()
-        assert r.status == 200 and len(r.body) == 7
-    finally:
-        s.close()
+    get_through_tunnel(child, origin)
     seen = p1.access_lines(2)[1]
     assert seen["method"] == "CONNECT" and seen["url"] == "127.0.0.1:%d" % origin.port
     child.finish()
@@ -668,7 +654,7 @@ def test_tls_parents_with_different_names_never_share_a_connection(origin, tmp_p
     pki = str(tmp_path / "pki")
     tls_init(pki)
     parent = CountingTlsParent(pki)
-    port_a, port_b = closed_port(), closed_port()
+    port_a, port_b = free_port(), free_port()
     try:
         # Two parents on one address: p1 verifies (and sends as SNI)
         # proxy.test, p2 the IP (no SNI). The certificate has both.
@@ -872,7 +858,7 @@ def test_parent_name_that_does_not_resolve_is_down(origin, tmp_path, started, na
 def test_parent_name_resolving_to_the_proxy_itself_is_refused(origin, tmp_path, started,
                                                               nameserver):
     # The child's own port, known before it starts: the name points back at it.
-    port = closed_port()
+    port = free_port()
     nameserver.names["loop.district.test"] = "127.0.0.1"
     text = base_config([origin.port], log_dir=str(tmp_path),
                        extra=named_entry("loop", "loop.district.test", port) +
