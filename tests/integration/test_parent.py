@@ -447,6 +447,15 @@ def test_tls_parent_with_a_wrong_ca_is_down(origin, tmp_path, started):
 
 # --- keep-alive to a TLS parent (the pool) ------------------------------------
 
+@pytest.fixture
+def pki(tmp_path):
+    """A local CA and a certificate for proxy.test (`portcullis tls init`)."""
+    from test_tls_port import tls_init
+    path = str(tmp_path / "pki")
+    tls_init(path)
+    return path
+
+
 class CountingTlsParent(ThreadedAcceptor):
     """A TLS parent proxy that counts connections (`accepted`: one handshake
     each) and records, per connection, the SNI it got, whether the handshake
@@ -554,10 +563,7 @@ def pooled_tls_child(started, tmp, origin_ports, pki, parent_port, extra_entry="
                        extra='\n[parents]\ncheck_interval = "0s"\n' + extra)
 
 
-def test_sequential_requests_share_one_tls_connection(origin, tmp_path, started):
-    from test_tls_port import tls_init
-    pki = str(tmp_path / "pki")
-    tls_init(pki)
+def test_sequential_requests_share_one_tls_connection(origin, tmp_path, started, pki):
     parent = CountingTlsParent(pki)
     try:
         child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
@@ -592,10 +598,7 @@ def test_sequential_requests_share_one_tls_connection(origin, tmp_path, started)
         parent.close()
 
 
-def test_tls_parent_closing_an_idle_connection(origin, tmp_path, started):
-    from test_tls_port import tls_init
-    pki = str(tmp_path / "pki")
-    tls_init(pki)
+def test_tls_parent_closing_an_idle_connection(origin, tmp_path, started, pki):
     for how in ("close_notify", "tcp"):
         parent = CountingTlsParent(pki, idle_close=how)
         try:
@@ -616,10 +619,7 @@ def test_tls_parent_closing_an_idle_connection(origin, tmp_path, started):
             parent.close()
 
 
-def test_dead_reused_tls_connection_is_retried_like_a_plain_one(origin, tmp_path, started):
-    from test_tls_port import tls_init
-    pki = str(tmp_path / "pki")
-    tls_init(pki)
+def test_dead_reused_tls_connection_is_retried_like_a_plain_one(origin, tmp_path, started, pki):
     parent = CountingTlsParent(pki, drop_second=True)
     try:
         child = pooled_tls_child(started, str(tmp_path / "child"), [origin.port], pki,
@@ -649,10 +649,7 @@ def test_dead_reused_tls_connection_is_retried_like_a_plain_one(origin, tmp_path
         parent.close()
 
 
-def test_tls_parents_with_different_names_never_share_a_connection(origin, tmp_path, started):
-    from test_tls_port import tls_init
-    pki = str(tmp_path / "pki")
-    tls_init(pki)
+def test_tls_parents_with_different_names_never_share_a_connection(origin, tmp_path, started, pki):
     parent = CountingTlsParent(pki)
     port_a, port_b = free_port(), free_port()
     try:
@@ -692,10 +689,7 @@ def reload_with(proxy, old, new):
     assert event.get("error") is None, event
 
 
-def test_reload_with_other_tls_settings_never_reuses_a_connection(origin, tmp_path, started):
-    from test_tls_port import tls_init
-    pki = str(tmp_path / "pki")
-    tls_init(pki)
+def test_reload_with_other_tls_settings_never_reuses_a_connection(origin, tmp_path, started, pki):
     shutil.copy(pki + "/ca.crt", pki + "/ca-copy.crt")
     parent = CountingTlsParent(pki)
     try:
@@ -726,10 +720,7 @@ def test_reload_with_other_tls_settings_never_reuses_a_connection(origin, tmp_pa
         parent.close()
 
 
-def test_new_connections_to_a_tls_parent_resume_its_session(origin, tmp_path, started):
-    from test_tls_port import tls_init
-    pki = str(tmp_path / "pki")
-    tls_init(pki)
+def test_new_connections_to_a_tls_parent_resume_its_session(origin, tmp_path, started, pki):
     # The parent closes every connection after one response: each request
     # needs a new connection, and all but the first resume the session.
     parent = CountingTlsParent(pki, idle_close="tcp")
