@@ -170,8 +170,8 @@ ScenarioResult staleOnOriginError() {
   return collect(h, client, 2);
 }
 
-ScenarioResult tunnel() {
-  ExchangeHarness h;
+/// A client with a CONNECT tunnel to the origin, one GET answered inside it.
+TestClient& openTunnel(ExchangeHarness& h) {
   h.origin().on("/inside", OriginScript::respond(200, "through the tunnel"));
   const std::string authority = "origin.test:" + std::to_string(h.origin().port());
   auto& client = h.connect();
@@ -179,6 +179,12 @@ ScenarioResult tunnel() {
   h.runUntil([&] { return client.received().find("\r\n\r\n") != std::string::npos; });
   client.send("GET /inside HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
   h.runUntil([&] { return client.received().find("through the tunnel") != std::string::npos; });
+  return client;
+}
+
+ScenarioResult tunnel() {
+  ExchangeHarness h;
+  auto& client = openTunnel(h);
   client.shutdownWrite();  // the client is done: the tunnel winds down both ways
   return collect(h, client);
 }
@@ -187,13 +193,7 @@ ScenarioResult tunnel() {
 /// edge): judged again, it is closed and logged closed_by_policy.
 ScenarioResult closedByPolicy() {
   ExchangeHarness h;
-  h.origin().on("/inside", OriginScript::respond(200, "through the tunnel"));
-  const std::string authority = "origin.test:" + std::to_string(h.origin().port());
-  auto& client = h.connect();
-  client.send("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
-  h.runUntil([&] { return client.received().find("\r\n\r\n") != std::string::npos; });
-  client.send("GET /inside HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
-  h.runUntil([&] { return client.received().find("through the tunnel") != std::string::npos; });
+  auto& client = openTunnel(h);
   // The fake clock stands at 2026-01-01T00:00:00Z; the rule ends a second later.
   std::string text = h.configText();
   const std::string rule = "name = \"local-to-origin\"\n";
